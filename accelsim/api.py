@@ -1,0 +1,165 @@
+"""The public Python API: what the CLI and the tests call, and what a notebook user gets.
+
+    >>> import accelsim
+    >>> result = accelsim.simulate("workloads/rnnt_lm_fusion.yaml", "hwconfigs/rapid_7nm.yaml",
+    ...                            precision="fp16", overrides=["hw.link.bandwidth=64 Gbps"])
+    >>> result.rtf, result.breakdown_by_component["lm_ext"]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+import yaml
+
+from accelsim.errors import AccelsimError
+from accelsim.graph.lower import lower
+from accelsim.report.metrics import breakdowns, occupancy
+from accelsim.sim.engine import Record, simulate_ops
+from accelsim.spec.hardware import HardwareSpec
+from accelsim.spec.loader import load_hardware, load_workload
+from accelsim.spec.workload import WorkloadSpec
+from accelsim.workload.model import Model, build_model
+from accelsim.workload.precision import parse_precision_flag
+from accelsim.workload.search import DecodeTrace, EmissionModel, Fusion, load_trace_jsonl, run_alsd
+
+
+def run_overrides(precision: str | None = None, beam: int | None = None, lm_fusion: bool | None = None) -> list[str]:
+    """The ``--set`` strings equivalent to the convenience flags ``--precision``, ``--beam``, ``--lm/--no-lm``."""
+    out: list[str] = []
+    if precision is not None:
+        try:
+            chosen = parse_precision_flag(precision)
+        except ValueError as exc:
+            raise AccelsimError(f"--precision: {exc}") from None
+        if "default" in chosen:
+            out += [f"workload.precision.default={chosen['default']}", "workload.precision.networks={}"]
+        else:
+            out.append("workload.precision.networks=" + yaml.safe_dump(chosen, default_flow_style=True).strip())
+    if beam is not None:
+        out.append(f"workload.decoding.beam={beam}")
+    if lm_fusion is not None:
+        out.append(f"workload.decoding.lm_fusion={'true' if lm_fusion else 'false'}")
+    return out
+
+
+def resolve(workload: WorkloadSpec | str | Path, hardware: HardwareSpec | str | Path,
+            overrides: Iterable[str] = ()) -> tuple[WorkloadSpec, HardwareSpec]:
+    """Load (or take) the two specs and apply ``--set`` overrides to each."""
+    overrides = list(overrides)
+    if isinstance(workload, WorkloadSpec):
+        if any(o.startswith("workload.") for o in overrides):
+            workload = _override_spec(workload, "workload", overrides)
+    else:
+        workload = load_workload(workload, overrides)
+    if isinstance(hardware, HardwareSpec):
+        if any(o.startswith("hw.") for o in overrides):
+            hardware = _override_spec(hardware, "hw", overrides)
+    else:
+        hardware = load_hardware(hardware, overrides)
+    return workload, hardware
+
+
+def _override_spec(spec, prefix: str, overrides: list[str]):
+    from accelsim.spec.loader import apply_override, split_overrides, validate
+
+    data = spec.model_dump(mode="json")
+    flags = {}
+    for key, value, flag in split_overrides(overrides)[prefix]:
+        data = apply_override(data, key, value, flag)
+        flags[key] = flag
+    return validate(type(spec), data, f"<{prefix} spec>", flags)
+
+
+def decode_trace(spec: WorkloadSpec) -> DecodeTrace:
+    """The step trace the engine replays: a recorded one, or the search model's."""
+    dec = spec.decoding
+    if dec.trace:
+        trace = load_trace_jsonl(dec.trace)
+        if trace.frames != spec.utterance.frames:
+            raise AccelsimError(f"{dec.trace}: the trace has {trace.frames} frames, the workload {spec.utterance.frames}")
+        return trace
+    emission = EmissionModel(seed=dec.emission.seed, label_rate=dec.emission.label_rate,
+                             confidence=dec.emission.confidence, vocab=spec.model.vocab)
+    fusion = Fusion(dec.fusion.mu, dec.fusion.lam, dec.fusion.rho) if dec.lm_fusion else None
+    return run_alsd(spec.utterance.frames, dec.beam, emission, fusion, dec.u_max)
+
+
+@dataclass(frozen=True)
+class SimResult:
+    """One simulated utterance. Times in seconds; breakdowns in RTF units (they sum to ``rtf``)."""
+
+    workload: str
+    hardware: str
+    rtf: float
+    time_s: float
+    audio_s: float
+    breakdown_by_component: dict[str, float]
+    breakdown_by_resource: dict[str, float]
+    occupancy: dict[str, float]
+    model_size_MB: float
+    compression: float
+    beam: int
+    iterations: int
+    presets: dict[str, str]
+    link_GBps: float
+    fetched_weight_bytes: float
+    records: tuple[Record, ...] = field(repr=False, compare=False)
+    model: Model = field(repr=False, compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Everything but the per-op records, JSON-ready."""
+        return {
+            "workload": self.workload,
+            "hardware": self.hardware,
+            "rtf": self.rtf,
+            "time_s": self.time_s,
+            "audio_s": self.audio_s,
+            "breakdown_by_component": self.breakdown_by_component,
+            "breakdown_by_resource": self.breakdown_by_resource,
+            "occupancy": self.occupancy,
+            "model_size_MB": self.model_size_MB,
+            "compression": self.compression,
+            "precision": self.presets,
+            "beam": self.beam,
+            "iterations": self.iterations,
+            "link_GBps": self.link_GBps,
+            "fetched_weight_bytes": self.fetched_weight_bytes,
+            "ops": len(self.records),
+        }
+
+
+def simulate(workload: WorkloadSpec | str | Path, hardware: HardwareSpec | str | Path, *,
+             overrides: Iterable[str] = (), precision: str | None = None, beam: int | None = None,
+             lm_fusion: bool | None = None) -> SimResult:
+    """Simulate one utterance of ``workload`` on ``hardware`` and measure it."""
+    from accelsim.hw.link import link_bytes_per_s
+
+    overrides = list(overrides) + run_overrides(precision, beam, lm_fusion)
+    spec, hw = resolve(workload, hardware, overrides)
+    model = build_model(spec)
+    trace = decode_trace(spec)
+    run = simulate_ops(lower(model, spec.utterance.frames, trace), hw)
+    audio_s = spec.utterance.frames * spec.utterance.frame_shift
+    by_component, by_resource = breakdowns(run, audio_s)
+    return SimResult(
+        workload=spec.name,
+        hardware=hw.name,
+        rtf=run.time_s / audio_s,
+        time_s=run.time_s,
+        audio_s=audio_s,
+        breakdown_by_component=by_component,
+        breakdown_by_resource=by_resource,
+        occupancy=occupancy(run, hw.coprocessor.cores),
+        model_size_MB=model.stored_bytes / 1e6,
+        compression=model.fp32_bytes / model.stored_bytes,
+        beam=trace.beam,
+        iterations=len(trace.steps),
+        presets=model.presets,
+        link_GBps=link_bytes_per_s(hw.link) / 1e9,
+        fetched_weight_bytes=run.plan.total_fetch_bytes,
+        records=run.records,
+        model=model,
+    )

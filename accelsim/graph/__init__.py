@@ -1,0 +1,1 @@
+"""Operator graphs: the IR and the lowering of a workload into it."""

@@ -1,0 +1,65 @@
+"""The operator IR: what each op computes and moves, with no knowledge of any hardware."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+#: Which kind of unit runs an op. Coprocessor ops are placed on cores by the engine; transfers use one
+#: direction of the host link.
+UNITS = ("core", "host", "h2d", "d2h")
+
+#: Components for attribution (the paper's Fig. 2 legend, plus host-side beam search).
+COMPONENTS = ("encoder", "prediction", "joint", "lm_ext", "lm_src", "search")
+
+
+@dataclass(frozen=True, slots=True)
+class Op:
+    """One operator.
+
+    ``weights`` are (tensor name, stored bytes) pairs the op reads; the engine's residency model
+    decides whether they are already on chip or must be fetched. ``lane``/``lanes`` say which of
+    how many independent chains of its region the op belongs to (the encoder's forward and backward
+    directions), a hint for placement.
+    """
+
+    id: int
+    name: str
+    kind: str  # matmul | sfu | quantize | gather | transfer | fuse | topk | merge
+    unit: str
+    component: str
+    region: str  # residency scope: weights are pinned per region (an encoder layer, the decode loop)
+    deps: tuple[int, ...] = ()
+    lane: int = 0
+    lanes: int = 1
+    m: int = 0  # matmul: batch rows
+    k: int = 0  # matmul: reduction size; topk: how many are kept
+    n: int = 0  # matmul: output features
+    weight_bits: int = 16
+    act_bits: int = 16
+    weights: tuple[tuple[str, float], ...] = ()
+    elements: int = 0  # element-wise work (SFU ops, host candidates)
+    bytes: float = 0.0  # transfer payload
+    calls: int = 0  # quantizer calls this op stands for (Sec. 3.4 counts)
+    quantizer: str = ""
+    passes: int = 1  # element-wise passes per element (quantizers that need statistics make more)
+
+    @property
+    def macs(self) -> int:
+        return self.m * self.k * self.n
+
+    @property
+    def weight_bytes(self) -> float:
+        return sum(b for _, b in self.weights)
+
+
+@dataclass
+class GraphBuilder:
+    """Appends ops in a topological order (every dependency has a smaller id)."""
+
+    ops: list[Op] = field(default_factory=list)
+
+    def add(self, name: str, kind: str, unit: str, component: str, region: str, deps=(), **fields) -> int:
+        op_id = len(self.ops)
+        deps = tuple(sorted({d for d in deps if d is not None}))
+        self.ops.append(Op(op_id, name, kind, unit, component, region, deps, **fields))
+        return op_id

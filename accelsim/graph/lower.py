@@ -1,0 +1,222 @@
+"""Lowering: a model and a decode step trace become one operator DAG.
+
+The encoder becomes a sequence DAG (input projections batched over all frames, then T dependent
+recurrent steps per layer and direction; the two directions are independent chains; layer l+1 waits
+for both directions of layer l). Each ALSD iteration becomes a small DAG: the prediction network and
+LMs for the new label prefixes only, the joint network for every active hypothesis, scores to the
+host, host-side fusion, top-k and merging, and the selections back to the coprocessor.
+
+Each layer kind has one lowering function, registered by kind. No hardware knowledge lives here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Callable
+
+from accelsim.graph.ir import GraphBuilder, Op
+from accelsim.workload.model import Model, ModelLayer, Network
+from accelsim.workload.precision import QUANTIZER_PASSES
+from accelsim.workload.search import DecodeTrace, StepRecord
+
+#: Element-wise work of one LSTM cell per hidden unit: add input and recurrent pre-activations (4),
+#: sigmoid for i, f, o (3), tanh for g (1), c = f*c + i*g (3), tanh(c) (1), h = o*tanh(c) (1).
+LSTM_CELL_OPS = 13
+#: log-softmax per class: exponentiate, accumulate, subtract the log of the sum.
+LOG_SOFTMAX_OPS = 3
+#: Bytes per score shipped to the host (FP32 log-probabilities) and per selection sent back
+#: (a label and a parent index, int32 each).
+SCORE_BYTES = 4
+SELECTION_BYTES = 8
+#: Acoustic features cross the link in FP16.
+FEATURE_BYTES = 2
+
+
+@dataclass(frozen=True)
+class Ctx:
+    """Where a layer is being lowered: a whole sequence (encoder) or one decode step of ``rows`` rows."""
+
+    component: str
+    region_prefix: str
+    lstm_quant: str
+    frames: int = 0  # sequence mode when > 0
+    rows: int = 0  # step mode: batch rows (new prefixes, active hypotheses)
+    tag: str = ""  # name prefix, e.g. "it12."
+    input_quantized: bool = False
+
+    @property
+    def sequence(self) -> bool:
+        return self.frames > 0
+
+
+Lowering = Callable[[GraphBuilder, ModelLayer, Ctx, list[int]], tuple[list[int], Ctx]]
+LOWERINGS: dict[str, Lowering] = {}
+
+
+def register_lowering(kind: str):
+    def add(fn: Lowering) -> Lowering:
+        LOWERINGS[kind] = fn
+        return fn
+
+    return add
+
+
+def _quant(b: GraphBuilder, name: str, ctx: Ctx, region: str, quantizer: str, bits: int, elements: int,
+           calls: int, deps: list[int], lane: int = 0, lanes: int = 1) -> list[int]:
+    """A quantizer op, when the tensor is really quantized (integer bits and a quantizer kind)."""
+    if quantizer == "none" or bits >= 16:
+        return deps
+    return [b.add(name, "quantize", "core", ctx.component, region, deps, lane=lane, lanes=lanes,
+                  elements=elements, calls=calls, quantizer=quantizer, passes=QUANTIZER_PASSES[quantizer],
+                  act_bits=bits)]
+
+
+def _region(ctx: Ctx, layer: ModelLayer) -> str:
+    return f"{ctx.region_prefix}.{layer.name}" if ctx.sequence else ctx.region_prefix
+
+
+@register_lowering("lstm")
+@register_lowering("blstm")
+def lower_recurrent(b: GraphBuilder, layer: ModelLayer, ctx: Ctx, inputs: list[int]) -> tuple[list[int], Ctx]:
+    spec, p = layer.spec, layer.precision
+    hid, width = spec.hidden, spec.input  # type: ignore[attr-defined]
+    dirs = spec.direction_names()  # type: ignore[attr-defined]
+    region = _region(ctx, layer)
+    base = f"{ctx.tag}{layer.network}.{layer.name}"
+    inner = ctx.lstm_quant == "inner"
+    rows = ctx.frames if ctx.sequence else ctx.rows
+    # Outer quantization quantizes a layer input once, where it is produced; only a network input that
+    # nobody quantized yet needs its own quantizer. Inner quantization quantizes it in every direction.
+    shared_in = inputs
+    if not inner and not ctx.input_quantized:
+        shared_in = _quant(b, f"{base}.quant_in", ctx, region, p.act_quantizer, p.act_bits, rows * width,
+                           rows, inputs)
+    outputs: list[int] = []
+    for lane, d in enumerate(dirs):
+        lanes = len(dirs) if ctx.sequence else 1
+        name = f"{base}.{d}" if d else f"{base}."
+        dir_in = shared_in
+        if inner:
+            dir_in = _quant(b, f"{name}quant_in", ctx, region, p.act_quantizer, p.act_bits, rows * width, rows,
+                            inputs, lane, lanes)
+        w_ih = (f"{layer.network}.{layer.name}.{d}W_ih", layer.weight_bytes(f"{d}W_ih"))
+        w_hh = (f"{layer.network}.{layer.name}.{d}W_hh", layer.weight_bytes(f"{d}W_hh"))
+        common = dict(lane=lane, lanes=lanes, weight_bits=p.weight_bits, act_bits=p.act_bits)
+        if not ctx.sequence:
+            # One decode step: the new prefixes' inputs and their parents' cached states in one matmul.
+            last = _quant(b, f"{name}quant_h", ctx, region, p.hidden_quantizer, p.act_bits, rows * hid, 1,
+                          dir_in, lane, lanes) if inner else dir_in
+            mm = b.add(f"{name}gates", "matmul", "core", ctx.component, region, last, m=rows, k=width + hid,
+                       n=4 * hid, weights=(w_ih, w_hh), **common)
+            cell = b.add(f"{name}cell", "sfu", "core", ctx.component, region, [mm], lane=lane, lanes=lanes,
+                         elements=rows * hid * LSTM_CELL_OPS)
+            out = [cell] if inner else _quant(b, f"{name}quant_out", ctx, region, p.hidden_quantizer, p.act_bits,
+                                              rows * hid, 1, [cell], lane, lanes)
+            outputs += out
+            continue
+        proj = b.add(f"{name}proj", "matmul", "core", ctx.component, region, dir_in, m=rows, k=width, n=4 * hid,
+                     weights=(w_ih,), **common)
+        prev = [proj]
+        for t in range(rows):
+            step = f"{name}t{t}."
+            if inner:
+                prev = _quant(b, f"{step}quant_h", ctx, region, p.hidden_quantizer, p.act_bits, hid, 1, prev,
+                              lane, lanes)
+            if t > 0:  # h_{-1} = 0: the first step has no recurrent matmul
+                prev = [b.add(f"{step}rec", "matmul", "core", ctx.component, region, prev, m=1, k=hid, n=4 * hid,
+                              weights=(w_hh,), **common)]
+            prev = [b.add(f"{step}cell", "sfu", "core", ctx.component, region, prev, lane=lane, lanes=lanes,
+                          elements=hid * LSTM_CELL_OPS)]
+            if not inner:
+                prev = _quant(b, f"{step}quant_out", ctx, region, p.hidden_quantizer, p.act_bits, hid, 1, prev,
+                              lane, lanes)
+        outputs += prev
+    quantized = not inner and p.hidden_quantizer != "none" and p.act_bits < 16
+    return outputs, replace(ctx, input_quantized=quantized)
+
+
+@register_lowering("linear")
+def lower_linear(b: GraphBuilder, layer: ModelLayer, ctx: Ctx, inputs: list[int]) -> tuple[list[int], Ctx]:
+    spec, p = layer.spec, layer.precision
+    rows = ctx.frames if ctx.sequence else ctx.rows
+    region = _region(ctx, layer)
+    name = f"{ctx.tag}{layer.network}.{layer.name}"
+    deps = inputs
+    if not ctx.input_quantized:
+        deps = _quant(b, f"{name}.quant_in", ctx, region, p.act_quantizer, p.act_bits, rows * spec.input, 1, inputs)  # type: ignore[attr-defined]
+    out = b.add(f"{name}.matmul", "matmul", "core", ctx.component, region, deps, m=rows, k=spec.input,  # type: ignore[attr-defined]
+                n=spec.output, weights=((f"{layer.network}.{layer.name}.W", layer.weight_bytes("W")),),  # type: ignore[attr-defined]
+                weight_bits=p.weight_bits, act_bits=p.act_bits)
+    return [out], replace(ctx, input_quantized=False)
+
+
+@register_lowering("embedding")
+def lower_embedding(b: GraphBuilder, layer: ModelLayer, ctx: Ctx, inputs: list[int]) -> tuple[list[int], Ctx]:
+    rows = ctx.frames if ctx.sequence else ctx.rows
+    name = f"{ctx.tag}{layer.network}.{layer.name}"
+    out = b.add(f"{name}.gather", "gather", "core", ctx.component, _region(ctx, layer), inputs,
+                elements=rows * layer.spec.dim, weight_bits=layer.precision.weight_bits,  # type: ignore[attr-defined]
+                weights=((f"{layer.network}.{layer.name}.table", layer.weight_bytes("table")),))
+    return [out], replace(ctx, input_quantized=False)
+
+
+@register_lowering("multiplicative_joint")
+def lower_joint_combine(b: GraphBuilder, layer: ModelLayer, ctx: Ctx, inputs: list[int]) -> tuple[list[int], Ctx]:
+    rows = ctx.frames if ctx.sequence else ctx.rows
+    out = b.add(f"{ctx.tag}{layer.network}.{layer.name}.product", "sfu", "core", ctx.component, _region(ctx, layer),
+                inputs, elements=rows * layer.spec.dim)  # type: ignore[attr-defined]
+    return [out], replace(ctx, input_quantized=False)
+
+
+@register_lowering("log_softmax")
+def lower_log_softmax(b: GraphBuilder, layer: ModelLayer, ctx: Ctx, inputs: list[int]) -> tuple[list[int], Ctx]:
+    rows = ctx.frames if ctx.sequence else ctx.rows
+    out = b.add(f"{ctx.tag}{layer.network}.{layer.name}.sfu", "sfu", "core", ctx.component, _region(ctx, layer),
+                inputs, elements=rows * layer.spec.dim * LOG_SOFTMAX_OPS)  # type: ignore[attr-defined]
+    return [out], replace(ctx, input_quantized=False)
+
+
+def lower_network(b: GraphBuilder, network: Network, ctx: Ctx, inputs: list[int]) -> list[int]:
+    """Lower a network's layers in order; returns the ops producing its output."""
+    out = inputs
+    for layer in network.layers:
+        out, ctx = LOWERINGS[layer.kind](b, layer, ctx, out)
+    return out
+
+
+def lower_decode_step(b: GraphBuilder, model: Model, step: StepRecord, after: list[int], beam: int) -> list[int]:
+    """One ALSD iteration; ``after`` are the ops it must wait for. Returns the ops ending it."""
+    tag = f"it{step.iteration}."
+    region = "decode"
+    q = model.lstm_quant
+    outs: list[int] = []
+    pred_out: list[int] = []
+    for net, rows in (("prediction", step.miss_prediction), ("lm_ext", step.miss_lm), ("lm_src", step.miss_lm)):
+        if net in model.networks and rows > 0:
+            done = lower_network(b, model.networks[net], Ctx(net, region, q, rows=rows, tag=tag), after)
+            if net == "prediction":
+                pred_out = done
+            else:
+                outs += done
+    joint = lower_network(b, model.networks["joint"], Ctx("joint", region, q, rows=step.active, tag=tag),
+                          after + pred_out)
+    lm_scores = 2 * step.miss_lm * model.vocab if "lm_ext" in model.networks else 0
+    scores = b.add(f"{tag}scores", "transfer", "d2h", "search", region, joint + outs,
+                   bytes=(step.active * model.vocab + lm_scores) * SCORE_BYTES)
+    fuse = b.add(f"{tag}fuse", "fuse", "host", "search", region, [scores], elements=step.candidates)
+    topk = b.add(f"{tag}topk", "topk", "host", "search", region, [fuse], elements=step.candidates, k=beam)
+    merge = b.add(f"{tag}merge", "merge", "host", "search", region, [topk], elements=step.kept + step.merged)
+    select = b.add(f"{tag}select", "transfer", "h2d", "search", region, [merge], bytes=step.kept * SELECTION_BYTES)
+    return [select]
+
+
+def lower(model: Model, frames: int, trace: DecodeTrace) -> list[Op]:
+    """The whole utterance: features in, encoder, then every decode iteration of ``trace``."""
+    b = GraphBuilder()
+    encoder = model.networks["encoder"]
+    width = encoder.layers[0].spec.input  # type: ignore[attr-defined]
+    feats = b.add("encoder.features", "transfer", "h2d", "encoder", "encoder", bytes=frames * width * FEATURE_BYTES)
+    after = lower_network(b, encoder, Ctx("encoder", "encoder", model.lstm_quant, frames=frames), [feats])
+    for step in trace.steps:
+        after = lower_decode_step(b, model, step, after, trace.beam)
+    return b.ops

@@ -1,0 +1,3 @@
+from accelsim.hw.cost import OpCost, op_cost
+
+__all__ = ["OpCost", "op_cost"]

@@ -1,0 +1,1 @@
+"""Metrics, tables, plots and traces made from the engine's records."""

@@ -1,0 +1,44 @@
+"""Human-readable text tables for the CLI."""
+
+from __future__ import annotations
+
+from accelsim.api import SimResult
+
+
+def _rows(title: str, values: dict[str, float], total: float, unit: str = "RTF") -> list[str]:
+    lines = [f"  {title:<14}{unit:>10}{'share':>9}"]
+    for key, value in values.items():
+        share = value / total if total else 0.0
+        lines.append(f"  {key:<14}{value:>10.4f}{share:>9.1%}")
+    return lines
+
+
+def format_run(r: SimResult) -> str:
+    precision = ", ".join(f"{k}={v}" for k, v in r.presets.items())
+    lines = [
+        f"{r.workload} on {r.hardware}",
+        f"  precision: {precision}",
+        f"  beam {r.beam}, {r.iterations} decode iterations, link {r.link_GBps:.3g} GB/s per direction, "
+        f"model {r.model_size_MB:.1f} MB ({r.compression:.1f}x vs FP32)",
+        "",
+        f"  RTF {r.rtf:.4f}   processing {r.time_s * 1e3:.1f} ms   audio {r.audio_s:.2f} s   "
+        f"{len(r.records)} ops, {r.fetched_weight_bytes / 1e6:.0f} MB of weights fetched",
+        "",
+        *_rows("component", r.breakdown_by_component, r.rtf),
+        "",
+        *_rows("resource", r.breakdown_by_resource, r.rtf),
+        "",
+        f"  {'occupancy':<14}{'busy':>10}",
+        *(f"  {k:<14}{v:>10.1%}" for k, v in r.occupancy.items()),
+    ]
+    return "\n".join(lines)
+
+
+def format_size(report: dict) -> str:
+    lines = [f"  {'network':<12}{'precision':>10}{'params (M)':>12}{'size (MB)':>11}{'FP32 (MB)':>11}{'compr.':>8}"]
+    for name, n in report["networks"].items():
+        lines.append(f"  {name:<12}{n['precision']:>10}{n['params_M']:>12.2f}{n['size_MB']:>11.1f}{n['fp32_MB']:>11.1f}"
+                     f"{n['compression']:>7.1f}x")
+    lines.append(f"  {'total':<12}{'':>10}{report['params_M']:>12.2f}{report['total_MB']:>11.1f}{report['fp32_MB']:>11.1f}"
+                 f"{report['compression']:>7.1f}x")
+    return "\n".join(lines)

@@ -1,0 +1,1 @@
+"""The discrete-event engine: resources, DAG execution, weight residency, placement."""

@@ -1,0 +1,99 @@
+"""Schema of a hardware YAML: a coprocessor, a host CPU, the link between them, and where weights live."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, PositiveInt, field_validator, model_validator
+
+from accelsim.spec.base import Bytes, BytesPerSecond, Hertz, Seconds, Strict
+
+#: Arithmetic formats a coprocessor may offer, narrowest first, with the operand bits each holds.
+FORMAT_BITS: dict[str, int] = {"int2": 2, "int4": 4, "int8": 8, "hfp8": 8, "fp16": 16, "fp32": 32}
+
+
+class CoprocessorSpec(Strict):
+    """The accelerator: identical cores of systolic PE arrays, each with a scratchpad."""
+
+    cores: PositiveInt = Field(description="Number of identical compute cores.")
+    clock: Hertz = Field(description="Core clock, e.g. '1.6 GHz'.")
+    corelets_per_core: PositiveInt = Field(description="PE arrays (corelets) per core.")
+    pe_rows: PositiveInt = Field(description="PE rows per corelet; a matmul's batch (M) is mapped over rows.")
+    pe_cols: PositiveInt = Field(description="PE columns per corelet; a matmul's output features (N) are mapped over columns.")
+    macs_per_cycle: dict[str, PositiveInt] = Field(
+        description="Peak multiply-accumulates per cycle per core, by arithmetic format (int2, int4, int8, hfp8, fp16, fp32)."
+    )
+    sfu_ops_per_cycle: PositiveInt = Field(
+        description="Element-wise operations (activation functions, products, quantizers) per cycle per core."
+    )
+    scratchpad: Bytes = Field(description="On-chip scratchpad per core, e.g. '2 MiB'.")
+    weight_fraction: float = Field(
+        gt=0, le=1,
+        description="Share of each scratchpad that can keep weights resident across ops (the rest holds activations and stream buffers).",
+    )
+    dispatch_overhead: Seconds = Field(description="Fixed cost of launching one op on the coprocessor, e.g. '1 us'.")
+
+    @field_validator("macs_per_cycle")
+    @classmethod
+    def _known_formats(cls, value: dict[str, int]) -> dict[str, int]:
+        unknown = sorted(set(value) - set(FORMAT_BITS))
+        if unknown:
+            raise ValueError(f"unknown arithmetic format(s) {unknown}; expected some of {list(FORMAT_BITS)}")
+        if not value:
+            raise ValueError("must list at least one arithmetic format")
+        return value
+
+    @model_validator(mode="after")
+    def _lanes_fit(self) -> "CoprocessorSpec":
+        pes = self.corelets_per_core * self.pe_rows * self.pe_cols
+        for fmt, macs in self.macs_per_cycle.items():
+            if macs % pes:
+                raise ValueError(
+                    f"macs_per_cycle.{fmt}={macs} is not a multiple of the {pes} PEs per core "
+                    f"(corelets_per_core x pe_rows x pe_cols); each PE must do a whole number of MACs per cycle"
+                )
+        return self
+
+
+class HostSpec(Strict):
+    """The host CPU that runs the beam search bookkeeping (score fusion, sorting, merging)."""
+
+    op_overhead: Seconds = Field(description="Fixed cost of each host step (a call into the search loop).")
+    fuse_per_element: Seconds = Field(description="Time to fuse one candidate's RNN-T and LM scores (Eq. 1).")
+    sort_per_element: Seconds = Field(description="Time per element per log2(n) of a top-k selection over n candidates.")
+    merge_per_element: Seconds = Field(description="Time to hash and merge one surviving candidate by label prefix.")
+
+
+class LinkSpec(Strict):
+    """The host <-> coprocessor link; each direction is an independent channel of the same bandwidth."""
+
+    bandwidth: BytesPerSecond = Field(description="Signalling rate of one lane, e.g. '32 Gbps'.")
+    lanes: PositiveInt = Field(1, description="Lanes per direction; the link's raw bandwidth is lanes x bandwidth.")
+    efficiency: float = Field(1.0, gt=0, le=1, description="Share of the raw bandwidth left after line encoding and protocol overhead.")
+    latency: Seconds = Field(description="Fixed cost of one transfer (DMA setup and flight time), e.g. '1 us'.")
+
+
+class MemorySpec(Strict):
+    """Where weights that are not resident on chip come from."""
+
+    weights_home: Literal["host", "device"] = Field(
+        description="'host': weights live in host memory and cross the link; 'device': in memory attached to the coprocessor."
+    )
+    device_bandwidth: BytesPerSecond | None = Field(None, description="Bandwidth of device memory (needed when weights_home is 'device').")
+
+    @model_validator(mode="after")
+    def _device_needs_bandwidth(self) -> "MemorySpec":
+        if self.weights_home == "device" and self.device_bandwidth is None:
+            raise ValueError("weights_home is 'device' but device_bandwidth is not given")
+        return self
+
+
+class HardwareSpec(Strict):
+    """A whole machine: what `accelsim run` simulates a workload on."""
+
+    name: str = Field(description="A short name for reports.")
+    description: str = Field("", description="Free text.")
+    coprocessor: CoprocessorSpec
+    host: HostSpec
+    link: LinkSpec
+    memory: MemorySpec

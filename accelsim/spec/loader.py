@@ -1,0 +1,216 @@
+"""Load YAML inputs into validated specs, with ``--set PATH=VALUE`` overrides.
+
+This is the door: every user error in an input becomes one :class:`SpecError` naming the file (or
+the ``--set`` flag), the key path and what was expected. Past this point the code trusts the spec.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import typing
+from pathlib import Path
+from typing import Any, Iterable, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from accelsim.errors import SpecError
+from accelsim.spec.hardware import HardwareSpec
+from accelsim.spec.workload import WorkloadSpec
+from accelsim.workload.layers import LAYER_KINDS
+
+M = TypeVar("M", bound=BaseModel)
+
+PREFIXES = {"workload": WorkloadSpec, "hw": HardwareSpec}
+
+
+# ---------------------------------------------------------------- reading files
+
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    """Parse a YAML file into a mapping, or raise one clear SpecError."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError(str(path), None, "no such file") from None
+    except IsADirectoryError:
+        raise SpecError(str(path), None, "is a directory, expected a YAML file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError(str(path), None, f"cannot read: {exc}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise SpecError(str(path), None, f"{where}invalid YAML: {problem}") from None
+    if not isinstance(data, dict):
+        raise SpecError(str(path), None, f"expected a mapping of keys at the top level, got {type(data).__name__}")
+    return data
+
+
+# ---------------------------------------------------------------- overrides
+
+
+def parse_override(text: str) -> tuple[str, str, Any]:
+    """``"hw.link.bandwidth=64 Gbps"`` -> ("hw", "link.bandwidth", "64 Gbps"). Values are read as YAML."""
+    source = f"--set {text}"
+    path, sep, raw = text.partition("=")
+    path = path.strip()
+    if not sep or not path:
+        raise SpecError(source, None, "expected PATH=VALUE, e.g. hw.link.bandwidth='64 Gbps'")
+    prefix, _, rest = path.partition(".")
+    if prefix not in PREFIXES or not rest:
+        raise SpecError(source, None, f"the path must start with one of {[p + '.' for p in PREFIXES]}, got {path!r}")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    return prefix, rest, value
+
+
+def apply_override(data: dict[str, Any], key: str, value: Any, source: str) -> dict[str, Any]:
+    """Return a copy of ``data`` with the dotted ``key`` set to ``value`` (list items by index)."""
+    data = copy.deepcopy(data)
+    node: Any = data
+    parts = key.split(".")
+    for depth, part in enumerate(parts):
+        last = depth == len(parts) - 1
+        if isinstance(node, list):
+            if not part.isdigit() or int(part) >= len(node):
+                raise SpecError(source, ".".join(parts[: depth + 1]), f"expected a list index below {len(node)}")
+            index: Any = int(part)
+        elif isinstance(node, dict):
+            index = part
+        else:
+            raise SpecError(source, ".".join(parts[:depth]), "is a value, not a section; cannot set a key inside it")
+        if last:
+            node[index] = value
+        else:
+            if isinstance(node, dict) and not isinstance(node.get(index), (dict, list)):
+                node[index] = {}
+            node = node[index]
+    return data
+
+
+# ---------------------------------------------------------------- validation errors
+
+
+def _strip_tags(loc: tuple) -> list:
+    """Pydantic puts a tagged union's tag in the location; users never wrote it."""
+    out: list = []
+    for i, part in enumerate(loc):
+        if isinstance(part, str) and part in LAYER_KINDS and i > 0 and isinstance(loc[i - 1], int):
+            continue
+        out.append(part)
+    return out
+
+
+def _fields_at(model: type[BaseModel], loc: list, data: Any) -> list[str] | None:
+    """The keys allowed at ``loc`` (to suggest a fix for a misspelt key), or None when unknown."""
+    current: Any = model
+    node = data
+    for part in loc:
+        if isinstance(part, int):
+            node = node[part] if isinstance(node, list) and part < len(node) else None
+            continue
+        if not (isinstance(current, type) and issubclass(current, BaseModel)) or part not in current.model_fields:
+            return None
+        annotation = current.model_fields[part].annotation
+        node = node.get(part) if isinstance(node, dict) else None
+        current = _unwrap(annotation, node)
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return list(current.model_fields)
+    return None
+
+
+def _unwrap(annotation: Any, node: Any) -> Any:
+    """Find the model class behind Optional[...], list[...], Annotated[Union[...]]."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _unwrap(typing.get_args(annotation)[0], node)
+    if origin is list:
+        item = node[0] if isinstance(node, list) and node else None
+        return _unwrap(typing.get_args(annotation)[0], item)
+    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        models = [a for a in args if isinstance(a, type) and issubclass(a, BaseModel)]
+        if len(models) == 1:
+            return models[0]
+        kind = node.get("kind") if isinstance(node, dict) else None
+        return LAYER_KINDS.get(kind) if kind else None
+    return annotation
+
+
+def _message(error: dict, model: type[BaseModel], data: Any) -> tuple[str, str]:
+    loc = _strip_tags(tuple(error.get("loc", ())))
+    key = ".".join(str(p) for p in loc)
+    kind = error.get("type", "")
+    msg = str(error.get("msg", "invalid value"))
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, ") :]
+    if kind == "extra_forbidden":
+        allowed = _fields_at(model, loc[:-1], data)
+        msg = "unknown key"
+        if allowed:
+            close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+            msg += f" (did you mean {close[0]!r}?)" if close else ""
+            msg += f"; expected one of {allowed}"
+    elif kind == "missing":
+        msg = "missing required key"
+    elif kind not in ("value_error", "assertion_error") and "input" in error:
+        msg = f"{msg}, got {error['input']!r}"
+    return key, msg
+
+
+def validate(model: type[M], data: dict[str, Any], source: str, overrides: dict[str, str] | None = None) -> M:
+    """Validate ``data`` against ``model``; turn the first error into a SpecError.
+
+    ``overrides`` maps an overridden key path to the ``--set`` flag that set it, so that an error in
+    an overridden value names the flag rather than the file.
+    """
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        errors = exc.errors()
+        key, msg = _message(errors[0], model, data)
+        if len(errors) > 1:
+            msg += f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"
+        where = source
+        for path, flag in (overrides or {}).items():
+            if key == path or key.startswith(path + ".") or path.startswith(key + ".") or not key:
+                where = flag
+        raise SpecError(where, key or None, msg) from None
+
+
+# ---------------------------------------------------------------- public loaders
+
+
+def split_overrides(overrides: Iterable[str]) -> dict[str, list[tuple[str, Any, str]]]:
+    """Group ``--set`` flags by prefix: {"hw": [(key, value, flag)], "workload": [...]}."""
+    out: dict[str, list[tuple[str, Any, str]]] = {p: [] for p in PREFIXES}
+    for text in overrides:
+        prefix, key, value = parse_override(text)
+        out[prefix].append((key, value, f"--set {text}"))
+    return out
+
+
+def load_spec(model: type[M], path: str | Path, prefix: str, overrides: Iterable[str] = ()) -> M:
+    data = read_yaml(path)
+    flags: dict[str, str] = {}
+    for key, value, flag in split_overrides(overrides)[prefix]:
+        data = apply_override(data, key, value, flag)
+        flags[key] = flag
+    return validate(model, data, str(path), flags)
+
+
+def load_workload(path: str | Path, overrides: Iterable[str] = ()) -> WorkloadSpec:
+    """Read a workload YAML; ``overrides`` are ``--set`` strings (only ``workload.*`` ones apply)."""
+    return load_spec(WorkloadSpec, path, "workload", overrides)
+
+
+def load_hardware(path: str | Path, overrides: Iterable[str] = ()) -> HardwareSpec:
+    """Read a hardware YAML; ``overrides`` are ``--set`` strings (only ``hw.*`` ones apply)."""
+    return load_spec(HardwareSpec, path, "hw", overrides)

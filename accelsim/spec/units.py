@@ -1,0 +1,98 @@
+"""Parse quantities with units from YAML strings into SI values.
+
+Bits and bytes are never guessed: ``"32 Gbps"`` is bits per second, ``"4 GB/s"`` bytes per second,
+and a bare number is refused where a unit is required. Decimal prefixes (k, M, G, T) are powers of
+1000, binary prefixes (Ki, Mi, Gi) powers of 1024.
+"""
+
+from __future__ import annotations
+
+import re
+
+_NUMBER = r"(?P<num>[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)"
+_PATTERN = re.compile(rf"^\s*{_NUMBER}\s*(?P<unit>[A-Za-zµ/]+)\s*$")
+
+_DECIMAL = {"": 1.0, "k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12}
+_BINARY = {"Ki": 2.0**10, "Mi": 2.0**20, "Gi": 2.0**30, "Ti": 2.0**40}
+_TIME = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9, "ps": 1e-12}
+
+
+def _split(text: object, kind: str, example: str) -> tuple[float, str]:
+    if isinstance(text, bool) or not isinstance(text, str):
+        raise ValueError(f"expected {kind} with a unit, such as {example}, got {text!r}")
+    match = _PATTERN.match(text)
+    if not match:
+        raise ValueError(f"expected {kind} with a unit, such as {example}, got {text!r}")
+    return float(match["num"]), match["unit"]
+
+
+def _prefixed(unit: str, suffixes: tuple[str, ...]) -> tuple[float, str] | None:
+    """Split ``unit`` into (prefix factor, base suffix) if it ends in one of ``suffixes``."""
+    for suffix in suffixes:
+        if unit.endswith(suffix):
+            prefix = unit[: -len(suffix)]
+            if prefix in _BINARY:
+                return _BINARY[prefix], suffix
+            if prefix in _DECIMAL:
+                return _DECIMAL[prefix], suffix
+    return None
+
+
+def parse_bandwidth(text: object) -> float:
+    """``"32 Gbps"`` or ``"4 GB/s"`` -> bytes per second."""
+    example = "'32 Gbps' or '4 GB/s'"
+    value, unit = _split(text, "a bandwidth", example)
+    found = _prefixed(unit, ("bps", "bit/s", "b/s", "B/s", "Bps"))
+    if found is None:
+        raise ValueError(f"unknown bandwidth unit {unit!r} in {text!r}; use bits ('Gbps', 'Mbit/s') or bytes ('GB/s', 'MiB/s')")
+    factor, suffix = found
+    per_byte = 1.0 if suffix in ("B/s", "Bps") else 1.0 / 8.0
+    return value * factor * per_byte
+
+
+def parse_size(text: object) -> float:
+    """``"2 MiB"``, ``"16 GB"`` -> bytes; ``"512 kbit"`` -> bytes."""
+    example = "'2 MiB' or '16 GB'"
+    value, unit = _split(text, "a size", example)
+    found = _prefixed(unit, ("B", "bit", "b"))
+    if found is None or unit in ("b",):
+        raise ValueError(f"unknown size unit {unit!r} in {text!r}; use bytes ('MiB', 'GB', 'B') or bits ('Mbit')")
+    factor, suffix = found
+    return value * factor * (1.0 if suffix == "B" else 1.0 / 8.0)
+
+
+def parse_frequency(text: object) -> float:
+    """``"1.6 GHz"`` -> hertz."""
+    value, unit = _split(text, "a frequency", "'1.6 GHz'")
+    found = _prefixed(unit, ("Hz",))
+    if found is None:
+        raise ValueError(f"unknown frequency unit {unit!r} in {text!r}; use 'Hz', 'MHz' or 'GHz'")
+    return value * found[0]
+
+
+def parse_time(text: object) -> float:
+    """``"2 us"``, ``"20 ms"`` -> seconds."""
+    value, unit = _split(text, "a duration", "'2 us' or '20 ms'")
+    if unit not in _TIME:
+        raise ValueError(f"unknown time unit {unit!r} in {text!r}; use 's', 'ms', 'us' or 'ns'")
+    return value * _TIME[unit]
+
+
+def format_bandwidth(bytes_per_s: float) -> str:
+    """Inverse of :func:`parse_bandwidth` for writing YAML: always in Gbps (the paper's unit)."""
+    return f"{bytes_per_s * 8 / 1e9:.6g} Gbps"
+
+
+def format_time(seconds: float) -> str:
+    if seconds >= 1e-3:
+        return f"{seconds * 1e3:.6g} ms"
+    if seconds >= 1e-6:
+        return f"{seconds * 1e6:.6g} us"
+    return f"{seconds * 1e9:.6g} ns"
+
+
+def format_size(n_bytes: float) -> str:
+    for prefix, factor in (("Gi", 2.0**30), ("Mi", 2.0**20), ("Ki", 2.0**10)):
+        if n_bytes >= factor and (n_bytes / factor) == round(n_bytes / factor, 6):
+            return f"{n_bytes / factor:.6g} {prefix}B"
+    return f"{n_bytes:.6g} B"

@@ -1,0 +1,133 @@
+"""Schema of a workload YAML: an RNN-T with optional external LMs, its precision, and the decoding search."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, Union
+
+from pydantic import Field, PositiveInt, field_validator, model_validator
+
+from accelsim.spec.base import PositiveSeconds, Strict
+from accelsim.workload.layers import LAYER_KINDS
+from accelsim.workload.precision import BITS, PRESETS, QUANTIZERS, NETWORK_GROUPS
+
+Layer = Annotated[Union[tuple(LAYER_KINDS.values())], Field(discriminator="kind")]  # type: ignore[valid-type]
+
+
+class NetworkSpec(Strict):
+    """A network: an ordered list of layers, each feeding the next."""
+
+    layers: list[Layer] = Field(min_length=1, description="Layers in order; see accelsim/workload/layers.py for kinds.")
+
+
+class ModelSpec(Strict):
+    """The RNN-T (encoder, prediction, joint) and the external LMs of density-ratio fusion."""
+
+    vocab: PositiveInt = Field(description="Output symbols of the joint network, blank included.")
+    encoder: NetworkSpec
+    prediction: NetworkSpec
+    joint: NetworkSpec
+    lm_ext: NetworkSpec | None = Field(None, description="External LM (LM_EXT); needed when decoding.lm_fusion is true.")
+    lm_src: NetworkSpec | None = Field(None, description="Source-domain LM (LM_SRC); needed when decoding.lm_fusion is true.")
+
+
+class LayerPrecisionSpec(Strict):
+    """Overrides the preset for one layer; unset fields keep the preset's value."""
+
+    network: Literal["encoder", "prediction", "joint", "lm_ext", "lm_src"]
+    layer: str = Field(description="Layer name after stacks are expanded, e.g. 'blstm1'.")
+    weight_bits: Literal[BITS] | None = None  # type: ignore[valid-type]
+    act_bits: Literal[BITS] | None = None  # type: ignore[valid-type]
+    weight_quantizer: Literal[QUANTIZERS] | None = None  # type: ignore[valid-type]
+    act_quantizer: Literal[QUANTIZERS] | None = None  # type: ignore[valid-type]
+
+
+class PrecisionSpec(Strict):
+    """Per-layer weight/activation bits and quantizers, from presets with optional overrides."""
+
+    default: str = Field("fp32", description="Preset for every network not named in `networks`.")
+    networks: dict[str, str] = Field(
+        default_factory=dict,
+        description="Preset per network or group: encoder, prediction, joint, lm_ext, lm_src, rnnt (= the first three), lms.",
+    )
+    lstm_quant: Literal["inner", "outer"] = Field(
+        "outer", description="Where LSTM activations are quantized (Sec. 3.4): at the cell inputs or once at the cell output."
+    )
+    layers: list[LayerPrecisionSpec] = Field(default_factory=list, description="Per-layer overrides.")
+
+    @field_validator("default")
+    @classmethod
+    def _known_default(cls, value: str) -> str:
+        if value not in PRESETS:
+            raise ValueError(f"unknown precision preset {value!r}; expected one of {sorted(PRESETS)}")
+        return value
+
+    @field_validator("networks")
+    @classmethod
+    def _known_networks(cls, value: dict[str, str]) -> dict[str, str]:
+        for net, preset in value.items():
+            if net not in NETWORK_GROUPS:
+                raise ValueError(f"unknown network {net!r}; expected one of {sorted(NETWORK_GROUPS)}")
+            if preset not in PRESETS:
+                raise ValueError(f"unknown precision preset {preset!r} for {net}; expected one of {sorted(PRESETS)}")
+        return value
+
+
+class EmissionSpec(Strict):
+    """Synthetic joint-network posteriors the search model decodes (see accelsim/workload/search.py)."""
+
+    seed: int = Field(0, description="Seed of every random stream of the search model.")
+    label_rate: float = Field(0.25, gt=0, le=1, description="Reference labels per encoder frame.")
+    confidence: float = Field(0.9, gt=0, lt=1, description="Posterior mass on the expected symbol at each step.")
+
+
+class FusionSpec(Strict):
+    """Density-ratio fusion weights of Eq. 1: S = log P(y|x) + mu log P_ext - lam log P_src + rho |y|."""
+
+    mu: float = 0.7
+    lam: float = 0.5
+    rho: float = 0.2
+
+
+class DecodingSpec(Strict):
+    """Alignment-length synchronous beam search (ALSD)."""
+
+    beam: PositiveInt = Field(16, description="Beam width: hypotheses kept per iteration.")
+    lm_fusion: bool = Field(True, description="Evaluate LM_EXT and LM_SRC and fuse their scores (Eq. 1).")
+    fusion: FusionSpec = FusionSpec()
+    emission: EmissionSpec = EmissionSpec()
+    u_max: PositiveInt | None = Field(None, description="Most labels a hypothesis may emit (default: 2 x reference + 10).")
+    trace: str | None = Field(None, description="JSON Lines step trace of a real decoder to replay instead of the search model.")
+
+
+class UtteranceSpec(Strict):
+    frames: PositiveInt = Field(description="Encoder frames of the utterance.")
+    frame_shift: PositiveSeconds = Field(description="Audio time per encoder frame, e.g. '20 ms'.")
+
+
+class WorkloadSpec(Strict):
+    """What `accelsim run` simulates: a model, its precision and how it is decoded."""
+
+    name: str
+    description: str = ""
+    utterance: UtteranceSpec
+    model: ModelSpec
+    precision: PrecisionSpec = PrecisionSpec()
+    decoding: DecodingSpec = DecodingSpec()
+
+    @model_validator(mode="after")
+    def _lms_present(self) -> "WorkloadSpec":
+        if self.decoding.lm_fusion and (self.model.lm_ext is None or self.model.lm_src is None):
+            raise ValueError("decoding.lm_fusion is true but model.lm_ext or model.lm_src is missing")
+        return self
+
+    @model_validator(mode="after")
+    def _overrides_name_layers(self) -> "WorkloadSpec":
+        for i, override in enumerate(self.precision.layers):
+            net = getattr(self.model, override.network)
+            names = [l.name for layer in (net.layers if net else []) for l in layer.expand()]
+            if override.layer not in names:
+                raise ValueError(
+                    f"precision.layers.{i}: no layer {override.layer!r} in network {override.network!r}; its layers are {names}"
+                )
+        return self
+

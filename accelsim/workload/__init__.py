@@ -1,0 +1,1 @@
+"""The model library, precision schemes and the decoding search model."""

@@ -1,0 +1,145 @@
+"""The model library: layer kinds a workload YAML can name, each one class and one registration.
+
+A layer here is pure description: its shapes and parameters. How it turns into operators lives in
+``accelsim/graph/lower.py``; what it costs lives in ``accelsim/hw``.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+from pydantic import Field, PositiveInt
+
+from accelsim.spec.base import Strict
+
+LAYER_KINDS: dict[str, type["LayerSpec"]] = {}
+
+
+def register_layer(kind: str):
+    """Class decorator: make a layer kind available to workload YAML files under ``kind``."""
+
+    def add(cls: type["LayerSpec"]) -> type["LayerSpec"]:
+        LAYER_KINDS[kind] = cls
+        return cls
+
+    return add
+
+
+class LayerSpec(Strict):
+    """One entry of a network's ``layers`` list."""
+
+    name: str | None = Field(None, description="Name used in reports and precision overrides (defaults to the kind).")
+    recurrent: ClassVar[bool] = False
+
+    def weights(self) -> dict[str, tuple[int, int]]:
+        """Quantizable weight matrices by name -> (rows, cols)."""
+        return {}
+
+    def bias_params(self) -> int:
+        """Bias parameters (kept in FP32 whatever the precision)."""
+        return 0
+
+    def output_size(self) -> int:
+        raise NotImplementedError
+
+    def expand(self) -> list["LayerSpec"]:
+        """Concrete layers (a stack with ``count`` > 1 becomes ``count`` layers named name1..nameN)."""
+        return [self.model_copy(update={"name": self.name or self.kind})]  # type: ignore[attr-defined]
+
+    def params(self) -> int:
+        return sum(r * c for r, c in self.weights().values()) + self.bias_params()
+
+
+@register_layer("embedding")
+class Embedding(LayerSpec):
+    kind: Literal["embedding"] = "embedding"
+    vocab: PositiveInt = Field(description="Number of symbols embedded.")
+    dim: PositiveInt = Field(description="Embedding width.")
+
+    def weights(self):
+        return {"table": (self.vocab, self.dim)}
+
+    def output_size(self) -> int:
+        return self.dim
+
+
+@register_layer("linear")
+class Linear(LayerSpec):
+    kind: Literal["linear"] = "linear"
+    input: PositiveInt = Field(description="Input features.")
+    output: PositiveInt = Field(description="Output features.")
+
+    def weights(self):
+        return {"W": (self.output, self.input)}
+
+    def bias_params(self) -> int:
+        return self.output
+
+    def output_size(self) -> int:
+        return self.output
+
+
+class _Recurrent(LayerSpec):
+    input: PositiveInt = Field(description="Input features of the first layer of the stack.")
+    hidden: PositiveInt = Field(description="Cells per direction.")
+    count: PositiveInt = Field(1, description="Stacked layers; layer k > 1 takes the previous layer's output.")
+    recurrent: ClassVar[bool] = True
+    directions: ClassVar[int] = 1
+
+    def weights(self):
+        # PyTorch convention: input and recurrent matrices per direction, gates i, f, g, o stacked.
+        out: dict[str, tuple[int, int]] = {}
+        for d in self.direction_names():
+            out[f"{d}W_ih"] = (4 * self.hidden, self.input)
+            out[f"{d}W_hh"] = (4 * self.hidden, self.hidden)
+        return out
+
+    def bias_params(self) -> int:
+        return self.directions * 2 * 4 * self.hidden  # b_ih and b_hh, as PyTorch keeps them
+
+    def direction_names(self) -> tuple[str, ...]:
+        return ("",) if self.directions == 1 else ("fwd.", "bwd.")
+
+    def output_size(self) -> int:
+        return self.directions * self.hidden
+
+    def expand(self) -> list[LayerSpec]:
+        base = self.name or self.kind  # type: ignore[attr-defined]
+        if self.count == 1:
+            return [self.model_copy(update={"name": base})]
+        layers, width = [], self.input
+        for k in range(self.count):
+            layers.append(self.model_copy(update={"name": f"{base}{k + 1}", "input": width, "count": 1}))
+            width = self.output_size()
+        return layers
+
+
+@register_layer("lstm")
+class LSTM(_Recurrent):
+    kind: Literal["lstm"] = "lstm"
+
+
+@register_layer("blstm")
+class BLSTM(_Recurrent):
+    kind: Literal["blstm"] = "blstm"
+    directions: ClassVar[int] = 2
+
+
+@register_layer("multiplicative_joint")
+class MultiplicativeJoint(LayerSpec):
+    """Joint network combination of encoder and prediction outputs by element-wise product (Saon et al. 2021)."""
+
+    kind: Literal["multiplicative_joint"] = "multiplicative_joint"
+    dim: PositiveInt = Field(description="Width of the encoder and prediction outputs that are multiplied.")
+
+    def output_size(self) -> int:
+        return self.dim
+
+
+@register_layer("log_softmax")
+class LogSoftmax(LayerSpec):
+    kind: Literal["log_softmax"] = "log_softmax"
+    dim: PositiveInt = Field(description="Number of classes normalised.")
+
+    def output_size(self) -> int:
+        return self.dim

@@ -1,0 +1,153 @@
+"""The concrete model: networks of expanded layers, each with its resolved precision, and model size."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from accelsim.spec.workload import WorkloadSpec
+from accelsim.workload.layers import LayerSpec
+from accelsim.workload.precision import NETWORK_GROUPS, NETWORKS, PRESETS, LayerPrecision
+
+BIAS_BITS = 32  # biases are not quantized (paper, Sec. 3.2)
+
+
+@dataclass(frozen=True, slots=True)
+class ModelLayer:
+    network: str
+    spec: LayerSpec
+    precision: LayerPrecision
+
+    @property
+    def name(self) -> str:
+        return self.spec.name or self.spec.kind  # type: ignore[attr-defined]
+
+    @property
+    def kind(self) -> str:
+        return self.spec.kind  # type: ignore[attr-defined]
+
+    @property
+    def weight_params(self) -> int:
+        return sum(r * c for r, c in self.spec.weights().values())
+
+    @property
+    def bias_params(self) -> int:
+        return self.spec.bias_params()
+
+    @property
+    def params(self) -> int:
+        return self.weight_params + self.bias_params
+
+    def weight_bytes(self, name: str) -> float:
+        """Stored bytes of one weight matrix at this layer's weight precision."""
+        rows, cols = self.spec.weights()[name]
+        return rows * cols * self.precision.weight_bits / 8
+
+    @property
+    def stored_bytes(self) -> float:
+        return self.weight_params * self.precision.weight_bits / 8 + self.bias_params * BIAS_BITS / 8
+
+
+@dataclass(frozen=True, slots=True)
+class Network:
+    name: str
+    layers: tuple[ModelLayer, ...]
+
+    @property
+    def params(self) -> int:
+        return sum(l.params for l in self.layers)
+
+    @property
+    def stored_bytes(self) -> float:
+        return sum(l.stored_bytes for l in self.layers)
+
+    @property
+    def fp32_bytes(self) -> float:
+        return self.params * 4.0
+
+    def layer(self, name: str) -> ModelLayer:
+        for l in self.layers:
+            if l.name == name:
+                return l
+        raise KeyError(name)
+
+
+@dataclass(frozen=True, slots=True)
+class Model:
+    vocab: int
+    networks: dict[str, Network]
+    lstm_quant: str = "outer"
+    presets: dict[str, str] = field(default_factory=dict)  # network -> preset name, for reports
+
+    @property
+    def params(self) -> int:
+        return sum(n.params for n in self.networks.values())
+
+    @property
+    def stored_bytes(self) -> float:
+        return sum(n.stored_bytes for n in self.networks.values())
+
+    @property
+    def fp32_bytes(self) -> float:
+        return sum(n.fp32_bytes for n in self.networks.values())
+
+
+def preset_for(spec: WorkloadSpec, network: str) -> str:
+    """Which preset a network gets: its own entry, else its group's (rnnt, lms), else the default."""
+    chosen = spec.precision.networks
+    if network in chosen:
+        return chosen[network]
+    for group, members in NETWORK_GROUPS.items():
+        if len(members) > 1 and network in members and group in chosen:
+            return chosen[group]
+    return spec.precision.default
+
+
+def build_model(spec: WorkloadSpec, with_lms: bool | None = None) -> Model:
+    """Expand stacks, resolve each layer's precision. LMs are included when decoding fuses them
+    (or when ``with_lms`` says so explicitly)."""
+    if with_lms is None:
+        with_lms = spec.decoding.lm_fusion
+    networks: dict[str, Network] = {}
+    presets: dict[str, str] = {}
+    for net_name in NETWORKS:
+        net_spec = getattr(spec.model, net_name)
+        if net_spec is None or (net_name in NETWORK_GROUPS["lms"] and not with_lms):
+            continue
+        preset_name = preset_for(spec, net_name)
+        preset = PRESETS[preset_name]
+        presets[net_name] = preset_name
+        layers: list[ModelLayer] = []
+        seen: dict[str, int] = {}
+        for layer_spec in net_spec.layers:
+            for concrete in layer_spec.expand():
+                position = seen.get(concrete.kind, 0)  # type: ignore[attr-defined]
+                seen[concrete.kind] = position + 1  # type: ignore[attr-defined]
+                layers.append(ModelLayer(net_name, concrete, preset(net_name, concrete.kind, position)))  # type: ignore[attr-defined]
+        for override in spec.precision.layers:
+            if override.network != net_name:
+                continue
+            changes = override.model_dump(exclude={"network", "layer"}, exclude_none=True)
+            layers = [replace(l, precision=replace(l.precision, **changes)) if l.name == override.layer else l for l in layers]
+        networks[net_name] = Network(net_name, tuple(layers))
+    return Model(spec.model.vocab, networks, spec.precision.lstm_quant, presets)
+
+
+def model_size(model: Model) -> dict:
+    """Stored size in MB (10^6 bytes) and compression vs FP32, per network and in total."""
+    networks = {
+        name: {
+            "precision": model.presets.get(name, ""),
+            "params_M": net.params / 1e6,
+            "size_MB": net.stored_bytes / 1e6,
+            "fp32_MB": net.fp32_bytes / 1e6,
+            "compression": net.fp32_bytes / net.stored_bytes,
+        }
+        for name, net in model.networks.items()
+    }
+    return {
+        "total_MB": model.stored_bytes / 1e6,
+        "fp32_MB": model.fp32_bytes / 1e6,
+        "compression": model.fp32_bytes / model.stored_bytes,
+        "params_M": model.params / 1e6,
+        "networks": networks,
+    }

@@ -1,0 +1,119 @@
+"""Precision schemes: per-layer weight and activation bits and quantizer kinds, and the presets.
+
+Presets are functions registered by name; each maps (network, layer, position) to a
+:class:`LayerPrecision`. Biases always stay FP32 (they are not quantized in the paper).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Callable
+
+BITS = (32, 16, 8, 4, 2, 1)
+QUANTIZERS = ("none", "FIX", "MAX", "SAWB", "PACT")
+
+#: Element-wise passes a quantizer makes over an activation tensor at run time. FIX and PACT use a
+#: fixed (or learned, then frozen) clipping range: one scale-round-clamp pass. MAX and SAWB need the
+#: tensor's statistics first (min/max or mean/abs-mean): a reduction pass, then the quantize pass, plus
+#: the scale computation. Weights are quantized once, offline, and cost nothing at inference.
+QUANTIZER_PASSES = {"none": 0, "FIX": 1, "PACT": 1, "MAX": 3, "SAWB": 3}
+
+NETWORKS = ("encoder", "prediction", "joint", "lm_ext", "lm_src")
+NETWORK_GROUPS: dict[str, tuple[str, ...]] = {
+    **{n: (n,) for n in NETWORKS},
+    "rnnt": ("encoder", "prediction", "joint"),
+    "lms": ("lm_ext", "lm_src"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class LayerPrecision:
+    weight_bits: int
+    act_bits: int
+    weight_quantizer: str = "none"
+    act_quantizer: str = "none"
+    hidden_quantizer: str = "none"  # LSTM hidden state (and, with outer quantization, the cell output)
+
+    @property
+    def label(self) -> str:
+        return f"{self.weight_bits}/{self.act_bits}"
+
+
+Preset = Callable[[str, str, int], LayerPrecision]
+"""(network, layer kind, position among the network's layers of that kind) -> precision."""
+
+PRESETS: dict[str, Preset] = {}
+
+
+def register_preset(name: str):
+    def add(fn: Preset) -> Preset:
+        PRESETS[name] = fn
+        return fn
+
+    return add
+
+
+def _float(bits: int) -> Preset:
+    def preset(network: str, kind: str, position: int) -> LayerPrecision:
+        return LayerPrecision(bits, bits)
+
+    return preset
+
+
+register_preset("fp32")(_float(32))
+register_preset("fp16")(_float(16))
+
+
+@register_preset("int8")
+def int8(network: str, kind: str, position: int) -> LayerPrecision:
+    """Every layer 8/8; MAX for weights and inputs, FIX (+-1) for LSTM hidden states."""
+    return LayerPrecision(8, 8, "MAX", "MAX", "FIX")
+
+
+@register_preset("int4")
+def int4(network: str, kind: str, position: int) -> LayerPrecision:
+    """The paper's Fig. 1 scheme.
+
+    RNN-T: the first encoder layer and every linear (and embedding) layer at 8 bits with MAX
+    quantizers; the other LSTM layers 4-bit with SAWB weights and FIX inputs/hidden states.
+    LMs: fully 4-bit, SAWB weights, PACT inputs; hidden states FIX (bounded by tanh x sigmoid, as in
+    the RNN-T -- the paper does not say, this is our assumption).
+    """
+    if network in NETWORK_GROUPS["lms"]:
+        return LayerPrecision(4, 4, "SAWB", "PACT", "FIX")
+    if kind in ("lstm", "blstm"):
+        if network == "encoder" and position == 0:
+            return LayerPrecision(8, 8, "MAX", "MAX", "FIX")
+        return LayerPrecision(4, 4, "SAWB", "FIX", "FIX")
+    return LayerPrecision(8, 8, "MAX", "MAX", "none")
+
+
+@register_preset("w2a4")
+def w2a4(network: str, kind: str, position: int) -> LayerPrecision:
+    """Table 1's 2/4 rows: the Fig. 1 scheme with its 4-bit RNN-T weights at 2 bits; LMs as in int4."""
+    base = int4(network, kind, position)
+    if network in NETWORK_GROUPS["rnnt"] and base.weight_bits == 4:
+        return replace(base, weight_bits=2)
+    return base
+
+
+def parse_precision_flag(text: str) -> dict[str, str]:
+    """``"int4"`` -> {"default": "int4"}; ``"rnnt=int4,lm_ext=int8"`` -> per-network presets.
+
+    Raises ValueError with what was expected.
+    """
+    text = text.strip()
+    if "=" not in text:
+        if text not in PRESETS:
+            raise ValueError(f"unknown precision preset {text!r}; expected one of {sorted(PRESETS)}")
+        return {"default": text}
+    out: dict[str, str] = {}
+    for part in text.split(","):
+        net, _, preset = part.partition("=")
+        net, preset = net.strip(), preset.strip()
+        if net not in NETWORK_GROUPS:
+            raise ValueError(f"unknown network {net!r} in {text!r}; expected one of {sorted(NETWORK_GROUPS)}")
+        if preset not in PRESETS:
+            raise ValueError(f"unknown precision preset {preset!r} in {text!r}; expected one of {sorted(PRESETS)}")
+        out[net] = preset
+    return out

@@ -9,12 +9,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable
 
 import yaml
 
 from accelsim.errors import AccelsimError
+from accelsim.graph.ir import Op
 from accelsim.graph.lower import lower
 from accelsim.report.metrics import breakdowns, occupancy
 from accelsim.sim.engine import Record, simulate_ops
@@ -82,9 +84,27 @@ def decode_trace(spec: WorkloadSpec) -> DecodeTrace:
             raise AccelsimError(f"{dec.trace}: the trace has {trace.frames} frames, the workload {spec.utterance.frames}")
         return trace
     emission = EmissionModel(seed=dec.emission.seed, label_rate=dec.emission.label_rate,
-                             confidence=dec.emission.confidence, vocab=spec.model.vocab)
+                             confidence=dec.emission.confidence, off_track=dec.emission.off_track,
+                             vocab=spec.model.vocab)
     fusion = Fusion(dec.fusion.mu, dec.fusion.lam, dec.fusion.rho) if dec.lm_fusion else None
-    return run_alsd(spec.utterance.frames, dec.beam, emission, fusion, dec.u_max)
+    return run_alsd(spec.utterance.frames, dec.beam, emission, fusion, dec.u_max, early_stop=dec.early_stop)
+
+
+def prepare(spec: WorkloadSpec) -> tuple[Model, DecodeTrace, list[Op]]:
+    """Everything that does not depend on the hardware: model, search trace, op graph.
+
+    Memoized on the spec's content, so sweeps and calibration over hardware parameters pay for the
+    search and the lowering once per workload setting.
+    """
+    return _prepare(spec.model_dump_json())
+
+
+@lru_cache(maxsize=64)
+def _prepare(spec_json: str) -> tuple[Model, DecodeTrace, list[Op]]:
+    spec = WorkloadSpec.model_validate_json(spec_json)
+    model = build_model(spec)
+    trace = decode_trace(spec)
+    return model, trace, lower(model, spec.utterance.frames, trace)
 
 
 @dataclass(frozen=True)
@@ -139,9 +159,8 @@ def simulate(workload: WorkloadSpec | str | Path, hardware: HardwareSpec | str |
 
     overrides = list(overrides) + run_overrides(precision, beam, lm_fusion)
     spec, hw = resolve(workload, hardware, overrides)
-    model = build_model(spec)
-    trace = decode_trace(spec)
-    run = simulate_ops(lower(model, spec.utterance.frames, trace), hw)
+    model, trace, ops = prepare(spec)
+    run = simulate_ops(ops, hw)
     audio_s = spec.utterance.frames * spec.utterance.frame_shift
     by_component, by_resource = breakdowns(run, audio_s)
     return SimResult(

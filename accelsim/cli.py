@@ -87,6 +87,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except AccelsimError as exc:
         print(f"accelsim: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # e.g. piped into `head`: not an error of ours
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print("accelsim: interrupted", file=sys.stderr)
         return 130

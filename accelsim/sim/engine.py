@@ -64,7 +64,9 @@ def simulate_ops(ops: list[Op], hw: HardwareSpec) -> Run:
     last_release: dict[str, int] = {}
     records: list[Record] = []
     done = [env.event() for _ in ops]
-    started = [env.event() for _ in ops]
+    # Start events only where a prefetch waits for them.
+    watched = {d for op in ops if plan.fetch_bytes[op.id] > 0 for d in op.deps}
+    started = [env.event() if op.id in watched else None for op in ops]
     start_pred = [-1] * len(ops)
     own_record = [-1] * len(ops)
     fetch_channel = fetch_resource(hw)
@@ -76,16 +78,12 @@ def simulate_ops(ops: list[Op], hw: HardwareSpec) -> Run:
                               start, env.now, macs, nbytes, pred))
         return idx
 
-    def hold(names, seconds, ready, pred):
-        """Request ``names`` in a fixed order (no deadlock), hold them ``seconds``; returns (requests, start, pred)."""
-        requests = []
-        for name in names:
-            req = resources[name].request()
-            requests.append(req)
-            yield req
-        if env.now > ready:  # waited for a resource: its previous holder is on the critical path
+    def after_wait(names, ready, pred):
+        """The critical-path predecessor once ``names`` are granted: if the op waited for a resource,
+        that resource's previous holder, else the dependency that finished last."""
+        if env.now > ready:
             pred = max((last_release.get(n, -1) for n in names), key=lambda i: (records[i].end, i) if i >= 0 else (-1.0, -1))
-        return requests, env.now, pred
+        return pred
 
     def fetch(op: Op, nbytes: float):
         if op.deps:
@@ -94,18 +92,21 @@ def simulate_ops(ops: list[Op], hw: HardwareSpec) -> Run:
             pred = start_pred[first]
         else:
             pred = -1
-        requests, start, pred = yield from hold((fetch_channel,), 0, env.now, pred)
+        ready = env.now
+        request = resources[fetch_channel].request()
+        yield request
+        pred = after_wait((fetch_channel,), ready, pred)
+        start = env.now
         seconds = fetch_seconds(hw, nbytes)
         yield env.timeout(seconds)
         busy[fetch_channel] += seconds
         idx = record(f"{op.name}.fetch", op, fetch_channel, "fetch", start, pred, 0, nbytes)
         last_release[fetch_channel] = idx
-        resources[fetch_channel].release(requests[0])
+        resources[fetch_channel].release(request)
         return idx
 
-    def execute(op: Op):
+    def execute(op: Op, names: tuple[str, ...], label: str, seconds: float, nbytes: float):
         waits = [done[d] for d in op.deps]
-        nbytes = plan.fetch_bytes[op.id]
         if nbytes > 0:
             waits.append(env.process(fetch(op, nbytes)))
         if len(waits) == 1:
@@ -114,16 +115,17 @@ def simulate_ops(ops: list[Op], hw: HardwareSpec) -> Run:
             yield simpy.AllOf(env, waits)
         preds = [own_record[d] for d in op.deps] + ([waits[-1].value] if nbytes > 0 else [])
         pred = max(preds, key=lambda i: (records[i].end, i)) if preds else -1
-        if op.unit == "core":
-            names = tuple(f"core{c}" for c in cores_of(op, n_cores))
-            label = names[0] if len(names) == 1 else f"{names[0]}-{names[-1][4:]}"
-        else:
-            names = (op.unit,)
-            label = op.unit
-        requests, start, pred = yield from hold(names, 0, env.now, pred)
+        ready = env.now
+        requests = []
+        for name in names:  # always in ascending order: no deadlock between multi-core ops
+            req = resources[name].request()
+            requests.append(req)
+            yield req
+        pred = after_wait(names, ready, pred)
+        start = env.now
         start_pred[op.id] = pred
-        started[op.id].succeed(start)
-        seconds = op_cost(op, hw, len(names)).seconds
+        if started[op.id] is not None:
+            started[op.id].succeed(start)
         yield env.timeout(seconds)
         for name in names:
             busy[name] += seconds
@@ -135,7 +137,13 @@ def simulate_ops(ops: list[Op], hw: HardwareSpec) -> Run:
         done[op.id].succeed(idx)
 
     for op in ops:
-        env.process(execute(op))
+        if op.unit == "core":
+            names = tuple(f"core{c}" for c in cores_of(op, n_cores))
+            label = names[0] if len(names) == 1 else f"{names[0]}-{names[-1][4:]}"
+        else:
+            names, label = (op.unit,), op.unit
+        seconds = op_cost(op, hw, len(names)).seconds
+        env.process(execute(op, names, label, seconds, plan.fetch_bytes[op.id]))
     env.run()
     unfinished = [op.name for op in ops if not done[op.id].triggered]
     if unfinished:  # a dependency cycle or a dangling id: a lowering bug, not a user error

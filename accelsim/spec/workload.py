@@ -75,9 +75,10 @@ class PrecisionSpec(Strict):
 class EmissionSpec(Strict):
     """Synthetic joint-network posteriors the search model decodes (see accelsim/workload/search.py)."""
 
-    seed: int = Field(0, description="Seed of every random stream of the search model.")
+    seed: int = Field(0, ge=0, description="Seed of every random stream of the search model.")
     label_rate: float = Field(0.25, gt=0, le=1, description="Reference labels per encoder frame.")
     confidence: float = Field(0.9, gt=0, lt=1, description="Posterior mass on the expected symbol at each step.")
+    off_track: float = Field(0.5, gt=0, lt=1, description="Posterior mass on blank for a hypothesis that left the reference.")
 
 
 class FusionSpec(Strict):
@@ -96,6 +97,7 @@ class DecodingSpec(Strict):
     fusion: FusionSpec = FusionSpec()
     emission: EmissionSpec = EmissionSpec()
     u_max: PositiveInt | None = Field(None, description="Most labels a hypothesis may emit (default: 2 x reference + 10).")
+    early_stop: bool = Field(True, description="End the search once no unfinished hypothesis scores above the best finished one.")
     trace: str | None = Field(None, description="JSON Lines step trace of a real decoder to replay instead of the search model.")
 
 

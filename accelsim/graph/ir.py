@@ -16,7 +16,7 @@ COMPONENTS = ("encoder", "prediction", "joint", "lm_ext", "lm_src", "search")
 class Op:
     """One operator.
 
-    ``weights`` are (tensor name, stored bytes) pairs the op reads; the engine's residency model
+    ``weights`` are (tensor name, parameter count) pairs the op reads, at ``weight_bits``; the engine's residency model
     decides whether they are already on chip or must be fetched. ``lane``/``lanes`` say which of
     how many independent chains of its region the op belongs to (the encoder's forward and backward
     directions), a hint for placement.
@@ -36,7 +36,7 @@ class Op:
     n: int = 0  # matmul: output features
     weight_bits: int = 16
     act_bits: int = 16
-    weights: tuple[tuple[str, float], ...] = ()
+    weights: tuple[tuple[str, int], ...] = ()
     elements: int = 0  # element-wise work (SFU ops, host candidates)
     bytes: float = 0.0  # transfer payload
     calls: int = 0  # quantizer calls this op stands for (Sec. 3.4 counts)
@@ -48,8 +48,8 @@ class Op:
         return self.m * self.k * self.n
 
     @property
-    def weight_bytes(self) -> float:
-        return sum(b for _, b in self.weights)
+    def weight_params(self) -> int:
+        return sum(n for _, n in self.weights)
 
 
 @dataclass

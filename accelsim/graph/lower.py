@@ -99,8 +99,8 @@ def lower_recurrent(b: GraphBuilder, layer: ModelLayer, ctx: Ctx, inputs: list[i
         if inner:
             dir_in = _quant(b, f"{name}quant_in", ctx, region, p.act_quantizer, p.act_bits, rows * width, rows,
                             inputs, lane, lanes)
-        w_ih = (f"{layer.network}.{layer.name}.{d}W_ih", layer.weight_bytes(f"{d}W_ih"))
-        w_hh = (f"{layer.network}.{layer.name}.{d}W_hh", layer.weight_bytes(f"{d}W_hh"))
+        w_ih = (f"{layer.network}.{layer.name}.{d}W_ih", layer.weight_count(f"{d}W_ih"))
+        w_hh = (f"{layer.network}.{layer.name}.{d}W_hh", layer.weight_count(f"{d}W_hh"))
         common = dict(lane=lane, lanes=lanes, weight_bits=p.weight_bits, act_bits=p.act_bits)
         if not ctx.sequence:
             # One decode step: the new prefixes' inputs and their parents' cached states in one matmul.
@@ -145,7 +145,7 @@ def lower_linear(b: GraphBuilder, layer: ModelLayer, ctx: Ctx, inputs: list[int]
     if not ctx.input_quantized:
         deps = _quant(b, f"{name}.quant_in", ctx, region, p.act_quantizer, p.act_bits, rows * spec.input, 1, inputs)  # type: ignore[attr-defined]
     out = b.add(f"{name}.matmul", "matmul", "core", ctx.component, region, deps, m=rows, k=spec.input,  # type: ignore[attr-defined]
-                n=spec.output, weights=((f"{layer.network}.{layer.name}.W", layer.weight_bytes("W")),),  # type: ignore[attr-defined]
+                n=spec.output, weights=((f"{layer.network}.{layer.name}.W", layer.weight_count("W")),),  # type: ignore[attr-defined]
                 weight_bits=p.weight_bits, act_bits=p.act_bits)
     return [out], replace(ctx, input_quantized=False)
 
@@ -156,7 +156,7 @@ def lower_embedding(b: GraphBuilder, layer: ModelLayer, ctx: Ctx, inputs: list[i
     name = f"{ctx.tag}{layer.network}.{layer.name}"
     out = b.add(f"{name}.gather", "gather", "core", ctx.component, _region(ctx, layer), inputs,
                 elements=rows * layer.spec.dim, weight_bits=layer.precision.weight_bits,  # type: ignore[attr-defined]
-                weights=((f"{layer.network}.{layer.name}.table", layer.weight_bytes("table")),))
+                weights=((f"{layer.network}.{layer.name}.table", layer.weight_count("table")),))
     return [out], replace(ctx, input_quantized=False)
 
 

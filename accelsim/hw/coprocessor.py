@@ -24,6 +24,13 @@ def select_format(cop: CoprocessorSpec, weight_bits: int, act_bits: int) -> str:
     return offered[-1]
 
 
+def device_weight_bits(cop: CoprocessorSpec, weight_bits: int) -> int:
+    """Bits per weight as held and moved on the device: the model's bits, unless no format is that
+    wide (an FP32 network on a chip without FP32 runs, and is shipped, as FP16)."""
+    widest = max(FORMAT_BITS[f] for f in cop.macs_per_cycle)
+    return min(weight_bits, widest)
+
+
 def matmul_cycles(cop: CoprocessorSpec, fmt: str, m: int, k: int, n: int, cores: int) -> int:
     """Cycles of an (m x k) @ (k x n) matmul split over ``cores`` cores by output columns.
 

@@ -53,99 +53,129 @@ class Run:
 
 
 def simulate_ops(ops: list[Op], hw: HardwareSpec) -> Run:
-    """Run ``ops`` (topologically ordered, as lowering builds them) on ``hw``."""
+    """Run ``ops`` (topologically ordered, as lowering builds them) on ``hw``.
+
+    An op's process is started when its last dependency (and its weight fetch, if any) has finished;
+    a fetch's process when its op's dependencies have all started. Whoever completes that last
+    requirement is the new process's critical-path predecessor.
+    """
     env = simpy.Environment()
     n_cores = hw.coprocessor.cores
     plan = plan_residency(ops, hw)
-    resources: dict[str, simpy.Resource] = {f"core{i}": simpy.Resource(env, 1) for i in range(n_cores)}
-    for name in ("host", "h2d", "d2h", "dram"):
-        resources[name] = simpy.Resource(env, 1)
-    busy = {name: 0.0 for name in resources}
-    last_release: dict[str, int] = {}
-    records: list[Record] = []
-    done = [env.event() for _ in ops]
-    # Start events only where a prefetch waits for them.
-    watched = {d for op in ops if plan.fetch_bytes[op.id] > 0 for d in op.deps}
-    started = [env.event() if op.id in watched else None for op in ops]
-    start_pred = [-1] * len(ops)
-    own_record = [-1] * len(ops)
     fetch_channel = fetch_resource(hw)
 
-    def record(op_name, op, resource, rclass, start, pred, macs, nbytes) -> int:
-        idx = len(records)
-        records.append(Record(idx, op_name, op.kind if rclass != "fetch" else "fetch", op.component, resource,
-                              RESOURCE_CLASS.get(resource, "coprocessor") if rclass != "fetch" else RESOURCE_CLASS[resource],
-                              start, env.now, macs, nbytes, pred))
-        return idx
+    # Cores are grouped into the coarsest blocks that every placement is a union of (e.g. {0,1} and
+    # {2,3} when the encoder's two lanes take half the chip each and decode ops take all of it): one
+    # SimPy resource per block gives the same exclusion as one per core with fewer requests.
+    core_sets = {cores_of(op, n_cores) for op in ops if op.unit == "core"}
+    block_of = _core_blocks(n_cores, core_sets)
+    resources: dict[str, simpy.Resource] = {name: simpy.Resource(env, 1) for name in sorted(set(block_of.values()))}
+    for name in ("host", "h2d", "d2h", "dram"):
+        resources[name] = simpy.Resource(env, 1)
+    busy = {f"core{i}": 0.0 for i in range(n_cores)} | {name: 0.0 for name in ("host", "h2d", "d2h", "dram")}
 
-    def after_wait(names, ready, pred):
-        """The critical-path predecessor once ``names`` are granted: if the op waited for a resource,
-        that resource's previous holder, else the dependency that finished last."""
-        if env.now > ready:
-            pred = max((last_release.get(n, -1) for n in names), key=lambda i: (records[i].end, i) if i >= 0 else (-1.0, -1))
-        return pred
-
-    def fetch(op: Op, nbytes: float):
-        if op.deps:
-            yield simpy.AllOf(env, [started[d] for d in op.deps])
-            first = max(op.deps, key=lambda d: (started[d].value, d))
-            pred = start_pred[first]
+    # Per op: resources to hold, record label, busy counters, duration.
+    placed: list[tuple[tuple[str, ...], str, tuple[str, ...], float]] = []
+    for op in ops:
+        if op.unit == "core":
+            cores = cores_of(op, n_cores)
+            names = tuple(sorted({block_of[c] for c in cores}))
+            label = f"core{cores[0]}" if len(cores) == 1 else f"core{cores[0]}-{cores[-1]}"
+            counters = tuple(f"core{c}" for c in cores)
         else:
-            pred = -1
-        ready = env.now
-        request = resources[fetch_channel].request()
-        yield request
-        pred = after_wait((fetch_channel,), ready, pred)
-        start = env.now
-        seconds = fetch_seconds(hw, nbytes)
-        yield env.timeout(seconds)
-        busy[fetch_channel] += seconds
-        idx = record(f"{op.name}.fetch", op, fetch_channel, "fetch", start, pred, 0, nbytes)
-        last_release[fetch_channel] = idx
-        resources[fetch_channel].release(request)
-        return idx
+            names = counters = (op.unit,)
+            label = op.unit
+        placed.append((names, label, counters, op_cost(op, hw, len(counters)).seconds))
+    fetching = [b > 0 for b in plan.fetch_bytes]
+    waiting = [len(op.deps) + fetching[op.id] for op in ops]  # unfinished requirements
+    unstarted = [len(op.deps) if fetching[op.id] else 0 for op in ops]  # deps a fetch waits to see start
+    successors: list[list[int]] = [[] for _ in ops]
+    watchers: list[list[int]] = [[] for _ in ops]
+    for op in ops:
+        for d in op.deps:
+            successors[d].append(op.id)
+            if fetching[op.id]:
+                watchers[d].append(op.id)
 
-    def execute(op: Op, names: tuple[str, ...], label: str, seconds: float, nbytes: float):
-        waits = [done[d] for d in op.deps]
-        if nbytes > 0:
-            waits.append(env.process(fetch(op, nbytes)))
-        if len(waits) == 1:
-            yield waits[0]
-        elif waits:
-            yield simpy.AllOf(env, waits)
-        preds = [own_record[d] for d in op.deps] + ([waits[-1].value] if nbytes > 0 else [])
-        pred = max(preds, key=lambda i: (records[i].end, i)) if preds else -1
+    rows: list[tuple] = []  # (op index, is_fetch, resource, start, end, pred)
+    ends: list[float] = []
+    last_release: dict[str, int] = {}
+    start_pred = [-1] * len(ops)
+
+    def acquire(names: tuple[str, ...], pred: int):
+        """Request ``names`` in a fixed order (no deadlock). If the op had to wait, the previous holder
+        of what it waited for becomes its critical-path predecessor."""
         ready = env.now
         requests = []
-        for name in names:  # always in ascending order: no deadlock between multi-core ops
+        for name in names:
             req = resources[name].request()
             requests.append(req)
             yield req
-        pred = after_wait(names, ready, pred)
-        start = env.now
-        start_pred[op.id] = pred
-        if started[op.id] is not None:
-            started[op.id].succeed(start)
-        yield env.timeout(seconds)
-        for name in names:
-            busy[name] += seconds
-        idx = record(op.name, op, label, "", start, pred, op.macs, op.bytes)
-        own_record[op.id] = idx
+        if env.now > ready:
+            pred = max((last_release.get(n, -1) for n in names), key=lambda i: (ends[i], i) if i >= 0 else (-1.0, -1))
+        return requests, pred
+
+    def finish(names, requests, row) -> int:
+        idx = len(rows)
+        rows.append(row)
+        ends.append(env.now)
         for name, req in zip(names, requests):
             last_release[name] = idx
             resources[name].release(req)
-        done[op.id].succeed(idx)
+        return idx
+
+    def satisfy(op_id: int, pred: int) -> None:
+        waiting[op_id] -= 1
+        if waiting[op_id] == 0:
+            env.process(execute(op_id, pred))
+
+    def fetch(op_id: int, pred: int):
+        requests, pred = yield from acquire((fetch_channel,), pred)
+        start = env.now
+        seconds = fetch_seconds(hw, plan.fetch_bytes[op_id])
+        yield env.timeout(seconds)
+        busy[fetch_channel] += seconds
+        satisfy(op_id, finish((fetch_channel,), requests, (op_id, True, fetch_channel, start, env.now, pred)))
+
+    def execute(op_id: int, pred: int):
+        names, label, counters, seconds = placed[op_id]
+        requests, pred = yield from acquire(names, pred)
+        start = env.now
+        for w in watchers[op_id]:
+            unstarted[w] -= 1
+            if unstarted[w] == 0:  # the last dependency of w started: w's weights may stream in now
+                env.process(fetch(w, pred))
+        yield env.timeout(seconds)
+        for name in counters:
+            busy[name] += seconds
+        idx = finish(names, requests, (op_id, False, label, start, env.now, pred))
+        for succ in successors[op_id]:
+            satisfy(succ, idx)
 
     for op in ops:
-        if op.unit == "core":
-            names = tuple(f"core{c}" for c in cores_of(op, n_cores))
-            label = names[0] if len(names) == 1 else f"{names[0]}-{names[-1][4:]}"
-        else:
-            names, label = (op.unit,), op.unit
-        seconds = op_cost(op, hw, len(names)).seconds
-        env.process(execute(op, names, label, seconds, plan.fetch_bytes[op.id]))
+        if fetching[op.id] and not op.deps:
+            env.process(fetch(op.id, -1))
+        if waiting[op.id] == 0:
+            env.process(execute(op.id, -1))
     env.run()
-    unfinished = [op.name for op in ops if not done[op.id].triggered]
-    if unfinished:  # a dependency cycle or a dangling id: a lowering bug, not a user error
-        raise RuntimeError(f"{len(unfinished)} ops never ran, first {unfinished[0]!r}")
+    if len(rows) != len(ops) + sum(fetching):  # a dependency cycle or a dangling id: a lowering bug
+        raise RuntimeError(f"only {len(rows)} of {len(ops) + sum(fetching)} ops and fetches ran")
+    records = []
+    for idx, (op_id, is_fetch, resource, start, end, pred) in enumerate(rows):
+        op = ops[op_id]
+        if is_fetch:
+            records.append(Record(idx, f"{op.name}.fetch", "fetch", op.component, resource, RESOURCE_CLASS[resource],
+                                  start, end, 0, plan.fetch_bytes[op_id], pred))
+        else:
+            records.append(Record(idx, op.name, op.kind, op.component, resource,
+                                  RESOURCE_CLASS.get(resource, "coprocessor"), start, end, op.macs, op.bytes, pred))
     return Run(tuple(records), plan, busy)
+
+
+def _core_blocks(n_cores: int, core_sets: set[tuple[int, ...]]) -> dict[int, str]:
+    """Map each core to the block resource it belongs to: cores always placed together share a block."""
+    signature = {c: tuple(sorted(i for i, cs in enumerate(sorted(core_sets)) if c in cs)) for c in range(n_cores)}
+    blocks: dict[tuple, list[int]] = {}
+    for c in range(n_cores):
+        blocks.setdefault(signature[c], []).append(c)
+    return {c: f"cores{members[0]}-{members[-1]}" for members in blocks.values() for c in members}

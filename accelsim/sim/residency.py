@@ -12,6 +12,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from accelsim.graph.ir import Op
+from accelsim.hw.coprocessor import device_weight_bits
 from accelsim.sim.placement import cores_per_lane
 from accelsim.spec.hardware import HardwareSpec
 
@@ -29,10 +30,11 @@ class ResidencyPlan:
 def plan_residency(ops: list[Op], hw: HardwareSpec) -> ResidencyPlan:
     cop = hw.coprocessor
     uses: dict[tuple[str, int, int], dict[str, list[float]]] = defaultdict(dict)
+    sizes = [device_weight_bits(cop, op.weight_bits) / 8 for op in ops]  # bytes per parameter
     for op in ops:
         group = uses[(op.region, op.lane, op.lanes)]
-        for tensor, size in op.weights:
-            entry = group.setdefault(tensor, [0, size])
+        for tensor, params in op.weights:
+            entry = group.setdefault(tensor, [0, params * sizes[op.id]])
             entry[0] += 1
     pinned: set[tuple[str, str]] = set()
     for (region, _lane, lanes), tensors in uses.items():
@@ -45,10 +47,10 @@ def plan_residency(ops: list[Op], hw: HardwareSpec) -> ResidencyPlan:
     fetch = []
     for op in ops:
         total = 0.0
-        for tensor, size in op.weights:
+        for tensor, params in op.weights:
             key = (op.region, tensor)
             if key not in pinned or key not in fetched:
-                total += size
+                total += params * sizes[op.id]
                 fetched.add(key)
         fetch.append(total)
     return ResidencyPlan(frozenset(pinned), tuple(fetch))

@@ -37,10 +37,10 @@ class ModelLayer:
     def params(self) -> int:
         return self.weight_params + self.bias_params
 
-    def weight_bytes(self, name: str) -> float:
-        """Stored bytes of one weight matrix at this layer's weight precision."""
+    def weight_count(self, name: str) -> int:
+        """Parameters of one weight matrix."""
         rows, cols = self.spec.weights()[name]
-        return rows * cols * self.precision.weight_bits / 8
+        return rows * cols
 
     @property
     def stored_bytes(self) -> float:

@@ -1,0 +1,1 @@
+"""Calibration of hardware parameters against reference figures."""

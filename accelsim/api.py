@@ -126,6 +126,8 @@ class SimResult:
     presets: dict[str, str]
     link_GBps: float
     fetched_weight_bytes: float
+    ops: int
+    weight_fetches: int
     records: tuple[Record, ...] = field(repr=False, compare=False)
     model: Model = field(repr=False, compare=False)
 
@@ -147,14 +149,19 @@ class SimResult:
             "iterations": self.iterations,
             "link_GBps": self.link_GBps,
             "fetched_weight_bytes": self.fetched_weight_bytes,
-            "ops": len(self.records),
+            "ops": self.ops,
+            "weight_fetches": self.weight_fetches,
         }
 
 
 def simulate(workload: WorkloadSpec | str | Path, hardware: HardwareSpec | str | Path, *,
              overrides: Iterable[str] = (), precision: str | None = None, beam: int | None = None,
-             lm_fusion: bool | None = None) -> SimResult:
-    """Simulate one utterance of ``workload`` on ``hardware`` and measure it."""
+             lm_fusion: bool | None = None, keep_records: bool = True) -> SimResult:
+    """Simulate one utterance of ``workload`` on ``hardware`` and measure it.
+
+    ``keep_records=False`` drops the per-op records (and the model) from the result, which makes it
+    small enough to ship between processes in a sweep.
+    """
     from accelsim.hw.link import link_bytes_per_s
 
     overrides = list(overrides) + run_overrides(precision, beam, lm_fusion)
@@ -179,6 +186,8 @@ def simulate(workload: WorkloadSpec | str | Path, hardware: HardwareSpec | str |
         presets=model.presets,
         link_GBps=link_bytes_per_s(hw.link) / 1e9,
         fetched_weight_bytes=run.plan.total_fetch_bytes,
-        records=run.records,
-        model=model,
+        ops=len(ops),
+        weight_fetches=sum(1 for b in run.plan.fetch_bytes if b > 0),
+        records=run.records if keep_records else (),
+        model=model if keep_records else None,  # type: ignore[arg-type]
     )

@@ -53,7 +53,90 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_flags(size, with_beam=False)
     size.add_argument("--json", action="store_true", help="print one JSON object and nothing else on stdout")
     size.set_defaults(func=cmd_size)
+
+    rep = sub.add_parser("reproduce", help="run every setting of the paper's hardware study and compare with its figures",
+                         description="Simulate the paper's study (FP16/INT8/INT4 x with/without LMs x 32/64 Gbps x beam "
+                                     "1..16, and Table 1's mixed-precision rows), write fig2a.png, fig2b.png, table1.csv "
+                                     "and comparison.csv, and print every published figure next to accelsim's.")
+    rep.add_argument("--out", default="reports/paper", help="output folder (default: reports/paper)")
+    rep.add_argument("--workload", default=DEFAULT_WORKLOAD, help=f"workload YAML (default: {DEFAULT_WORKLOAD})")
+    rep.add_argument("--hardware", default=DEFAULT_HW, help=f"hardware YAML (default: {DEFAULT_HW})")
+    rep.add_argument("--targets", default=None, help="targets file (default: the paper's, shipped with accelsim)")
+    rep.add_argument("--workers", type=int, default=None, help="processes to simulate in (default: CPU count, at most 4)")
+    rep.add_argument("--json", action="store_true", help="print only the comparison, as a JSON list, on stdout")
+    rep.set_defaults(func=cmd_reproduce)
+
+    cal = sub.add_parser("calibrate", help="fit the unsourced hardware parameters to reference figures",
+                         description="Fit a declared set of at most 6 hardware parameters (each within a plausible range) "
+                                     "so that the workload reproduces the figures whose role is 'calibrate' in TARGETS; "
+                                     "write the new hardware YAML with each fitted value marked 'calibrated:'.")
+    cal.add_argument("targets", help="targets file, shaped like accelsim/reference/paper_targets.yaml")
+    cal.add_argument("hardware", help="hardware YAML to start from")
+    cal.add_argument("--out", required=True, help="where to write the calibrated hardware YAML")
+    cal.add_argument("--workload", default=DEFAULT_WORKLOAD, help=f"workload YAML (default: {DEFAULT_WORKLOAD})")
+    cal.add_argument("--param", action="append", default=[], metavar="PATH=LOW..HIGH [UNIT]",
+                     help="a parameter to fit instead of the default set, e.g. 'link.latency=0.5..10 us' (repeatable)")
+    cal.add_argument("--max-evals", type=int, default=80, help="objective evaluations (default 80)")
+    cal.add_argument("--samples", type=int, default=16, help="Sobol samples before the local search (default 16)")
+    cal.add_argument("--seed", type=int, default=0, help="seed of the Sobol sample (default 0)")
+    cal.set_defaults(func=cmd_calibrate)
     return parser
+
+
+def _progress(desc: str, total: int):
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, desc=desc, unit="sim", file=sys.stderr, disable=None, leave=False)
+
+    def update(done: int, _total: int | float) -> None:
+        bar.n = done
+        bar.refresh()
+        if done >= total:
+            bar.close()
+
+    return update
+
+
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    import os
+
+    from accelsim.calibrate.targets import load_targets
+    from accelsim.report.paper import format_report, paper_settings, reproduce
+
+    workers = args.workers or min(4, os.cpu_count() or 1)
+    total = len(paper_settings(load_targets(args.targets)))
+    report = reproduce(args.out, args.workload, args.hardware, args.targets, workers, _progress("reproduce", total))
+    if args.json:
+        print(json.dumps([{k: c.to_dict()[k] for k in ("id", "target", "simulated", "error_pct", "role")}
+                          for c in report.comparisons], indent=2))
+    else:
+        print(format_report(report))
+        print(f"wrote {', '.join(str(f) for f in report.files)}")
+    return 0
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    import datetime
+
+    from accelsim.calibrate.fit import DEFAULT_PARAMETERS, calibrate, parse_parameter, write_calibrated
+    from accelsim.calibrate.targets import load_targets
+
+    params = tuple(parse_parameter(p) for p in args.param) or DEFAULT_PARAMETERS
+    targets = load_targets(args.targets)
+    progress = _progress("calibrate", args.max_evals)
+    fit = calibrate(targets, args.workload, args.hardware, params, max_evals=args.max_evals, samples=args.samples,
+                    seed=args.seed, progress=lambda n, loss: progress(n, loss))
+    procedure = (f"accelsim calibrate, least squares on log error over the {len(fit.comparisons)} calibrate figures of "
+                 f"{args.targets}, Sobol({args.samples}, seed {args.seed}) + Nelder-Mead, {fit.evaluations} evaluations")
+    write_calibrated(args.hardware, args.out, fit, params, procedure)
+    print(f"fitted {len(params)} parameters in {fit.evaluations} evaluations (loss {fit.loss:.4g}):")
+    for p in params:
+        print(f"  {p.path:<32} = {p.to_yaml(fit.values[p.path]):<14} range {p.low:g}..{p.high:g} {p.unit}")
+    print(f"\n  {'figure':<30}{'target':>9}{'accelsim':>10}{'error':>9}")
+    for c in fit.comparisons:
+        print(f"  {c.id:<30}{c.target:>9.4g}{c.simulated:>10.4g}{c.error_pct:>+8.1f}%")
+    print(f"\nwrote {args.out} ({datetime.date.today().isoformat()})")
+    return 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:

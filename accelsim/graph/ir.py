@@ -24,7 +24,7 @@ class Op:
 
     id: int
     name: str
-    kind: str  # matmul | sfu | quantize | gather | transfer | fuse | topk | merge
+    kind: str  # matmul | sfu | quantize | gather | launch | transfer | fuse | topk | merge
     unit: str
     component: str
     region: str  # residency scope: weights are pinned per region (an encoder layer, the decode loop)

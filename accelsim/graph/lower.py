@@ -189,6 +189,9 @@ def lower_decode_step(b: GraphBuilder, model: Model, step: StepRecord, after: li
     tag = f"it{step.iteration}."
     region = "decode"
     q = model.lstm_quant
+    # The host starts each iteration's program on the coprocessor: the loop is dynamic, so every
+    # iteration is a launch (the encoder, a static graph, is one).
+    after = [b.add(f"{tag}launch", "launch", "core", "search", region, after)]
     outs: list[int] = []
     pred_out: list[int] = []
     for net, rows in (("prediction", step.miss_prediction), ("lm_ext", step.miss_lm), ("lm_src", step.miss_lm)):
@@ -216,7 +219,8 @@ def lower(model: Model, frames: int, trace: DecodeTrace) -> list[Op]:
     encoder = model.networks["encoder"]
     width = encoder.layers[0].spec.input  # type: ignore[attr-defined]
     feats = b.add("encoder.features", "transfer", "h2d", "encoder", "encoder", bytes=frames * width * FEATURE_BYTES)
-    after = lower_network(b, encoder, Ctx("encoder", "encoder", model.lstm_quant, frames=frames), [feats])
+    launch = b.add("encoder.launch", "launch", "core", "encoder", "encoder", [feats])
+    after = lower_network(b, encoder, Ctx("encoder", "encoder", model.lstm_quant, frames=frames), [launch])
     for step in trace.steps:
         after = lower_decode_step(b, model, step, after, trace.beam)
     return b.ops

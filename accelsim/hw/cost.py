@@ -52,6 +52,11 @@ def _elementwise(op: Op, hw: HardwareSpec, cores: int) -> OpCost:
     return OpCost(coprocessor.sfu_seconds(cop, ops, cores), coprocessor.sfu_roofline_seconds(cop, ops, cores))
 
 
+@register_cost("launch")
+def _launch(op: Op, hw: HardwareSpec, cores: int) -> OpCost:
+    return OpCost(hw.coprocessor.launch_overhead, 0.0)
+
+
 @register_cost("transfer")
 def _transfer(op: Op, hw: HardwareSpec, cores: int) -> OpCost:
     return OpCost(link.transfer_seconds(hw.link, op.bytes), op.bytes / link.link_bytes_per_s(hw.link))

@@ -22,7 +22,7 @@ def format_run(r: SimResult) -> str:
         f"model {r.model_size_MB:.1f} MB ({r.compression:.1f}x vs FP32)",
         "",
         f"  RTF {r.rtf:.4f}   processing {r.time_s * 1e3:.1f} ms   audio {r.audio_s:.2f} s   "
-        f"{len(r.records)} ops, {r.fetched_weight_bytes / 1e6:.0f} MB of weights fetched",
+        f"{r.ops} ops, {r.fetched_weight_bytes / 1e6:.0f} MB of weights fetched",
         "",
         *_rows("component", r.breakdown_by_component, r.rtf),
         "",

@@ -4,6 +4,7 @@ Policy (static, decided before the run, so it is deterministic and cheap): withi
 region (one encoder layer, the decode loop) and each placement lane, weights used more than once are
 pinned greedily, most uses first, while they fit in the lane's share of scratchpad kept for weights.
 A pinned weight is fetched once, before its first use; every other weight is fetched at every use.
+With ``memory.residency: per_op`` nothing is pinned.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ def plan_residency(ops: list[Op], hw: HardwareSpec) -> ResidencyPlan:
             entry = group.setdefault(tensor, [0, params * sizes[op.id]])
             entry[0] += 1
     pinned: set[tuple[str, str]] = set()
-    for (region, _lane, lanes), tensors in uses.items():
+    for (region, _lane, lanes), tensors in (uses.items() if hw.memory.residency == "pinned" else ()):
         room = cores_per_lane(cop.cores, lanes) * cop.scratchpad * cop.weight_fraction
         for tensor, (count, size) in sorted(tensors.items(), key=lambda kv: (-kv[1][0], kv[1][1], kv[0])):
             if count > 1 and size <= room:

@@ -46,7 +46,7 @@ BytesPerSecond = Annotated[
 Bytes = Annotated[float, BeforeValidator(_positive(units.parse_size)), PlainSerializer(units.format_size)]
 """A size written as ``"2 MiB"``; stored in bytes."""
 
-Hertz = Annotated[float, BeforeValidator(_positive(units.parse_frequency)), PlainSerializer(lambda v: f"{v / 1e9:.6g} GHz")]
+Hertz = Annotated[float, BeforeValidator(_positive(units.parse_frequency)), PlainSerializer(units.format_frequency)]
 """A frequency written as ``"1.6 GHz"``; stored in hertz."""
 
 Seconds = Annotated[float, BeforeValidator(_non_negative(units.parse_time)), PlainSerializer(units.format_time)]

@@ -31,7 +31,11 @@ class CoprocessorSpec(Strict):
         gt=0, le=1,
         description="Share of each scratchpad that can keep weights resident across ops (the rest holds activations and stream buffers).",
     )
-    dispatch_overhead: Seconds = Field(description="Fixed cost of launching one op on the coprocessor, e.g. '1 us'.")
+    dispatch_overhead: Seconds = Field(description="Fixed cost of issuing one op within a running program, e.g. '1 us'.")
+    launch_overhead: Seconds = Field(
+        description="Cost of the host starting one program on the coprocessor (descriptors, doorbell, completion): "
+                    "paid once for the encoder graph and once per decode iteration."
+    )
 
     @field_validator("macs_per_cycle")
     @classmethod
@@ -60,7 +64,7 @@ class HostSpec(Strict):
 
     op_overhead: Seconds = Field(description="Fixed cost of each host step (a call into the search loop).")
     fuse_per_element: Seconds = Field(description="Time to fuse one candidate's RNN-T and LM scores (Eq. 1).")
-    sort_per_element: Seconds = Field(description="Time per element per log2(n) of a top-k selection over n candidates.")
+    sort_per_element: Seconds = Field(description="Time per candidate per log2(k) of a top-k selection of k (the beam) among the candidates.")
     merge_per_element: Seconds = Field(description="Time to hash and merge one surviving candidate by label prefix.")
 
 
@@ -80,6 +84,11 @@ class MemorySpec(Strict):
         description="'host': weights live in host memory and cross the link; 'device': in memory attached to the coprocessor."
     )
     device_bandwidth: BytesPerSecond | None = Field(None, description="Bandwidth of device memory (needed when weights_home is 'device').")
+    residency: Literal["pinned", "per_op"] = Field(
+        "pinned",
+        description="'pinned': weights used more than once stay in the scratchpads while they fit (coprocessor.weight_fraction); "
+                    "'per_op': every op fetches its weights, as a runtime that runs each op as its own kernel does.",
+    )
 
     @model_validator(mode="after")
     def _device_needs_bandwidth(self) -> "MemorySpec":

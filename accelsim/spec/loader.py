@@ -7,6 +7,7 @@ the ``--set`` flag), the key path and what was expected. Past this point the cod
 from __future__ import annotations
 
 import copy
+import re
 import difflib
 import typing
 from pathlib import Path
@@ -151,6 +152,10 @@ def _message(error: dict, model: type[BaseModel], data: Any) -> tuple[str, str]:
     msg = str(error.get("msg", "invalid value"))
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, ") :]
+    if not key:  # a whole-model check names its key at the head of its message
+        named = re.match(r"^([A-Za-z_][\w.]*): (.+)$", msg, re.S)
+        if named:
+            key, msg = named[1], named[2]
     if kind == "extra_forbidden":
         allowed = _fields_at(model, loc[:-1], data)
         msg = "unknown key"
@@ -174,14 +179,18 @@ def validate(model: type[M], data: dict[str, Any], source: str, overrides: dict[
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        errors = exc.errors()
+        # A misspelt required key shows up twice: as an unknown key and as a missing one. The unknown
+        # key is the one to report: its message names the misspelling and suggests the right name.
+        errors = sorted(exc.errors(), key=lambda e: e.get("type") != "extra_forbidden")
         key, msg = _message(errors[0], model, data)
         if len(errors) > 1:
             msg += f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"
         where = source
         for path, flag in (overrides or {}).items():
-            if key == path or key.startswith(path + ".") or path.startswith(key + ".") or not key:
+            if key and (key == path or key.startswith(path + ".") or path.startswith(key + ".")):
                 where = flag
+        if where == source and overrides and not key:
+            msg += f" (with {', '.join(overrides.values())} applied)"
         raise SpecError(where, key or None, msg) from None
 
 

@@ -78,21 +78,32 @@ def parse_time(text: object) -> float:
     return value * _TIME[unit]
 
 
+def _exact(pretty: str, value: float, parse, base_unit: str) -> str:
+    """The readable form when it parses back to exactly ``value``, else the base unit (always exact)."""
+    return pretty if parse(pretty) == value else f"{value!r} {base_unit}"
+
+
 def format_bandwidth(bytes_per_s: float) -> str:
-    """Inverse of :func:`parse_bandwidth` for writing YAML: always in Gbps (the paper's unit)."""
-    return f"{bytes_per_s * 8 / 1e9:.6g} Gbps"
+    """Inverse of :func:`parse_bandwidth` for writing YAML: in Gbps (the paper's unit) when exact."""
+    return _exact(f"{bytes_per_s * 8 / 1e9:.12g} Gbps", bytes_per_s, parse_bandwidth, "B/s")
 
 
 def format_time(seconds: float) -> str:
     if seconds >= 1e-3:
-        return f"{seconds * 1e3:.6g} ms"
-    if seconds >= 1e-6:
-        return f"{seconds * 1e6:.6g} us"
-    return f"{seconds * 1e9:.6g} ns"
+        pretty = f"{seconds * 1e3:.12g} ms"
+    elif seconds >= 1e-6:
+        pretty = f"{seconds * 1e6:.12g} us"
+    else:
+        pretty = f"{seconds * 1e9:.12g} ns"
+    return _exact(pretty, seconds, parse_time, "s")
 
 
 def format_size(n_bytes: float) -> str:
     for prefix, factor in (("Gi", 2.0**30), ("Mi", 2.0**20), ("Ki", 2.0**10)):
         if n_bytes >= factor and (n_bytes / factor) == round(n_bytes / factor, 6):
-            return f"{n_bytes / factor:.6g} {prefix}B"
-    return f"{n_bytes:.6g} B"
+            return _exact(f"{n_bytes / factor:.12g} {prefix}B", n_bytes, parse_size, "B")
+    return f"{n_bytes!r} B"
+
+
+def format_frequency(hertz: float) -> str:
+    return _exact(f"{hertz / 1e9:.12g} GHz", hertz, parse_frequency, "Hz")

@@ -123,6 +123,30 @@ class WorkloadSpec(Strict):
         return self
 
     @model_validator(mode="after")
+    def _shapes_chain(self) -> "WorkloadSpec":
+        """Each layer takes what the previous one gives; the joint multiplies two outputs of its width."""
+        widths: dict[str, int] = {}
+        for net_name in ("encoder", "prediction", "joint", "lm_ext", "lm_src"):
+            net = getattr(self.model, net_name)
+            if net is None:
+                continue
+            width: int | None = None
+            for i, layer in enumerate(net.layers):
+                needed = getattr(layer, "input", None)
+                if needed is None and layer.kind in ("log_softmax", "multiplicative_joint"):
+                    needed = layer.dim
+                if width is not None and needed is not None and needed != width:
+                    raise ValueError(f"model.{net_name}.layers.{i}: takes {needed} inputs but the layer before gives {width}")
+                width = layer.output_size()
+            widths[net_name] = width or 0
+        joint = self.model.joint.layers[0]
+        if joint.kind == "multiplicative_joint":
+            for net_name in ("encoder", "prediction"):
+                if widths[net_name] != joint.dim:
+                    raise ValueError(f"model.joint.layers.0: combines width {joint.dim} but model.{net_name} gives {widths[net_name]}")
+        return self
+
+    @model_validator(mode="after")
     def _overrides_name_layers(self) -> "WorkloadSpec":
         for i, override in enumerate(self.precision.layers):
             net = getattr(self.model, override.network)

@@ -1,0 +1,203 @@
+"""Fit the few hardware parameters no source gives to reference figures, and write them back.
+
+The procedure: the objective is the sum over the figures whose role is ``calibrate`` of the squared
+log-ratio simulated/target (so a 10% miss counts the same on an RTF of 0.04 as on one of 0.2).
+Parameters are searched in their declared, physically plausible ranges (log scale for those spanning
+decades): a scrambled Sobol sample of the box first (residency and placement make the objective
+piecewise, so a purely local search could stall on a plateau), then Nelder-Mead from the best point.
+Both stages are seeded: the same inputs give the same fit.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from accelsim.api import SimResult, simulate
+from accelsim.calibrate.targets import Comparison, Setting, TargetsFile, compare, settings_needed
+from accelsim.errors import AccelsimError
+from accelsim.spec.hardware import HardwareSpec
+from accelsim.spec.loader import load_hardware, load_workload, read_yaml
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """A hardware field to fit: its dotted path under ``hw.``, its plausible range and unit."""
+
+    path: str
+    low: float
+    high: float
+    unit: str = ""  # written after the number in YAML, e.g. "us"; "" for plain numbers
+    log: bool = False
+    meaning: str = ""
+
+    def to_yaml(self, value: float) -> str:
+        return f'"{value:.4g} {self.unit}"' if self.unit else f"{value:.4g}"
+
+    def override(self, value: float) -> str:
+        return f"hw.{self.path}={value:.6g} {self.unit}".rstrip()
+
+
+#: The declared set: no source gives these, each has a physical reading and a plausible range.
+DEFAULT_PARAMETERS: tuple[Parameter, ...] = (
+    Parameter("link.efficiency", 0.4, 1.0, meaning="share of the raw link rate that weight streaming achieves "
+              "(DMA descriptor and TLP header overheads; measured PCIe DMA reaches 50-90%)"),
+    Parameter("coprocessor.launch_overhead", 1.0, 200.0, unit="us", log=True, meaning="host runtime cost of "
+              "starting one program on the coprocessor (descriptor upload, doorbell, completion interrupt)"),
+    Parameter("coprocessor.dispatch_overhead", 0.05, 5.0, unit="us", log=True, meaning="cost of issuing one op "
+              "inside a running program (descriptor fetch, barrier)"),
+    Parameter("host.sort_per_element", 0.5, 100.0, unit="ns", log=True, meaning="host time per candidate per "
+              "log2(beam) of the top-k selection, including the decoder's bookkeeping of hypothesis objects"),
+)
+
+
+def parse_parameter(text: str) -> Parameter:
+    """``"link.latency=0.5..10 us"`` or ``"link.efficiency=0.4..1"`` -> Parameter (log scale if the unit is a time)."""
+    match = re.fullmatch(r"\s*([\w.]+)\s*=\s*([0-9.eE+-]+)\s*\.\.\s*([0-9.eE+-]+)\s*([A-Za-z/]*)\s*", text)
+    if not match:
+        raise AccelsimError(f"--param {text!r}: expected PATH=LOW..HIGH [UNIT], e.g. link.latency=0.5..10 us")
+    path, low, high, unit = match[1], float(match[2]), float(match[3]), match[4]
+    if not 0 <= low < high:
+        raise AccelsimError(f"--param {text!r}: expected 0 <= LOW < HIGH")
+    return Parameter(path, low, high, unit, log=bool(unit) and low > 0)
+
+
+@dataclass
+class Fit:
+    values: dict[str, float]
+    loss: float
+    evaluations: int
+    comparisons: list[Comparison]
+
+
+def _current_value(hw: HardwareSpec, p: Parameter) -> float:
+    node = hw
+    for part in p.path.split("."):
+        node = getattr(node, part)
+    scale = {"": 1.0, "us": 1e6, "ns": 1e9, "ms": 1e3, "s": 1.0}.get(p.unit, 1.0)
+    return float(node) * scale  # type: ignore[arg-type]
+
+
+def calibrate(targets: TargetsFile, workload: str | Path, hardware: str | Path,
+              parameters: tuple[Parameter, ...] = DEFAULT_PARAMETERS, max_evals: int = 120, samples: int = 16,
+              seed: int = 0, progress: Callable[[int, float], None] | None = None) -> Fit:
+    """Fit ``parameters`` of ``hardware`` so that ``workload`` reproduces the ``calibrate`` figures."""
+    from scipy.optimize import minimize
+    from scipy.stats import qmc
+
+    if len(parameters) > 6:
+        raise AccelsimError(f"{len(parameters)} parameters declared; calibrate fits at most 6 (few knobs, not one per target)")
+    figures = [f for f in [*targets.rtf, *targets.shares, *targets.speedups] if f.role == "calibrate"]
+    if not figures:
+        raise AccelsimError("the targets file has no figure with role 'calibrate'")
+    spec = load_workload(workload)
+    base = load_hardware(hardware)
+    for p in parameters:
+        load_hardware(hardware, [p.override(p.low)])  # an unknown path fails here, with the file named
+
+    def to_unit(p: Parameter, v: float) -> float:
+        return (math.log(v) - math.log(p.low)) / (math.log(p.high) - math.log(p.low)) if p.log else (v - p.low) / (p.high - p.low)
+
+    def from_unit(p: Parameter, x: float) -> float:
+        x = min(1.0, max(0.0, x))
+        return math.exp(math.log(p.low) + x * (math.log(p.high) - math.log(p.low))) if p.log else p.low + x * (p.high - p.low)
+
+    evaluations = 0
+    best: tuple[float, list[float]] = (math.inf, [])
+
+    def comparisons(values: list[float]) -> list[Comparison]:
+        overrides = [p.override(v) for p, v in zip(parameters, values)]
+        cache: dict[tuple, SimResult] = {}
+
+        def run(setting: Setting) -> SimResult:
+            if setting.key() not in cache:
+                cache[setting.key()] = simulate(spec, base, overrides=overrides + setting.overrides())
+            return cache[setting.key()]
+
+        return compare(targets, run, roles=("calibrate",))
+
+    def loss(x: np.ndarray) -> float:
+        nonlocal evaluations, best
+        values = [from_unit(p, xi) for p, xi in zip(parameters, x)]
+        value = sum(math.log(c.simulated / c.target) ** 2 for c in comparisons(values))
+        evaluations += 1
+        if value < best[0]:
+            best = (value, values)
+        if progress:
+            progress(evaluations, best[0])
+        return value
+
+    start = np.array([to_unit(p, min(p.high, max(p.low, _current_value(base, p)))) for p in parameters])
+    points = [start]
+    if samples:
+        points += list(qmc.Sobol(len(parameters), scramble=True, seed=seed).random(samples))
+    scored = sorted(((loss(x), i) for i, x in enumerate(points)), key=lambda t: t)
+    x0 = points[scored[0][1]]
+    remaining = max(0, max_evals - len(points))
+    if remaining:
+        minimize(loss, x0, method="Nelder-Mead", bounds=[(0.0, 1.0)] * len(parameters),
+                 options={"maxfev": remaining, "xatol": 1e-3, "fatol": 1e-5, "initial_simplex": _simplex(x0)})
+    values = dict(zip((p.path for p in parameters), best[1]))
+    return Fit(values, best[0], evaluations, comparisons(best[1]))
+
+
+def _simplex(x0: np.ndarray, step: float = 0.15) -> np.ndarray:
+    """A starting simplex inside the unit box around x0."""
+    rows = [x0]
+    for i in range(len(x0)):
+        x = x0.copy()
+        x[i] = x[i] + step if x[i] + step <= 1.0 else x[i] - step
+        rows.append(x)
+    return np.array(rows)
+
+
+def write_calibrated(hardware: str | Path, out: str | Path, fit: Fit, parameters: tuple[Parameter, ...],
+                     procedure: str) -> None:
+    """Copy ``hardware`` to ``out`` with each fitted value replaced and marked ``calibrated:``.
+
+    Comment lines are kept; the fitted key's own line gets the new value and a ``# calibrated: ...``
+    comment (an older one is replaced). Written to a temporary file, then renamed.
+    """
+    from accelsim.report.files import atomic_write_text
+
+    lines = Path(hardware).read_text(encoding="utf-8").splitlines()
+    date = _dt.date.today().isoformat()
+    for p in parameters:
+        section, key = p.path.rsplit(".", 1) if "." in p.path else ("", p.path)
+        index = _find_key(lines, section, key)
+        if index is None:
+            raise AccelsimError(f"{hardware}: {p.path}: key not found as a line of its own; cannot write the fitted value")
+        indent = re.match(r"\s*", lines[index]).group(0)
+        note = f"calibrated: {procedure}; range {p.low:g}..{p.high:g}{(' ' + p.unit) if p.unit else ''}; {date}"
+        lines[index] = f"{indent}{key}: {p.to_yaml(fit.values[p.path])}  # {note}"
+    text = "\n".join(lines) + "\n"
+    atomic_write_text(out, text)
+    try:
+        load_hardware(out)
+    except AccelsimError as exc:  # never leave a config that does not load
+        Path(out).unlink(missing_ok=True)
+        raise AccelsimError(f"the calibrated config would not load: {exc}") from None
+    read_yaml(out)
+
+
+def _find_key(lines: list[str], section: str, key: str) -> int | None:
+    in_section = not section
+    section_indent = -1
+    for i, line in enumerate(lines):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        indent = len(line) - len(line.lstrip())
+        if section and indent == 0:
+            in_section = stripped.split(":")[0] == section.split(".")[-1]
+            section_indent = 0
+            continue
+        if in_section and indent > section_indent and re.match(rf"{re.escape(key)}\s*:", stripped):
+            return i
+    return None

@@ -1,0 +1,103 @@
+"""Figures: the paper's Fig. 2(a) and 2(b) redrawn from simulation, with the published values marked."""
+
+from __future__ import annotations
+
+import io
+from typing import Callable
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; no display needed
+import matplotlib.pyplot as plt  # noqa: E402
+
+from accelsim.api import SimResult  # noqa: E402
+from accelsim.calibrate.targets import PARTS, Setting, TargetsFile  # noqa: E402
+from accelsim.graph.ir import COMPONENTS  # noqa: E402
+
+COLORS = {"encoder": "#4477aa", "prediction": "#66ccee", "joint": "#228833", "lm_ext": "#ccbb44",
+          "lm_src": "#ee6677", "search": "#aa3377"}
+LABELS = {"encoder": "encoder", "prediction": "prediction net", "joint": "joint net", "lm_ext": "LM$_{EXT}$",
+          "lm_src": "LM$_{SRC}$", "search": "beam search (host + transfers)"}
+
+
+def _png(fig) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=130, bbox_inches="tight")
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def _paper_rtf(targets: TargetsFile, setting: Setting) -> float | None:
+    for fig in targets.rtf:
+        if fig.setting().key() == setting.key():
+            return fig.value
+    return None
+
+
+def plot_fig2a(get: Callable[[Setting], SimResult], targets: TargetsFile) -> bytes:
+    """Stacked RTF by component, beam 16: FP16, INT8, INT4 at 32 Gbps and INT4 at 64 Gbps, without and with LMs."""
+    columns = [("FP16", "fp16", 32.0), ("INT8", "int8", 32.0), ("INT4", "int4", 32.0), ("INT4\nBW64", "int4", 64.0)]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.6), sharey=True)
+    for ax, lm in zip(axes, (False, True)):
+        marked = False
+        for x, (label, precision, bw) in enumerate(columns):
+            setting = Setting(precision=precision, lm_fusion=lm, link_Gbps=bw, beam=16)
+            result = get(setting)
+            bottom = 0.0
+            for comp in COMPONENTS:
+                value = result.breakdown_by_component[comp]
+                ax.bar(x, value, bottom=bottom, color=COLORS[comp], width=0.6, label=LABELS[comp] if x == 0 else None)
+                bottom += value
+            ax.text(x, bottom, f"{result.rtf:.3f}", ha="center", va="bottom", fontsize=9)
+            paper = _paper_rtf(targets, setting)
+            if paper is not None:
+                ax.plot(x + 0.38, paper, marker="<", color="black", markersize=9, linestyle="none",
+                        label="paper (Sec. 4.1)" if not marked else None)
+                marked = True
+        ax.set_xticks(range(len(columns)), [c[0] for c in columns])
+        ax.set_title(("with" if lm else "without") + " LM fusion (LM$_{EXT}$ + LM$_{SRC}$)")
+        ax.grid(axis="y", alpha=0.3)
+    axes[0].set_ylabel("real-time factor (processing time / audio)")
+    handles, labels = [], []
+    for ax in axes:
+        for h, l in zip(*ax.get_legend_handles_labels()):
+            if l not in labels:
+                handles.append(h)
+                labels.append(l)
+    axes[1].legend(handles, labels, loc="upper right", fontsize=8)
+    fig.suptitle("Fig. 2(a): RTF by precision, beam 16, 152 frames (accelsim; paper values marked)")
+    return _png(fig)
+
+
+def plot_fig2b(get: Callable[[Setting], SimResult], targets: TargetsFile) -> bytes:
+    """INT4 with LM fusion: RTF against beam width at 32 and 64 Gbps, split into encoder / decoding / host."""
+    beams = (1, 2, 4, 8, 16)
+    parts = (("encoder", "#4477aa", lambda r: PARTS["encoder"](r)),
+             ("decoding (coprocessor + link)", "#ccbb44", lambda r: PARTS["decoding_loop"](r) - PARTS["host"](r)),
+             ("host (non-accelerable)", "#aa3377", lambda r: PARTS["host"](r)))
+    fig, ax = plt.subplots(figsize=(9, 4.6))
+    width = 0.38
+    marked = False
+    for offset, bw, hatch in ((-width / 2, 32.0, ""), (width / 2, 64.0, "//")):
+        for x, beam in enumerate(beams):
+            setting = Setting(precision="int4", lm_fusion=True, link_Gbps=bw, beam=beam)
+            result = get(setting)
+            bottom = 0.0
+            for name, color, part in parts:
+                value = part(result)
+                ax.bar(x + offset, value, bottom=bottom, width=width * 0.95, color=color, hatch=hatch, edgecolor="white",
+                       label=name if (x == 0 and bw == 32.0) else None)
+                bottom += value
+            paper = _paper_rtf(targets, setting)
+            if paper is not None:
+                ax.plot(x + offset, paper, marker="D", color="black", markersize=6, linestyle="none",
+                        label="paper (Sec. 4.1)" if not marked else None)
+                marked = True
+    ax.bar(0, 0, color="white", edgecolor="grey", label="left: 32 Gbps, right (hatched): 64 Gbps")
+    ax.set_xticks(range(len(beams)), [str(b) for b in beams])
+    ax.set_xlabel("beam width")
+    ax.set_ylabel("real-time factor (processing time / audio)")
+    ax.set_title("Fig. 2(b): INT4 RNN-T with LM fusion, RTF against beam width (accelsim; paper values marked)")
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=8, loc="upper left")
+    return _png(fig)

@@ -1,0 +1,88 @@
+"""`accelsim calibrate`: recovers a known parameter, respects its range, writes an accountable YAML."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+import accelsim
+from accelsim.calibrate.fit import DEFAULT_PARAMETERS, parse_parameter
+from accelsim.errors import AccelsimError
+
+
+@pytest.fixture()
+def small_workload(tmp_path, workload_path):
+    """The shipped workload cut to 24 frames, so each calibration evaluation takes milliseconds."""
+    data = yaml.safe_load(workload_path.read_text())
+    data["utterance"]["frames"] = 24
+    path = tmp_path / "small.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def _targets(tmp_path, rtf: float, role: str = "calibrate"):
+    path = tmp_path / "targets.yaml"
+    path.write_text(yaml.safe_dump({"rtf": [{"id": "mine", "precision": "int4", "lm_fusion": True, "link_Gbps": 32,
+                                             "beam": 4, "value": rtf, "role": role, "src": "synthetic"}]}))
+    return path
+
+
+def test_recovers_a_known_link_efficiency(run_cli, tmp_path, small_workload, hw_path):
+    truth = accelsim.simulate(small_workload, hw_path, precision="int4", beam=4,
+                              overrides=["hw.link.efficiency=0.8", "hw.link.bandwidth=32 Gbps"]).rtf
+    out = tmp_path / "fitted.yaml"
+    proc = run_cli("calibrate", _targets(tmp_path, truth), hw_path, "--out", out, "--workload", small_workload,
+                   "--param", "link.efficiency=0.4..1", "--max-evals", 40, "--samples", 4)
+    assert proc.returncode == 0, proc.stderr
+    fitted = accelsim.load_hardware(out)
+    assert fitted.link.efficiency == pytest.approx(0.8, rel=0.02)
+    line = next(l for l in out.read_text().splitlines() if l.strip().startswith("efficiency:"))
+    assert "calibrated:" in line and "range 0.4..1" in line
+    # everything else is untouched, comments included
+    original = hw_path.read_text().splitlines()
+    written = out.read_text().splitlines()
+    assert len(original) == len(written)
+    assert sum(a != b for a, b in zip(original, written)) == 1
+    assert "mine" in proc.stdout and "efficiency" in proc.stdout
+
+
+def test_fitted_values_stay_in_their_range(tmp_path, small_workload, hw_path):
+    from accelsim.calibrate.fit import calibrate
+    from accelsim.calibrate.targets import load_targets
+
+    # An RTF no plausible efficiency reaches: the fit must stop at the range's edge, not leave it.
+    param = parse_parameter("link.efficiency=0.5..0.9")
+    fit = calibrate(load_targets(_targets(tmp_path, 1e-4)), small_workload, hw_path, (param,), max_evals=10, samples=2)
+    assert 0.5 <= fit.values["link.efficiency"] <= 0.9
+    assert fit.values["link.efficiency"] == pytest.approx(0.9, abs=0.02)
+
+
+def test_declared_defaults_are_few_and_plausible():
+    assert len(DEFAULT_PARAMETERS) <= 6
+    for p in DEFAULT_PARAMETERS:
+        assert 0 < p.low < p.high and p.meaning
+
+
+def test_shipped_config_marks_every_fitted_value(hw_path):
+    lines = hw_path.read_text().splitlines()
+    for p in DEFAULT_PARAMETERS:
+        key = p.path.rsplit(".", 1)[1]
+        assert any(l.strip().startswith(f"{key}:") and "calibrated:" in l for l in lines), p.path
+
+
+def test_bad_parameter_is_a_user_error(run_cli, tmp_path, hw_path):
+    proc = run_cli("calibrate", _targets(tmp_path, 0.05), hw_path, "--out", tmp_path / "x.yaml",
+                   "--param", "link.efficiency=1..0.5")
+    assert proc.returncode == 2 and "LOW < HIGH" in proc.stderr and "Traceback" not in proc.stderr
+    proc = run_cli("calibrate", _targets(tmp_path, 0.05), hw_path, "--out", tmp_path / "x.yaml",
+                   "--param", "link.speed=1..2")
+    assert proc.returncode == 2 and "link.speed" in proc.stderr
+    assert not (tmp_path / "x.yaml").exists()
+
+
+def test_targets_without_calibrate_figures_are_refused(tmp_path, small_workload, hw_path):
+    from accelsim.calibrate.fit import calibrate
+    from accelsim.calibrate.targets import load_targets
+
+    with pytest.raises(AccelsimError, match="calibrate"):
+        calibrate(load_targets(_targets(tmp_path, 0.05, role="validate")), small_workload, hw_path, max_evals=2)

@@ -17,9 +17,9 @@ import yaml
 
 from accelsim.errors import AccelsimError
 from accelsim.graph.ir import Op
-from accelsim.graph.lower import lower
+from accelsim.graph.lower import Program, lower_program
 from accelsim.report.metrics import breakdowns, occupancy
-from accelsim.sim.engine import Record, simulate_ops
+from accelsim.sim.engine import Record, simulate_ops, simulate_program
 from accelsim.spec.hardware import HardwareSpec
 from accelsim.spec.loader import load_hardware, load_workload
 from accelsim.spec.workload import WorkloadSpec
@@ -90,7 +90,7 @@ def decode_trace(spec: WorkloadSpec) -> DecodeTrace:
     return run_alsd(spec.utterance.frames, dec.beam, emission, fusion, dec.u_max, early_stop=dec.early_stop)
 
 
-def prepare(spec: WorkloadSpec) -> tuple[Model, DecodeTrace, list[Op]]:
+def prepare(spec: WorkloadSpec) -> tuple[Model, DecodeTrace, Program]:
     """Everything that does not depend on the hardware: model, search trace, op graph.
 
     Memoized on the spec's content, so sweeps and calibration over hardware parameters pay for the
@@ -100,11 +100,11 @@ def prepare(spec: WorkloadSpec) -> tuple[Model, DecodeTrace, list[Op]]:
 
 
 @lru_cache(maxsize=64)
-def _prepare(spec_json: str) -> tuple[Model, DecodeTrace, list[Op]]:
+def _prepare(spec_json: str) -> tuple[Model, DecodeTrace, Program]:
     spec = WorkloadSpec.model_validate_json(spec_json)
     model = build_model(spec)
     trace = decode_trace(spec)
-    return model, trace, lower(model, spec.utterance.frames, trace)
+    return model, trace, lower_program(model, spec.utterance.frames, trace)
 
 
 @dataclass(frozen=True)
@@ -156,18 +156,20 @@ class SimResult:
 
 def simulate(workload: WorkloadSpec | str | Path, hardware: HardwareSpec | str | Path, *,
              overrides: Iterable[str] = (), precision: str | None = None, beam: int | None = None,
-             lm_fusion: bool | None = None, keep_records: bool = True) -> SimResult:
+             lm_fusion: bool | None = None, keep_records: bool = True, segmented: bool = True) -> SimResult:
     """Simulate one utterance of ``workload`` on ``hardware`` and measure it.
 
     ``keep_records=False`` drops the per-op records (and the model) from the result, which makes it
-    small enough to ship between processes in a sweep.
+    small enough to ship between processes in a sweep. ``segmented=False`` runs the whole utterance
+    as one SimPy run instead of simulating each distinct decode iteration once (same records; slower).
     """
     from accelsim.hw.link import link_bytes_per_s
 
     overrides = list(overrides) + run_overrides(precision, beam, lm_fusion)
     spec, hw = resolve(workload, hardware, overrides)
-    model, trace, ops = prepare(spec)
-    run = simulate_ops(ops, hw)
+    model, trace, program = prepare(spec)
+    run = simulate_program(program, hw) if segmented else simulate_ops(program.ops, hw)
+    ops = program.ops
     audio_s = spec.utterance.frames * spec.utterance.frame_shift
     by_component, by_resource = breakdowns(run, audio_s)
     return SimResult(

@@ -229,10 +229,44 @@ def test_simulate_result_is_consistent(result: accelsim.SimResult) -> None:
     assert r.fetched_weight_bytes > 0
 
 
+def _same_records(a, b) -> None:
+    """Equal records; times may differ in the last bits (a segment's times are offsets added to its start)."""
+    assert len(a) == len(b)
+    for x, y in zip(a, b):
+        assert (x.index, x.op, x.kind, x.component, x.resource, x.pred, x.macs, x.bytes) == \
+               (y.index, y.op, y.kind, y.component, y.resource, y.pred, y.macs, y.bytes)
+        assert x.start == pytest.approx(y.start, rel=1e-12, abs=1e-18)
+        assert x.end == pytest.approx(y.end, rel=1e-12, abs=1e-18)
+
+
 def test_direct_engine_run_matches_the_api(result: accelsim.SimResult) -> None:
     direct = _lower_and_run(SMALL)
-    assert direct.run.records == result.records
-    assert direct.run.time_s / direct.audio_s == result.rtf
+    _same_records(direct.run.records, result.records)
+    assert direct.run.time_s / direct.audio_s == pytest.approx(result.rtf, rel=1e-12)
+
+
+@pytest.mark.parametrize("extra", [
+    [],
+    ["hw.memory.residency=pinned"],
+    ["workload.precision.default=fp16", "workload.decoding.lm_fusion=false"],
+    ["workload.decoding.beam=1", "hw.link.bandwidth=64 Gbps"],
+    ["workload.precision.lstm_quant=inner", "hw.coprocessor.cores=3", "hw.memory.weights_home=device",
+     "hw.memory.device_bandwidth=100 GB/s"],
+])
+def test_segmented_run_equals_one_global_run(extra) -> None:
+    """Simulating each distinct decode iteration once and shifting it (the fast path) gives the same
+    records, RTF and breakdowns as one SimPy run of the whole utterance."""
+    overrides = ["workload.utterance.frames=40", "workload.decoding.beam=8", *extra]
+    fast = accelsim.simulate(WORKLOAD, HW, overrides=overrides)
+    slow = accelsim.simulate(WORKLOAD, HW, overrides=overrides, segmented=False)
+    _same_records(fast.records, slow.records)
+    assert fast.rtf == pytest.approx(slow.rtf, rel=1e-12)
+    for key, value in slow.breakdown_by_component.items():
+        assert fast.breakdown_by_component[key] == pytest.approx(value, rel=1e-9, abs=1e-15)
+    for key, value in slow.breakdown_by_resource.items():
+        assert fast.breakdown_by_resource[key] == pytest.approx(value, rel=1e-9, abs=1e-15)
+    for key, value in slow.occupancy.items():
+        assert fast.occupancy[key] == pytest.approx(value, rel=1e-9)
 
 
 def test_reported_op_count_counts_ops(result: accelsim.SimResult) -> None:

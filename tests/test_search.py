@@ -177,8 +177,9 @@ def test_unpruned_alsd_finds_the_forward_argmax(seed: int, frames: int, u_max: i
     if len(ranked) > 1 and ranked[0][1] - ranked[1][1] < 1e-9:
         return  # a numerical tie: either answer is right
 
-    huge_beam = 10_000  # nothing is ever pruned
-    trace = run_alsd(frames, huge_beam, EmissionModel(vocab=vocab), fusion, u_max=u_max, joint_logp=joint, lm_logp=lm)
+    huge_beam = 10_000  # nothing is ever pruned (and no early stop: the insertion reward can lift a score)
+    trace = run_alsd(frames, huge_beam, EmissionModel(vocab=vocab), fusion, u_max=u_max, early_stop=False,
+                     joint_logp=joint, lm_logp=lm)
     assert trace.best == ranked[0][0]
 
 
@@ -477,3 +478,15 @@ def test_malformed_jsonl_names_the_line(tmp_path: Path, lines: list[str], bad_li
     message = str(excinfo.value)
     assert message.startswith(f"{path}:{bad_line}: ")
     assert what in message
+
+
+def test_early_stop_ends_the_search_when_the_reference_finishes() -> None:
+    """Without early stop, leftover insertion hypotheses are extended until T + U_max; with it the
+    search ends once nothing unfinished can beat the best finished hypothesis."""
+    emission = EmissionModel(seed=0)
+    u = len(reference_labels(152, emission))
+    stopped = run_alsd(152, 16, emission)
+    unstopped = run_alsd(152, 16, emission, early_stop=False)
+    assert stopped.best == unstopped.best == stopped.reference
+    assert stopped.iterations == 152 + u
+    assert unstopped.iterations == 152 + 2 * u + 10

@@ -12,6 +12,7 @@ Each layer kind has one lowering function, registered by kind. No hardware knowl
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import Callable
 
 from accelsim.graph.ir import GraphBuilder, Op
@@ -213,14 +214,61 @@ def lower_decode_step(b: GraphBuilder, model: Model, step: StepRecord, after: li
     return [select]
 
 
-def lower(model: Model, frames: int, trace: DecodeTrace) -> list[Op]:
-    """The whole utterance: features in, encoder, then every decode iteration of ``trace``."""
+@dataclass(frozen=True)
+class Segment:
+    """A run of ops [start, stop) that begins only after every earlier op has ended (the encoder, each
+    decode iteration). ``key`` is the segment's content (every field of its ops but names and absolute
+    ids): equal keys mean equal work, e.g. two iterations with the same counts."""
+
+    start: int
+    stop: int
+    key: tuple
+
+
+@dataclass(frozen=True)
+class Program:
+    ops: list[Op]
+    segments: list[Segment]
+
+
+def lower_program(model: Model, frames: int, trace: DecodeTrace) -> Program:
+    """The whole utterance: features in, encoder, then every decode iteration of ``trace``.
+
+    Each iteration starts with a launch that waits for the previous iteration's selections, and every
+    op of an iteration is an ancestor of its selections, so segments never overlap in time.
+    """
+    encoder_ops, after, content = _lower_encoder(model.networks["encoder"], frames, model.lstm_quant)
+    b = GraphBuilder(list(encoder_ops))
+    after = list(after)
+    segments = [Segment(0, len(b.ops), content)]
+    by_step: dict[tuple, tuple] = {}  # iterations with equal counts lower to equal content
+    for step in trace.steps:
+        start = len(b.ops)
+        after = lower_decode_step(b, model, step, after, trace.beam)
+        counts = (step.active, step.miss_prediction, step.miss_lm, step.candidates, step.merged, step.kept)
+        if counts not in by_step:
+            by_step[counts] = _content(b.ops[start:], start)
+        segments.append(Segment(start, len(b.ops), by_step[counts]))
+    return Program(b.ops, segments)
+
+
+@lru_cache(maxsize=16)
+def _lower_encoder(encoder: Network, frames: int, lstm_quant: str) -> tuple[tuple[Op, ...], tuple[int, ...], tuple]:
+    """The encoder segment; memoized, since sweeps over beams and LM settings share it."""
     b = GraphBuilder()
-    encoder = model.networks["encoder"]
     width = encoder.layers[0].spec.input  # type: ignore[attr-defined]
     feats = b.add("encoder.features", "transfer", "h2d", "encoder", "encoder", bytes=frames * width * FEATURE_BYTES)
     launch = b.add("encoder.launch", "launch", "core", "encoder", "encoder", [feats])
-    after = lower_network(b, encoder, Ctx("encoder", "encoder", model.lstm_quant, frames=frames), [launch])
-    for step in trace.steps:
-        after = lower_decode_step(b, model, step, after, trace.beam)
-    return b.ops
+    after = lower_network(b, encoder, Ctx("encoder", "encoder", lstm_quant, frames=frames), [launch])
+    return tuple(b.ops), tuple(after), _content(b.ops, 0)
+
+
+def _content(ops: list[Op], start: int) -> tuple:
+    return tuple((op.kind, op.unit, op.component, op.region, tuple(d - start for d in op.deps), op.lane, op.lanes,
+                  op.m, op.k, op.n, op.weight_bits, op.act_bits, op.weights, op.elements, op.bytes, op.calls,
+                  op.quantizer, op.passes) for op in ops)
+
+
+def lower(model: Model, frames: int, trace: DecodeTrace) -> list[Op]:
+    """The whole utterance as one op DAG (see :func:`lower_program`)."""
+    return lower_program(model, frames, trace).ops

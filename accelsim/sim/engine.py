@@ -12,11 +12,13 @@ or the previous holder of a resource it waited for), which is what critical-path
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import cached_property
 
 import simpy
 
 from accelsim.graph.ir import Op
+from accelsim.graph.lower import Program
 from accelsim.hw.cost import op_cost
 from accelsim.hw.link import fetch_resource, fetch_seconds
 from accelsim.sim.placement import cores_of
@@ -41,19 +43,89 @@ class Record:
     pred: int  # index of the record that made this one ready; -1 at the start
 
 
-@dataclass(frozen=True, slots=True)
 class Run:
-    records: tuple[Record, ...]
-    plan: ResidencyPlan
-    busy: dict[str, float]  # busy seconds per physical resource (core0.., host, h2d, d2h, dram)
+    """The outcome of a simulation: one row per op and per weight fetch, busy time per resource.
+
+    ``rows`` are (op index, is_fetch, resource label, start, end, pred) tuples; ``records`` builds the
+    named :class:`Record` objects from them on first use (reports that only need metrics never do).
+    """
+
+    def __init__(self, rows: list[tuple], ops: list[Op], plan: ResidencyPlan, busy: dict[str, float]):
+        self.rows = rows
+        self.ops = ops
+        self.plan = plan
+        self.busy = busy  # busy seconds per physical resource (core0.., host, h2d, d2h, dram)
 
     @property
     def time_s(self) -> float:
-        return max((r.end for r in self.records), default=0.0)
+        return max((row[4] for row in self.rows), default=0.0)
+
+    @cached_property
+    def records(self) -> tuple[Record, ...]:
+        return tuple(_records(self.rows, self.ops, self.plan.fetch_bytes))
+
+    def component(self, index: int) -> str:
+        return self.ops[self.rows[index][0]].component
+
+    def resource_class(self, index: int) -> str:
+        row = self.rows[index]
+        return RESOURCE_CLASS[row[2]] if row[1] else RESOURCE_CLASS.get(row[2], "coprocessor")
 
 
 def simulate_ops(ops: list[Op], hw: HardwareSpec) -> Run:
-    """Run ``ops`` (topologically ordered, as lowering builds them) on ``hw``.
+    """Run ``ops`` (topologically ordered, as lowering builds them) on ``hw`` as one SimPy run."""
+    plan = plan_residency(ops, hw)
+    rows, busy = _simulate_rows(ops, hw, plan.fetch_bytes)
+    return Run(rows, ops, plan, busy)
+
+
+#: Schedules of segments already simulated in this process, by (machine, content, fetches): a sweep
+#: over beams or LM settings re-simulates the same encoder on the same machine only once.
+_SEGMENTS: dict[tuple, tuple[list[tuple], dict[str, float]]] = {}
+_SEGMENT_CACHE_SIZE = 2048
+
+
+def simulate_program(program: Program, hw: HardwareSpec) -> Run:
+    """Run a lowered program segment by segment, simulating each distinct segment once.
+
+    Segments (the encoder, each decode iteration) never overlap in time and start on an idle machine,
+    so a segment's schedule depends only on its ops and their weight fetches: two iterations with the
+    same counts and fetches have the same schedule, shifted. This gives the records of one SimPy run of
+    the whole program (tests check it against :func:`simulate_ops`) at the cost of the distinct segments.
+    """
+    plan = plan_residency(program.ops, hw)
+    machine = hw.model_dump_json()
+    rows: list[tuple] = []
+    busy: dict[str, float] = {}
+    clock = 0.0
+    last = -1  # the record every segment's first op waited for: the previous segment's last to end
+    for seg in program.segments:
+        fetch = plan.fetch_bytes[seg.start:seg.stop]
+        key = (machine, seg.key, fetch)
+        cached = _SEGMENTS.get(key)
+        if cached is None:
+            local = [replace(op, id=op.id - seg.start, deps=tuple(d - seg.start for d in op.deps if d >= seg.start))
+                     for op in program.ops[seg.start:seg.stop]]
+            cached = _SEGMENTS[key] = _simulate_rows(local, hw, fetch)
+            while len(_SEGMENTS) > _SEGMENT_CACHE_SIZE:
+                _SEGMENTS.pop(next(iter(_SEGMENTS)))
+        seg_rows, seg_busy = cached
+        base = len(rows)
+        end = clock
+        for op_index, is_fetch, resource, start, stop, pred in seg_rows:
+            rows.append((op_index + seg.start, is_fetch, resource, clock + start, clock + stop,
+                         pred + base if pred >= 0 else last))
+        for name, seconds in seg_busy.items():
+            busy[name] = busy.get(name, 0.0) + seconds
+        if len(rows) > base:
+            last = max(range(base, len(rows)), key=lambda i: (rows[i][4], i))
+            end = rows[last][4]
+        clock = end
+    return Run(rows, program.ops, plan, busy)
+
+
+def _simulate_rows(ops: list[Op], hw: HardwareSpec, fetch_bytes: tuple[float, ...]) -> tuple[list[tuple], dict[str, float]]:
+    """The SimPy run itself: rows of (op index, is_fetch, resource label, start, end, pred) and busy time.
 
     An op's process is started when its last dependency (and its weight fetch, if any) has finished;
     a fetch's process when its op's dependencies have all started. Whoever completes that last
@@ -61,7 +133,6 @@ def simulate_ops(ops: list[Op], hw: HardwareSpec) -> Run:
     """
     env = simpy.Environment()
     n_cores = hw.coprocessor.cores
-    plan = plan_residency(ops, hw)
     fetch_channel = fetch_resource(hw)
 
     # Cores are grouped into the coarsest blocks that every placement is a union of (e.g. {0,1} and
@@ -86,7 +157,7 @@ def simulate_ops(ops: list[Op], hw: HardwareSpec) -> Run:
             names = counters = (op.unit,)
             label = op.unit
         placed.append((names, label, counters, op_cost(op, hw, len(counters)).seconds))
-    fetching = [b > 0 for b in plan.fetch_bytes]
+    fetching = [b > 0 for b in fetch_bytes]
     waiting = [len(op.deps) + fetching[op.id] for op in ops]  # unfinished requirements
     unstarted = [len(op.deps) if fetching[op.id] else 0 for op in ops]  # deps a fetch waits to see start
     successors: list[list[int]] = [[] for _ in ops]
@@ -132,7 +203,7 @@ def simulate_ops(ops: list[Op], hw: HardwareSpec) -> Run:
     def fetch(op_id: int, pred: int):
         requests, pred = yield from acquire((fetch_channel,), pred)
         start = env.now
-        seconds = fetch_seconds(hw, plan.fetch_bytes[op_id])
+        seconds = fetch_seconds(hw, fetch_bytes[op_id])
         yield env.timeout(seconds)
         busy[fetch_channel] += seconds
         satisfy(op_id, finish((fetch_channel,), requests, (op_id, True, fetch_channel, start, env.now, pred)))
@@ -160,17 +231,20 @@ def simulate_ops(ops: list[Op], hw: HardwareSpec) -> Run:
     env.run()
     if len(rows) != len(ops) + sum(fetching):  # a dependency cycle or a dangling id: a lowering bug
         raise RuntimeError(f"only {len(rows)} of {len(ops) + sum(fetching)} ops and fetches ran")
+    return rows, busy
+
+
+def _records(rows: list[tuple], ops: list[Op], fetch_bytes: tuple[float, ...]) -> list[Record]:
     records = []
     for idx, (op_id, is_fetch, resource, start, end, pred) in enumerate(rows):
         op = ops[op_id]
         if is_fetch:
             records.append(Record(idx, f"{op.name}.fetch", "fetch", op.component, resource, RESOURCE_CLASS[resource],
-                                  start, end, 0, plan.fetch_bytes[op_id], pred))
+                                  start, end, 0, fetch_bytes[op_id], pred))
         else:
             records.append(Record(idx, op.name, op.kind, op.component, resource,
                                   RESOURCE_CLASS.get(resource, "coprocessor"), start, end, op.macs, op.bytes, pred))
-    return Run(tuple(records), plan, busy)
-
+    return records
 
 def _core_blocks(n_cores: int, core_sets: set[tuple[int, ...]]) -> dict[int, str]:
     """Map each core to the block resource it belongs to: cores always placed together share a block."""

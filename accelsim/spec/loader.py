@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import re
 import difflib
+from functools import lru_cache
 import typing
 from pathlib import Path
 from typing import Any, Iterable, TypeVar
@@ -30,8 +31,24 @@ PREFIXES = {"workload": WorkloadSpec, "hw": HardwareSpec}
 
 
 def read_yaml(path: str | Path) -> dict[str, Any]:
-    """Parse a YAML file into a mapping, or raise one clear SpecError."""
+    """Parse a YAML file into a mapping, or raise one clear SpecError. Callers get their own copy."""
     path = Path(path)
+    try:
+        stat = path.stat()
+    except OSError:
+        stat = None
+    if stat is not None and path.is_file():
+        return copy.deepcopy(_read_yaml_cached(str(path), stat.st_mtime_ns, stat.st_size))
+    return _read_yaml(path)
+
+
+@lru_cache(maxsize=64)
+def _read_yaml_cached(path: str, mtime_ns: int, size: int) -> dict[str, Any]:
+    """Parsed once per file version: sweeps load the same two files for every point."""
+    return _read_yaml(Path(path))
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:

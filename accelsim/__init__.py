@@ -3,6 +3,7 @@
 from accelsim.api import SimResult, simulate
 from accelsim.errors import AccelsimError, SpecError
 from accelsim.spec.loader import load_hardware, load_workload
+from accelsim.sweep.run import run_sweep
 
-__all__ = ["AccelsimError", "SimResult", "SpecError", "load_hardware", "load_workload", "simulate"]
+__all__ = ["AccelsimError", "SimResult", "SpecError", "load_hardware", "load_workload", "run_sweep", "simulate"]
 __version__ = "0.1.0"

@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable
@@ -130,6 +130,13 @@ class SimResult:
     weight_fetches: int
     records: tuple[Record, ...] = field(repr=False, compare=False)
     model: Model = field(repr=False, compare=False)
+    utterance_rtfs: tuple[float, ...] = ()  # per utterance, for a test set
+
+    def percentile(self, q: float) -> float:
+        """Per-utterance RTF percentile (q in 0..100) of a test set; the RTF itself for one utterance."""
+        import numpy as np
+
+        return float(np.percentile(self.utterance_rtfs, q)) if self.utterance_rtfs else self.rtf
 
     def to_dict(self) -> dict[str, Any]:
         """Everything but the per-op records, JSON-ready."""
@@ -151,6 +158,10 @@ class SimResult:
             "fetched_weight_bytes": self.fetched_weight_bytes,
             "ops": self.ops,
             "weight_fetches": self.weight_fetches,
+            "utterances": max(1, len(self.utterance_rtfs)),
+            "rtf_p50": self.percentile(50),
+            "rtf_p90": self.percentile(90),
+            "rtf_p99": self.percentile(99),
         }
 
 
@@ -163,10 +174,53 @@ def simulate(workload: WorkloadSpec | str | Path, hardware: HardwareSpec | str |
     small enough to ship between processes in a sweep. ``segmented=False`` runs the whole utterance
     as one SimPy run instead of simulating each distinct decode iteration once (same records; slower).
     """
-    from accelsim.hw.link import link_bytes_per_s
 
     overrides = list(overrides) + run_overrides(precision, beam, lm_fusion)
     spec, hw = resolve(workload, hardware, overrides)
+    if spec.test_set is not None:
+        return _simulate_test_set(spec, hw, segmented)
+    return _simulate_one(spec, hw, keep_records, segmented)
+
+
+def _simulate_test_set(spec: WorkloadSpec, hw: HardwareSpec, segmented: bool) -> SimResult:
+    """Each utterance on its own (its length, seed + i), then aggregated: RTF = total time / total audio,
+    breakdowns and occupancy weighted by audio and by time."""
+    from accelsim.workload.testset import utterance_lengths
+
+    assert spec.test_set is not None
+    results = []
+    for i, frames in enumerate(utterance_lengths(spec.test_set)):
+        emission = spec.decoding.emission.model_copy(update={"seed": spec.decoding.emission.seed + i})
+        one = spec.model_copy(update={
+            "test_set": None,
+            "utterance": spec.utterance.model_copy(update={"frames": frames}),
+            "decoding": spec.decoding.model_copy(update={"emission": emission}),
+        })
+        results.append(_simulate_one(one, hw, keep_records=False, segmented=segmented))
+    time_s = sum(r.time_s for r in results)
+    audio_s = sum(r.audio_s for r in results)
+
+    def weighted(attr: str, weight: str, total: float) -> dict[str, float]:
+        keys = getattr(results[0], attr)
+        return {k: sum(getattr(r, attr)[k] * getattr(r, weight) for r in results) / total for k in keys}
+
+    first = results[0]
+    return replace(
+        first,
+        rtf=time_s / audio_s, time_s=time_s, audio_s=audio_s,
+        breakdown_by_component=weighted("breakdown_by_component", "audio_s", audio_s),
+        breakdown_by_resource=weighted("breakdown_by_resource", "audio_s", audio_s),
+        occupancy=weighted("occupancy", "time_s", time_s),
+        iterations=sum(r.iterations for r in results),
+        fetched_weight_bytes=sum(r.fetched_weight_bytes for r in results),
+        ops=sum(r.ops for r in results), weight_fetches=sum(r.weight_fetches for r in results),
+        utterance_rtfs=tuple(r.rtf for r in results),
+    )
+
+
+def _simulate_one(spec: WorkloadSpec, hw: HardwareSpec, keep_records: bool, segmented: bool) -> SimResult:
+    from accelsim.hw.link import link_bytes_per_s
+
     model, trace, program = prepare(spec)
     run = simulate_program(program, hw) if segmented else simulate_ops(program.ops, hw)
     ops = program.ops

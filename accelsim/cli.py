@@ -44,7 +44,20 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("hardware", nargs="?", default=DEFAULT_HW, help=f"hardware YAML (default: {DEFAULT_HW})")
     _add_model_flags(run)
     run.add_argument("--json", action="store_true", help="print one JSON object and nothing else on stdout")
+    run.add_argument("--trace", metavar="FILE.json",
+                     help="also write a Chrome trace-event timeline (open in Perfetto or chrome://tracing)")
     run.set_defaults(func=cmd_run)
+
+    exp = sub.add_parser("explain", help="why the RTF is what it is: critical path, occupancy, sensitivities",
+                         description="Summarise the critical path (which components and resources it runs through), "
+                                     "per-resource occupancy, and the RTF change when each of link bandwidth, link "
+                                     "latency, coprocessor MAC rate, scratchpad size and host speed is made 2x better.")
+    exp.add_argument("workload", nargs="?", default=DEFAULT_WORKLOAD, help=f"workload YAML (default: {DEFAULT_WORKLOAD})")
+    exp.add_argument("hardware", nargs="?", default=DEFAULT_HW, help=f"hardware YAML (default: {DEFAULT_HW})")
+    _add_model_flags(exp)
+    exp.add_argument("--plot", metavar="FILE.png", help="also draw the sensitivity bar chart")
+    exp.add_argument("--json", action="store_true", help="print one JSON object and nothing else on stdout")
+    exp.set_defaults(func=cmd_explain)
 
     size = sub.add_parser("size", help="model size (MB = 10^6 bytes) and compression vs FP32",
                           description="Print the stored size of each network at its precision (weights at their bits, "
@@ -65,6 +78,19 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--workers", type=int, default=None, help="processes to simulate in (default: CPU count, at most 4)")
     rep.add_argument("--json", action="store_true", help="print only the comparison, as a JSON list, on stdout")
     rep.set_defaults(func=cmd_reproduce)
+
+    swp = sub.add_parser("sweep", help="run a report recipe: a grid of points, in parallel, cached and resumable",
+                         description="Expand RECIPE (reports/*.yaml) into points, run them in parallel, write results.csv "
+                                     "(and results.parquet with pyarrow) with one row per point, and draw the recipe's plots. "
+                                     "Finished points are cached by a hash of their resolved config; --resume reuses them.")
+    swp.add_argument("recipe", help="report recipe YAML, e.g. reports/link_whatif.yaml")
+    swp.add_argument("--out", help="output folder (default: out/<recipe name> beside the recipe)")
+    swp.add_argument("--workers", type=int, default=None, help="processes (default: CPU count); 1 runs in this process")
+    swp.add_argument("--dask", metavar="local|ADDRESS",
+                     help="run on Dask: 'local' starts a LocalCluster of --workers processes, else a scheduler address "
+                          "(needs pip install 'accelsim[dask]')")
+    swp.add_argument("--resume", action="store_true", help="reuse points already finished in the output folder")
+    swp.set_defaults(func=cmd_sweep)
 
     cal = sub.add_parser("calibrate", help="fit the unsourced hardware parameters to reference figures",
                          description="Fit a declared set of at most 6 hardware parameters (each within a plausible range) "
@@ -115,6 +141,34 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from accelsim.sweep import load_recipe, run_sweep
+    from accelsim.sweep.recipe import expand
+    from accelsim.sweep.run import default_out
+
+    recipe = load_recipe(args.recipe)
+    out = args.out or default_out(recipe)
+    bar = tqdm(total=len(expand(recipe.spec)), desc=recipe.spec.name, unit="point", file=sys.stderr, disable=None)
+
+    def progress(done: int, failed: int, total: int) -> None:
+        bar.n = done
+        bar.set_postfix(failed=failed, refresh=False)
+        bar.refresh()
+
+    try:
+        table = run_sweep(recipe, out, workers=args.workers, dask=args.dask, resume=args.resume, progress=progress)
+    finally:
+        bar.close()
+    counts = table["status"].value_counts().to_dict()
+    print(f"{recipe.spec.name}: {len(table)} points, " + ", ".join(f"{n} {s}" for s, n in counts.items()))
+    for _, row in table[table["status"] != "ok"].head(5).iterrows():
+        print(f"  point {row['point']}: {row['status']}: {row['error']}")
+    print(f"wrote {out}/results.csv" + "".join(f", {out}/{p.file}" for p in recipe.spec.plots))
+    return 0 if (table["status"] == "ok").any() else 1
+
+
 def cmd_calibrate(args: argparse.Namespace) -> int:
     import datetime
 
@@ -145,7 +199,22 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     result = accelsim.simulate(args.workload, args.hardware, overrides=args.overrides, precision=args.precision,
                                beam=args.beam, lm_fusion=args.lm)
+    if args.trace:
+        from accelsim.report.trace import write_chrome_trace
+
+        write_chrome_trace(result, args.trace)
     print(json.dumps(result.to_dict(), indent=2) if args.json else format_run(result))
+    return 0
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    from accelsim.report.explain import explain, format_explain, plot_sensitivity
+
+    report = explain(args.workload, args.hardware, overrides=args.overrides, precision=args.precision,
+                     beam=args.beam, lm_fusion=args.lm)
+    if args.plot:
+        plot_sensitivity(report, args.plot)
+    print(json.dumps(report.to_dict(), indent=2) if args.json else format_explain(report))
     return 0
 
 

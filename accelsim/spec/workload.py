@@ -106,12 +106,39 @@ class UtteranceSpec(Strict):
     frame_shift: PositiveSeconds = Field(description="Audio time per encoder frame, e.g. '20 ms'.")
 
 
+class TestSetSpec(Strict):
+    """Many utterances instead of one: a list of lengths, or a seeded normal distribution of lengths.
+
+    Utterance i decodes with emission seed ``decoding.emission.seed + i``; results report the aggregate
+    RTF (total processing time / total audio) and per-utterance percentiles.
+    """
+
+    __test__ = False  # not a pytest test class
+
+    lengths: list[PositiveInt] | None = Field(None, min_length=1, description="Encoder frames of each utterance.")
+    count: PositiveInt | None = Field(None, description="Number of utterances to draw.")
+    mean_frames: float | None = Field(None, gt=0, description="Mean length of the drawn utterances, in frames.")
+    std_frames: float = Field(0.0, ge=0, description="Standard deviation of the drawn lengths, in frames.")
+    min_frames: PositiveInt = Field(10, description="Drawn lengths are clipped to at least this many frames.")
+    max_frames: PositiveInt | None = Field(None, description="Drawn lengths are clipped to at most this many frames.")
+    seed: int = Field(0, ge=0, description="Seed of the length draw.")
+
+    @model_validator(mode="after")
+    def _one_way(self) -> "TestSetSpec":
+        if (self.lengths is None) == (self.count is None):
+            raise ValueError("give either lengths or count (with mean_frames), not both or neither")
+        if self.count is not None and self.mean_frames is None:
+            raise ValueError("count needs mean_frames (and optionally std_frames)")
+        return self
+
+
 class WorkloadSpec(Strict):
     """What `accelsim run` simulates: a model, its precision and how it is decoded."""
 
     name: str
     description: str = ""
     utterance: UtteranceSpec
+    test_set: TestSetSpec | None = Field(None, description="Many utterances instead of `utterance.frames` (same frame shift).")
     model: ModelSpec
     precision: PrecisionSpec = PrecisionSpec()
     decoding: DecodingSpec = DecodingSpec()

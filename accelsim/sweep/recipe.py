@@ -1,0 +1,178 @@
+"""Report recipes: a base workload and machine, axes to vary, and the plots to draw.
+
+    name: link_whatif
+    workload: ../workloads/rnnt_lm_fusion.yaml     # relative to the recipe file
+    hardware: ../hwconfigs/rapid_7nm.yaml
+    set: ["workload.decoding.beam=16"]             # base overrides (optional)
+    axes:                                          # the grid: every combination
+      precision: [fp16, int8, int4]
+      hw.link.bandwidth: ["16 Gbps", "32 Gbps", "64 Gbps"]
+    zip:                                           # optional: each group's lists vary together
+      - {hw.link.bandwidth: ["32 Gbps", "64 Gbps"], hw.link.latency: ["1 us", "0.5 us"]}
+    plots:
+      - {kind: line, file: rtf_vs_link.png, x: hw.link.bandwidth, y: rtf, group: precision}
+
+An axis is ``precision`` (a preset or per-network flag, as for --precision) or any field of either
+spec by its dotted ``hw.`` / ``workload.`` path.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from accelsim.spec.base import Strict
+from accelsim.spec.loader import read_yaml, validate
+
+METRICS = ("rtf", "time_s", "rtf_p50", "rtf_p90", "rtf_p99", "model_size_MB", "compression")
+
+
+def _check_axis(name: str) -> str:
+    if name != "precision" and not name.startswith(("hw.", "workload.")):
+        raise ValueError(f"axis {name!r}: expected 'precision' or a dotted path starting with 'hw.' or 'workload.'")
+    return name
+
+
+class PlotSpec(Strict):
+    """One figure drawn from the results table."""
+
+    kind: Literal["bars", "line", "heatmap"] = Field(description="bars: stacked RTF breakdown per point; line: a metric "
+                                                     "against an axis, one line per value of `group`; heatmap: a metric over two axes.")
+    file: str = Field(description="Output file name (PNG) inside the sweep's output folder.")
+    x: str = Field(description="Axis along the x direction.")
+    y: str = Field("rtf", description="line/heatmap: the metric (rtf, time_s, rtf_p90, ...); heatmap: the second axis.")
+    value: str = Field("rtf", description="heatmap: the metric shown in the cells.")
+    group: str | None = Field(None, description="line: one line per value of this axis; bars: one panel per value.")
+    stack: Literal["component", "resource"] = Field("component", description="bars: what the bars are split by.")
+    where: dict[str, Any] = Field(default_factory=dict, description="Keep only points with these axis values.")
+    title: str | None = None
+
+    @field_validator("file")
+    @classmethod
+    def _png(cls, value: str) -> str:
+        if "/" in value or not value.endswith(".png"):
+            raise ValueError(f"expected a file name ending in .png, got {value!r}")
+        return value
+
+
+class RecipeSpec(Strict):
+    name: str
+    description: str = ""
+    workload: str = Field(description="Workload YAML, relative to the recipe file.")
+    hardware: str = Field(description="Hardware YAML, relative to the recipe file.")
+    set: list[str] = Field(default_factory=list, description="Overrides applied to every point (--set syntax).")
+    axes: dict[str, list[Any]] = Field(default_factory=dict, description="Grid axes: every combination of their values.")
+    zip: list[dict[str, list[Any]]] = Field(default_factory=list, description="Groups of axes whose values vary together.")
+    plots: list[PlotSpec] = Field(default_factory=list)
+
+    @field_validator("axes")
+    @classmethod
+    def _axes(cls, value: dict[str, list[Any]]) -> dict[str, list[Any]]:
+        for name, values in value.items():
+            _check_axis(name)
+            if not values:
+                raise ValueError(f"axis {name!r} has no values")
+        return value
+
+    @field_validator("zip")
+    @classmethod
+    def _zips(cls, value: list[dict[str, list[Any]]]) -> list[dict[str, list[Any]]]:
+        for i, group in enumerate(value):
+            lengths = {len(v) for v in group.values()}
+            for name in group:
+                _check_axis(name)
+            if len(lengths) != 1 or 0 in lengths:
+                raise ValueError(f"zip.{i}: every axis of a zipped group needs the same, non-zero number of values")
+        return value
+
+    @model_validator(mode="after")
+    def _names_unique_and_plotted(self) -> "RecipeSpec":
+        names = list(self.axes) + [n for g in self.zip for n in g]
+        if len(names) != len(set(names)):
+            raise ValueError("an axis appears twice (in axes and zip, or in two zip groups)")
+        for i, plot in enumerate(self.plots):
+            used = [plot.x, *( [plot.group] if plot.group else []), *plot.where]
+            if plot.kind == "heatmap":
+                used.append(plot.y)
+            for name in used:
+                if name not in names:
+                    raise ValueError(f"plots.{i}: {name!r} is not an axis of this recipe; axes are {names}")
+            if plot.kind == "line" and plot.y not in METRICS:
+                raise ValueError(f"plots.{i}: y={plot.y!r} is not a metric; expected one of {list(METRICS)}")
+            if plot.kind == "heatmap" and plot.value not in METRICS:
+                raise ValueError(f"plots.{i}: value={plot.value!r} is not a metric; expected one of {list(METRICS)}")
+        return self
+
+    @property
+    def axis_names(self) -> list[str]:
+        return list(self.axes) + [n for g in self.zip for n in g]
+
+
+@dataclass(frozen=True)
+class Recipe:
+    spec: RecipeSpec
+    path: Path
+
+    @property
+    def workload(self) -> Path:
+        return (self.path.parent / self.spec.workload).resolve()
+
+    @property
+    def hardware(self) -> Path:
+        return (self.path.parent / self.spec.hardware).resolve()
+
+
+def load_recipe(path: str | Path) -> Recipe:
+    from accelsim.errors import SpecError
+
+    path = Path(path)
+    recipe = Recipe(validate(RecipeSpec, read_yaml(path), str(path)), path)
+    for label, file in (("workload", recipe.workload), ("hardware", recipe.hardware)):
+        if not file.is_file():
+            raise SpecError(str(path), label, f"no such file {file}")
+    return recipe
+
+
+@dataclass(frozen=True)
+class Point:
+    index: int
+    axes: dict[str, Any]
+
+    def overrides(self, base: list[str]) -> list[str]:
+        """The --set strings of this point (after the recipe's base overrides)."""
+        from accelsim.api import run_overrides
+
+        out = list(base)
+        for name, value in self.axes.items():
+            if name == "precision":
+                out += run_overrides(precision=str(value))
+            else:
+                out.append(f"{name}={_yaml_value(value)}")
+        return out
+
+
+def _yaml_value(value: Any) -> str:
+    import yaml
+
+    if isinstance(value, str):
+        return value
+    return yaml.safe_dump(value, default_flow_style=True).strip().removesuffix("...").strip()
+
+
+def expand(spec: RecipeSpec) -> list[Point]:
+    """The grid (product of ``axes``) crossed with each zipped group, in a stable order."""
+    factors: list[list[dict[str, Any]]] = [[{name: v} for v in values] for name, values in spec.axes.items()]
+    for group in spec.zip:
+        names = list(group)
+        factors.append([dict(zip(names, vals)) for vals in zip(*(group[n] for n in names))])
+    points = []
+    for i, combo in enumerate(itertools.product(*factors)):
+        axes: dict[str, Any] = {}
+        for part in combo:
+            axes.update(part)
+        points.append(Point(i, axes))
+    return points

@@ -1,0 +1,169 @@
+"""Sweeps: grid expansion, caching and resume, failure capture, interruption, worker counts, Dask."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+import accelsim
+from accelsim.errors import AccelsimError, SpecError
+from accelsim.sweep import expand, load_recipe
+from accelsim.sweep import run as sweep_run
+
+REPO = Path(__file__).resolve().parents[1]
+SMALL = ["workload.utterance.frames=16"]
+
+
+def _recipe(tmp_path: Path, **fields) -> Path:
+    data = {"name": "t", "workload": str(REPO / "workloads/rnnt_lm_fusion.yaml"),
+            "hardware": str(REPO / "hwconfigs/rapid_7nm.yaml"), "set": SMALL,
+            "axes": {"precision": ["fp16", "int4"], "workload.decoding.beam": [1, 4]}}
+    data.update(fields)
+    path = tmp_path / "recipe.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_grid_and_zip_expansion(tmp_path):
+    recipe = load_recipe(_recipe(tmp_path, zip=[{"hw.link.bandwidth": ["32 Gbps", "64 Gbps"],
+                                                 "hw.link.latency": ["1 us", "0.5 us"]}]))
+    points = expand(recipe.spec)
+    assert len(points) == 2 * 2 * 2  # grid 2x2, crossed with one zipped group of 2
+    assert [p.index for p in points] == list(range(8))
+    assert {(p.axes["hw.link.bandwidth"], p.axes["hw.link.latency"]) for p in points} == {("32 Gbps", "1 us"), ("64 Gbps", "0.5 us")}
+    assert len({json.dumps(p.axes, sort_keys=True) for p in points}) == 8
+    assert "workload.precision.default=int4" in points[-1].overrides([])
+
+
+@pytest.mark.parametrize("fields, message", [
+    ({"axes": {"link.bandwidth": ["32 Gbps"]}}, "expected 'precision' or a dotted path"),
+    ({"zip": [{"hw.link.lanes": [1, 2], "hw.link.latency": ["1 us"]}]}, "same, non-zero number"),
+    ({"plots": [{"kind": "line", "file": "a.png", "x": "hw.cores"}]}, "not an axis of this recipe"),
+    ({"plots": [{"kind": "line", "file": "a.svg", "x": "precision"}]}, "ending in .png"),
+    ({"workload": "nope.yaml"}, "no such file"),
+])
+def test_bad_recipes_are_refused(tmp_path, fields, message):
+    with pytest.raises(SpecError, match=message):
+        load_recipe(_recipe(tmp_path, **fields))
+
+
+def test_results_table_and_outputs(tmp_path):
+    out = tmp_path / "out"
+    recipe = _recipe(tmp_path, plots=[{"kind": "line", "file": "l.png", "x": "workload.decoding.beam", "group": "precision"},
+                                      {"kind": "bars", "file": "b.png", "x": "precision", "where": {"workload.decoding.beam": 4}},
+                                      {"kind": "heatmap", "file": "h.png", "x": "precision", "y": "workload.decoding.beam"}])
+    table = accelsim.run_sweep(recipe, out=out, workers=1)
+    assert list(table["status"]) == ["ok"] * 4
+    for column in ("precision", "workload.decoding.beam", "rtf", "rtf_p90", "model_size_MB", "component_encoder",
+                   "resource_link", "occupancy_coprocessor", "status", "error", "key"):
+        assert column in table.columns
+    parts = table[[c for c in table.columns if c.startswith("component_")]].sum(axis=1)
+    assert parts.to_numpy() == pytest.approx(table["rtf"].to_numpy(), rel=1e-9)
+    on_disk = pd.read_csv(out / "results.csv")
+    assert on_disk["rtf"].to_numpy() == pytest.approx(table["rtf"].to_numpy(), rel=1e-12)
+    assert (out / "results.parquet").exists()
+    for name in ("l.png", "b.png", "h.png"):
+        assert (out / name).read_bytes()[:4] == b"\x89PNG"
+    assert len(list((out / "points").glob("*.json"))) == 4
+
+
+def test_resume_skips_finished_points(tmp_path, monkeypatch):
+    recipe, out = _recipe(tmp_path), tmp_path / "out"
+    first = accelsim.run_sweep(recipe, out=out, workers=1)
+    calls = []
+    real = sweep_run.run_point
+    monkeypatch.setattr(sweep_run, "run_point", lambda *a: calls.append(a) or real(*a))
+    again = accelsim.run_sweep(recipe, out=out, workers=1, resume=True)
+    assert calls == []
+    assert again["rtf"].tolist() == first["rtf"].tolist()
+    accelsim.run_sweep(recipe, out=out, workers=1)  # without --resume every point runs again
+    assert len(calls) == 4
+
+
+def test_key_changes_with_any_resolved_field(tmp_path):
+    a = accelsim.run_sweep(_recipe(tmp_path), out=tmp_path / "a", workers=1)
+    b = accelsim.run_sweep(_recipe(tmp_path, set=[*SMALL, "hw.link.latency=2 us"]), out=tmp_path / "b", workers=1)
+    assert set(a["key"]).isdisjoint(set(b["key"]))
+
+
+def test_a_failing_point_is_recorded_and_the_rest_finish(tmp_path):
+    recipe = _recipe(tmp_path, axes={"workload.decoding.beam": [2, 0, 4], "workload.decoding.trace": [None]})
+    table = accelsim.run_sweep(recipe, out=tmp_path / "out", workers=1)
+    assert list(table["status"]) == ["ok", "invalid", "ok"]
+    assert "decoding.beam" in table.loc[1, "error"]
+    recipe = _recipe(tmp_path, axes={"workload.decoding.trace": [None, str(tmp_path / "missing.jsonl")]})
+    table = accelsim.run_sweep(recipe, out=tmp_path / "out2", workers=2)
+    assert list(table["status"]) == ["ok", "failed"]
+    assert "missing.jsonl" in table.loc[1, "error"]
+    assert pd.read_csv(tmp_path / "out2" / "results.csv")["status"].tolist() == ["ok", "failed"]
+
+
+def test_all_points_invalid_is_a_user_error(tmp_path):
+    with pytest.raises(AccelsimError, match="no point of the recipe is valid"):
+        accelsim.run_sweep(_recipe(tmp_path, axes={"workload.decoding.beam": [0]}), out=tmp_path / "o", workers=1)
+
+
+def test_interrupted_sweep_keeps_what_finished(tmp_path):
+    out = tmp_path / "out"
+
+    def stop_after_two(done, failed, total):
+        if done == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        accelsim.run_sweep(_recipe(tmp_path), out=out, workers=1, progress=stop_after_two)
+    table = pd.read_csv(out / "results.csv")
+    assert table["status"].tolist() == ["ok", "ok", "not run", "not run"]
+    resumed = accelsim.run_sweep(_recipe(tmp_path), out=out, workers=1, resume=True)
+    assert resumed["status"].tolist() == ["ok"] * 4
+
+
+def test_results_identical_across_worker_counts(tmp_path):
+    one = accelsim.run_sweep(_recipe(tmp_path), out=tmp_path / "one", workers=1)
+    two = accelsim.run_sweep(_recipe(tmp_path), out=tmp_path / "two", workers=2)
+    pd.testing.assert_frame_equal(one, two)
+
+
+def test_dask_local_cluster(tmp_path):
+    pytest.importorskip("distributed")
+    local = accelsim.run_sweep(_recipe(tmp_path), out=tmp_path / "local", workers=1)
+    dask = accelsim.run_sweep(_recipe(tmp_path), out=tmp_path / "dask", workers=2, dask="local")
+    pd.testing.assert_frame_equal(local, dask)
+
+
+def test_cli_sweep(run_cli, tmp_path):
+    proc = run_cli("sweep", _recipe(tmp_path), "--out", tmp_path / "cli", "--workers", 2)
+    assert proc.returncode == 0, proc.stderr
+    assert "4 points, 4 ok" in proc.stdout
+    proc = run_cli("sweep", tmp_path / "absent.yaml")
+    assert proc.returncode == 2 and "no such file" in proc.stderr
+
+
+def test_test_set_aggregates_utterances(tmp_path):
+    lengths = [12, 20, 16]
+    overrides = [f"workload.test_set={{lengths: {lengths}}}", "workload.decoding.beam=4"]
+    agg = accelsim.simulate(REPO / "workloads/rnnt_lm_fusion.yaml", REPO / "hwconfigs/rapid_7nm.yaml", overrides=overrides)
+    singles = [accelsim.simulate(REPO / "workloads/rnnt_lm_fusion.yaml", REPO / "hwconfigs/rapid_7nm.yaml",
+                                 overrides=[f"workload.utterance.frames={n}", f"workload.decoding.emission.seed={i}",
+                                            "workload.decoding.beam=4"]) for i, n in enumerate(lengths)]
+    assert agg.rtf == pytest.approx(sum(s.time_s for s in singles) / sum(s.audio_s for s in singles), rel=1e-12)
+    assert list(agg.utterance_rtfs) == pytest.approx([s.rtf for s in singles], rel=1e-12)
+    assert sum(agg.breakdown_by_component.values()) == pytest.approx(agg.rtf, rel=1e-9)
+    d = agg.to_dict()
+    assert d["utterances"] == 3 and d["rtf_p50"] <= d["rtf_p90"] <= d["rtf_p99"]
+
+
+def test_test_set_drawn_lengths_are_seeded():
+    from accelsim.spec.workload import TestSetSpec
+    from accelsim.workload.testset import utterance_lengths
+
+    spec = TestSetSpec(count=50, mean_frames=300, std_frames=100, min_frames=40, seed=3)
+    a, b = utterance_lengths(spec), utterance_lengths(spec)
+    assert a == b and len(a) == 50 and min(a) >= 40
+    assert utterance_lengths(spec.model_copy(update={"seed": 4})) != a
+    with pytest.raises(ValueError, match="either lengths or count"):
+        TestSetSpec(lengths=[10], count=2, mean_frames=10)

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
@@ -17,8 +18,8 @@ import yaml
 
 from accelsim.errors import AccelsimError
 from accelsim.graph.ir import Op
-from accelsim.graph.lower import Program, lower_program
-from accelsim.report.metrics import breakdowns, occupancy
+from accelsim.graph.lower import Program, lower_distinct, lower_program
+from accelsim.report.metrics import as_rtf, breakdowns, critical_seconds, occupancy, occupancy_of
 from accelsim.sim.engine import Record, simulate_ops, simulate_program
 from accelsim.spec.hardware import HardwareSpec
 from accelsim.spec.loader import load_hardware, load_workload
@@ -219,31 +220,98 @@ def _simulate_test_set(spec: WorkloadSpec, hw: HardwareSpec, segmented: bool) ->
 
 
 def _simulate_one(spec: WorkloadSpec, hw: HardwareSpec, keep_records: bool, segmented: bool) -> SimResult:
-    from accelsim.hw.link import link_bytes_per_s
+    if segmented and not keep_records and hw.memory.residency == "per_op":
+        return _simulate_summary(spec, hw)
+    return _simulate_records(spec, hw, keep_records, segmented)
 
+
+@lru_cache(maxsize=256)
+def _prepare_distinct(spec_json: str) -> tuple[Model, DecodeTrace, list[tuple], dict[tuple, list[Op]]]:
+    spec = WorkloadSpec.model_validate_json(spec_json)
+    model = build_model(spec)
+    trace = decode_trace(spec)
+    return (model, trace, *lower_distinct(model, spec.utterance.frames, trace))
+
+
+#: Per (machine, segment content): makespan, critical-path seconds by component and resource class,
+#: busy seconds, op count, fetch count, fetched bytes.
+_SUMMARIES: dict[tuple, tuple] = {}
+
+
+def _segment_summary(machine: str, key: tuple, ops: list[Op], hw: HardwareSpec) -> tuple:
+    cached = _SUMMARIES.get((machine, key))
+    if cached is None:
+        run = simulate_ops(ops, hw)
+        fetched = [b for b in run.plan.fetch_bytes if b > 0]
+        cached = (run.time_s, *critical_seconds(run), run.busy, len(ops), len(fetched), sum(fetched))
+        _SUMMARIES[(machine, key)] = cached
+        while len(_SUMMARIES) > 4096:
+            _SUMMARIES.pop(next(iter(_SUMMARIES)))
+    return cached
+
+
+def _simulate_summary(spec: WorkloadSpec, hw: HardwareSpec) -> SimResult:
+    """Metrics without per-op records: each distinct segment simulated once, its summary counted once
+    per occurrence. With per-op residency a segment's fetches depend on its own ops only, so the sums
+    equal those of the full run (tests compare the two)."""
+    model, trace, keys, distinct = _prepare_distinct(spec.model_dump_json())
+    machine = hw.model_dump_json()
+    time_s = 0.0
+    component_s: dict[str, float] = {}
+    resource_s: dict[str, float] = {}
+    busy: dict[str, float] = {}
+    ops = fetches = 0
+    fetched = 0.0
+    for key, count in Counter(keys).items():
+        seg_time, seg_components, seg_resources, seg_busy, seg_ops, seg_fetches, seg_bytes = \
+            _segment_summary(machine, key, distinct[key], hw)
+        time_s += count * seg_time
+        for target, source in ((component_s, seg_components), (resource_s, seg_resources), (busy, seg_busy)):
+            for name, value in source.items():
+                target[name] = target.get(name, 0.0) + count * value
+        ops += count * seg_ops
+        fetches += count * seg_fetches
+        fetched += count * seg_bytes
+    audio_s = spec.utterance.frames * spec.utterance.frame_shift
+    by_component, by_resource = as_rtf(component_s, resource_s, audio_s)
+    return _result(spec, hw, model, trace, time_s, audio_s, by_component, by_resource,
+                   occupancy_of(busy, time_s, hw.coprocessor.cores), fetched, ops, fetches, (), None)
+
+
+def _simulate_records(spec: WorkloadSpec, hw: HardwareSpec, keep_records: bool, segmented: bool) -> SimResult:
     model, trace, program = prepare(spec)
     run = simulate_program(program, hw) if segmented else simulate_ops(program.ops, hw)
-    ops = program.ops
     audio_s = spec.utterance.frames * spec.utterance.frame_shift
     by_component, by_resource = breakdowns(run, audio_s)
+    return _result(spec, hw, model, trace, run.time_s, audio_s, by_component, by_resource,
+                   occupancy(run, hw.coprocessor.cores), run.plan.total_fetch_bytes, len(program.ops),
+                   sum(1 for b in run.plan.fetch_bytes if b > 0), run.records if keep_records else (),
+                   model if keep_records else None)
+
+
+def _result(spec: WorkloadSpec, hw: HardwareSpec, model: Model, trace: DecodeTrace, time_s: float, audio_s: float,
+            by_component: dict[str, float], by_resource: dict[str, float], occupancy: dict[str, float],
+            fetched: float, ops: int, fetches: int, records: tuple, kept_model: Model | None) -> SimResult:
+    from accelsim.hw.link import link_bytes_per_s
+
     return SimResult(
         workload=spec.name,
         hardware=hw.name,
-        rtf=run.time_s / audio_s,
-        time_s=run.time_s,
+        rtf=time_s / audio_s,
+        time_s=time_s,
         audio_s=audio_s,
         breakdown_by_component=by_component,
         breakdown_by_resource=by_resource,
-        occupancy=occupancy(run, hw.coprocessor.cores),
+        occupancy=occupancy,
         model_size_MB=model.stored_bytes / 1e6,
         compression=model.fp32_bytes / model.stored_bytes,
         beam=trace.beam,
         iterations=len(trace.steps),
         presets=model.presets,
         link_GBps=link_bytes_per_s(hw.link) / 1e9,
-        fetched_weight_bytes=run.plan.total_fetch_bytes,
-        ops=len(ops),
-        weight_fetches=sum(1 for b in run.plan.fetch_bytes if b > 0),
-        records=run.records if keep_records else (),
-        model=model if keep_records else None,  # type: ignore[arg-type]
+        fetched_weight_bytes=fetched,
+        ops=ops,
+        weight_fetches=fetches,
+        records=records,
+        model=kept_model,  # type: ignore[arg-type]
     )

@@ -457,3 +457,22 @@ def test_cli_run_prints_a_table(run_cli) -> None:
     assert "beam 2" in proc.stdout
     with pytest.raises(json.JSONDecodeError):
         json.loads(proc.stdout)
+
+
+@pytest.mark.parametrize("extra", [
+    [],
+    ["workload.precision.default=fp16", "workload.decoding.lm_fusion=false"],
+    ["workload.decoding.beam=1", "hw.link.bandwidth=64 Gbps", "hw.coprocessor.cores=3"],
+])
+def test_summary_path_equals_the_full_run(extra) -> None:
+    """Without records (sweeps, test sets) each distinct segment is simulated once and its summary
+    counted per occurrence; the metrics equal those of the full run."""
+    overrides = ["workload.utterance.frames=40", "workload.decoding.beam=8", *extra]
+    light = accelsim.simulate(WORKLOAD, HW, overrides=overrides, keep_records=False).to_dict()
+    full = accelsim.simulate(WORKLOAD, HW, overrides=overrides, segmented=False).to_dict()
+    for key in ("rtf", "time_s", "audio_s", "model_size_MB", "iterations", "ops", "weight_fetches", "fetched_weight_bytes"):
+        assert light[key] == pytest.approx(full[key], rel=1e-12), key
+    for group in ("breakdown_by_component", "breakdown_by_resource", "occupancy"):
+        assert light[group].keys() == full[group].keys()
+        for key, value in full[group].items():
+            assert light[group][key] == pytest.approx(value, rel=1e-9, abs=1e-15), (group, key)

@@ -269,6 +269,24 @@ def _content(ops: list[Op], start: int) -> tuple:
                   op.quantizer, op.passes) for op in ops)
 
 
+def lower_distinct(model: Model, frames: int, trace: DecodeTrace) -> tuple[list[tuple], dict[tuple, list[Op]]]:
+    """Only the distinct segments: the content key of every segment in order, and each distinct
+    segment's ops (ids local to it). What a summary of the run needs, without lowering every iteration."""
+    encoder_ops, _, content = _lower_encoder(model.networks["encoder"], frames, model.lstm_quant)
+    keys = [content]
+    distinct: dict[tuple, list[Op]] = {content: list(encoder_ops)}
+    by_step: dict[tuple, tuple] = {}
+    for step in trace.steps:
+        counts = (step.active, step.miss_prediction, step.miss_lm, step.candidates, step.merged, step.kept)
+        if counts not in by_step:
+            b = GraphBuilder()
+            lower_decode_step(b, model, step, [], trace.beam)
+            by_step[counts] = _content(b.ops, 0)
+            distinct.setdefault(by_step[counts], b.ops)
+        keys.append(by_step[counts])
+    return keys, distinct
+
+
 def lower(model: Model, frames: int, trace: DecodeTrace) -> list[Op]:
     """The whole utterance as one op DAG (see :func:`lower_program`)."""
     return lower_program(model, frames, trace).ops

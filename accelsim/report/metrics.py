@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
-
 from accelsim.graph.ir import COMPONENTS
 from accelsim.sim.engine import Record, Run
 
@@ -34,27 +32,41 @@ def critical_path(records: tuple[Record, ...]) -> list[tuple[Record, float]]:
     return [(records[i], s) for i, s in _chain([r.end for r in records], [r.pred for r in records])]
 
 
+def critical_seconds(run: Run) -> tuple[dict[str, float], dict[str, float]]:
+    """Seconds of the critical path by component and by resource class (each sums to the makespan)."""
+    by_component: dict[str, float] = {c: 0.0 for c in COMPONENTS}
+    by_resource: dict[str, float] = {c: 0.0 for c in RESOURCE_CLASSES}
+    for index, seconds in _chain([row[4] for row in run.rows], [row[5] for row in run.rows]):
+        by_component[run.component(index)] += seconds
+        by_resource[run.resource_class(index)] += seconds
+    return by_component, by_resource
+
+
+def as_rtf(component_s: dict[str, float], resource_s: dict[str, float], audio_s: float) -> tuple[dict[str, float], dict[str, float]]:
+    """Critical-path seconds as RTF shares; the memory class is listed only when weights came from it."""
+    resources = {c: v / audio_s for c, v in resource_s.items() if c != "memory" or v > 0}
+    return {c: v / audio_s for c, v in component_s.items()}, resources
+
+
 def breakdowns(run: Run, audio_s: float) -> tuple[dict[str, float], dict[str, float]]:
     """RTF split by component and by resource class along the critical path."""
-    by_component: dict[str, float] = {c: 0.0 for c in COMPONENTS}
-    by_resource: dict[str, float] = defaultdict(float)
-    for index, seconds in _chain([row[4] for row in run.rows], [row[5] for row in run.rows]):
-        by_component[run.component(index)] += seconds / audio_s
-        by_resource[run.resource_class(index)] += seconds / audio_s
-    resources = {c: by_resource.get(c, 0.0) for c in RESOURCE_CLASSES if c != "memory" or c in by_resource}
-    return by_component, resources
+    return as_rtf(*critical_seconds(run), audio_s)
+
+
+def occupancy_of(busy: dict[str, float], time_s: float, n_cores: int) -> dict[str, float]:
+    """Share of ``time_s`` each resource was busy (coprocessor: averaged over its cores)."""
+    total = time_s or 1.0
+    cores = sum(v for k, v in busy.items() if k.startswith("core"))
+    out = {
+        "coprocessor": cores / (n_cores * total),
+        "host": busy["host"] / total,
+        "link_h2d": busy["h2d"] / total,
+        "link_d2h": busy["d2h"] / total,
+    }
+    if busy.get("dram"):
+        out["memory"] = busy["dram"] / total
+    return out
 
 
 def occupancy(run: Run, n_cores: int) -> dict[str, float]:
-    """Share of the run each resource was busy (coprocessor: averaged over its cores)."""
-    total = run.time_s or 1.0
-    cores = sum(v for k, v in run.busy.items() if k.startswith("core"))
-    out = {
-        "coprocessor": cores / (n_cores * total),
-        "host": run.busy["host"] / total,
-        "link_h2d": run.busy["h2d"] / total,
-        "link_d2h": run.busy["d2h"] / total,
-    }
-    if run.busy.get("dram"):
-        out["memory"] = run.busy["dram"] / total
-    return out
+    return occupancy_of(run.busy, run.time_s, n_cores)

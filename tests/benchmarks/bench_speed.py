@@ -1,0 +1,127 @@
+"""Speed of the simulator itself. Prints figures; asserts nothing (tests assert behaviour, not time).
+
+    python tests/benchmarks/bench_speed.py            # everything (a few minutes on 2 cores)
+    python tests/benchmarks/bench_speed.py --quick    # smaller test set and sweep (about a minute)
+
+1. Simulated ops per second of the engine against a bare SimPy loop handling the same number of items,
+   each waiting for a dependency event, requesting a resource, holding it and releasing it (same run):
+   once as one global SimPy run of the utterance, once as accelsim runs it (distinct segments once).
+2. Wall time of the full paper reproduction (`accelsim reproduce`, plots included), fresh processes.
+3. Wall time of a 1,000-utterance test set at one config (lengths ~ N(152, 50) frames).
+4. Speed-up of a sweep from 1 to 2 worker processes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import simpy
+
+REPO = Path(__file__).resolve().parents[2]
+WORKLOAD = REPO / "workloads" / "rnnt_lm_fusion.yaml"
+HW = REPO / "hwconfigs" / "rapid_7nm.yaml"
+
+
+def bare_simpy(n: int) -> float:
+    """Seconds for n items: wait for the previous item's event, request one of 4 resources, hold, release."""
+    env = simpy.Environment()
+    resources = [simpy.Resource(env, 1) for _ in range(4)]
+    done = [env.event() for _ in range(n)]
+
+    def item(i: int):
+        if i:
+            yield done[i - 1]
+        resource = resources[i % 4]
+        request = resource.request()
+        yield request
+        yield env.timeout(1e-6)
+        resource.release(request)
+        done[i].succeed()
+
+    start = time.perf_counter()
+    for i in range(n):
+        env.process(item(i))
+    env.run()
+    return time.perf_counter() - start
+
+
+def engine_rates() -> None:
+    from accelsim.api import prepare, resolve
+    from accelsim.sim import engine
+
+    spec, hw = resolve(WORKLOAD, HW)
+    _, _, program = prepare(spec)
+    n = len(program.ops)
+    bare = min(bare_simpy(n) for _ in range(3))
+    t0 = time.perf_counter()
+    engine.simulate_ops(program.ops, hw)
+    global_s = time.perf_counter() - t0
+    engine._SEGMENTS.clear()
+    t0 = time.perf_counter()
+    engine.simulate_program(program, hw)
+    segmented_s = time.perf_counter() - t0
+    print(f"1. {n} ops (default workload, INT4, beam 16)")
+    print(f"   bare SimPy loop      {n / bare:10.0f} items/s")
+    print(f"   engine, one run      {n / global_s:10.0f} ops/s   ratio {bare / global_s:.2f}")
+    print(f"   engine, segmented    {n / segmented_s:10.0f} ops/s   ratio {bare / segmented_s:.2f}  (as accelsim runs it)")
+
+
+def reproduce_time() -> None:
+    with tempfile.TemporaryDirectory() as out:
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "accelsim.cli", "reproduce", "--out", out], cwd=REPO, check=True,
+                       capture_output=True)
+        print(f"2. accelsim reproduce (plots included, {os.cpu_count()} CPUs): {time.perf_counter() - t0:.1f} s")
+
+
+def test_set_time(count: int) -> None:
+    import accelsim
+
+    t0 = time.perf_counter()
+    r = accelsim.simulate(WORKLOAD, HW, overrides=[
+        f"workload.test_set={{count: {count}, mean_frames: 152, std_frames: 50, min_frames: 20}}"])
+    wall = time.perf_counter() - t0
+    print(f"3. test set of {count} utterances at one config: {wall:.1f} s ({wall / count * 1e3:.0f} ms per utterance), "
+          f"aggregate RTF {r.rtf:.4f}, p50 {r.percentile(50):.4f}, p99 {r.percentile(99):.4f}")
+
+
+def sweep_scaling(quick: bool) -> None:
+    import yaml
+
+    import accelsim
+
+    beams = [1, 2, 4, 8] if quick else [1, 2, 3, 4, 6, 8, 12, 16]
+    with tempfile.TemporaryDirectory() as tmp:
+        recipe = Path(tmp) / "r.yaml"
+        recipe.write_text(yaml.safe_dump({
+            "name": "bench", "workload": str(WORKLOAD), "hardware": str(HW),
+            "axes": {"precision": ["fp16", "int8", "int4"], "workload.decoding.beam": beams,
+                     "workload.decoding.emission.seed": [0, 1]}}))
+        times = {}
+        for workers in (1, 2):
+            t0 = time.perf_counter()
+            accelsim.run_sweep(recipe, out=Path(tmp) / f"w{workers}", workers=workers)
+            times[workers] = time.perf_counter() - t0
+        points = 3 * len(beams) * 2
+        print(f"4. sweep of {points} points: 1 worker {times[1]:.1f} s, 2 workers {times[2]:.1f} s, "
+              f"speed-up {times[1] / times[2]:.2f}x")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="100 utterances and a smaller sweep")
+    args = parser.parse_args()
+    engine_rates()
+    reproduce_time()
+    test_set_time(100 if args.quick else 1000)
+    sweep_scaling(args.quick)
+
+
+if __name__ == "__main__":
+    main()

@@ -92,6 +92,19 @@ def build_parser() -> argparse.ArgumentParser:
     swp.add_argument("--resume", action="store_true", help="reuse points already finished in the output folder")
     swp.set_defaults(func=cmd_sweep)
 
+    reg = sub.add_parser("regress", help="rerun a recipe and compare it with a committed baseline (CI)",
+                         description="Rerun RECIPE (finished points reused), compare every metric with the baseline CSV, "
+                                     "print what moved, and exit 1 when a metric got worse by more than the tolerance or a "
+                                     "baseline point no longer runs (0 otherwise, 2 on bad input). --update rewrites the baseline.")
+    reg.add_argument("recipe", help="report recipe YAML, e.g. reports/paper.yaml")
+    reg.add_argument("--baseline", required=True, help="baseline CSV, e.g. reports/baselines/paper.csv")
+    reg.add_argument("--tolerance", default="2%", help="relative change allowed before 'worse' (default 2%%)")
+    reg.add_argument("--update", action="store_true", help="write the current results as the new baseline")
+    reg.add_argument("--summary", metavar="FILE.md", help="also write a Markdown summary (e.g. $GITHUB_STEP_SUMMARY)")
+    reg.add_argument("--out", help="sweep output folder (default: out/<recipe name> beside the recipe)")
+    reg.add_argument("--workers", type=int, default=None, help="processes (default: CPU count)")
+    reg.set_defaults(func=cmd_regress)
+
     cal = sub.add_parser("calibrate", help="fit the unsourced hardware parameters to reference figures",
                          description="Fit a declared set of at most 6 hardware parameters (each within a plausible range) "
                                      "so that the workload reproduces the figures whose role is 'calibrate' in TARGETS; "
@@ -167,6 +180,47 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         print(f"  point {row['point']}: {row['status']}: {row['error']}")
     print(f"wrote {out}/results.csv" + "".join(f", {out}/{p.file}" for p in recipe.spec.plots))
     return 0 if (table["status"] == "ok").any() else 1
+
+
+def cmd_regress(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    import pandas as pd
+
+    from accelsim.errors import AccelsimError
+    from accelsim.report.files import atomic_write_text
+    from accelsim.report.regress import baseline_table, compare, format_markdown, format_text
+    from accelsim.sweep import load_recipe, run_sweep
+
+    text = args.tolerance.strip().removesuffix("%")
+    try:
+        tolerance = float(text)
+    except ValueError:
+        raise AccelsimError(f"--tolerance {args.tolerance!r}: expected a percentage such as 2%") from None
+    if tolerance < 0:
+        raise AccelsimError(f"--tolerance {args.tolerance!r}: expected a non-negative percentage")
+    recipe = load_recipe(args.recipe)
+    baseline_path = Path(args.baseline)
+    if not args.update and not baseline_path.is_file():
+        raise AccelsimError(f"{baseline_path}: no such baseline (create it with --update)")
+    current = run_sweep(recipe, args.out, workers=args.workers, resume=True)
+    axes = recipe.spec.axis_names
+    if args.update:
+        atomic_write_text(baseline_path, baseline_table(current, axes).to_csv(index=False, float_format="%.10g"))
+        print(f"wrote {baseline_path} ({(current['status'] == 'ok').sum()} points)")
+        return 0
+    try:
+        baseline = pd.read_csv(baseline_path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise AccelsimError(f"{baseline_path}: not a baseline CSV: {exc}") from None
+    absent = [a for a in axes if a not in baseline.columns]
+    if absent:
+        raise AccelsimError(f"{baseline_path}: has no column for the recipe's axes {absent}; was it made from this recipe?")
+    result = compare(baseline, current, axes, tolerance)
+    print(format_text(result))
+    if args.summary:
+        atomic_write_text(args.summary, format_markdown(result, args.recipe, str(baseline_path)))
+    return 1 if result.failed else 0
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:

@@ -168,8 +168,10 @@ class SimResult:
 
 def simulate(workload: WorkloadSpec | str | Path, hardware: HardwareSpec | str | Path, *,
              overrides: Iterable[str] = (), precision: str | None = None, beam: int | None = None,
-             lm_fusion: bool | None = None, keep_records: bool = True, segmented: bool = True) -> SimResult:
-    """Simulate one utterance of ``workload`` on ``hardware`` and measure it.
+             lm_fusion: bool | None = None, keep_records: bool = True, segmented: bool = True,
+             workers: int = 1) -> SimResult:
+    """Simulate one utterance of ``workload`` on ``hardware`` and measure it (or every utterance of
+    its test set, in ``workers`` processes).
 
     ``keep_records=False`` drops the per-op records (and the model) from the result, which makes it
     small enough to ship between processes in a sweep. ``segmented=False`` runs the whole utterance
@@ -179,25 +181,47 @@ def simulate(workload: WorkloadSpec | str | Path, hardware: HardwareSpec | str |
     overrides = list(overrides) + run_overrides(precision, beam, lm_fusion)
     spec, hw = resolve(workload, hardware, overrides)
     if spec.test_set is not None:
-        return _simulate_test_set(spec, hw, segmented)
+        return _simulate_test_set(spec, hw, segmented, workers)
     return _simulate_one(spec, hw, keep_records, segmented)
 
 
-def _simulate_test_set(spec: WorkloadSpec, hw: HardwareSpec, segmented: bool) -> SimResult:
+def _utterance_spec(spec: WorkloadSpec, index: int, frames: int) -> WorkloadSpec:
+    """Utterance ``index`` of a test set: its length, and emission seed + index."""
+    emission = spec.decoding.emission.model_copy(update={"seed": spec.decoding.emission.seed + index})
+    return spec.model_copy(update={
+        "test_set": None,
+        "utterance": spec.utterance.model_copy(update={"frames": frames}),
+        "decoding": spec.decoding.model_copy(update={"emission": emission}),
+    })
+
+
+def _simulate_utterances(spec: WorkloadSpec, hw: HardwareSpec, segmented: bool,
+                         chunk: list[tuple[int, int]]) -> list[SimResult]:
+    return [_simulate_one(_utterance_spec(spec, i, frames), hw, keep_records=False, segmented=segmented)
+            for i, frames in chunk]
+
+
+def _simulate_test_set(spec: WorkloadSpec, hw: HardwareSpec, segmented: bool, workers: int = 1) -> SimResult:
     """Each utterance on its own (its length, seed + i), then aggregated: RTF = total time / total audio,
-    breakdowns and occupancy weighted by audio and by time."""
+    breakdowns and occupancy weighted by audio and by time. Utterances are split over ``workers``
+    processes in contiguous chunks (equal lengths land together, so each process reuses its encoders)."""
     from accelsim.workload.testset import utterance_lengths
 
     assert spec.test_set is not None
-    results = []
-    for i, frames in enumerate(utterance_lengths(spec.test_set)):
-        emission = spec.decoding.emission.model_copy(update={"seed": spec.decoding.emission.seed + i})
-        one = spec.model_copy(update={
-            "test_set": None,
-            "utterance": spec.utterance.model_copy(update={"frames": frames}),
-            "decoding": spec.decoding.model_copy(update={"emission": emission}),
-        })
-        results.append(_simulate_one(one, hw, keep_records=False, segmented=segmented))
+    indexed = sorted(enumerate(utterance_lengths(spec.test_set)), key=lambda item: (item[1], item[0]))
+    if workers <= 1 or len(indexed) < 2 * workers:
+        results = _simulate_utterances(spec, hw, segmented, indexed)
+    else:
+        from concurrent.futures import ProcessPoolExecutor
+
+        size = -(-len(indexed) // (4 * workers))
+        chunks = [indexed[i:i + size] for i in range(0, len(indexed), size)]
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            parts = pool.map(_simulate_utterances, [spec] * len(chunks), [hw] * len(chunks), [segmented] * len(chunks),
+                             chunks)
+            results = [r for part in parts for r in part]
+    order = sorted(range(len(indexed)), key=lambda k: indexed[k][0])
+    results = [results[k] for k in order]  # back to utterance order
     time_s = sum(r.time_s for r in results)
     audio_s = sum(r.audio_s for r in results)
 
@@ -223,6 +247,11 @@ def _simulate_one(spec: WorkloadSpec, hw: HardwareSpec, keep_records: bool, segm
     if segmented and not keep_records and hw.memory.residency == "per_op":
         return _simulate_summary(spec, hw)
     return _simulate_records(spec, hw, keep_records, segmented)
+
+
+def prepare_summary(spec: WorkloadSpec) -> tuple[Model, DecodeTrace, list[tuple], dict[tuple, list[Op]]]:
+    """What a metrics-only run needs from the workload: model, trace, and its distinct segments (memoized)."""
+    return _prepare_distinct(spec.model_dump_json())
 
 
 @lru_cache(maxsize=256)
@@ -254,7 +283,7 @@ def _simulate_summary(spec: WorkloadSpec, hw: HardwareSpec) -> SimResult:
     """Metrics without per-op records: each distinct segment simulated once, its summary counted once
     per occurrence. With per-op residency a segment's fetches depend on its own ops only, so the sums
     equal those of the full run (tests compare the two)."""
-    model, trace, keys, distinct = _prepare_distinct(spec.model_dump_json())
+    model, trace, keys, distinct = prepare_summary(spec)
     machine = hw.model_dump_json()
     time_s = 0.0
     component_s: dict[str, float] = {}

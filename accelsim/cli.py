@@ -13,6 +13,16 @@ DEFAULT_WORKLOAD = "workloads/rnnt_lm_fusion.yaml"
 DEFAULT_HW = "hwconfigs/rapid_7nm.yaml"
 
 
+def _add_inputs(p: argparse.ArgumentParser, hardware: bool = True) -> None:
+    p.add_argument("workload", nargs="?", default=DEFAULT_WORKLOAD, help=f"workload YAML (default: {DEFAULT_WORKLOAD})")
+    if hardware:
+        p.add_argument("hardware", nargs="?", default=DEFAULT_HW, help=f"hardware YAML (default: {DEFAULT_HW})")
+
+
+def _add_json(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="print one JSON object and nothing else on stdout")
+
+
 def _add_model_flags(p: argparse.ArgumentParser, with_beam: bool = True) -> None:
     p.add_argument("--precision", metavar="P",
                    help="precision preset for every network (fp32, fp16, int8, int4, w2a4) or per network, "
@@ -31,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="accelsim",
         description="Discrete-event performance simulator for quantized speech recognition (RNN-T with LM fusion) "
                     "on an AI accelerator: a coprocessor, a host CPU and the link between them.",
-        epilog="Start with: accelsim run " + DEFAULT_WORKLOAD + " " + DEFAULT_HW,
+        epilog="Start with: accelsim reproduce (the paper's study), or accelsim run " + DEFAULT_WORKLOAD + " " + DEFAULT_HW,
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
@@ -40,10 +50,11 @@ def build_parser() -> argparse.ArgumentParser:
                          description="Simulate one utterance of WORKLOAD on HW and print the real-time factor (RTF = "
                                      "processing time / audio duration) with its breakdown by component and by resource "
                                      "(critical-path attribution: each sums to the RTF) and per-resource occupancy.")
-    run.add_argument("workload", nargs="?", default=DEFAULT_WORKLOAD, help=f"workload YAML (default: {DEFAULT_WORKLOAD})")
-    run.add_argument("hardware", nargs="?", default=DEFAULT_HW, help=f"hardware YAML (default: {DEFAULT_HW})")
+    _add_inputs(run)
     _add_model_flags(run)
-    run.add_argument("--json", action="store_true", help="print one JSON object and nothing else on stdout")
+    _add_json(run)
+    run.add_argument("--workers", type=int, default=1,
+                     help="processes for a workload's test set (default 1); one utterance always runs in one")
     run.add_argument("--trace", metavar="FILE.json",
                      help="also write a Chrome trace-event timeline (open in Perfetto or chrome://tracing)")
     run.set_defaults(func=cmd_run)
@@ -52,19 +63,18 @@ def build_parser() -> argparse.ArgumentParser:
                          description="Summarise the critical path (which components and resources it runs through), "
                                      "per-resource occupancy, and the RTF change when each of link bandwidth, link "
                                      "latency, coprocessor MAC rate, scratchpad size and host speed is made 2x better.")
-    exp.add_argument("workload", nargs="?", default=DEFAULT_WORKLOAD, help=f"workload YAML (default: {DEFAULT_WORKLOAD})")
-    exp.add_argument("hardware", nargs="?", default=DEFAULT_HW, help=f"hardware YAML (default: {DEFAULT_HW})")
+    _add_inputs(exp)
     _add_model_flags(exp)
     exp.add_argument("--plot", metavar="FILE.png", help="also draw the sensitivity bar chart")
-    exp.add_argument("--json", action="store_true", help="print one JSON object and nothing else on stdout")
+    _add_json(exp)
     exp.set_defaults(func=cmd_explain)
 
     size = sub.add_parser("size", help="model size (MB = 10^6 bytes) and compression vs FP32",
                           description="Print the stored size of each network at its precision (weights at their bits, "
                                       "biases in FP32) in MB (10^6 bytes) and the compression ratio against FP32.")
-    size.add_argument("workload", nargs="?", default=DEFAULT_WORKLOAD, help=f"workload YAML (default: {DEFAULT_WORKLOAD})")
+    _add_inputs(size, hardware=False)
     _add_model_flags(size, with_beam=False)
-    size.add_argument("--json", action="store_true", help="print one JSON object and nothing else on stdout")
+    _add_json(size)
     size.set_defaults(func=cmd_size)
 
     rep = sub.add_parser("reproduce", help="run every setting of the paper's hardware study and compare with its figures",
@@ -252,7 +262,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from accelsim.report.tables import format_run
 
     result = accelsim.simulate(args.workload, args.hardware, overrides=args.overrides, precision=args.precision,
-                               beam=args.beam, lm_fusion=args.lm)
+                               beam=args.beam, lm_fusion=args.lm, workers=args.workers)
     if args.trace:
         from accelsim.report.trace import write_chrome_trace
 

@@ -38,6 +38,7 @@ def _accelsim_part(command: str) -> list[str] | None:
 
 
 COMMANDS = [c for c in _console_commands() if _accelsim_part(c) is not None]
+OTHERS = [c for c in _console_commands() if _accelsim_part(c) is None and "pytest" not in c]
 
 
 def test_readme_opens_with_the_two_commands():
@@ -52,8 +53,12 @@ def test_readme_opens_with_the_two_commands():
 def workdir(tmp_path_factory) -> Path:
     """A folder with the shipped inputs, so that commands writing outputs leave the repo alone."""
     work = tmp_path_factory.mktemp("readme")
-    for folder in ("workloads", "hwconfigs"):
+    for folder in ("workloads", "hwconfigs", "tests/benchmarks"):
         shutil.copytree(REPO / folder, work / folder)
+    (work / "reports" / "baselines").mkdir(parents=True)
+    for recipe in (REPO / "reports").glob("*.yaml"):
+        shutil.copy(recipe, work / "reports")
+    shutil.copy(REPO / "reports" / "baselines" / "paper.csv", work / "reports" / "baselines")
     (work / "accelsim" / "reference").mkdir(parents=True)
     shutil.copy(REPO / "accelsim" / "reference" / "paper_targets.yaml", work / "accelsim" / "reference")
     return work
@@ -74,6 +79,21 @@ def test_readme_command_runs(command, workdir):
     if args[0] == "reproduce":
         assert (workdir / "reports" / "paper" / "fig2a.png").exists()
         assert "qualitative statements" in proc.stdout
+    if args[0] == "regress":
+        assert "passed" in proc.stdout
+
+
+def test_every_readme_command_is_run_here():
+    """Besides the accelsim commands and the two start commands, the README shows only the benchmark."""
+    assert OTHERS == ["python tests/benchmarks/bench_speed.py --quick"]
+
+
+def test_readme_benchmark_command_runs(workdir):
+    words = shlex.split(OTHERS[0])
+    proc = subprocess.run([sys.executable, *words[1:]], cwd=workdir, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr
+    for figure in ("bare SimPy loop", "accelsim reproduce", "test set of 100 utterances", "speed-up"):
+        assert figure in proc.stdout
 
 
 def test_readme_python_example_runs():

@@ -167,3 +167,12 @@ def test_test_set_drawn_lengths_are_seeded():
     assert utterance_lengths(spec.model_copy(update={"seed": 4})) != a
     with pytest.raises(ValueError, match="either lengths or count"):
         TestSetSpec(lengths=[10], count=2, mean_frames=10)
+
+
+def test_test_set_in_processes_equals_serial():
+    overrides = ["workload.test_set={count: 8, mean_frames: 20, std_frames: 6, min_frames: 8}", "workload.decoding.beam=2"]
+    serial = accelsim.simulate(REPO / "workloads/rnnt_lm_fusion.yaml", REPO / "hwconfigs/rapid_7nm.yaml", overrides=overrides)
+    parallel = accelsim.simulate(REPO / "workloads/rnnt_lm_fusion.yaml", REPO / "hwconfigs/rapid_7nm.yaml",
+                                 overrides=overrides, workers=2)
+    assert parallel.to_dict() == serial.to_dict()
+    assert parallel.utterance_rtfs == serial.utterance_rtfs

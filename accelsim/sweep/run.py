@@ -19,7 +19,7 @@ from typing import Any, Callable
 import pandas as pd
 
 import accelsim
-from accelsim.api import SimResult, resolve, simulate
+from accelsim.api import SimResult, prepare_summary, resolve, simulate
 from accelsim.errors import AccelsimError
 from accelsim.report.files import atomic_write_bytes, atomic_write_text
 from accelsim.sweep.recipe import Point, Recipe, expand, load_recipe
@@ -74,6 +74,7 @@ def run_sweep(recipe: Recipe | str | Path, out: str | Path | None = None, worker
 
     rows: dict[int, dict[str, Any]] = {}
     jobs: list[tuple[Point, str, list[str]]] = []
+    workload_specs: dict[str, Any] = {}
     for point in points:
         overrides = point.overrides(base)
         try:
@@ -88,6 +89,7 @@ def run_sweep(recipe: Recipe | str | Path, out: str | Path | None = None, worker
         else:
             rows[point.index] = {"key": key, "status": STATUS_NOT_RUN, "error": ""}
             jobs.append((point, key, overrides))
+            workload_specs.setdefault(spec.model_dump_json(), spec)
     if points and all(r["status"] == STATUS_INVALID for r in rows.values()):
         raise AccelsimError(f"{recipe.path}: no point of the recipe is valid; the first: {rows[0]['error']}")
 
@@ -120,6 +122,14 @@ def run_sweep(recipe: Recipe | str | Path, out: str | Path | None = None, worker
                     outcome = exc
                 finish(point, key, outcome)
         else:
+            # The search and the lowering depend on the workload only: do them once here, before the
+            # worker processes fork, instead of once per worker (a no-op where processes are spawned).
+            for spec in workload_specs.values():
+                if spec.test_set is None:
+                    try:
+                        prepare_summary(spec)
+                    except Exception:  # the point's own run will fail and record why
+                        pass
             _run_processes(jobs, workload, hardware, workers, finish)
     finally:  # also on Ctrl-C: what finished is written out
         table = _table(points, rows)

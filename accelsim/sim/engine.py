@@ -127,9 +127,9 @@ def simulate_program(program: Program, hw: HardwareSpec) -> Run:
 def _simulate_rows(ops: list[Op], hw: HardwareSpec, fetch_bytes: tuple[float, ...]) -> tuple[list[tuple], dict[str, float]]:
     """The SimPy run itself: rows of (op index, is_fetch, resource label, start, end, pred) and busy time.
 
-    An op's process is started when its last dependency (and its weight fetch, if any) has finished;
-    a fetch's process when its op's dependencies have all started. Whoever completes that last
-    requirement is the new process's critical-path predecessor.
+    An op requests its resources when its last dependency (and its weight fetch, if any) has finished;
+    a fetch when its op's dependencies have all started. Whoever completes that last requirement is
+    its critical-path predecessor.
     """
     env = simpy.Environment()
     n_cores = hw.coprocessor.cores
@@ -147,6 +147,7 @@ def _simulate_rows(ops: list[Op], hw: HardwareSpec, fetch_bytes: tuple[float, ..
 
     # Per op: resources to hold, record label, busy counters, duration.
     placed: list[tuple[tuple[str, ...], str, tuple[str, ...], float]] = []
+    costs: dict[tuple, float] = {}  # the encoder repeats the same few ops thousands of times
     for op in ops:
         if op.unit == "core":
             cores = cores_of(op, n_cores)
@@ -156,7 +157,10 @@ def _simulate_rows(ops: list[Op], hw: HardwareSpec, fetch_bytes: tuple[float, ..
         else:
             names = counters = (op.unit,)
             label = op.unit
-        placed.append((names, label, counters, op_cost(op, hw, len(counters)).seconds))
+        shape = (op.kind, op.m, op.k, op.n, op.weight_bits, op.act_bits, op.elements, op.passes, op.bytes, len(counters))
+        if shape not in costs:
+            costs[shape] = op_cost(op, hw, len(counters)).seconds
+        placed.append((names, label, counters, costs[shape]))
     fetching = [b > 0 for b in fetch_bytes]
     waiting = [len(op.deps) + fetching[op.id] for op in ops]  # unfinished requirements
     unstarted = [len(op.deps) if fetching[op.id] else 0 for op in ops]  # deps a fetch waits to see start
@@ -171,63 +175,60 @@ def _simulate_rows(ops: list[Op], hw: HardwareSpec, fetch_bytes: tuple[float, ..
     rows: list[tuple] = []  # (op index, is_fetch, resource, start, end, pred)
     ends: list[float] = []
     last_release: dict[str, int] = {}
-    start_pred = [-1] * len(ops)
 
-    def acquire(names: tuple[str, ...], pred: int):
-        """Request ``names`` in a fixed order (no deadlock). If the op had to wait, the previous holder
-        of what it waited for becomes its critical-path predecessor."""
-        ready = env.now
-        requests = []
-        for name in names:
-            req = resources[name].request()
-            requests.append(req)
-            yield req
-        if env.now > ready:
+    # Each op and each fetch is a small state machine driven by SimPy event callbacks: request its
+    # resources one by one (always in the same order: no deadlock), hold them for the cost model's
+    # duration, release them. Callbacks rather than one generator process per op: the same events
+    # and resources, without a process start and end event per op.
+    def acquire(op_id: int, is_fetch: bool, pred: int) -> None:
+        names = (fetch_channel,) if is_fetch else placed[op_id][0]
+        _request(op_id, is_fetch, names, 0, [], env.now, pred)
+
+    def _request(op_id, is_fetch, names, k, requests, ready, pred) -> None:
+        req = resources[names[k]].request()
+        requests.append(req)
+        if k + 1 < len(names):
+            req.callbacks.append(lambda _: _request(op_id, is_fetch, names, k + 1, requests, ready, pred))
+        else:
+            req.callbacks.append(lambda _: granted(op_id, is_fetch, names, requests, ready, pred))
+
+    def granted(op_id, is_fetch, names, requests, ready, pred) -> None:
+        if env.now > ready:  # it waited for a resource: that resource's previous holder is on its path
             pred = max((last_release.get(n, -1) for n in names), key=lambda i: (ends[i], i) if i >= 0 else (-1.0, -1))
-        return requests, pred
+        start = env.now
+        if is_fetch:
+            seconds = fetch_seconds(hw, fetch_bytes[op_id])
+        else:
+            seconds = placed[op_id][3]
+            for w in watchers[op_id]:
+                unstarted[w] -= 1
+                if unstarted[w] == 0:  # the last dependency of w started: w's weights may stream in now
+                    acquire(w, True, pred)
+        env.timeout(seconds).callbacks.append(lambda _: finished(op_id, is_fetch, names, requests, start, pred, seconds))
 
-    def finish(names, requests, row) -> int:
+    def finished(op_id, is_fetch, names, requests, start, pred, seconds) -> None:
         idx = len(rows)
-        rows.append(row)
+        if is_fetch:
+            rows.append((op_id, True, fetch_channel, start, env.now, pred))
+            busy[fetch_channel] += seconds
+        else:
+            rows.append((op_id, False, placed[op_id][1], start, env.now, pred))
+            for name in placed[op_id][2]:
+                busy[name] += seconds
         ends.append(env.now)
         for name, req in zip(names, requests):
             last_release[name] = idx
             resources[name].release(req)
-        return idx
-
-    def satisfy(op_id: int, pred: int) -> None:
-        waiting[op_id] -= 1
-        if waiting[op_id] == 0:
-            env.process(execute(op_id, pred))
-
-    def fetch(op_id: int, pred: int):
-        requests, pred = yield from acquire((fetch_channel,), pred)
-        start = env.now
-        seconds = fetch_seconds(hw, fetch_bytes[op_id])
-        yield env.timeout(seconds)
-        busy[fetch_channel] += seconds
-        satisfy(op_id, finish((fetch_channel,), requests, (op_id, True, fetch_channel, start, env.now, pred)))
-
-    def execute(op_id: int, pred: int):
-        names, label, counters, seconds = placed[op_id]
-        requests, pred = yield from acquire(names, pred)
-        start = env.now
-        for w in watchers[op_id]:
-            unstarted[w] -= 1
-            if unstarted[w] == 0:  # the last dependency of w started: w's weights may stream in now
-                env.process(fetch(w, pred))
-        yield env.timeout(seconds)
-        for name in counters:
-            busy[name] += seconds
-        idx = finish(names, requests, (op_id, False, label, start, env.now, pred))
-        for succ in successors[op_id]:
-            satisfy(succ, idx)
+        for succ in ((op_id,) if is_fetch else successors[op_id]):
+            waiting[succ] -= 1
+            if waiting[succ] == 0:
+                acquire(succ, False, idx)
 
     for op in ops:
         if fetching[op.id] and not op.deps:
-            env.process(fetch(op.id, -1))
+            acquire(op.id, True, -1)
         if waiting[op.id] == 0:
-            env.process(execute(op.id, -1))
+            acquire(op.id, False, -1)
     env.run()
     if len(rows) != len(ops) + sum(fetching):  # a dependency cycle or a dangling id: a lowering bug
         raise RuntimeError(f"only {len(rows)} of {len(ops) + sum(fetching)} ops and fetches ran")

@@ -264,8 +264,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     result = accelsim.simulate(args.workload, args.hardware, overrides=args.overrides, precision=args.precision,
                                beam=args.beam, lm_fusion=args.lm, workers=args.workers)
     if args.trace:
+        from accelsim.errors import AccelsimError
         from accelsim.report.trace import write_chrome_trace
 
+        if not result.records:
+            raise AccelsimError("--trace draws one utterance; this workload describes a test set (drop --trace, or "
+                                "--set workload.test_set=null)")
         write_chrome_trace(result, args.trace)
     print(json.dumps(result.to_dict(), indent=2) if args.json else format_run(result))
     return 0

@@ -23,6 +23,8 @@ def format_run(r: SimResult) -> str:
         "",
         f"  RTF {r.rtf:.4f}   processing {r.time_s * 1e3:.1f} ms   audio {r.audio_s:.2f} s   "
         f"{r.ops} ops, {r.fetched_weight_bytes / 1e6:.0f} MB of weights fetched",
+        *([f"  test set of {len(r.utterance_rtfs)} utterances: RTF is total time / total audio; per utterance "
+           f"p50 {r.percentile(50):.4f}, p90 {r.percentile(90):.4f}, p99 {r.percentile(99):.4f}"] if r.utterance_rtfs else []),
         "",
         *_rows("component", r.breakdown_by_component, r.rtf),
         "",

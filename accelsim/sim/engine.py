@@ -1,13 +1,13 @@
 """The SimPy engine: runs an op DAG on the machine's resources and records one row per op.
 
-Every op is a process that waits for its dependencies, requests its resources, holds them for the
-duration the cost model gives, and releases them. Weight fetches decided by the residency plan are
-processes of their own on the fetch channel; a fetch may start once its op's dependencies have
-started (one-deep prefetch, i.e. double buffering), and the op waits for it. No arithmetic about
-hardware happens here: durations come from ``accelsim.hw``.
+Every op waits for its dependencies, requests its resources, holds them for the duration the cost
+model gives, and releases them (as SimPy event callbacks, see :func:`_simulate_rows`). Weight fetches
+decided by the residency plan are rows of their own on the fetch channel; a fetch may start once its
+op's dependencies have started (one-deep prefetch, i.e. double buffering), and the op waits for it.
+No arithmetic about hardware happens here: durations come from ``accelsim.hw``.
 
-Each record keeps ``pred``, the record whose end released this one (the last dependency to finish,
-or the previous holder of a resource it waited for), which is what critical-path attribution follows.
+Each row keeps ``pred``, the row whose end released this one (the last dependency to finish, or the
+previous holder of a resource it waited for), which is what critical-path attribution follows.
 """
 
 from __future__ import annotations

@@ -119,3 +119,18 @@ def test_qualitative_statements_hold(workload_path, hw_path):
     assert len(checks) == len(load_targets().qualitative)
     for check in checks:
         assert check.holds, f"{check.id}: {check.detail}"
+
+
+def test_readme_shows_the_comparison_as_it_comes_out(reproduced):
+    """The README's copy of the comparison table is what `accelsim reproduce` prints today."""
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    shown = re.findall(r"^\s+(\w+)\s+(calibrate|validate)\s+([\d.]+)\s+([\d.]+)\s+([+-][\d.]+)%", readme, re.M)
+    assert len(shown) >= 18
+    simulated = {r["id"]: r for r in reproduced[1]}
+    for fig_id, role, target, value, error in shown:
+        assert f"{simulated[fig_id]['simulated']:.4g}" == value, fig_id
+        assert f"{simulated[fig_id]['error_pct']:+.1f}" == error, fig_id
+        assert simulated[fig_id]["role"] == role

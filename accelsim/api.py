@@ -22,7 +22,7 @@ from accelsim.graph.lower import Program, lower_distinct, lower_program
 from accelsim.report.metrics import as_rtf, breakdowns, critical_seconds, occupancy, occupancy_of
 from accelsim.sim.engine import Record, simulate_ops, simulate_program
 from accelsim.spec.hardware import HardwareSpec
-from accelsim.spec.loader import load_hardware, load_workload
+from accelsim.spec.loader import load_hardware, load_workload, override_spec
 from accelsim.spec.workload import WorkloadSpec
 from accelsim.workload.model import Model, build_model
 from accelsim.workload.precision import parse_precision_flag
@@ -54,26 +54,15 @@ def resolve(workload: WorkloadSpec | str | Path, hardware: HardwareSpec | str | 
     overrides = list(overrides)
     if isinstance(workload, WorkloadSpec):
         if any(o.startswith("workload.") for o in overrides):
-            workload = _override_spec(workload, "workload", overrides)
+            workload = override_spec(workload, "workload", overrides)
     else:
         workload = load_workload(workload, overrides)
     if isinstance(hardware, HardwareSpec):
         if any(o.startswith("hw.") for o in overrides):
-            hardware = _override_spec(hardware, "hw", overrides)
+            hardware = override_spec(hardware, "hw", overrides)
     else:
         hardware = load_hardware(hardware, overrides)
     return workload, hardware
-
-
-def _override_spec(spec, prefix: str, overrides: list[str]):
-    from accelsim.spec.loader import apply_override, split_overrides, validate
-
-    data = spec.model_dump(mode="json")
-    flags = {}
-    for key, value, flag in split_overrides(overrides)[prefix]:
-        data = apply_override(data, key, value, flag)
-        flags[key] = flag
-    return validate(type(spec), data, f"<{prefix} spec>", flags)
 
 
 def decode_trace(spec: WorkloadSpec) -> DecodeTrace:

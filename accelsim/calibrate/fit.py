@@ -20,7 +20,7 @@ from typing import Callable
 import numpy as np
 
 from accelsim.api import SimResult, simulate
-from accelsim.calibrate.targets import Comparison, Setting, TargetsFile, compare, settings_needed
+from accelsim.calibrate.targets import Comparison, Setting, TargetsFile, compare
 from accelsim.errors import AccelsimError
 from accelsim.spec.hardware import HardwareSpec
 from accelsim.spec.loader import load_hardware, load_workload, read_yaml

@@ -223,13 +223,24 @@ def split_overrides(overrides: Iterable[str]) -> dict[str, list[tuple[str, Any, 
     return out
 
 
-def load_spec(model: type[M], path: str | Path, prefix: str, overrides: Iterable[str] = ()) -> M:
-    data = read_yaml(path)
+def _with_overrides(data: dict[str, Any], prefix: str, overrides: Iterable[str]) -> tuple[dict[str, Any], dict[str, str]]:
+    """``data`` with the ``prefix.`` overrides applied, and which flag set which key."""
     flags: dict[str, str] = {}
     for key, value, flag in split_overrides(overrides)[prefix]:
         data = apply_override(data, key, value, flag)
         flags[key] = flag
+    return data, flags
+
+
+def load_spec(model: type[M], path: str | Path, prefix: str, overrides: Iterable[str] = ()) -> M:
+    data, flags = _with_overrides(read_yaml(path), prefix, overrides)
     return validate(model, data, str(path), flags)
+
+
+def override_spec(spec: M, prefix: str, overrides: Iterable[str]) -> M:
+    """An in-memory spec with ``prefix.`` overrides applied, validated again."""
+    data, flags = _with_overrides(spec.model_dump(mode="json"), prefix, overrides)
+    return validate(type(spec), data, f"<{prefix} spec>", flags)
 
 
 def load_workload(path: str | Path, overrides: Iterable[str] = ()) -> WorkloadSpec:

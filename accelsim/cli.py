@@ -13,6 +13,16 @@ DEFAULT_WORKLOAD = "workloads/rnnt_lm_fusion.yaml"
 DEFAULT_HW = "hwconfigs/rapid_7nm.yaml"
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
+    return value
+
+
 def _add_inputs(p: argparse.ArgumentParser, hardware: bool = True) -> None:
     p.add_argument("workload", nargs="?", default=DEFAULT_WORKLOAD, help=f"workload YAML (default: {DEFAULT_WORKLOAD})")
     if hardware:
@@ -28,7 +38,7 @@ def _add_model_flags(p: argparse.ArgumentParser, with_beam: bool = True) -> None
                    help="precision preset for every network (fp32, fp16, int8, int4, w2a4) or per network, "
                         "e.g. rnnt=int4,lm_ext=int8,lm_src=fp32 (groups: rnnt, lms)")
     if with_beam:
-        p.add_argument("--beam", type=int, metavar="N", help="beam width (default: the workload's)")
+        p.add_argument("--beam", type=_positive_int, metavar="N", help="beam width (default: the workload's)")
     p.add_argument("--lm", dest="lm", action=argparse.BooleanOptionalAction, default=None,
                    help="fuse the external LMs (LM_EXT, LM_SRC) or not (default: the workload's)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE",
@@ -53,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_inputs(run)
     _add_model_flags(run)
     _add_json(run)
-    run.add_argument("--workers", type=int, default=1,
+    run.add_argument("--workers", type=_positive_int, default=1,
                      help="processes for a workload's test set (default 1); one utterance always runs in one")
     run.add_argument("--trace", metavar="FILE.json",
                      help="also write a Chrome trace-event timeline (open in Perfetto or chrome://tracing)")
@@ -85,7 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--workload", default=DEFAULT_WORKLOAD, help=f"workload YAML (default: {DEFAULT_WORKLOAD})")
     rep.add_argument("--hardware", default=DEFAULT_HW, help=f"hardware YAML (default: {DEFAULT_HW})")
     rep.add_argument("--targets", default=None, help="targets file (default: the paper's, shipped with accelsim)")
-    rep.add_argument("--workers", type=int, default=None, help="processes to simulate in (default: CPU count, at most 4)")
+    rep.add_argument("--workers", type=_positive_int, default=None, help="processes to simulate in (default: CPU count, at most 4)")
     rep.add_argument("--json", action="store_true", help="print only the comparison, as a JSON list, on stdout")
     rep.set_defaults(func=cmd_reproduce)
 
@@ -95,7 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
                                      "Finished points are cached by a hash of their resolved config; --resume reuses them.")
     swp.add_argument("recipe", help="report recipe YAML, e.g. reports/link_whatif.yaml")
     swp.add_argument("--out", help="output folder (default: out/<recipe name> beside the recipe)")
-    swp.add_argument("--workers", type=int, default=None, help="processes (default: CPU count); 1 runs in this process")
+    swp.add_argument("--workers", type=_positive_int, default=None, help="processes (default: CPU count); 1 runs in this process")
     swp.add_argument("--dask", metavar="local|ADDRESS",
                      help="run on Dask: 'local' starts a LocalCluster of --workers processes, else a scheduler address "
                           "(needs pip install 'accelsim[dask]')")
@@ -112,7 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     reg.add_argument("--update", action="store_true", help="write the current results as the new baseline")
     reg.add_argument("--summary", metavar="FILE.md", help="also write a Markdown summary (e.g. $GITHUB_STEP_SUMMARY)")
     reg.add_argument("--out", help="sweep output folder (default: out/<recipe name> beside the recipe)")
-    reg.add_argument("--workers", type=int, default=None, help="processes (default: CPU count)")
+    reg.add_argument("--workers", type=_positive_int, default=None, help="processes (default: CPU count)")
     reg.set_defaults(func=cmd_regress)
 
     cal = sub.add_parser("calibrate", help="fit the unsourced hardware parameters to reference figures",
@@ -125,7 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     cal.add_argument("--workload", default=DEFAULT_WORKLOAD, help=f"workload YAML (default: {DEFAULT_WORKLOAD})")
     cal.add_argument("--param", action="append", default=[], metavar="PATH=LOW..HIGH [UNIT]",
                      help="a parameter to fit instead of the default set, e.g. 'link.latency=0.5..10 us' (repeatable)")
-    cal.add_argument("--max-evals", type=int, default=80, help="objective evaluations (default 80)")
+    cal.add_argument("--max-evals", type=_positive_int, default=80, help="objective evaluations (default 80)")
     cal.add_argument("--samples", type=int, default=16, help="Sobol samples before the local search (default 16)")
     cal.add_argument("--seed", type=int, default=0, help="seed of the Sobol sample (default 0)")
     cal.set_defaults(func=cmd_calibrate)

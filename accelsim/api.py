@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
@@ -72,6 +73,10 @@ def decode_trace(spec: WorkloadSpec) -> DecodeTrace:
         trace = load_trace_jsonl(dec.trace)
         if trace.frames != spec.utterance.frames:
             raise AccelsimError(f"{dec.trace}: the trace has {trace.frames} frames, the workload {spec.utterance.frames}")
+        if trace.beam != dec.beam:
+            raise AccelsimError(f"{dec.trace}: the trace was recorded at beam {trace.beam}, the workload asks for {dec.beam}")
+        if not dec.lm_fusion and trace.total_miss_lm:
+            raise AccelsimError(f"{dec.trace}: the trace evaluates LMs but the workload has decoding.lm_fusion false")
         return trace
     emission = EmissionModel(seed=dec.emission.seed, label_rate=dec.emission.label_rate,
                              confidence=dec.emission.confidence, off_track=dec.emission.off_track,
@@ -80,17 +85,59 @@ def decode_trace(spec: WorkloadSpec) -> DecodeTrace:
     return run_alsd(spec.utterance.frames, dec.beam, emission, fusion, dec.u_max, early_stop=dec.early_stop)
 
 
+@lru_cache(maxsize=1)
+def source_fingerprint() -> str:
+    """A hash of accelsim's own source files: part of every cache key that outlives the process."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in sorted(Path(__file__).resolve().parent.rglob("*.py")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def trace_digest(path: str | None) -> str | None:
+    """A hash of a recorded trace's content (a cache must not outlive an edit of the file)."""
+    if not path:
+        return None
+    import hashlib
+
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except OSError:
+        return None  # the run itself reports the missing file
+
+
+def clear_caches() -> None:
+    """Forget every in-process memo (searches, lowerings, simulated segments, parsed YAML)."""
+    from accelsim.graph import lower as lowering
+    from accelsim.sim import engine
+    from accelsim.spec import loader
+
+    _prepare.cache_clear()
+    _prepare_distinct.cache_clear()
+    _SUMMARIES.clear()
+    engine._SEGMENTS.clear()
+    lowering._lower_encoder.cache_clear()
+    loader._read_yaml_cached.cache_clear()
+
+
+def _cache_key(spec: WorkloadSpec) -> str:
+    return spec.model_dump_json() + (trace_digest(spec.decoding.trace) or "")
+
+
 def prepare(spec: WorkloadSpec) -> tuple[Model, DecodeTrace, Program]:
     """Everything that does not depend on the hardware: model, search trace, op graph.
 
-    Memoized on the spec's content, so sweeps and calibration over hardware parameters pay for the
-    search and the lowering once per workload setting.
+    Memoized on the spec's content (and a recorded trace's), so sweeps and calibration over hardware
+    parameters pay for the search and the lowering once per workload setting.
     """
-    return _prepare(spec.model_dump_json())
+    return _prepare(_cache_key(spec))
 
 
 @lru_cache(maxsize=64)
-def _prepare(spec_json: str) -> tuple[Model, DecodeTrace, Program]:
+def _prepare(key: str) -> tuple[Model, DecodeTrace, Program]:
+    spec_json = key[: key.rindex("}") + 1]
     spec = WorkloadSpec.model_validate_json(spec_json)
     model = build_model(spec)
     trace = decode_trace(spec)
@@ -240,12 +287,12 @@ def _simulate_one(spec: WorkloadSpec, hw: HardwareSpec, keep_records: bool, segm
 
 def prepare_summary(spec: WorkloadSpec) -> tuple[Model, DecodeTrace, list[tuple], dict[tuple, list[Op]]]:
     """What a metrics-only run needs from the workload: model, trace, and its distinct segments (memoized)."""
-    return _prepare_distinct(spec.model_dump_json())
+    return _prepare_distinct(_cache_key(spec))
 
 
 @lru_cache(maxsize=256)
-def _prepare_distinct(spec_json: str) -> tuple[Model, DecodeTrace, list[tuple], dict[tuple, list[Op]]]:
-    spec = WorkloadSpec.model_validate_json(spec_json)
+def _prepare_distinct(key: str) -> tuple[Model, DecodeTrace, list[tuple], dict[tuple, list[Op]]]:
+    spec = WorkloadSpec.model_validate_json(key[: key.rindex("}") + 1])
     model = build_model(spec)
     trace = decode_trace(spec)
     return (model, trace, *lower_distinct(model, spec.utterance.frames, trace))
@@ -304,7 +351,7 @@ def _simulate_records(spec: WorkloadSpec, hw: HardwareSpec, keep_records: bool, 
     return _result(spec, hw, model, trace, run.time_s, audio_s, by_component, by_resource,
                    occupancy(run, hw.coprocessor.cores), run.plan.total_fetch_bytes, len(program.ops),
                    sum(1 for b in run.plan.fetch_bytes if b > 0), run.records if keep_records else (),
-                   model if keep_records else None)
+                   copy.deepcopy(model) if keep_records else None)  # the cached model stays untouched
 
 
 def _result(spec: WorkloadSpec, hw: HardwareSpec, model: Model, trace: DecodeTrace, time_s: float, audio_s: float,
@@ -325,7 +372,7 @@ def _result(spec: WorkloadSpec, hw: HardwareSpec, model: Model, trace: DecodeTra
         compression=model.fp32_bytes / model.stored_bytes,
         beam=trace.beam,
         iterations=len(trace.steps),
-        presets=model.presets,
+        presets=dict(model.presets),
         link_GBps=link_bytes_per_s(hw.link) / 1e9,
         fetched_weight_bytes=fetched,
         ops=ops,

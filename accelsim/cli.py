@@ -23,6 +23,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
+    return value
+
+
 def _add_inputs(p: argparse.ArgumentParser, hardware: bool = True) -> None:
     p.add_argument("workload", nargs="?", default=DEFAULT_WORKLOAD, help=f"workload YAML (default: {DEFAULT_WORKLOAD})")
     if hardware:
@@ -72,7 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
     exp = sub.add_parser("explain", help="why the RTF is what it is: critical path, occupancy, sensitivities",
                          description="Summarise the critical path (which components and resources it runs through), "
                                      "per-resource occupancy, and the RTF change when each of link bandwidth, link "
-                                     "latency, coprocessor MAC rate, scratchpad size and host speed is made 2x better.")
+                                     "latency, coprocessor MAC rate, scratchpad size, host speed and launch/dispatch "
+                                     "overheads is made 2x better.")
     _add_inputs(exp)
     _add_model_flags(exp)
     exp.add_argument("--plot", metavar="FILE.png", help="also draw the sensitivity bar chart")
@@ -136,8 +147,8 @@ def build_parser() -> argparse.ArgumentParser:
     cal.add_argument("--param", action="append", default=[], metavar="PATH=LOW..HIGH [UNIT]",
                      help="a parameter to fit instead of the default set, e.g. 'link.latency=0.5..10 us' (repeatable)")
     cal.add_argument("--max-evals", type=_positive_int, default=80, help="objective evaluations (default 80)")
-    cal.add_argument("--samples", type=int, default=16, help="Sobol samples before the local search (default 16)")
-    cal.add_argument("--seed", type=int, default=0, help="seed of the Sobol sample (default 0)")
+    cal.add_argument("--samples", type=_non_negative_int, default=16, help="Sobol samples before the local search (default 16)")
+    cal.add_argument("--seed", type=_non_negative_int, default=0, help="seed of the Sobol sample (default 0)")
     cal.set_defaults(func=cmd_calibrate)
     return parser
 
@@ -208,7 +219,7 @@ def cmd_regress(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from accelsim.errors import AccelsimError
-    from accelsim.report.files import atomic_write_text
+    from accelsim.files import atomic_write_text
     from accelsim.report.regress import baseline_table, compare, format_markdown, format_text
     from accelsim.sweep import load_recipe, run_sweep
 

@@ -86,3 +86,9 @@ def test_targets_without_calibrate_figures_are_refused(tmp_path, small_workload,
 
     with pytest.raises(AccelsimError, match="calibrate"):
         calibrate(load_targets(_targets(tmp_path, 0.05, role="validate")), small_workload, hw_path, max_evals=2)
+
+
+def test_link_rate_cannot_be_fitted(run_cli, tmp_path, small_workload, hw_path):
+    proc = run_cli("calibrate", _targets(tmp_path, 0.05), hw_path, "--out", tmp_path / "x.yaml",
+                   "--workload", small_workload, "--param", "link.bandwidth=8..128 Gbps")
+    assert proc.returncode == 2 and "cannot be fitted" in proc.stderr

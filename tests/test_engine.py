@@ -376,11 +376,34 @@ def test_less_room_for_weights_means_more_fetching() -> None:
 
 
 def test_two_runs_are_identical() -> None:
+    """Two runs from scratch (every memo cleared in between) give identical results."""
+    from accelsim.api import clear_caches
+
     overrides = ["workload.utterance.frames=14", "workload.decoding.beam=4"]
+    clear_caches()
     a = accelsim.simulate(WORKLOAD, HW, overrides=overrides)
+    clear_caches()
     b = accelsim.simulate(WORKLOAD, HW, overrides=overrides)
     assert json.dumps(a.to_dict(), sort_keys=True) == json.dumps(b.to_dict(), sort_keys=True)
     assert a.records == b.records
+
+
+def test_identical_across_processes_and_hash_seeds(tmp_path) -> None:
+    """Fresh interpreters with different string-hash seeds print byte-identical JSON."""
+    import os
+    import subprocess
+    import sys
+
+    outputs = []
+    for seed in ("1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        proc = subprocess.run([sys.executable, "-m", "accelsim.cli", "run", str(WORKLOAD), str(HW), "--json",
+                               "--set", "workload.utterance.frames=14", "--beam", "4",
+                               "--set", "hw.memory.residency=pinned"],
+                              capture_output=True, text=True, env=env, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        outputs.append(proc.stdout)
+    assert outputs[0] == outputs[1]
 
 
 # ---------------------------------------------------------------------------------------------

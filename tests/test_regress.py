@@ -83,3 +83,17 @@ def test_committed_paper_baseline_matches(run_cli, tmp_path):
     proc = run_cli("regress", "reports/paper.yaml", "--baseline", "reports/baselines/paper.csv",
                    "--out", tmp_path / "paper", timeout=600)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_axis_values_survive_the_csv_round_trip(run_cli, tmp_path):
+    """null and float-looking axis values read back from the baseline still match their points."""
+    recipe = tmp_path / "u.yaml"
+    recipe.write_text(yaml.safe_dump({
+        "name": "u", "workload": str(REPO / "workloads/rnnt_lm_fusion.yaml"),
+        "hardware": str(REPO / "hwconfigs/rapid_7nm.yaml"), "set": ["workload.utterance.frames=12"],
+        "axes": {"workload.decoding.u_max": [None, 30], "workload.decoding.beam": [2]}}))
+    baseline = tmp_path / "b.csv"
+    assert run_cli("regress", recipe, "--baseline", baseline, "--update", "--out", tmp_path / "o").returncode == 0
+    proc = run_cli("regress", recipe, "--baseline", baseline, "--out", tmp_path / "o")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "MISSING" not in proc.stdout

@@ -373,3 +373,16 @@ def test_layer_shapes_must_chain(cli):
     proc = cli("size", "--set", "workload.model.encoder.layers.0.hidden=512")
     assert proc.returncode == 2
     assert "model.encoder.layers.1: takes 1280 inputs but the layer before gives 1024" in proc.stderr
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["run", "--set", "workload.utterance.frames=12", "--beam", "2", "--trace", "/"], "cannot write"),
+    (["run", "--set", "workload.decoding.trace=/nonexistent/trace.jsonl"], "cannot read the trace"),
+    (["explain", "--set", "workload.test_set={lengths: [12, 14]}"], "test set"),
+    (["sweep", "reports/paper.yaml", "--dask", "not a scheduler://x", "--out", "/tmp/accelsim-dask-test"], "--dask"),
+])
+def test_more_user_errors_are_one_line(run_cli, args, needle):
+    proc = run_cli(*args, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    assert needle in proc.stderr and "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1

@@ -129,16 +129,39 @@ def test_interrupted_sweep_keeps_what_finished(tmp_path):
 
 
 def test_results_identical_across_worker_counts(tmp_path):
-    one = accelsim.run_sweep(_recipe(tmp_path), out=tmp_path / "one", workers=1)
+    from accelsim.api import clear_caches
+
+    clear_caches()  # the workers must compute, not inherit the parent's memos
     two = accelsim.run_sweep(_recipe(tmp_path), out=tmp_path / "two", workers=2)
+    clear_caches()
+    one = accelsim.run_sweep(_recipe(tmp_path), out=tmp_path / "one", workers=1)
     pd.testing.assert_frame_equal(one, two)
 
 
 def test_dask_local_cluster(tmp_path):
     pytest.importorskip("distributed")
-    local = accelsim.run_sweep(_recipe(tmp_path), out=tmp_path / "local", workers=1)
+    from accelsim.api import clear_caches
+
+    clear_caches()
     dask = accelsim.run_sweep(_recipe(tmp_path), out=tmp_path / "dask", workers=2, dask="local")
+    clear_caches()
+    local = accelsim.run_sweep(_recipe(tmp_path), out=tmp_path / "local", workers=1)
     pd.testing.assert_frame_equal(local, dask)
+
+
+def test_string_axis_values_stay_strings(tmp_path):
+    recipe = _recipe(tmp_path, axes={"workload.name": ["2024", "on", "v2"]})
+    table = accelsim.run_sweep(recipe, out=tmp_path / "o", workers=1)
+    assert table["status"].tolist() == ["ok"] * 3
+
+
+def test_a_code_change_changes_the_point_key(monkeypatch):
+    from accelsim import api
+    from accelsim.sweep.run import point_key
+
+    before = point_key('{"a": 1}', '{"b": 2}')
+    monkeypatch.setattr(api, "source_fingerprint", lambda: "edited")
+    assert point_key('{"a": 1}', '{"b": 2}') != before
 
 
 def test_cli_sweep(run_cli, tmp_path):
@@ -176,9 +199,13 @@ def test_test_set_drawn_lengths_are_seeded():
 
 
 def test_test_set_in_processes_equals_serial():
+    from accelsim.api import clear_caches
+
     overrides = ["workload.test_set={count: 8, mean_frames: 20, std_frames: 6, min_frames: 8}", "workload.decoding.beam=2"]
-    serial = accelsim.simulate(REPO / "workloads/rnnt_lm_fusion.yaml", REPO / "hwconfigs/rapid_7nm.yaml", overrides=overrides)
+    clear_caches()
     parallel = accelsim.simulate(REPO / "workloads/rnnt_lm_fusion.yaml", REPO / "hwconfigs/rapid_7nm.yaml",
                                  overrides=overrides, workers=2)
+    clear_caches()
+    serial = accelsim.simulate(REPO / "workloads/rnnt_lm_fusion.yaml", REPO / "hwconfigs/rapid_7nm.yaml", overrides=overrides)
     assert parallel.to_dict() == serial.to_dict()
     assert parallel.utterance_rtfs == serial.utterance_rtfs

@@ -99,7 +99,14 @@ def calibrate(targets: TargetsFile, workload: str | Path, hardware: str | Path,
     spec = load_workload(workload)
     base = load_hardware(hardware)
     for p in parameters:
-        load_hardware(hardware, [p.override(p.low)])  # an unknown path fails here, with the file named
+        if p.path == "link.bandwidth":
+            raise AccelsimError("--param link.bandwidth: every figure sets the link rate itself (its link_Gbps); it cannot be fitted")
+        node = base
+        for part in p.path.split("."):
+            node = getattr(node, part, None)
+            if node is None or isinstance(node, dict):
+                raise AccelsimError(f"--param {p.path}: not a single numeric field of the hardware spec")
+        load_hardware(hardware, [p.override(p.low)])  # a bad value or unit fails here, with the file named
 
     def to_unit(p: Parameter, v: float) -> float:
         return (math.log(v) - math.log(p.low)) / (math.log(p.high) - math.log(p.low)) if p.log else (v - p.low) / (p.high - p.low)
@@ -125,7 +132,11 @@ def calibrate(targets: TargetsFile, workload: str | Path, hardware: str | Path,
     def loss(x: np.ndarray) -> float:
         nonlocal evaluations, best
         values = [from_unit(p, xi) for p, xi in zip(parameters, x)]
-        value = sum(math.log(c.simulated / c.target) ** 2 for c in comparisons(values))
+        found = comparisons(values)
+        zero = [c.id for c in found if c.simulated <= 0]
+        if zero:
+            raise AccelsimError(f"figure(s) {zero} simulate to 0 (a part absent from its setting?); cannot fit a log error")
+        value = sum(math.log(c.simulated / c.target) ** 2 for c in found)
         evaluations += 1
         if value < best[0]:
             best = (value, values)
@@ -164,7 +175,7 @@ def write_calibrated(hardware: str | Path, out: str | Path, fit: Fit, parameters
     Comment lines are kept; the fitted key's own line gets the new value and a ``# calibrated: ...``
     comment (an older one is replaced). Written to a temporary file, then renamed.
     """
-    from accelsim.report.files import atomic_write_text
+    from accelsim.files import atomic_write_text
 
     lines = Path(hardware).read_text(encoding="utf-8").splitlines()
     date = _dt.date.today().isoformat()

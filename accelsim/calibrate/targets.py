@@ -97,9 +97,9 @@ class SpeedupFigure(_Figure):
 
 class Table1Row(Strict):
     id: str
-    rnnt: str
-    lm_ext: str | None = None
-    lm_src: str | None = None
+    rnnt: Literal["32/32", "16/16", "8/8", "4/4", "2/4"]
+    lm_ext: Literal["32/32", "16/16", "8/8", "4/4"] | None = None
+    lm_src: Literal["32/32", "16/16", "8/8", "4/4"] | None = None
     size_MB: float | None = None
     compression: float | None = None
     accel: float | None = None

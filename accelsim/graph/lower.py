@@ -25,8 +25,8 @@ from accelsim.workload.search import DecodeTrace, StepRecord
 LSTM_CELL_OPS = 13
 #: log-softmax per class: exponentiate, accumulate, subtract the log of the sum.
 LOG_SOFTMAX_OPS = 3
-#: Bytes per score shipped to the host (FP32 log-probabilities) and per selection sent back
-#: (a label and a parent index, int32 each).
+#: Wire formats of the decoding loop (the data, not the machine): bytes per score shipped to the host
+#: (FP32 log-probabilities) and per selection sent back (a label and a parent index, int32 each).
 SCORE_BYTES = 4
 SELECTION_BYTES = 8
 #: Acoustic features cross the link in FP16.
@@ -191,7 +191,8 @@ def lower_decode_step(b: GraphBuilder, model: Model, step: StepRecord, after: li
     region = "decode"
     q = model.lstm_quant
     # The host starts each iteration's program on the coprocessor: the loop is dynamic, so every
-    # iteration is a launch (the encoder, a static graph, is one).
+    # iteration is a launch (the encoder, a static graph, is one). The launch occupies the whole
+    # coprocessor (its command processor sets up every core), so it counts as coprocessor time.
     after = [b.add(f"{tag}launch", "launch", "core", "search", region, after)]
     outs: list[int] = []
     pred_out: list[int] = []

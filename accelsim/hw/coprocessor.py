@@ -31,6 +31,11 @@ def device_weight_bits(cop: CoprocessorSpec, weight_bits: int) -> int:
     return min(weight_bits, widest)
 
 
+def weight_room(cop: CoprocessorSpec, cores: int) -> float:
+    """Bytes of scratchpad that ``cores`` cores can keep weights resident in."""
+    return cores * cop.scratchpad * cop.weight_fraction
+
+
 def matmul_cycles(cop: CoprocessorSpec, fmt: str, m: int, k: int, n: int, cores: int) -> int:
     """Cycles of an (m x k) @ (k x n) matmul split over ``cores`` cores by output columns.
 

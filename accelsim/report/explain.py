@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterable
 from accelsim.api import SimResult, resolve, simulate
 from accelsim.graph.ir import COMPONENTS
 from accelsim.hw.link import link_bytes_per_s
-from accelsim.report.files import atomic_write_bytes
+from accelsim.files import atomic_write_bytes
 from accelsim.report.metrics import RESOURCE_CLASSES, critical_path
 from accelsim.spec.hardware import HardwareSpec
 from accelsim.spec.loader import load_hardware
@@ -247,6 +247,11 @@ def explain(workload: WorkloadSpec | str | Path, hardware: HardwareSpec | str | 
     """Simulate the setting, summarise its critical path, and measure six 2x what-ifs on the machine."""
     overrides = tuple(overrides)
     base = simulate(workload, hardware, overrides=overrides, precision=precision, beam=beam, lm_fusion=lm_fusion)
+    if not base.records:
+        from accelsim.errors import AccelsimError
+
+        raise AccelsimError("explain follows the critical path of one utterance; this workload describes a test set "
+                            "(--set workload.test_set=null explains its utterance.frames)")
     hw = (resolve(workload, hardware, [o for o in overrides if o.startswith("hw.")])[1]
           if isinstance(hardware, HardwareSpec) else load_hardware(hardware, overrides))
     path_by_component, path_by_resource, top = _summarise_path(base)

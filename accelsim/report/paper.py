@@ -16,7 +16,7 @@ import pandas as pd
 
 from accelsim.api import SimResult, simulate
 from accelsim.calibrate.targets import PARTS, Comparison, Setting, TargetsFile, compare, load_targets, settings_needed
-from accelsim.report.files import atomic_write_bytes, atomic_write_text
+from accelsim.files import atomic_write_bytes, atomic_write_text
 from accelsim.spec.loader import load_workload
 from accelsim.workload.model import build_model, model_size
 

@@ -55,9 +55,16 @@ def _label(row: pd.Series, axes: list[str]) -> str:
     return ", ".join(f"{a}={row[a]}" for a in axes)
 
 
+def _as_written(table: pd.DataFrame) -> pd.DataFrame:
+    """The table as a CSV round trip gives it back, so that axis values compare like for like."""
+    import io
+
+    return pd.read_csv(io.StringIO(table.to_csv(index=False)))
+
+
 def compare(baseline: pd.DataFrame, current: pd.DataFrame, axes: list[str], tolerance_pct: float) -> Regression:
-    base = baseline.copy()
-    now = baseline_table(current, axes)
+    base = _as_written(baseline)
+    now = _as_written(baseline_table(current, axes))
     for frame in (base, now):
         frame["_label"] = frame.apply(lambda r: _label(r, axes), axis=1)
     now_by_label = {row["_label"]: row for _, row in now.iterrows()}

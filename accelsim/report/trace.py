@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from accelsim.api import SimResult
-from accelsim.report.files import atomic_write_text
+from accelsim.files import atomic_write_text
 from accelsim.report.metrics import critical_path
 from accelsim.sim.engine import Record
 

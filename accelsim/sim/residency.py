@@ -13,7 +13,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from accelsim.graph.ir import Op
-from accelsim.hw.coprocessor import device_weight_bits
+from accelsim.hw.coprocessor import device_weight_bits, weight_room
 from accelsim.sim.placement import cores_per_lane
 from accelsim.spec.hardware import HardwareSpec
 
@@ -39,7 +39,7 @@ def plan_residency(ops: list[Op], hw: HardwareSpec) -> ResidencyPlan:
             entry[0] += 1
     pinned: set[tuple[str, str]] = set()
     for (region, _lane, lanes), tensors in (uses.items() if hw.memory.residency == "pinned" else ()):
-        room = cores_per_lane(cop.cores, lanes) * cop.scratchpad * cop.weight_fraction
+        room = weight_room(cop, cores_per_lane(cop.cores, lanes))
         for tensor, (count, size) in sorted(tensors.items(), key=lambda kv: (-kv[1][0], kv[1][1], kv[0])):
             if count > 1 and size <= room:
                 pinned.add((region, tensor))

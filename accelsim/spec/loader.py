@@ -7,6 +7,7 @@ the ``--set`` flag), the key path and what was expected. Past this point the cod
 from __future__ import annotations
 
 import copy
+import hashlib
 import re
 import difflib
 from functools import lru_cache
@@ -38,13 +39,17 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     except OSError:
         stat = None
     if stat is not None and path.is_file():
-        return copy.deepcopy(_read_yaml_cached(str(path), stat.st_mtime_ns, stat.st_size))
+        try:
+            content = path.read_bytes()
+        except OSError:
+            return _read_yaml(path)
+        return copy.deepcopy(_read_yaml_cached(str(path), hashlib.sha256(content).hexdigest()))
     return _read_yaml(path)
 
 
 @lru_cache(maxsize=64)
-def _read_yaml_cached(path: str, mtime_ns: int, size: int) -> dict[str, Any]:
-    """Parsed once per file version: sweeps load the same two files for every point."""
+def _read_yaml_cached(path: str, digest: str) -> dict[str, Any]:
+    """Parsed once per file content: sweeps load the same two files for every point."""
     return _read_yaml(Path(path))
 
 
@@ -206,7 +211,7 @@ def validate(model: type[M], data: dict[str, Any], source: str, overrides: dict[
         for path, flag in (overrides or {}).items():
             if key and (key == path or key.startswith(path + ".") or path.startswith(key + ".")):
                 where = flag
-        if where == source and overrides and not key:
+        if where == source and overrides:
             msg += f" (with {', '.join(overrides.values())} applied)"
         raise SpecError(where, key or None, msg) from None
 

@@ -156,11 +156,10 @@ class Point:
 
 
 def _yaml_value(value: Any) -> str:
+    """The value as --set reads it back (strings that look like numbers or booleans stay strings)."""
     import yaml
 
-    if isinstance(value, str):
-        return value
-    return yaml.safe_dump(value, default_flow_style=True).strip().removesuffix("...").strip()
+    return yaml.safe_dump(value, default_flow_style=True, width=10**6).strip().removesuffix("...").strip()
 
 
 def expand(spec: RecipeSpec) -> list[Point]:

@@ -21,15 +21,20 @@ import pandas as pd
 import accelsim
 from accelsim.api import SimResult, prepare_summary, resolve, simulate
 from accelsim.errors import AccelsimError
-from accelsim.report.files import atomic_write_bytes, atomic_write_text
+from accelsim.files import atomic_write_bytes, atomic_write_text
 from accelsim.sweep.recipe import Point, Recipe, expand, load_recipe
 
 STATUS_OK, STATUS_FAILED, STATUS_INVALID, STATUS_NOT_RUN = "ok", "failed", "invalid", "not run"
 
 
 def point_key(workload_json: str, hardware_json: str) -> str:
-    payload = json.dumps({"accelsim": accelsim.__version__, "workload": json.loads(workload_json),
-                          "hardware": json.loads(hardware_json)}, sort_keys=True)
+    """A hash of everything a point's result depends on: both resolved specs, the content of a recorded
+    trace they name, and accelsim's own source (so a code change never reuses an older result)."""
+    from accelsim.api import source_fingerprint, trace_digest
+
+    workload = json.loads(workload_json)
+    payload = json.dumps({"accelsim": source_fingerprint(), "workload": workload, "hardware": json.loads(hardware_json),
+                          "trace": trace_digest(workload.get("decoding", {}).get("trace"))}, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:20]
 
 
@@ -111,9 +116,10 @@ def run_sweep(recipe: Recipe | str | Path, out: str | Path | None = None, worker
 
     if progress:
         progress(done, failed, len(points))
+    client = _dask_client(dask, workers) if dask and jobs else None  # fails before anything is overwritten
     try:
-        if dask:
-            _run_dask(jobs, workload, hardware, workers, dask, finish)
+        if client is not None:
+            _run_dask(jobs, workload, hardware, client, finish)
         elif workers == 1:
             for point, key, overrides in jobs:
                 try:
@@ -158,17 +164,24 @@ def _run_processes(jobs, workload, hardware, workers, finish) -> None:
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _run_dask(jobs, workload, hardware, workers, address, finish) -> None:
+def _dask_client(address: str, workers: int):
+    """A Dask client: on a new LocalCluster of ``workers`` processes, or connected to ``address``."""
     try:
-        from distributed import Client, LocalCluster, as_completed
+        from distributed import Client, LocalCluster
     except ImportError:
         raise AccelsimError("--dask needs the optional dependency: pip install 'accelsim[dask]'") from None
-    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) \
-        if address == "local" else None
+    if address == "local":
+        return Client(LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None))
     try:
-        client = Client(cluster if cluster is not None else address, timeout="20s")
-    except OSError as exc:
+        return Client(address, timeout="20s")
+    except (OSError, ValueError, TypeError) as exc:
         raise AccelsimError(f"--dask {address}: cannot reach the scheduler: {exc}") from None
+
+
+def _run_dask(jobs, workload, hardware, client, finish) -> None:
+    from distributed import as_completed
+
+    cluster = client.cluster
     try:
         futures = {client.submit(run_point, workload, hardware, overrides, pure=False, key=f"accelsim-{key}"):
                    (point, key) for point, key, overrides in jobs}

@@ -50,6 +50,7 @@ that here merging happens *before* pruning, over all candidates.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 import math
 import os
 import struct
@@ -458,8 +459,9 @@ def save_trace_jsonl(trace: DecodeTrace, path: str | os.PathLike[str]) -> None:
         )
     ]
     lines.extend(json.dumps({name: getattr(step, name) for name in _STEP_FIELDS}) for step in trace.steps)
-    with open(path, "w", encoding="utf-8") as f:
-        f.write("\n".join(lines) + "\n")
+    from accelsim.files import atomic_write_text
+
+    atomic_write_text(path, "\n".join(lines) + "\n")
 
 
 def load_trace_jsonl(path: str | os.PathLike[str]) -> DecodeTrace:
@@ -471,25 +473,28 @@ def load_trace_jsonl(path: str | os.PathLike[str]) -> DecodeTrace:
     where = os.fspath(path)
     header: dict[str, Any] | None = None
     steps: list[StepRecord] = []
-    with open(path, "rb") as f:  # bytes, so that a bad encoding is reported with its line too
-        for lineno, raw in enumerate(f, start=1):
-            if not raw.strip():
-                continue
-            fail = partial(_line_error, where, lineno)
-            try:
-                obj = json.loads(raw.decode("utf-8"))
-            except UnicodeDecodeError:
-                raise fail("not UTF-8 text") from None
-            except json.JSONDecodeError as exc:
-                raise fail(f"bad JSON: {exc.msg} (column {exc.colno})") from None
-            if not isinstance(obj, dict):
-                raise fail(f"expected a JSON object, got {type(obj).__name__}")
-            if header is None:
-                header = _parse_header(obj, fail)
-                continue
-            step = StepRecord(**{name: _count(obj, name, fail) for name in _STEP_FIELDS})
-            _check_step(step, header["beam"], steps[-1].iteration if steps else None, fail)
-            steps.append(step)
+    try:
+        lines = Path(path).read_bytes().splitlines(keepends=True)  # bytes: a bad encoding is reported by line
+    except OSError as exc:
+        raise TraceFormatError(f"{where}: cannot read the trace: {exc.strerror or exc}") from None
+    for lineno, raw in enumerate(lines, start=1):
+        if not raw.strip():
+            continue
+        fail = partial(_line_error, where, lineno)
+        try:
+            obj = json.loads(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            raise fail("not UTF-8 text") from None
+        except json.JSONDecodeError as exc:
+            raise fail(f"bad JSON: {exc.msg} (column {exc.colno})") from None
+        if not isinstance(obj, dict):
+            raise fail(f"expected a JSON object, got {type(obj).__name__}")
+        if header is None:
+            header = _parse_header(obj, fail)
+            continue
+        step = StepRecord(**{name: _count(obj, name, fail) for name in _STEP_FIELDS})
+        _check_step(step, header["beam"], steps[-1].iteration if steps else None, fail)
+        steps.append(step)
     if header is None:
         raise TraceFormatError(f"{where}:1: empty trace, expected a header line with frames, beam, reference, best")
     return DecodeTrace(steps=tuple(steps), **header)

@@ -490,3 +490,27 @@ def test_early_stop_ends_the_search_when_the_reference_finishes() -> None:
     assert stopped.best == unstopped.best == stopped.reference
     assert stopped.iterations == 152 + u
     assert unstopped.iterations == 152 + 2 * u + 10
+
+
+def test_a_workload_file_finds_its_trace_beside_it(tmp_path) -> None:
+    """A recorded trace replaces the search model; a relative path in the file is relative to the file."""
+    from pathlib import Path
+
+    import yaml
+
+    import accelsim
+
+    repo = Path(__file__).resolve().parents[1]
+    trace = run_alsd(20, 4, EmissionModel(seed=3))
+    folder = tmp_path / "w"
+    folder.mkdir()
+    save_trace_jsonl(trace, folder / "decoder.jsonl")
+    data = yaml.safe_load((repo / "workloads" / "rnnt_lm_fusion.yaml").read_text())
+    data["utterance"]["frames"] = 20
+    data["decoding"].update({"beam": 4, "trace": "decoder.jsonl"})
+    (folder / "w.yaml").write_text(yaml.safe_dump(data))
+    replayed = accelsim.simulate(folder / "w.yaml", repo / "hwconfigs" / "rapid_7nm.yaml")
+    synthetic = accelsim.simulate(folder / "w.yaml", repo / "hwconfigs" / "rapid_7nm.yaml",
+                                  overrides=["workload.decoding.trace=null", "workload.decoding.emission.seed=3"])
+    assert replayed.iterations == trace.iterations
+    assert replayed.rtf == pytest.approx(synthetic.rtf, rel=1e-12)

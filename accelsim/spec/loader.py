@@ -238,8 +238,21 @@ def _with_overrides(data: dict[str, Any], prefix: str, overrides: Iterable[str])
 
 
 def load_spec(model: type[M], path: str | Path, prefix: str, overrides: Iterable[str] = ()) -> M:
-    data, flags = _with_overrides(read_yaml(path), prefix, overrides)
+    data = read_yaml(path)
+    if prefix == "workload":
+        data = _trace_beside_file(data, Path(path))
+    data, flags = _with_overrides(data, prefix, overrides)
     return validate(model, data, str(path), flags)
+
+
+def _trace_beside_file(data: dict[str, Any], path: Path) -> dict[str, Any]:
+    """A relative ``decoding.trace`` written in a workload file is relative to that file (one given
+    with --set stays relative to the working directory, like any command-line path)."""
+    decoding = data.get("decoding")
+    trace = decoding.get("trace") if isinstance(decoding, dict) else None
+    if isinstance(trace, str) and trace and not Path(trace).is_absolute():
+        decoding["trace"] = str((path.parent / trace).resolve())
+    return data
 
 
 def override_spec(spec: M, prefix: str, overrides: Iterable[str]) -> M:

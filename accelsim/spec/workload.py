@@ -98,7 +98,8 @@ class DecodingSpec(Strict):
     emission: EmissionSpec = EmissionSpec()
     u_max: PositiveInt | None = Field(None, description="Most labels a hypothesis may emit (default: 2 x reference + 10).")
     early_stop: bool = Field(True, description="End the search once no unfinished hypothesis scores above the best finished one.")
-    trace: str | None = Field(None, description="JSON Lines step trace of a real decoder to replay instead of the search model.")
+    trace: str | None = Field(None, description="JSON Lines step trace of a real decoder to replay instead of the search "
+                              "model (a relative path in a workload file is relative to that file).")
 
 
 class UtteranceSpec(Strict):

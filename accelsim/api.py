@@ -114,6 +114,7 @@ def clear_caches() -> None:
     from accelsim.sim import engine
     from accelsim.spec import loader
 
+    _model_and_trace.cache_clear()
     _prepare.cache_clear()
     _prepare_distinct.cache_clear()
     _SUMMARIES.clear()
@@ -135,12 +136,17 @@ def prepare(spec: WorkloadSpec) -> tuple[Model, DecodeTrace, Program]:
     return _prepare(_cache_key(spec))
 
 
+@lru_cache(maxsize=256)
+def _model_and_trace(key: str) -> tuple[WorkloadSpec, Model, DecodeTrace]:
+    """The model and the search trace of a workload, shared by the full and the summary paths."""
+    spec = WorkloadSpec.model_validate_json(key[: key.rindex("}") + 1])  # the key is spec JSON + trace digest
+    model = build_model(spec)
+    return spec, model, decode_trace(spec)
+
+
 @lru_cache(maxsize=64)
 def _prepare(key: str) -> tuple[Model, DecodeTrace, Program]:
-    spec_json = key[: key.rindex("}") + 1]
-    spec = WorkloadSpec.model_validate_json(spec_json)
-    model = build_model(spec)
-    trace = decode_trace(spec)
+    spec, model, trace = _model_and_trace(key)
     return model, trace, lower_program(model, spec.utterance.frames, trace)
 
 
@@ -292,9 +298,7 @@ def prepare_summary(spec: WorkloadSpec) -> tuple[Model, DecodeTrace, list[tuple]
 
 @lru_cache(maxsize=256)
 def _prepare_distinct(key: str) -> tuple[Model, DecodeTrace, list[tuple], dict[tuple, list[Op]]]:
-    spec = WorkloadSpec.model_validate_json(key[: key.rindex("}") + 1])
-    model = build_model(spec)
-    trace = decode_trace(spec)
+    spec, model, trace = _model_and_trace(key)
     return (model, trace, *lower_distinct(model, spec.utterance.frames, trace))
 
 

@@ -246,7 +246,7 @@ def lower_program(model: Model, frames: int, trace: DecodeTrace) -> Program:
     for step in trace.steps:
         start = len(b.ops)
         after = lower_decode_step(b, model, step, after, trace.beam)
-        counts = (step.active, step.miss_prediction, step.miss_lm, step.candidates, step.merged, step.kept)
+        counts = _work(step)
         if counts not in by_step:
             by_step[counts] = _content(b.ops[start:], start)
         segments.append(Segment(start, len(b.ops), by_step[counts]))
@@ -264,6 +264,11 @@ def _lower_encoder(encoder: Network, frames: int, lstm_quant: str) -> tuple[tupl
     return tuple(b.ops), tuple(after), _content(b.ops, 0)
 
 
+def _work(step: StepRecord) -> tuple:
+    """What an iteration's graph depends on: its counts, not its index."""
+    return (step.active, step.miss_prediction, step.miss_lm, step.candidates, step.merged, step.kept)
+
+
 def _content(ops: list[Op], start: int) -> tuple:
     return tuple((op.kind, op.unit, op.component, op.region, tuple(d - start for d in op.deps), op.lane, op.lanes,
                   op.m, op.k, op.n, op.weight_bits, op.act_bits, op.weights, op.elements, op.bytes, op.calls,
@@ -278,7 +283,7 @@ def lower_distinct(model: Model, frames: int, trace: DecodeTrace) -> tuple[list[
     distinct: dict[tuple, list[Op]] = {content: list(encoder_ops)}
     by_step: dict[tuple, tuple] = {}
     for step in trace.steps:
-        counts = (step.active, step.miss_prediction, step.miss_lm, step.candidates, step.merged, step.kept)
+        counts = _work(step)
         if counts not in by_step:
             b = GraphBuilder()
             lower_decode_step(b, model, step, [], trace.beam)

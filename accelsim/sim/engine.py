@@ -68,8 +68,7 @@ class Run:
         return self.ops[self.rows[index][0]].component
 
     def resource_class(self, index: int) -> str:
-        row = self.rows[index]
-        return RESOURCE_CLASS[row[2]] if row[1] else RESOURCE_CLASS.get(row[2], "coprocessor")
+        return _resource_class(self.rows[index][2])
 
 
 def simulate_ops(ops: list[Op], hw: HardwareSpec) -> Run:
@@ -240,12 +239,17 @@ def _records(rows: list[tuple], ops: list[Op], fetch_bytes: tuple[float, ...]) -
     for idx, (op_id, is_fetch, resource, start, end, pred) in enumerate(rows):
         op = ops[op_id]
         if is_fetch:
-            records.append(Record(idx, f"{op.name}.fetch", "fetch", op.component, resource, RESOURCE_CLASS[resource],
+            records.append(Record(idx, f"{op.name}.fetch", "fetch", op.component, resource, _resource_class(resource),
                                   start, end, 0, fetch_bytes[op_id], pred))
         else:
-            records.append(Record(idx, op.name, op.kind, op.component, resource,
-                                  RESOURCE_CLASS.get(resource, "coprocessor"), start, end, op.macs, op.bytes, pred))
+            records.append(Record(idx, op.name, op.kind, op.component, resource, _resource_class(resource),
+                                  start, end, op.macs, op.bytes, pred))
     return records
+
+
+def _resource_class(resource: str) -> str:
+    """coprocessor for any core label ("core0", "core0-3"), else host / link / memory."""
+    return RESOURCE_CLASS.get(resource, "coprocessor")
 
 def _core_blocks(n_cores: int, core_sets: set[tuple[int, ...]]) -> dict[int, str]:
     """Map each core to the block resource it belongs to: cores always placed together share a block."""

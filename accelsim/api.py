@@ -26,7 +26,7 @@ from accelsim.spec.hardware import HardwareSpec
 from accelsim.spec.loader import load_hardware, load_workload, override_spec
 from accelsim.spec.workload import WorkloadSpec
 from accelsim.workload.model import Model, build_model
-from accelsim.workload.precision import parse_precision_flag
+from accelsim.spec.precision import parse_precision_flag
 from accelsim.workload.search import DecodeTrace, EmissionModel, Fusion, load_trace_jsonl, run_alsd
 
 

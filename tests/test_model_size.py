@@ -11,7 +11,7 @@ import yaml
 import accelsim
 from accelsim.api import run_overrides
 from accelsim.workload.model import BIAS_BITS, build_model, model_size
-from accelsim.workload.precision import PRESETS
+from accelsim.spec.precision import PRESETS
 
 DATA = Path(__file__).parent / "data" / "paper_table1.yaml"
 SHARED_REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "paper_targets.yaml"

@@ -17,7 +17,7 @@ from typing import Callable
 
 from accelsim.graph.ir import GraphBuilder, Op
 from accelsim.workload.model import Model, ModelLayer, Network
-from accelsim.workload.precision import QUANTIZER_PASSES
+from accelsim.spec.precision import QUANTIZER_PASSES
 from accelsim.workload.search import DecodeTrace, StepRecord
 
 #: Element-wise work of one LSTM cell per hidden unit: add input and recurrent pre-activations (4),

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ValidationError
 from accelsim.errors import SpecError
 from accelsim.spec.hardware import HardwareSpec
 from accelsim.spec.workload import WorkloadSpec
-from accelsim.workload.layers import LAYER_KINDS
+from accelsim.spec.layers import LAYER_KINDS
 
 M = TypeVar("M", bound=BaseModel)
 

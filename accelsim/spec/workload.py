@@ -7,8 +7,8 @@ from typing import Annotated, Literal, Union
 from pydantic import Field, PositiveInt, field_validator, model_validator
 
 from accelsim.spec.base import PositiveSeconds, Strict
-from accelsim.workload.layers import LAYER_KINDS
-from accelsim.workload.precision import BITS, PRESETS, QUANTIZERS, NETWORK_GROUPS
+from accelsim.spec.layers import LAYER_KINDS
+from accelsim.spec.precision import BITS, PRESETS, QUANTIZERS, NETWORK_GROUPS
 
 Layer = Annotated[Union[tuple(LAYER_KINDS.values())], Field(discriminator="kind")]  # type: ignore[valid-type]
 
@@ -16,7 +16,7 @@ Layer = Annotated[Union[tuple(LAYER_KINDS.values())], Field(discriminator="kind"
 class NetworkSpec(Strict):
     """A network: an ordered list of layers, each feeding the next."""
 
-    layers: list[Layer] = Field(min_length=1, description="Layers in order; see accelsim/workload/layers.py for kinds.")
+    layers: list[Layer] = Field(min_length=1, description="Layers in order; see accelsim/spec/layers.py for kinds.")
 
 
 class ModelSpec(Strict):

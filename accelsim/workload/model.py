@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from accelsim.spec.workload import WorkloadSpec
-from accelsim.workload.layers import LayerSpec
-from accelsim.workload.precision import NETWORK_GROUPS, NETWORKS, PRESETS, LayerPrecision
+from accelsim.spec.layers import LayerSpec
+from accelsim.spec.precision import NETWORK_GROUPS, NETWORKS, PRESETS, LayerPrecision
 
 BIAS_BITS = 32  # biases are not quantized (paper, Sec. 3.2)
 

@@ -106,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--workload", default=DEFAULT_WORKLOAD, help=f"workload YAML (default: {DEFAULT_WORKLOAD})")
     rep.add_argument("--hardware", default=DEFAULT_HW, help=f"hardware YAML (default: {DEFAULT_HW})")
     rep.add_argument("--targets", default=None, help="targets file (default: the paper's, shipped with accelsim)")
-    rep.add_argument("--workers", type=_positive_int, default=None, help="processes to simulate in (default: CPU count, at most 4)")
+    rep.add_argument("--workers", type=_positive_int, default=None, help="processes to simulate in (default: CPU count)")
     rep.add_argument("--json", action="store_true", help="print only the comparison, as a JSON list, on stdout")
     rep.set_defaults(func=cmd_reproduce)
 
@@ -149,6 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     cal.add_argument("--max-evals", type=_positive_int, default=80, help="objective evaluations (default 80)")
     cal.add_argument("--samples", type=_non_negative_int, default=16, help="Sobol samples before the local search (default 16)")
     cal.add_argument("--seed", type=_non_negative_int, default=0, help="seed of the Sobol sample (default 0)")
+    cal.add_argument("--workers", type=_positive_int, default=None, help="processes per evaluation (default: CPU count)")
     cal.set_defaults(func=cmd_calibrate)
     return parser
 
@@ -167,15 +168,34 @@ def _progress(desc: str, total: int):
     return update
 
 
+def _progress_points(desc: str):
+    """A progress bar for the runner's (done, failed, total), created when the first report arrives."""
+    from tqdm import tqdm
+
+    bar = None
+
+    def update(done: int, failed: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=total, desc=desc, unit="point", file=sys.stderr, disable=None, leave=False)
+        bar.n = done
+        bar.set_postfix(failed=failed, refresh=False)
+        bar.refresh()
+        if done >= total:
+            bar.close()
+
+    return update
+
+
 def cmd_reproduce(args: argparse.Namespace) -> int:
-    import os
+    from accelsim.calibrate.reproduce import reproduce
+    from accelsim.report.paper import format_report, paper_settings
+    from accelsim.spec.targets import load_targets
+    from accelsim.sweep.runner import default_workers
 
-    from accelsim.calibrate.targets import load_targets
-    from accelsim.report.paper import format_report, paper_settings, reproduce
-
-    workers = args.workers or min(4, os.cpu_count() or 1)
     total = len(paper_settings(load_targets(args.targets)))
-    report = reproduce(args.out, args.workload, args.hardware, args.targets, workers, _progress("reproduce", total))
+    workers = args.workers or default_workers(total)
+    report = reproduce(args.out, args.workload, args.hardware, args.targets, workers, _progress_points("reproduce"))
     if args.json:
         print(json.dumps([{k: c.to_dict()[k] for k in ("id", "target", "simulated", "error_pct", "role")}
                           for c in report.comparisons], indent=2))
@@ -258,13 +278,14 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     import datetime
 
     from accelsim.calibrate.fit import DEFAULT_PARAMETERS, calibrate, parse_parameter, write_calibrated
-    from accelsim.calibrate.targets import load_targets
+    from accelsim.spec.targets import load_targets
+    from accelsim.sweep.runner import default_workers
 
     params = tuple(parse_parameter(p) for p in args.param) or DEFAULT_PARAMETERS
     targets = load_targets(args.targets)
     progress = _progress("calibrate", args.max_evals)
     fit = calibrate(targets, args.workload, args.hardware, params, max_evals=args.max_evals, samples=args.samples,
-                    seed=args.seed, progress=lambda n, loss: progress(n, loss))
+                    seed=args.seed, progress=lambda n, loss: progress(n, loss), workers=args.workers or default_workers(8))
     procedure = (f"accelsim calibrate, least squares on log error over the {len(fit.comparisons)} calibrate figures of "
                  f"{args.targets}, Sobol({args.samples}, seed {args.seed}) + Nelder-Mead, {fit.evaluations} evaluations")
     write_calibrated(args.hardware, args.out, fit, params, procedure)
@@ -283,7 +304,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from accelsim.report.tables import format_run
 
     result = accelsim.simulate(args.workload, args.hardware, overrides=args.overrides, precision=args.precision,
-                               beam=args.beam, lm_fusion=args.lm, workers=args.workers)
+                               beam=args.beam, lm_fusion=args.lm, workers=args.workers,
+                               progress=_progress_points("utterances"))
     if args.trace:
         from accelsim.errors import AccelsimError
         from accelsim.report.trace import write_chrome_trace
@@ -297,10 +319,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
-    from accelsim.report.explain import explain, format_explain, plot_sensitivity
+    import accelsim
+    from accelsim.report.explain import format_explain, plot_sensitivity
 
-    report = explain(args.workload, args.hardware, overrides=args.overrides, precision=args.precision,
-                     beam=args.beam, lm_fusion=args.lm)
+    report = accelsim.explain(args.workload, args.hardware, overrides=args.overrides, precision=args.precision,
+                              beam=args.beam, lm_fusion=args.lm)
     if args.plot:
         plot_sensitivity(report, args.plot)
     print(json.dumps(report.to_dict(), indent=2) if args.json else format_explain(report))
@@ -308,12 +331,11 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 
 def cmd_size(args: argparse.Namespace) -> int:
-    from accelsim.api import run_overrides
     from accelsim.report.tables import format_size
-    from accelsim.spec.loader import load_workload
+    from accelsim.spec.loader import Variation, flag_variation, load_workload
     from accelsim.workload.model import build_model, model_size
 
-    spec = load_workload(args.workload, list(args.overrides) + run_overrides(args.precision))
+    spec = load_workload(args.workload, Variation.from_flags(args.overrides) + flag_variation(args.precision))
     with_lms = args.lm if args.lm is not None else (spec.model.lm_ext is not None and spec.model.lm_src is not None)
     report = model_size(build_model(spec, with_lms=with_lms))
     print(json.dumps(report, indent=2) if args.json else format_size(report))

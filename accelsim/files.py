@@ -7,7 +7,7 @@ import tempfile
 from pathlib import Path
 
 
-def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+def atomic_write_bytes(path: str | Path, data: bytes, parents: bool = True) -> None:
     """Write to a temporary file in the same folder, then rename it into place."""
     from accelsim.errors import AccelsimError
 
@@ -32,5 +32,5 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
         raise
 
 
-def atomic_write_text(path: str | Path, text: str) -> None:
-    atomic_write_bytes(path, text.encode("utf-8"))
+def atomic_write_text(path: str | Path, text: str, parents: bool = True) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"), parents)

@@ -48,7 +48,7 @@ def test_recovers_a_known_link_efficiency(run_cli, tmp_path, small_workload, hw_
 
 def test_fitted_values_stay_in_their_range(tmp_path, small_workload, hw_path):
     from accelsim.calibrate.fit import calibrate
-    from accelsim.calibrate.targets import load_targets
+    from accelsim.spec.targets import load_targets
 
     # An RTF no plausible efficiency reaches: the fit must stop at the range's edge, not leave it.
     param = parse_parameter("link.efficiency=0.5..0.9")
@@ -82,7 +82,7 @@ def test_bad_parameter_is_a_user_error(run_cli, tmp_path, hw_path):
 
 def test_targets_without_calibrate_figures_are_refused(tmp_path, small_workload, hw_path):
     from accelsim.calibrate.fit import calibrate
-    from accelsim.calibrate.targets import load_targets
+    from accelsim.spec.targets import load_targets
 
     with pytest.raises(AccelsimError, match="calibrate"):
         calibrate(load_targets(_targets(tmp_path, 0.05, role="validate")), small_workload, hw_path, max_evals=2)

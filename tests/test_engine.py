@@ -23,7 +23,7 @@ from accelsim.hw.coprocessor import device_weight_bits
 from accelsim.hw.cost import op_cost
 from accelsim.report.metrics import breakdowns, critical_path, occupancy
 from accelsim.sim.engine import Record, Run, simulate_ops
-from accelsim.sim.placement import cores_per_lane
+from accelsim.sim.policies import cores_per_lane
 from accelsim.spec.hardware import HardwareSpec
 from accelsim.workload.model import build_model
 

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 import accelsim
-from accelsim.report.explain import KNOBS, explain, format_explain, plot_sensitivity
+from accelsim.api import explain
+from accelsim.report.explain import KNOBS, format_explain, plot_sensitivity
 
 REPO = Path(__file__).resolve().parents[1]
 WORKLOAD = REPO / "workloads" / "rnnt_lm_fusion.yaml"

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 import accelsim
-from accelsim.api import run_overrides
+from accelsim.spec.loader import Variation, flag_variation
 from accelsim.workload.model import BIAS_BITS, build_model, model_size
 from accelsim.spec.precision import PRESETS
 
@@ -31,7 +31,7 @@ def _row_id(row: dict) -> str:
 
 
 def load_with(workload_path: Path, precision: str | None = None, extra: tuple[str, ...] = ()):
-    overrides = list(extra) + (run_overrides(precision=precision) if precision else [])
+    overrides = Variation.from_flags(extra) + flag_variation(precision=precision)
     return accelsim.load_workload(workload_path, overrides=overrides)
 
 

@@ -13,7 +13,7 @@ import json
 import pandas as pd
 import pytest
 
-from accelsim.calibrate.targets import load_targets
+from accelsim.spec.targets import load_targets
 
 BANDS = {"calibrate": 10.0, "validate": 20.0}
 
@@ -104,14 +104,14 @@ def test_table1_sizes_within_3_percent(reproduced):
 def test_qualitative_statements_hold(workload_path, hw_path):
     """Each statement is checked on the settings it needs (a handful of simulations)."""
     import accelsim
-    from accelsim.calibrate.targets import Setting
+    from accelsim.spec.targets import Setting
     from accelsim.report.paper import qualitative_checks
 
     cache: dict = {}
 
     def get(setting: Setting):
         if setting.key() not in cache:
-            cache[setting.key()] = accelsim.simulate(workload_path, hw_path, overrides=setting.overrides(),
+            cache[setting.key()] = accelsim.simulate(workload_path, hw_path, overrides=setting.variation(),
                                                      keep_records=False)
         return cache[setting.key()]
 

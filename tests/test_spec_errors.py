@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 import accelsim
-from accelsim.api import run_overrides
+from accelsim.spec.loader import flag_variation
 from accelsim.cli import main as cli_entry
 from accelsim.errors import AccelsimError, SpecError
 
@@ -254,7 +254,7 @@ def test_bad_precision_flag(request, runner, command, precision, expected):
 
 def test_bad_precision_api():
     with pytest.raises(AccelsimError, match=r"^--precision: unknown precision preset 'int5' in 'rnnt=int5'"):
-        run_overrides(precision="rnnt=int5")
+        flag_variation(precision="rnnt=int5")
 
 
 # ---------------------------------------------------------------- layers

@@ -12,7 +12,7 @@ import yaml
 import accelsim
 from accelsim.errors import AccelsimError, SpecError
 from accelsim.sweep import expand, load_recipe
-from accelsim.sweep import run as sweep_run
+from accelsim.sweep import runner as sweep_runner
 
 REPO = Path(__file__).resolve().parents[1]
 SMALL = ["workload.utterance.frames=16"]
@@ -36,7 +36,8 @@ def test_grid_and_zip_expansion(tmp_path):
     assert [p.index for p in points] == list(range(8))
     assert {(p.axes["hw.link.bandwidth"], p.axes["hw.link.latency"]) for p in points} == {("32 Gbps", "1 us"), ("64 Gbps", "0.5 us")}
     assert len({json.dumps(p.axes, sort_keys=True) for p in points}) == 8
-    assert "workload.precision.default=int4" in points[-1].overrides([])
+    changes = {c.path: c.value for c in points[-1].variation().changes}
+    assert changes["workload.precision.default"] == "int4"
 
 
 @pytest.mark.parametrize("fields, message", [
@@ -81,8 +82,8 @@ def test_resume_skips_finished_points(tmp_path, monkeypatch):
     recipe, out = _recipe(tmp_path), tmp_path / "out"
     first = accelsim.run_sweep(recipe, out=out, workers=1)
     calls = []
-    real = sweep_run.run_point
-    monkeypatch.setattr(sweep_run, "run_point", lambda *a: calls.append(a) or real(*a))
+    real = sweep_runner.run_point
+    monkeypatch.setattr(sweep_runner, "run_point", lambda *a: calls.append(a) or real(*a))
     again = accelsim.run_sweep(recipe, out=out, workers=1, resume=True)
     assert calls == []
     assert again["rtf"].tolist() == first["rtf"].tolist()
@@ -156,11 +157,10 @@ def test_string_axis_values_stay_strings(tmp_path):
 
 
 def test_a_code_change_changes_the_point_key(monkeypatch):
-    from accelsim import api
-    from accelsim.sweep.run import point_key
+    from accelsim.sweep.runner import point_key
 
     before = point_key('{"a": 1}', '{"b": 2}')
-    monkeypatch.setattr(api, "source_fingerprint", lambda: "edited")
+    monkeypatch.setattr(sweep_runner, "source_fingerprint", lambda: "edited")
     assert point_key('{"a": 1}', '{"b": 2}') != before
 
 

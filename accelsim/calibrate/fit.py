@@ -19,11 +19,14 @@ from typing import Callable
 
 import numpy as np
 
-from accelsim.api import SimResult, simulate
-from accelsim.calibrate.targets import Comparison, Setting, TargetsFile, compare
 from accelsim.errors import AccelsimError
+from accelsim.report.compare import Comparison, compare, settings_needed
+from accelsim.spec import units
 from accelsim.spec.hardware import HardwareSpec
-from accelsim.spec.loader import load_hardware, load_workload, read_yaml
+from accelsim.spec.loader import Variation, load_hardware, load_workload, read_yaml
+from accelsim.spec.targets import TargetsFile
+from accelsim.pipeline import resolve
+from accelsim.sweep.runner import run_points
 
 
 @dataclass(frozen=True)
@@ -40,8 +43,26 @@ class Parameter:
     def to_yaml(self, value: float) -> str:
         return f'"{value:.4g} {self.unit}"' if self.unit else f"{value:.4g}"
 
-    def override(self, value: float) -> str:
-        return f"hw.{self.path}={value:.6g} {self.unit}".rstrip()
+    @property
+    def scale(self) -> float:
+        """SI value of one ``unit`` (1e-6 for "us"; 1 for plain numbers)."""
+        return si_scale(self.unit)
+
+    def variation(self, value: float) -> Variation:
+        """The hardware field set to ``value`` (in ``unit``), as a typed change in SI units."""
+        return Variation.of({f"hw.{self.path}": value * self.scale}, source=f"--param {self.path}={value:.6g} {self.unit}".rstrip())
+
+
+def si_scale(unit: str) -> float:
+    """SI value of one ``unit`` of any quantity accelsim parses (time, size, bandwidth, frequency)."""
+    if not unit:
+        return 1.0
+    for parse in (units.parse_time, units.parse_size, units.parse_bandwidth, units.parse_frequency):
+        try:
+            return parse(f"1 {unit}")
+        except ValueError:
+            continue
+    raise AccelsimError(f"--param: unknown unit {unit!r}")
 
 
 #: The declared set: no source gives these, each has a physical reading and a plausible range.
@@ -80,14 +101,15 @@ def _current_value(hw: HardwareSpec, p: Parameter) -> float:
     node = hw
     for part in p.path.split("."):
         node = getattr(node, part)
-    scale = {"": 1.0, "us": 1e6, "ns": 1e9, "ms": 1e3, "s": 1.0}.get(p.unit, 1.0)
-    return float(node) * scale  # type: ignore[arg-type]
+    return float(node) / p.scale  # type: ignore[arg-type]
 
 
 def calibrate(targets: TargetsFile, workload: str | Path, hardware: str | Path,
               parameters: tuple[Parameter, ...] = DEFAULT_PARAMETERS, max_evals: int = 120, samples: int = 16,
-              seed: int = 0, progress: Callable[[int, float], None] | None = None) -> Fit:
-    """Fit ``parameters`` of ``hardware`` so that ``workload`` reproduces the ``calibrate`` figures."""
+              seed: int = 0, progress: Callable[[int, float], None] | None = None, workers: int = 1) -> Fit:
+    """Fit ``parameters`` of ``hardware`` so that ``workload`` reproduces the ``calibrate`` figures.
+
+    Each evaluation runs the settings the figures need as points of the runner (in ``workers`` processes)."""
     from scipy.optimize import minimize
     from scipy.stats import qmc
 
@@ -106,7 +128,7 @@ def calibrate(targets: TargetsFile, workload: str | Path, hardware: str | Path,
             node = getattr(node, part, None)
             if node is None or isinstance(node, dict):
                 raise AccelsimError(f"--param {p.path}: not a single numeric field of the hardware spec")
-        load_hardware(hardware, [p.override(p.low)])  # a bad value or unit fails here, with the file named
+        load_hardware(hardware, p.variation(p.low))  # a bad value or unit fails here, with the file named
 
     def to_unit(p: Parameter, v: float) -> float:
         return (math.log(v) - math.log(p.low)) / (math.log(p.high) - math.log(p.low)) if p.log else (v - p.low) / (p.high - p.low)
@@ -118,16 +140,19 @@ def calibrate(targets: TargetsFile, workload: str | Path, hardware: str | Path,
     evaluations = 0
     best: tuple[float, list[float]] = (math.inf, [])
 
+    settings = settings_needed(targets, roles=("calibrate",))
+
     def comparisons(values: list[float]) -> list[Comparison]:
-        overrides = [p.override(v) for p, v in zip(parameters, values)]
-        cache: dict[tuple, SimResult] = {}
-
-        def run(setting: Setting) -> SimResult:
-            if setting.key() not in cache:
-                cache[setting.key()] = simulate(spec, base, overrides=overrides + setting.overrides())
-            return cache[setting.key()]
-
-        return compare(targets, run, roles=("calibrate",))
+        fitted = Variation()
+        for p, v in zip(parameters, values):
+            fitted += p.variation(v)
+        outcomes = run_points([resolve(spec, base, fitted + s.variation()) for s in settings], workers=workers)
+        results = {}
+        for setting, outcome in zip(settings, outcomes):
+            if isinstance(outcome, BaseException):
+                raise outcome
+            results[setting.key()] = outcome
+        return compare(targets, lambda setting: results[setting.key()], roles=("calibrate",))
 
     def loss(x: np.ndarray) -> float:
         nonlocal evaluations, best

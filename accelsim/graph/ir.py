@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 #: Which kind of unit runs an op. Coprocessor ops are placed on cores by the engine; transfers use one
 #: direction of the host link.
@@ -63,3 +63,22 @@ class GraphBuilder:
         deps = tuple(sorted({d for d in deps if d is not None}))
         self.ops.append(Op(op_id, name, kind, unit, component, region, deps, **fields))
         return op_id
+
+
+#: Fields of an op that say where it sits (its identity, dependencies, attribution, placement hint and the
+#: tensors it reads), not how much work it does. Every other field is work: :func:`work_key` is derived from
+#: the dataclass, so a field added to :class:`Op` joins the cost key without anyone keeping a list.
+PLACE_FIELDS = frozenset({"id", "name", "deps", "component", "region", "lane", "lanes", "weights"})
+WORK_FIELDS = tuple(f.name for f in fields(Op) if f.name not in PLACE_FIELDS)
+#: Everything but the op's name and absolute id: what makes two segments the same work (deps relative).
+CONTENT_FIELDS = tuple(f.name for f in fields(Op) if f.name not in ("id", "name", "deps"))
+
+
+def work_key(op: Op) -> tuple:
+    """What an op's cost depends on: every work field (kind, unit, shapes, bits, element counts, bytes...)."""
+    return tuple(getattr(op, name) for name in WORK_FIELDS)
+
+
+def content_key(ops: "list[Op] | tuple[Op, ...]", start: int = 0) -> tuple:
+    """The content of a run of ops whose ids start at ``start``: equal keys mean equal work and structure."""
+    return tuple((tuple(getattr(op, name) for name in CONTENT_FIELDS), tuple(d - start for d in op.deps)) for op in ops)

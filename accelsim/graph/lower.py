@@ -12,10 +12,11 @@ Each layer kind has one lowering function, registered by kind. No hardware knowl
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from functools import lru_cache
+from functools import cached_property
 from typing import Callable
 
-from accelsim.graph.ir import GraphBuilder, Op
+from accelsim.graph.ir import GraphBuilder, Op, content_key
+from accelsim.memo import memoize
 from accelsim.workload.model import Model, ModelLayer, Network
 from accelsim.spec.precision import QUANTIZER_PASSES
 from accelsim.workload.search import DecodeTrace, StepRecord
@@ -185,9 +186,12 @@ def lower_network(b: GraphBuilder, network: Network, ctx: Ctx, inputs: list[int]
     return out
 
 
-def lower_decode_step(b: GraphBuilder, model: Model, step: StepRecord, after: list[int], beam: int) -> list[int]:
-    """One ALSD iteration; ``after`` are the ops it must wait for. Returns the ops ending it."""
-    tag = f"it{step.iteration}."
+def lower_decode_step(b: GraphBuilder, model: Model, step: StepRecord, after: list[int], beam: int,
+                      tag: str | None = None) -> list[int]:
+    """One ALSD iteration; ``after`` are the ops it must wait for. Returns the ops ending it.
+
+    Op names start with ``tag`` (default ``it<iteration>.``)."""
+    tag = f"it{step.iteration}." if tag is None else tag
     region = "decode"
     q = model.lstm_quant
     # The host starts each iteration's program on the coprocessor: the loop is dynamic, so every
@@ -215,82 +219,98 @@ def lower_decode_step(b: GraphBuilder, model: Model, step: StepRecord, after: li
     return [select]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Segment:
-    """A run of ops [start, stop) that begins only after every earlier op has ended (the encoder, each
-    decode iteration). ``key`` is the segment's content (every field of its ops but names and absolute
-    ids): equal keys mean equal work, e.g. two iterations with the same counts."""
+    """A run of ops that begins only after every op of the segment before it has ended: the encoder, or one
+    decode iteration. Its ops have local ids (0..n-1) and no dependency outside it; ``exits`` are the ops
+    that end it (every op of the segment is an ancestor of one), and the next segment's first op waits for
+    them. ``key`` is the content (every field of every op but names and ids): equal keys, equal work."""
 
-    start: int
-    stop: int
-    key: tuple
+    ops: tuple[Op, ...]
+    exits: tuple[int, ...]
+
+    @cached_property
+    def key(self) -> tuple:
+        return content_key(self.ops)
+
+    def __hash__(self) -> int:  # segments are looked up by content; hashing a long key once is enough
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        return self is other or (isinstance(other, Segment) and self._hash == other._hash and self.key == other.key)
+
+    @cached_property
+    def _hash(self) -> int:
+        return hash(self.key)
 
 
 @dataclass(frozen=True)
 class Program:
-    ops: list[Op]
-    segments: list[Segment]
+    """The whole utterance as a sequence of segments, each with the name prefix of its ops (``it12.``).
+    Iterations of equal work share one :class:`Segment` object."""
+
+    occurrences: tuple[tuple[str, Segment], ...]
+
+    @property
+    def segments(self) -> list[Segment]:
+        return [seg for _, seg in self.occurrences]
+
+    @cached_property
+    def ops(self) -> list[Op]:
+        """Every op with global ids: each segment's first op waits for the previous segment's exits."""
+        ops: list[Op] = []
+        exits: tuple[int, ...] = ()
+        for tag, seg in self.occurrences:
+            base = len(ops)
+            for op in seg.ops:
+                deps = tuple(d + base for d in op.deps)
+                if op.id == 0 and exits:
+                    deps = tuple(sorted(set(deps) | set(exits)))
+                ops.append(replace(op, id=op.id + base, name=tag + op.name, deps=deps))
+            exits = tuple(e + base for e in seg.exits)
+        return ops
+
+    @property
+    def op_count(self) -> int:
+        return sum(len(seg.ops) for seg in self.segments)
 
 
 def lower_program(model: Model, frames: int, trace: DecodeTrace) -> Program:
     """The whole utterance: features in, encoder, then every decode iteration of ``trace``.
 
     Each iteration starts with a launch that waits for the previous iteration's selections, and every
-    op of an iteration is an ancestor of its selections, so segments never overlap in time.
+    op of an iteration is an ancestor of its selections, so segments never overlap in time. Equal
+    iterations (same counts) are lowered once, for every utterance of the process (memoized).
     """
-    encoder_ops, after, content = _lower_encoder(model.networks["encoder"], frames, model.lstm_quant)
-    b = GraphBuilder(list(encoder_ops))
-    after = list(after)
-    segments = [Segment(0, len(b.ops), content)]
-    by_step: dict[tuple, tuple] = {}  # iterations with equal counts lower to equal content
-    for step in trace.steps:
-        start = len(b.ops)
-        after = lower_decode_step(b, model, step, after, trace.beam)
-        counts = _work(step)
-        if counts not in by_step:
-            by_step[counts] = _content(b.ops[start:], start)
-        segments.append(Segment(start, len(b.ops), by_step[counts]))
-    return Program(b.ops, segments)
+    occurrences = [("", lower_encoder(model.networks["encoder"], frames, model.lstm_quant))]
+    occurrences += [(f"it{step.iteration}.", lower_iteration(model, _work(step), trace.beam)) for step in trace.steps]
+    return Program(tuple(occurrences))
 
 
-@lru_cache(maxsize=16)
-def _lower_encoder(encoder: Network, frames: int, lstm_quant: str) -> tuple[tuple[Op, ...], tuple[int, ...], tuple]:
+@memoize("lowered encoders", 64)
+def lower_encoder(encoder: Network, frames: int, lstm_quant: str) -> Segment:
     """The encoder segment; memoized, since sweeps over beams and LM settings share it."""
     b = GraphBuilder()
     width = encoder.layers[0].spec.input  # type: ignore[attr-defined]
     feats = b.add("encoder.features", "transfer", "h2d", "encoder", "encoder", bytes=frames * width * FEATURE_BYTES)
     launch = b.add("encoder.launch", "launch", "core", "encoder", "encoder", [feats])
     after = lower_network(b, encoder, Ctx("encoder", "encoder", lstm_quant, frames=frames), [launch])
-    return tuple(b.ops), tuple(after), _content(b.ops, 0)
+    return Segment(tuple(b.ops), tuple(after))
+
+
+@memoize("lowered decode iterations", 8192)
+def lower_iteration(model: Model, work: tuple, beam: int) -> Segment:
+    """One decode iteration of the given work (see :func:`_work`), with local names and ids."""
+    active, miss_prediction, miss_lm, candidates, merged, kept = work
+    step = StepRecord(0, active, miss_prediction, miss_lm, candidates, merged, kept)
+    b = GraphBuilder()
+    exits = lower_decode_step(b, model, step, [], beam, tag="")
+    return Segment(tuple(b.ops), tuple(exits))
 
 
 def _work(step: StepRecord) -> tuple:
     """What an iteration's graph depends on: its counts, not its index."""
     return (step.active, step.miss_prediction, step.miss_lm, step.candidates, step.merged, step.kept)
-
-
-def _content(ops: list[Op], start: int) -> tuple:
-    return tuple((op.kind, op.unit, op.component, op.region, tuple(d - start for d in op.deps), op.lane, op.lanes,
-                  op.m, op.k, op.n, op.weight_bits, op.act_bits, op.weights, op.elements, op.bytes, op.calls,
-                  op.quantizer, op.passes) for op in ops)
-
-
-def lower_distinct(model: Model, frames: int, trace: DecodeTrace) -> tuple[list[tuple], dict[tuple, list[Op]]]:
-    """Only the distinct segments: the content key of every segment in order, and each distinct
-    segment's ops (ids local to it). What a summary of the run needs, without lowering every iteration."""
-    encoder_ops, _, content = _lower_encoder(model.networks["encoder"], frames, model.lstm_quant)
-    keys = [content]
-    distinct: dict[tuple, list[Op]] = {content: list(encoder_ops)}
-    by_step: dict[tuple, tuple] = {}
-    for step in trace.steps:
-        counts = _work(step)
-        if counts not in by_step:
-            b = GraphBuilder()
-            lower_decode_step(b, model, step, [], trace.beam)
-            by_step[counts] = _content(b.ops, 0)
-            distinct.setdefault(by_step[counts], b.ops)
-        keys.append(by_step[counts])
-    return keys, distinct
 
 
 def lower(model: Model, frames: int, trace: DecodeTrace) -> list[Op]:

@@ -9,8 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from accelsim.graph.ir import Op
+from accelsim.graph.ir import Op, work_key
 from accelsim.hw import coprocessor, host, link
+from accelsim.memo import Memo
 from accelsim.spec.hardware import HardwareSpec
 
 
@@ -36,6 +37,30 @@ def register_cost(*kinds: str):
 def op_cost(op: Op, hw: HardwareSpec, cores: int = 1) -> OpCost:
     """What ``op`` costs on ``hw`` when given ``cores`` coprocessor cores (ignored off the coprocessor)."""
     return COSTS[op.kind](op, hw, cores)
+
+
+class CostTable:
+    """Durations of ops on one machine, memoized by what the op does (:func:`accelsim.graph.ir.work_key`, derived
+    from the Op dataclass itself) and how many cores it gets: the encoder repeats a few shapes thousands of times."""
+
+    def __init__(self, hw: HardwareSpec):
+        self.hw = hw
+        self._seconds: dict[tuple, float] = {}
+
+    def seconds(self, op: Op, cores: int = 1) -> float:
+        key = (work_key(op), cores)
+        found = self._seconds.get(key)
+        if found is None:
+            found = self._seconds[key] = op_cost(op, self.hw, cores).seconds
+        return found
+
+
+_TABLES = Memo("op cost tables per machine", 64)
+
+
+def cost_table(hw: HardwareSpec, machine: str | None = None) -> CostTable:
+    """The (shared) cost table of ``hw``; ``machine`` is its JSON when the caller has it already."""
+    return _TABLES.get(machine or hw.model_dump_json(), lambda: CostTable(hw))
 
 
 @register_cost("matmul")

@@ -1,9 +1,10 @@
 """Why the RTF is what it is: the critical path, occupancy, and what a 2x better machine part would buy.
 
-:func:`explain` simulates the base setting once with its records, summarises the critical path (the
-chain of ops that set the makespan, as the breakdowns attribute it) by component, by resource class
-and by (component, op kind, resource class), and re-simulates the setting six times with one part of
-the machine made twice as good, through ``--set`` overrides computed from the loaded base spec.
+:func:`explanation` takes the base setting's result with its records and the results of six variants
+(one part of the machine made twice as good each, :data:`KNOBS`: typed changes computed from the loaded
+base spec), summarises the critical path (the chain of ops that set the makespan, as the breakdowns
+attribute it) by component, by resource class and by (component, op kind, resource class), and ranks the
+variants. Running the base and the variants is ``accelsim.explain``'s job (``accelsim/api.py``).
 """
 
 from __future__ import annotations
@@ -12,16 +13,15 @@ import io
 from collections import defaultdict
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable
 
-from accelsim.api import SimResult, resolve, simulate
+from accelsim.files import atomic_write_bytes
 from accelsim.graph.ir import COMPONENTS
 from accelsim.hw.link import link_bytes_per_s
-from accelsim.files import atomic_write_bytes
 from accelsim.report.metrics import RESOURCE_CLASSES, critical_path
+from accelsim.report.result import SimResult
 from accelsim.spec.hardware import HardwareSpec
-from accelsim.spec.loader import load_hardware
-from accelsim.spec.workload import WorkloadSpec
+from accelsim.spec.loader import Variation
 
 #: How many (component, op kind, resource class) groups the summary lists.
 TOP_GROUPS = 5
@@ -57,7 +57,7 @@ class Sensitivity:
 
     knob: str
     change: str  # what was changed, old -> new, in readable units
-    overrides: tuple[str, ...]  # the --set flags that make the change
+    overrides: tuple[str, ...]  # the changes, as --set flags would write them
     rtf: float
     change_pct: float  # (rtf / base rtf - 1) x 100: negative = faster
     note: str = ""
@@ -113,11 +113,6 @@ def _time(seconds: float) -> str:
     return f"{_num(seconds * 1e9)} ns" if seconds else "0 s"
 
 
-def _exact_time(seconds: float) -> str:
-    """An override value that parses back to exactly ``seconds``."""
-    return f"{seconds!r} s"
-
-
 def _size(n_bytes: float) -> str:
     for unit, factor in (("GiB", 2.0**30), ("MiB", 2.0**20), ("KiB", 2.0**10)):
         if n_bytes >= factor:
@@ -125,7 +120,7 @@ def _size(n_bytes: float) -> str:
     return f"{_num(n_bytes)} B"
 
 
-Knob = Callable[[HardwareSpec], tuple[list[str], str, str]]  # -> (overrides, change, note)
+Knob = Callable[[HardwareSpec], tuple[dict[str, Any], str, str]]  # -> (typed changes by path, change, note)
 
 
 def _link_bandwidth(hw: HardwareSpec) -> tuple[list[str], str, str]:
@@ -136,18 +131,18 @@ def _link_bandwidth(hw: HardwareSpec) -> tuple[list[str], str, str]:
               f"({_num(usable / 1e9)} -> {_num(2 * usable / 1e9)} GB/s usable)")
     note = ("weights come from device memory: the link carries only activations and scores"
             if hw.memory.weights_home == "device" else "")
-    return [f"hw.link.bandwidth={new!r} B/s"], change, note
+    return {"hw.link.bandwidth": new}, change, note
 
 
 def _link_latency(hw: HardwareSpec) -> tuple[list[str], str, str]:
     old = hw.link.latency
-    return [f"hw.link.latency={_exact_time(old / 2)}"], f"link.latency {_time(old)} -> {_time(old / 2)}", ""
+    return {"hw.link.latency": old / 2}, f"link.latency {_time(old)} -> {_time(old / 2)}", ""
 
 
 def _mac_rate(hw: HardwareSpec) -> tuple[list[str], str, str]:
     # Matmul compute only: element-wise (SFU) work and per-op overheads are other knobs. Doubling keeps every entry a multiple of the PE count, as the spec requires.
     macs = hw.coprocessor.macs_per_cycle
-    overrides = [f"hw.coprocessor.macs_per_cycle.{fmt}={n * 2}" for fmt, n in macs.items()]
+    overrides = {f"hw.coprocessor.macs_per_cycle.{fmt}": n * 2 for fmt, n in macs.items()}
     change = "macs_per_cycle x2: " + ", ".join(f"{fmt} {n} -> {n * 2}" for fmt, n in macs.items())
     return overrides, change, ""
 
@@ -159,7 +154,7 @@ def _scratchpad(hw: HardwareSpec) -> tuple[list[str], str, str]:
         # Not hidden: a user asking "would more SRAM help?" deserves to see why the answer is no.
         note = ("no effect by construction: memory.residency is per_op (every op fetches its weights); "
                 "try --set hw.memory.residency=pinned")
-    return [f"hw.coprocessor.scratchpad={old * 2!r} B"], f"coprocessor.scratchpad {_size(old)} -> {_size(old * 2)} per core", note
+    return {"hw.coprocessor.scratchpad": old * 2}, f"coprocessor.scratchpad {_size(old)} -> {_size(old * 2)} per core", note
 
 
 _HOST_TIMES = ("op_overhead", "fuse_per_element", "sort_per_element", "merge_per_element")
@@ -167,7 +162,7 @@ _HOST_TIMES = ("op_overhead", "fuse_per_element", "sort_per_element", "merge_per
 
 def _host_speed(hw: HardwareSpec) -> tuple[list[str], str, str]:
     values = {name: getattr(hw.host, name) for name in _HOST_TIMES}
-    overrides = [f"hw.host.{name}={_exact_time(v / 2)}" for name, v in values.items()]
+    overrides = {f"hw.host.{name}": v / 2 for name, v in values.items()}
     change = "host times /2: " + ", ".join(f"{name.removesuffix('_per_element')} {_time(v)} -> {_time(v / 2)}"
                                            for name, v in values.items())
     return overrides, change, ""
@@ -175,8 +170,8 @@ def _host_speed(hw: HardwareSpec) -> tuple[list[str], str, str]:
 
 def _overheads(hw: HardwareSpec) -> tuple[list[str], str, str]:
     cop = hw.coprocessor
-    overrides = [f"hw.coprocessor.launch_overhead={_exact_time(cop.launch_overhead / 2)}",
-                 f"hw.coprocessor.dispatch_overhead={_exact_time(cop.dispatch_overhead / 2)}"]
+    overrides = {"hw.coprocessor.launch_overhead": cop.launch_overhead / 2,
+                 "hw.coprocessor.dispatch_overhead": cop.dispatch_overhead / 2}
     change = (f"launch {_time(cop.launch_overhead)} -> {_time(cop.launch_overhead / 2)}, "
               f"dispatch {_time(cop.dispatch_overhead)} -> {_time(cop.dispatch_overhead / 2)}")
     return overrides, change, ""
@@ -241,30 +236,25 @@ def _verdict(path_by_resource: dict[str, float], occupancy: dict[str, float],
     return head + f"; {best.knob} alone would cut the RTF by {-best.change_pct:.0f}%."
 
 
-def explain(workload: WorkloadSpec | str | Path, hardware: HardwareSpec | str | Path, *,
-            overrides: Iterable[str] = (), precision: str | None = None, beam: int | None = None,
-            lm_fusion: bool | None = None) -> Explanation:
-    """Simulate the setting, summarise its critical path, and measure six 2x what-ifs on the machine."""
-    overrides = tuple(overrides)
-    base = simulate(workload, hardware, overrides=overrides, precision=precision, beam=beam, lm_fusion=lm_fusion)
-    if not base.records:
-        from accelsim.errors import AccelsimError
+def knob_variations(hw: HardwareSpec) -> list[tuple[str, Variation, str, str]]:
+    """Each knob as (name, typed variation of ``hw``, what changed, note)."""
+    out = []
+    for knob, make in KNOBS:
+        changes, change, note = make(hw)
+        out.append((knob, Variation.of(changes, source=f"explain: {knob}"), change, note))
+    return out
 
-        raise AccelsimError("explain follows the critical path of one utterance; this workload describes a test set "
-                            "(--set workload.test_set=null explains its utterance.frames)")
-    hw = (resolve(workload, hardware, [o for o in overrides if o.startswith("hw.")])[1]
-          if isinstance(hardware, HardwareSpec) else load_hardware(hardware, overrides))
+
+def explanation(base: SimResult, variants: list[tuple[str, Variation, str, str, SimResult]],
+                overrides: tuple[str, ...] = ()) -> Explanation:
+    """Summarise ``base``'s critical path and rank the ``variants`` (knob, variation, change, note, result)."""
     path_by_component, path_by_resource, top = _summarise_path(base)
-
     rows = []
-    for order, (knob, make) in enumerate(KNOBS):
-        extra, change, note = make(hw)
-        variant = simulate(workload, hardware, overrides=[*overrides, *extra], precision=precision, beam=beam,
-                           lm_fusion=lm_fusion, keep_records=False)
+    for order, (knob, variation, change, note, variant) in enumerate(variants):
         pct = (variant.rtf / base.rtf - 1.0) * 100.0 if base.rtf else 0.0
-        rows.append((pct, order, Sensitivity(knob, change, tuple(extra), variant.rtf, pct, note)))
+        flags = tuple(f"{c.path}={c.value!r}" for c in variation.changes)
+        rows.append((pct, order, Sensitivity(knob, change, flags, variant.rtf, pct, note)))
     sensitivity = tuple(s for _, _, s in sorted(rows, key=lambda row: (row[0], row[1])))
-
     return Explanation(
         workload=base.workload, hardware=base.hardware, precision=dict(base.presets), beam=base.beam,
         iterations=base.iterations, overrides=overrides, rtf=base.rtf, time_s=base.time_s, audio_s=base.audio_s,

@@ -1,9 +1,22 @@
-"""Metrics from event records: RTF, critical-path breakdowns that sum exactly to it, occupancy."""
+"""Metrics from event records: RTF, critical-path breakdowns that sum exactly to it, occupancy; a run's
+totals (from its rows, or from its distinct segments counted as often as they occur) and the result
+built from them; test sets aggregated over their utterances."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field, replace
+from typing import Iterable, Sequence
+
 from accelsim.graph.ir import COMPONENTS
+from accelsim.hw.link import link_bytes_per_s
+from accelsim.memo import Memo
+from accelsim.report.result import SimResult
 from accelsim.sim.engine import Record, Run
+from accelsim.sim.segments import SegmentRun
+from accelsim.spec.hardware import HardwareSpec
+from accelsim.spec.workload import WorkloadSpec
+from accelsim.workload.model import Model
+from accelsim.workload.search import DecodeTrace
 
 RESOURCE_CLASSES = ("coprocessor", "host", "link", "memory")
 
@@ -36,7 +49,7 @@ def critical_seconds(run: Run) -> tuple[dict[str, float], dict[str, float]]:
     """Seconds of the critical path by component and by resource class (each sums to the makespan)."""
     by_component: dict[str, float] = {c: 0.0 for c in COMPONENTS}
     by_resource: dict[str, float] = {c: 0.0 for c in RESOURCE_CLASSES}
-    for index, seconds in _chain([row[4] for row in run.rows], [row[5] for row in run.rows]):
+    for index, seconds in _chain([row.end for row in run.rows], [row.pred for row in run.rows]):
         by_component[run.component(index)] += seconds
         by_resource[run.resource_class(index)] += seconds
     return by_component, by_resource
@@ -70,3 +83,108 @@ def occupancy_of(busy: dict[str, float], time_s: float, n_cores: int) -> dict[st
 
 def occupancy(run: Run, n_cores: int) -> dict[str, float]:
     return occupancy_of(run.busy, run.time_s, n_cores)
+
+
+# ---------------------------------------------------------------- totals of a run
+
+
+@dataclass
+class Totals:
+    """What a run adds up to: makespan, critical-path seconds by component and resource class, busy seconds
+    per resource, ops, weight fetches and fetched bytes."""
+
+    time_s: float = 0.0
+    component_s: dict[str, float] = field(default_factory=dict)
+    resource_s: dict[str, float] = field(default_factory=dict)
+    busy: dict[str, float] = field(default_factory=dict)
+    ops: int = 0
+    fetches: int = 0
+    fetched_bytes: float = 0.0
+
+    def add(self, other: "Totals", count: int = 1) -> None:
+        self.time_s += count * other.time_s
+        for target, source in ((self.component_s, other.component_s), (self.resource_s, other.resource_s),
+                               (self.busy, other.busy)):
+            for name, value in source.items():
+                target[name] = target.get(name, 0.0) + count * value
+        self.ops += count * other.ops
+        self.fetches += count * other.fetches
+        self.fetched_bytes += count * other.fetched_bytes
+
+
+def run_totals(run: Run) -> Totals:
+    """The totals of one run from its rows."""
+    component_s, resource_s = critical_seconds(run)
+    fetched = [b for b in run.plan.fetch_bytes if b > 0]
+    return Totals(run.time_s, component_s, resource_s, dict(run.busy), len(run.ops), len(fetched), sum(fetched))
+
+
+_SEGMENT_TOTALS = Memo("measured segments", 8192)
+
+
+def segment_totals(run: SegmentRun) -> Totals:
+    """The totals of one distinct segment (memoized with its schedule's key)."""
+    return _SEGMENT_TOTALS.get(run.key, lambda: run_totals(run.run()))
+
+
+def program_totals(runs: Iterable[tuple[SegmentRun, int]]) -> Totals:
+    """A program's totals from its distinct segments and how often each occurs. With per-op residency a
+    segment's fetches depend on its own ops only, so the sums equal those of the full run (tests compare)."""
+    total = Totals()
+    for run, count in runs:
+        total.add(segment_totals(run), count)
+    return total
+
+
+# ---------------------------------------------------------------- results
+
+
+def measure(spec: WorkloadSpec, hw: HardwareSpec, model: Model, trace: DecodeTrace, totals: Totals,
+            records: tuple[Record, ...] = (), kept_model: Model | None = None) -> SimResult:
+    """The result of one utterance: RTF = processing time / audio, breakdowns in RTF units."""
+    audio_s = spec.utterance.frames * spec.utterance.frame_shift
+    by_component, by_resource = as_rtf(totals.component_s, totals.resource_s, audio_s)
+    return SimResult(
+        workload=spec.name,
+        hardware=hw.name,
+        rtf=totals.time_s / audio_s,
+        time_s=totals.time_s,
+        audio_s=audio_s,
+        breakdown_by_component=by_component,
+        breakdown_by_resource=by_resource,
+        occupancy=occupancy_of(totals.busy, totals.time_s, hw.coprocessor.cores),
+        model_size_MB=model.stored_bytes / 1e6,
+        compression=model.fp32_bytes / model.stored_bytes,
+        beam=trace.beam,
+        iterations=len(trace.steps),
+        presets=dict(model.presets),
+        link_GBps=link_bytes_per_s(hw.link) / 1e9,
+        fetched_weight_bytes=totals.fetched_bytes,
+        ops=totals.ops,
+        weight_fetches=totals.fetches,
+        records=records,
+        model=kept_model,  # type: ignore[arg-type]
+    )
+
+
+def aggregate(results: Sequence[SimResult]) -> SimResult:
+    """A test set from its utterances (in order): RTF = total time / total audio, breakdowns weighted by
+    audio, occupancy by time, counts summed, and the per-utterance RTFs kept for percentiles."""
+    time_s = sum(r.time_s for r in results)
+    audio_s = sum(r.audio_s for r in results)
+
+    def weighted(attr: str, weight: str, total: float) -> dict[str, float]:
+        keys = getattr(results[0], attr)
+        return {k: sum(getattr(r, attr)[k] * getattr(r, weight) for r in results) / total for k in keys}
+
+    return replace(
+        results[0],
+        rtf=time_s / audio_s, time_s=time_s, audio_s=audio_s,
+        breakdown_by_component=weighted("breakdown_by_component", "audio_s", audio_s),
+        breakdown_by_resource=weighted("breakdown_by_resource", "audio_s", audio_s),
+        occupancy=weighted("occupancy", "time_s", time_s),
+        iterations=sum(r.iterations for r in results),
+        fetched_weight_bytes=sum(r.fetched_weight_bytes for r in results),
+        ops=sum(r.ops for r in results), weight_fetches=sum(r.weight_fetches for r in results),
+        utterance_rtfs=tuple(r.rtf for r in results), records=(), model=None,
+    )

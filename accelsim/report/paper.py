@@ -1,23 +1,23 @@
-"""`accelsim reproduce`: every setting of the paper's hardware study, compared with its figures.
+"""The paper's hardware study as a report: its grid of settings, Table 1, the qualitative statements and
+the printed comparison. Running the settings is ``accelsim/calibrate/reproduce.py``'s job.
 
-Runs FP16/INT8/INT4 x with/without LM fusion x 32/64 Gbps x beam 1..16 plus the mixed-precision
-rows of Table 1, then writes fig2a.png, fig2b.png, table1.csv and comparison.csv.
+The grid is FP16/INT8/INT4 x with/without LM fusion x 32/64 Gbps x beam 1..16, plus the mixed-precision
+rows of Table 1 and whatever else the figures need.
 """
 
 from __future__ import annotations
 
 import io
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import pandas as pd
 
-from accelsim.api import SimResult, simulate
-from accelsim.calibrate.targets import PARTS, Comparison, Setting, TargetsFile, compare, load_targets, settings_needed
-from accelsim.files import atomic_write_bytes, atomic_write_text
-from accelsim.spec.loader import load_workload
+from accelsim.report.compare import PARTS, Comparison, settings_needed
+from accelsim.report.result import SimResult
+from accelsim.spec.loader import flag_variation, load_workload
+from accelsim.spec.targets import Setting, TargetsFile
 from accelsim.workload.model import build_model, model_size
 
 PRECISIONS = ("fp16", "int8", "int4")
@@ -33,30 +33,6 @@ def paper_settings(targets: TargetsFile) -> list[Setting]:
     for s in extra:
         out.setdefault(s.key(), s)
     return list(out.values())
-
-
-def _simulate_setting(args: tuple[str, str, Setting]) -> SimResult:
-    workload, hardware, setting = args
-    return simulate(workload, hardware, overrides=setting.overrides(), keep_records=False)
-
-
-def run_settings(settings: list[Setting], workload: str, hardware: str, workers: int = 1,
-                 progress: Callable[[int, int], None] | None = None) -> dict[tuple, SimResult]:
-    """Simulate every setting, in ``workers`` processes; results keyed by ``Setting.key()``."""
-    jobs = [(str(workload), str(hardware), s) for s in settings]
-    results: dict[tuple, SimResult] = {}
-    if workers <= 1:
-        for i, job in enumerate(jobs):
-            results[job[2].key()] = _simulate_setting(job)
-            if progress:
-                progress(i + 1, len(jobs))
-        return results
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        for i, (job, result) in enumerate(zip(jobs, pool.map(_simulate_setting, jobs, chunksize=2))):
-            results[job[2].key()] = result
-            if progress:
-                progress(i + 1, len(jobs))
-    return results
 
 
 @dataclass(frozen=True)
@@ -106,9 +82,7 @@ def qualitative_checks(targets: TargetsFile, get: Callable[[Setting], SimResult]
 def table1(targets: TargetsFile, workload: str, get: Callable[[Setting], SimResult]) -> pd.DataFrame:
     rows = []
     for row in targets.table1:
-        from accelsim.api import run_overrides
-
-        spec = load_workload(workload, run_overrides(row.precision()))
+        spec = load_workload(workload, flag_variation(row.precision()))
         size = model_size(build_model(spec, with_lms=row.with_lms))
         accel = get(row.baseline()).rtf / get(row.setting()).rtf
         rows.append({"id": row.id, "rnnt": row.rnnt, "lm_ext": row.lm_ext or "-", "lm_src": row.lm_src or "-",
@@ -136,30 +110,6 @@ class PaperReport:
     table1: pd.DataFrame
     results: dict[tuple, SimResult]
     files: list[Path]
-
-
-def reproduce(out_dir: str | Path, workload: str, hardware: str, targets_path: str | None = None, workers: int = 1,
-              progress: Callable[[int, int], None] | None = None) -> PaperReport:
-    targets = load_targets(targets_path)
-    results = run_settings(paper_settings(targets), workload, hardware, workers, progress)
-
-    def get(setting: Setting) -> SimResult:
-        return results[setting.key()]
-
-    comparisons = compare(targets, get)
-    t1 = table1(targets, workload, get)
-    comparisons += size_comparisons(targets, t1)
-    checks = qualitative_checks(targets, get)
-    out = Path(out_dir)
-    files = [out / "comparison.csv", out / "table1.csv", out / "fig2a.png", out / "fig2b.png"]
-    frame = pd.DataFrame([c.to_dict() for c in comparisons])
-    atomic_write_text(files[0], frame.to_csv(index=False, float_format="%.6g"))
-    atomic_write_text(files[1], t1.to_csv(index=False, float_format="%.6g"))
-    from accelsim.report.plots import plot_fig2a, plot_fig2b
-
-    atomic_write_bytes(files[2], plot_fig2a(get, targets))
-    atomic_write_bytes(files[3], plot_fig2b(get, targets))
-    return PaperReport(comparisons, checks, t1, results, files)
 
 
 def format_report(report: PaperReport) -> str:

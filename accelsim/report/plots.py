@@ -10,8 +10,9 @@ import matplotlib
 matplotlib.use("Agg")  # files only; no display needed
 import matplotlib.pyplot as plt  # noqa: E402
 
-from accelsim.api import SimResult  # noqa: E402
-from accelsim.calibrate.targets import PARTS, Setting, TargetsFile  # noqa: E402
+from accelsim.report.result import SimResult  # noqa: E402
+from accelsim.report.compare import PARTS  # noqa: E402
+from accelsim.spec.targets import Setting, TargetsFile  # noqa: E402
 from accelsim.graph.ir import COMPONENTS  # noqa: E402
 
 COLORS = {"encoder": "#4477aa", "prediction": "#66ccee", "joint": "#228833", "lm_ext": "#ccbb44",

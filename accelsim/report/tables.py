@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from accelsim.api import SimResult
+from accelsim.report.result import SimResult
 
 
 def _rows(title: str, values: dict[str, float], total: float, unit: str = "RTF") -> list[str]:

@@ -16,7 +16,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from accelsim.api import SimResult
+from accelsim.report.result import SimResult
 from accelsim.files import atomic_write_text
 from accelsim.report.metrics import critical_path
 from accelsim.sim.engine import Record

@@ -89,6 +89,11 @@ class MemorySpec(Strict):
         description="'pinned': weights used more than once stay in the scratchpads while they fit (coprocessor.weight_fraction); "
                     "'per_op': every op fetches its weights, as a runtime that runs each op as its own kernel does.",
     )
+    prefetch: Literal["one_deep", "on_demand"] = Field(
+        "one_deep",
+        description="When an op's weight fetch may start: 'one_deep' once all its dependencies have started (double "
+                    "buffering: the fetch overlaps the op before it); 'on_demand' only once they have all ended.",
+    )
 
     @model_validator(mode="after")
     def _device_needs_bandwidth(self) -> "MemorySpec":

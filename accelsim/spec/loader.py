@@ -10,15 +10,16 @@ import copy
 import hashlib
 import re
 import difflib
-from functools import lru_cache
 import typing
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, TypeVar
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, PlainSerializer, ValidationError
 
 from accelsim.errors import SpecError
+from accelsim.memo import memoize
 from accelsim.spec.hardware import HardwareSpec
 from accelsim.spec.workload import WorkloadSpec
 from accelsim.spec.layers import LAYER_KINDS
@@ -47,7 +48,7 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     return _read_yaml(path)
 
 
-@lru_cache(maxsize=64)
+@memoize("parsed YAML files", 64)
 def _read_yaml_cached(path: str, digest: str) -> dict[str, Any]:
     """Parsed once per file content: sweeps load the same two files for every point."""
     return _read_yaml(Path(path))
@@ -216,32 +217,114 @@ def validate(model: type[M], data: dict[str, Any], source: str, overrides: dict[
         raise SpecError(where, key or None, msg) from None
 
 
+# ---------------------------------------------------------------- variations
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One field of one spec set to a value: ``prefix`` is "hw" or "workload", ``key`` a dotted path under it.
+
+    ``value`` is as a YAML file would give it (``"64 Gbps"``) when ``typed`` is false: what a user wrote in
+    a ``--set`` flag or a recipe, where a bare number for a unit-carrying field is an error. When ``typed`` is
+    true it comes from code, and a number for a unit-carrying field is in SI units (seconds, bytes, hertz,
+    bytes per second). ``source`` names where it came from in error messages.
+    """
+
+    prefix: str
+    key: str
+    value: Any
+    source: str
+    typed: bool = False
+
+    @property
+    def path(self) -> str:
+        return f"{self.prefix}.{self.key}"
+
+
+@dataclass(frozen=True, slots=True)
+class Variation:
+    """Typed updates of the two specs, applied in order and validated again (see :meth:`apply`)."""
+
+    changes: tuple[Change, ...] = ()
+
+    @classmethod
+    def of(cls, values: dict[str, Any] | None = None, source: str = "") -> "Variation":
+        """From ``{"hw.link.bandwidth": 8e9, "workload.decoding.beam": 4}`` (paths with their prefix)."""
+        changes = []
+        for path, value in (values or {}).items():
+            prefix, _, key = path.partition(".")
+            if prefix not in PREFIXES or not key:
+                raise SpecError(source or path, None, f"the path must start with one of {[p + '.' for p in PREFIXES]}, got {path!r}")
+            changes.append(Change(prefix, key, value, source or f"{path}={_short(value)}", typed=True))
+        return cls(tuple(changes))
+
+    @classmethod
+    def from_flags(cls, flags: Iterable[str]) -> "Variation":
+        """From ``--set PATH=VALUE`` strings (values read as YAML), parsed once, here at the door."""
+        changes = []
+        for text in flags:
+            prefix, key, value = parse_override(text)
+            changes.append(Change(prefix, key, value, f"--set {text}"))
+        return cls(tuple(changes))
+
+    def __add__(self, other: "Variation") -> "Variation":
+        return Variation(self.changes + other.changes)
+
+    def __bool__(self) -> bool:
+        return bool(self.changes)
+
+    def for_prefix(self, prefix: str) -> tuple[Change, ...]:
+        return tuple(c for c in self.changes if c.prefix == prefix)
+
+    def apply(self, model: type[M], data: dict[str, Any], prefix: str) -> tuple[dict[str, Any], dict[str, str]]:
+        """``data`` (a spec as YAML gives it) with this variation's ``prefix`` changes, and which source set which key."""
+        flags: dict[str, str] = {}
+        for change in self.for_prefix(prefix):
+            value = _input_form(model, change.key, change.value) if change.typed else change.value
+            data = apply_override(data, change.key, value, change.source)
+            flags[change.key] = change.source
+        return data, flags
+
+
+def as_variation(overrides: "Variation | Iterable[str]") -> Variation:
+    """A variation, from either a variation or ``--set`` strings."""
+    return overrides if isinstance(overrides, Variation) else Variation.from_flags(overrides)
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _input_form(model: type[BaseModel], key: str, value: Any) -> Any:
+    """A typed SI number for a unit-carrying field becomes the exact text its serializer writes ("64 Gbps")."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return value
+    current: Any = model
+    parts = key.split(".")
+    for depth, part in enumerate(parts):
+        if not (isinstance(current, type) and issubclass(current, BaseModel)):
+            return value
+        if part not in current.model_fields:
+            return value
+        info = current.model_fields[part]
+        if depth == len(parts) - 1:
+            serializer = next((m for m in info.metadata if isinstance(m, PlainSerializer)), None)
+            return serializer.func(value) if serializer is not None else value
+        current = _unwrap(info.annotation, None)
+        if typing.get_origin(current) in (list, dict) and depth + 1 < len(parts):  # an index or a dict key
+            return value
+    return value
+
+
 # ---------------------------------------------------------------- public loaders
 
 
-def split_overrides(overrides: Iterable[str]) -> dict[str, list[tuple[str, Any, str]]]:
-    """Group ``--set`` flags by prefix: {"hw": [(key, value, flag)], "workload": [...]}."""
-    out: dict[str, list[tuple[str, Any, str]]] = {p: [] for p in PREFIXES}
-    for text in overrides:
-        prefix, key, value = parse_override(text)
-        out[prefix].append((key, value, f"--set {text}"))
-    return out
-
-
-def _with_overrides(data: dict[str, Any], prefix: str, overrides: Iterable[str]) -> tuple[dict[str, Any], dict[str, str]]:
-    """``data`` with the ``prefix.`` overrides applied, and which flag set which key."""
-    flags: dict[str, str] = {}
-    for key, value, flag in split_overrides(overrides)[prefix]:
-        data = apply_override(data, key, value, flag)
-        flags[key] = flag
-    return data, flags
-
-
-def load_spec(model: type[M], path: str | Path, prefix: str, overrides: Iterable[str] = ()) -> M:
+def load_spec(model: type[M], path: str | Path, prefix: str, overrides: "Variation | Iterable[str]" = ()) -> M:
     data = read_yaml(path)
     if prefix == "workload":
         data = _trace_beside_file(data, Path(path))
-    data, flags = _with_overrides(data, prefix, overrides)
+    data, flags = as_variation(overrides).apply(model, data, prefix)
     return validate(model, data, str(path), flags)
 
 
@@ -255,17 +338,43 @@ def _trace_beside_file(data: dict[str, Any], path: Path) -> dict[str, Any]:
     return data
 
 
-def override_spec(spec: M, prefix: str, overrides: Iterable[str]) -> M:
-    """An in-memory spec with ``prefix.`` overrides applied, validated again."""
-    data, flags = _with_overrides(spec.model_dump(mode="json"), prefix, overrides)
+def override_spec(spec: M, prefix: str, overrides: "Variation | Iterable[str]") -> M:
+    """An in-memory spec with the ``prefix.`` changes applied, validated again."""
+    variation = as_variation(overrides)
+    if not variation.for_prefix(prefix):
+        return spec
+    data, flags = variation.apply(type(spec), spec.model_dump(mode="json"), prefix)
     return validate(type(spec), data, f"<{prefix} spec>", flags)
 
 
-def load_workload(path: str | Path, overrides: Iterable[str] = ()) -> WorkloadSpec:
-    """Read a workload YAML; ``overrides`` are ``--set`` strings (only ``workload.*`` ones apply)."""
+def load_workload(path: str | Path, overrides: "Variation | Iterable[str]" = ()) -> WorkloadSpec:
+    """Read a workload YAML; ``overrides`` are ``--set`` strings or a :class:`Variation` (only ``workload.*`` applies)."""
     return load_spec(WorkloadSpec, path, "workload", overrides)
 
 
-def load_hardware(path: str | Path, overrides: Iterable[str] = ()) -> HardwareSpec:
-    """Read a hardware YAML; ``overrides`` are ``--set`` strings (only ``hw.*`` ones apply)."""
+def load_hardware(path: str | Path, overrides: "Variation | Iterable[str]" = ()) -> HardwareSpec:
+    """Read a hardware YAML; ``overrides`` are ``--set`` strings or a :class:`Variation` (only ``hw.*`` applies)."""
     return load_spec(HardwareSpec, path, "hw", overrides)
+
+
+def flag_variation(precision: str | None = None, beam: int | None = None, lm_fusion: bool | None = None) -> Variation:
+    """The changes of the convenience flags ``--precision``, ``--beam`` and ``--lm/--no-lm``."""
+    from accelsim.spec.precision import parse_precision_flag
+
+    changes: list[Change] = []
+    if precision is not None:
+        source = f"--precision {precision}"
+        try:
+            chosen = parse_precision_flag(precision)
+        except ValueError as exc:
+            raise SpecError("--precision", None, str(exc)) from None
+        if "default" in chosen:
+            changes += [Change("workload", "precision.default", chosen["default"], source),
+                        Change("workload", "precision.networks", {}, source)]
+        else:
+            changes.append(Change("workload", "precision.networks", chosen, source))
+    if beam is not None:
+        changes.append(Change("workload", "decoding.beam", beam, f"--beam {beam}"))
+    if lm_fusion is not None:
+        changes.append(Change("workload", "decoding.lm_fusion", lm_fusion, "--lm" if lm_fusion else "--no-lm"))
+    return Variation(tuple(changes))

@@ -26,7 +26,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from accelsim.spec.base import Strict
-from accelsim.spec.loader import read_yaml, validate
+from accelsim.spec.loader import Change, Variation, flag_variation, read_yaml, validate
 
 METRICS = ("rtf", "time_s", "rtf_p50", "rtf_p90", "rtf_p99", "model_size_MB", "compression")
 
@@ -142,24 +142,21 @@ class Point:
     index: int
     axes: dict[str, Any]
 
-    def overrides(self, base: list[str]) -> list[str]:
-        """The --set strings of this point (after the recipe's base overrides)."""
-        from accelsim.api import run_overrides
-
-        out = list(base)
+    def variation(self) -> Variation:
+        """This point's changes (after the recipe's base ``set:``): typed as the recipe's YAML gives them."""
+        out = Variation()
         for name, value in self.axes.items():
             if name == "precision":
-                out += run_overrides(precision=str(value))
+                out += flag_variation(precision=str(value))
             else:
-                out.append(f"{name}={_yaml_value(value)}")
+                prefix, _, key = name.partition(".")
+                out += Variation((Change(prefix, key, value, f"axis {name}={_short(value)}"),))
         return out
 
 
-def _yaml_value(value: Any) -> str:
-    """The value as --set reads it back (strings that look like numbers or booleans stay strings)."""
-    import yaml
-
-    return yaml.safe_dump(value, default_flow_style=True, width=10**6).strip().removesuffix("...").strip()
+def _short(value: Any) -> str:
+    text = repr(value).replace("\n", " ")
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def expand(spec: RecipeSpec) -> list[Point]:

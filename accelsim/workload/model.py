@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 
 from accelsim.spec.workload import WorkloadSpec
 from accelsim.spec.layers import LayerSpec
@@ -71,12 +72,27 @@ class Network:
         raise KeyError(name)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, eq=False)
 class Model:
     vocab: int
     networks: dict[str, Network]
     lstm_quant: str = "outer"
     presets: dict[str, str] = field(default_factory=dict)  # network -> preset name, for reports
+
+    @cached_property
+    def key(self) -> tuple:
+        """The content that lowering depends on (hashable): later stages memoize by it."""
+        return (self.vocab, self.lstm_quant, tuple(self.networks.items()), tuple(self.presets.items()))
+
+    @cached_property
+    def _hash(self) -> int:
+        return hash(self.key)
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        return self is other or (isinstance(other, Model) and self._hash == other._hash and self.key == other.key)
 
     @property
     def params(self) -> int:

@@ -59,28 +59,31 @@ def bare_simpy(n: int) -> float:
 
 
 def engine_rates() -> None:
-    from accelsim.api import prepare, resolve
-    from accelsim.sim import engine
+    import accelsim
+    from accelsim.memo import clear_caches
+    from accelsim.pipeline import prepare, resolve
+    from accelsim.sim.engine import simulate_ops
+    from accelsim.sim.segments import simulate_program
 
-    spec, hw = resolve(WORKLOAD, HW)
-    _, _, program = prepare(spec)
+    point = resolve(WORKLOAD, HW)
+    spec, hw = point.workload, point.hardware
+    program = prepare(spec).program
     n = len(program.ops)
     bare = min(bare_simpy(n) for _ in range(3))
     t0 = time.perf_counter()
-    engine.simulate_ops(program.ops, hw)
+    simulate_ops(program.ops, hw)
     global_s = time.perf_counter() - t0
-    engine._SEGMENTS.clear()
+    clear_caches()
+    program = prepare(spec).program
     t0 = time.perf_counter()
-    engine.simulate_program(program, hw)
+    simulate_program(program, hw)
     segmented_s = time.perf_counter() - t0
     print(f"1. {n} ops (default workload, INT4, beam 16)")
     print(f"   bare SimPy loop      {n / bare:10.0f} items/s")
     print(f"   engine, one run      {n / global_s:10.0f} ops/s   ratio {bare / global_s:.2f}")
     print(f"   engine, segmented    {n / segmented_s:10.0f} ops/s   ratio {bare / segmented_s:.2f}  (accelsim run: records kept)")
-    import accelsim
-    from accelsim import api
-
-    api._SUMMARIES.clear()
+    clear_caches()
+    prepare(spec)
     t0 = time.perf_counter()
     accelsim.simulate(spec, hw, keep_records=False)
     summary_s = time.perf_counter() - t0

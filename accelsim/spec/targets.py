@@ -1,41 +1,32 @@
-"""Reference figures (the paper's, or a user's own measurements) and how to compare a simulation to them.
+"""Reference figures (the paper's, or a user's own measurements): the schema of a targets file.
 
-A targets file has the shape of ``accelsim/reference/paper_targets.yaml``: sections ``rtf``, ``shares``,
+How a simulation is compared with them is in ``accelsim/report/compare.py``. A targets file has the shape of ``accelsim/reference/paper_targets.yaml``: sections ``rtf``, ``shares``,
 ``speedups``, ``table1`` and ``qualitative``. Each figure names its setting (precision, LM fusion, link
 bandwidth, beam) and, for shares and speedups, the part of the RTF it measures.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Callable, Literal
+from typing import Literal
 
 from pydantic import Field
 
-from accelsim.api import SimResult
 from accelsim.spec.base import Strict
-from accelsim.spec.loader import read_yaml, validate
+from accelsim.spec.loader import Variation, flag_variation, read_yaml, validate
 
 Role = Literal["calibrate", "validate"]
 
-#: How each part of the RTF is read off a simulation (critical-path attribution, RTF units).
-PARTS: dict[str, Callable[[SimResult], float]] = {
-    "total": lambda r: r.rtf,
-    "encoder": lambda r: r.breakdown_by_component["encoder"],
-    "lm_ext": lambda r: r.breakdown_by_component["lm_ext"],
-    "decoder": lambda r: sum(r.breakdown_by_component[c] for c in ("prediction", "joint", "lm_ext", "lm_src")),
-    "decoding_loop": lambda r: r.rtf - r.breakdown_by_component["encoder"],
-    "host": lambda r: r.breakdown_by_resource["host"],
-}
+#: The parts of the RTF a share or speedup figure may measure (``accelsim/report/compare.py`` reads them off a result).
+PART_NAMES = ("total", "encoder", "lm_ext", "decoder", "decoding_loop", "host")
 
 
 def _part(text: str) -> str:
     """Accept the paper file's descriptive part names ('decoder (prediction + LMs + joint)')."""
     key = text.split("(")[0].strip().replace(" ", "_")
-    if key not in PARTS:
-        raise ValueError(f"unknown part {text!r}; expected one of {sorted(PARTS)}")
+    if key not in PART_NAMES:
+        raise ValueError(f"unknown part {text!r}; expected one of {sorted(PART_NAMES)}")
     return key
 
 
@@ -50,10 +41,10 @@ class Setting(Strict):
     def key(self) -> tuple:
         return (self.precision, self.lm_fusion, self.link_Gbps, self.beam)
 
-    def overrides(self) -> list[str]:
-        from accelsim.api import run_overrides
-
-        return run_overrides(self.precision, self.beam, self.lm_fusion) + [f"hw.link.bandwidth={self.link_Gbps:g} Gbps"]
+    def variation(self) -> Variation:
+        """This setting as typed changes of the base specs (the link rate in bytes per second)."""
+        return flag_variation(self.precision, self.beam, self.lm_fusion) + Variation.of(
+            {"hw.link.bandwidth": self.link_Gbps * 1e9 / 8}, source=f"link {self.link_Gbps:g} Gbps")
 
     def label(self) -> str:
         return f"{self.precision}{'+LM' if self.lm_fusion else ''} {self.link_Gbps:g}Gbps beam{self.beam}"
@@ -154,61 +145,3 @@ def load_targets(path: str | Path | None = None) -> TargetsFile:
 
                 raise SpecError(str(path), f"{fig.id}.part", str(exc)) from None
     return targets
-
-
-@dataclass(frozen=True)
-class Comparison:
-    id: str
-    kind: str  # rtf | share | speedup | accel | size
-    setting: str
-    target: float
-    simulated: float
-    role: str
-
-    @property
-    def error_pct(self) -> float:
-        return 100.0 * (self.simulated - self.target) / self.target
-
-    def to_dict(self) -> dict:
-        return {"id": self.id, "kind": self.kind, "setting": self.setting, "target": self.target,
-                "simulated": self.simulated, "error_pct": self.error_pct, "role": self.role}
-
-
-Runner = Callable[[Setting], SimResult]
-
-
-def settings_needed(targets: TargetsFile, roles: tuple[str, ...] = ("calibrate", "validate")) -> list[Setting]:
-    """Every distinct setting the figures of ``roles`` need, baselines included."""
-    out: dict[tuple, Setting] = {}
-    for fig in [*targets.rtf, *targets.shares, *targets.speedups]:
-        if fig.role in roles:
-            out.setdefault(fig.setting().key(), fig.setting())
-            if isinstance(fig, SpeedupFigure):
-                out.setdefault(fig.baseline.key(), fig.baseline)
-    for row in targets.table1:
-        if row.accel is not None and (row.role or "validate") in roles:
-            out.setdefault(row.setting().key(), row.setting())
-            out.setdefault(row.baseline().key(), row.baseline())
-    return list(out.values())
-
-
-def compare(targets: TargetsFile, run: Runner, roles: tuple[str, ...] = ("calibrate", "validate")) -> list[Comparison]:
-    """Simulate what the figures need (``run`` should cache by setting) and compare."""
-    out: list[Comparison] = []
-    for fig in targets.rtf:
-        if fig.role in roles:
-            out.append(Comparison(fig.id, "rtf", fig.setting().label(), fig.value, run(fig.setting()).rtf, fig.role))
-    for fig in targets.shares:
-        if fig.role in roles:
-            r = run(fig.setting())
-            out.append(Comparison(fig.id, "share", fig.setting().label(), fig.value, PARTS[fig.part_key()](r) / r.rtf, fig.role))
-    for fig in targets.speedups:
-        if fig.role in roles:
-            part = PARTS[fig.part_key()]
-            out.append(Comparison(fig.id, "speedup", fig.setting().label(), fig.value,
-                                  part(run(fig.baseline)) / part(run(fig.setting())), fig.role))
-    for row in targets.table1:
-        if row.accel is not None and (row.role or "validate") in roles:
-            out.append(Comparison(f"{row.id}_accel", "accel", row.setting().label(), row.accel,
-                                  run(row.baseline()).rtf / run(row.setting()).rtf, row.role or "validate"))
-    return out

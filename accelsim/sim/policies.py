@@ -1,0 +1,190 @@
+"""The engine's policies: where an op runs, which weights stay on chip, when a fetch may start, and which
+channel fetches use. Each is a small object registered by name; the hardware spec names the one to use.
+
+- placement (``lanes``): the cores are split evenly among the independent chains (lanes) of an op's region:
+  the encoder's forward and backward directions each get half the chip; decode ops, one chain, get all
+  cores and split their output columns over them.
+- residency (``memory.residency``): ``per_op`` fetches every op's weights at every use; ``pinned`` keeps
+  weights used more than once in the scratchpads while they fit (static, decided before the run, so it is
+  deterministic and cheap: within each region and lane, most uses first, greedily).
+- prefetch (``memory.prefetch``): ``one_deep`` lets an op's weight fetch start once all its dependencies have
+  started (double buffering); ``on_demand`` only once they have all ended.
+- fetch channel (``memory.weights_home``): ``host`` streams weights over the host->device link, ``device``
+  reads them from memory attached to the coprocessor.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+from accelsim.graph.ir import Op
+from accelsim.hw.coprocessor import device_weight_bits, weight_room
+from accelsim.hw.link import fetch_seconds
+from accelsim.spec.hardware import HardwareSpec
+
+# ---------------------------------------------------------------- placement
+
+
+class LanePlacement:
+    """Cores of an op: its lane's equal share of the chip."""
+
+    name = "lanes"
+
+    @staticmethod
+    def cores_per_lane(cores: int, lanes: int) -> int:
+        return max(1, cores // max(1, lanes))
+
+    def cores(self, op: Op, cores: int) -> tuple[int, ...]:
+        per = self.cores_per_lane(cores, op.lanes)
+        start = (op.lane * per) % cores
+        return tuple(range(start, start + per))
+
+
+PLACEMENTS = {LanePlacement.name: LanePlacement()}
+
+
+def cores_per_lane(cores: int, lanes: int) -> int:
+    return LanePlacement.cores_per_lane(cores, lanes)
+
+
+def cores_of(op: Op, cores: int) -> tuple[int, ...]:
+    return PLACEMENTS["lanes"].cores(op, cores)
+
+
+# ---------------------------------------------------------------- residency
+
+
+@dataclass(frozen=True, slots=True)
+class ResidencyPlan:
+    pinned: frozenset[tuple[str, str]]  # (region, tensor)
+    fetch_bytes: tuple[float, ...]  # per op id: weight bytes to bring in before the op can run
+
+    @property
+    def total_fetch_bytes(self) -> float:
+        return sum(self.fetch_bytes)
+
+
+class Residency:
+    """Decides, before the run, how many weight bytes each op must fetch; over a sequence of op runs (the
+    segments of a program, in order), so that a pinned weight is fetched only at its first use."""
+
+    name = ""
+
+    def pinned(self, runs: Sequence[Sequence[Op]], hw: HardwareSpec) -> frozenset[tuple[str, str]]:
+        return frozenset()
+
+    def plan(self, runs: Sequence[Sequence[Op]], hw: HardwareSpec) -> tuple[frozenset[tuple[str, str]], list[tuple[float, ...]]]:
+        """The pinned tensors, and per run the bytes each of its ops fetches."""
+        pinned = self.pinned(runs, hw)
+        bits = _bytes_per_param(hw)
+        fetched: set[tuple[str, str]] = set()
+        out = []
+        for ops in runs:
+            fetch = []
+            for op in ops:
+                total = 0.0
+                for tensor, params in op.weights:
+                    key = (op.region, tensor)
+                    if key not in pinned or key not in fetched:
+                        total += params * bits(op.weight_bits)
+                        fetched.add(key)
+                fetch.append(total)
+            out.append(tuple(fetch))
+        return pinned, out
+
+
+class PerOpResidency(Residency):
+    name = "per_op"
+
+
+class PinnedResidency(Residency):
+    name = "pinned"
+
+    def pinned(self, runs: Sequence[Sequence[Op]], hw: HardwareSpec) -> frozenset[tuple[str, str]]:
+        cop = hw.coprocessor
+        bits = _bytes_per_param(hw)
+        uses: dict[tuple[str, int, int], dict[str, list[float]]] = defaultdict(dict)
+        for ops in runs:
+            for op in ops:
+                group = uses[(op.region, op.lane, op.lanes)]
+                for tensor, params in op.weights:
+                    entry = group.setdefault(tensor, [0, params * bits(op.weight_bits)])
+                    entry[0] += 1
+        pinned: set[tuple[str, str]] = set()
+        for (region, _lane, lanes), tensors in uses.items():
+            room = weight_room(cop, cores_per_lane(cop.cores, lanes))
+            for tensor, (count, size) in sorted(tensors.items(), key=lambda kv: (-kv[1][0], kv[1][1], kv[0])):
+                if count > 1 and size <= room:
+                    pinned.add((region, tensor))
+                    room -= size
+        return frozenset(pinned)
+
+
+def _bytes_per_param(hw: HardwareSpec) -> Callable[[int], float]:
+    cop = hw.coprocessor
+    return lambda weight_bits: device_weight_bits(cop, weight_bits) / 8
+
+
+RESIDENCIES: dict[str, Residency] = {p.name: p for p in (PerOpResidency(), PinnedResidency())}
+
+
+def plan_residency(ops: Sequence[Op], hw: HardwareSpec) -> ResidencyPlan:
+    """The residency plan of one op list run as a whole."""
+    pinned, (fetch,) = RESIDENCIES[hw.memory.residency].plan([ops], hw)
+    return ResidencyPlan(pinned, fetch)
+
+
+# ---------------------------------------------------------------- prefetch
+
+
+class Prefetch:
+    """When an op's weight fetch may request the fetch channel: on the start or on the end of its dependencies."""
+
+    name = ""
+    on_start = True
+
+
+class OneDeepPrefetch(Prefetch):
+    name = "one_deep"
+    on_start = True
+
+
+class OnDemandPrefetch(Prefetch):
+    name = "on_demand"
+    on_start = False
+
+
+PREFETCHES: dict[str, Prefetch] = {p.name: p for p in (OneDeepPrefetch(), OnDemandPrefetch())}
+
+
+# ---------------------------------------------------------------- fetch channel
+
+
+class FetchChannel:
+    """The resource weight fetches hold, and how long a fetch of n bytes holds it."""
+
+    def __init__(self, name: str, resource: str):
+        self.name = name
+        self.resource = resource
+
+    def seconds(self, hw: HardwareSpec, n_bytes: float) -> float:
+        return fetch_seconds(hw, n_bytes)
+
+
+CHANNELS: dict[str, FetchChannel] = {"host": FetchChannel("host", "h2d"), "device": FetchChannel("device", "dram")}
+
+
+@dataclass(frozen=True)
+class Policies:
+    placement: LanePlacement
+    residency: Residency
+    prefetch: Prefetch
+    channel: FetchChannel
+
+
+def policies_for(hw: HardwareSpec) -> Policies:
+    """The policy objects the hardware spec names."""
+    return Policies(PLACEMENTS["lanes"], RESIDENCIES[hw.memory.residency], PREFETCHES[hw.memory.prefetch],
+                    CHANNELS[hw.memory.weights_home])

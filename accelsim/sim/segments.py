@@ -1,0 +1,104 @@
+"""Running a lowered program segment by segment, each distinct segment simulated once per machine.
+
+Segments (the encoder, each decode iteration) never overlap in time, and each starts on an idle machine
+once the one before has ended, so a segment's schedule depends only on its own ops and their weight
+fetches: two iterations with the same counts and fetches have the same schedule, shifted in time. This
+gives the rows of one SimPy run of the whole program (tests check it against
+:func:`accelsim.sim.engine.simulate_ops`) at the cost of the distinct segments only, and lets a
+metrics-only run measure each distinct segment once and count it as often as it occurs.
+
+This exact reuse assumes one utterance on an otherwise idle machine.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+from accelsim.graph.lower import Program, Segment
+from accelsim.memo import Memo
+from accelsim.sim.engine import Row, Run, simulate
+from accelsim.sim.policies import ResidencyPlan, policies_for
+from accelsim.spec.hardware import HardwareSpec
+
+#: Schedules of segments already simulated in this process, by (machine, segment, its fetches): a sweep
+#: over beams or LM settings, or a test set, simulates the same encoder and iterations only once.
+_RUNS = Memo("simulated segments", 4096)
+
+
+@dataclass(frozen=True)
+class SegmentRun:
+    """One distinct segment as simulated from an idle machine at time 0 (local op ids)."""
+
+    machine: str  # the hardware spec's JSON
+    segment: Segment
+    fetch_bytes: tuple[float, ...]
+    rows: tuple[Row, ...]
+    busy: dict[str, float]
+
+    @property
+    def key(self) -> tuple:
+        """What the schedule depends on: the machine, the segment's content and its fetches."""
+        return (self.machine, self.segment, self.fetch_bytes)
+
+    @property
+    def time_s(self) -> float:
+        return max((row.end for row in self.rows), default=0.0)
+
+    def run(self) -> Run:
+        return Run(list(self.rows), self.segment.ops, ResidencyPlan(frozenset(), self.fetch_bytes), self.busy)
+
+
+def run_segment(segment: Segment, fetch_bytes: tuple[float, ...], hw: HardwareSpec, machine: str) -> SegmentRun:
+    """The schedule of ``segment`` on ``hw`` (``machine`` is its JSON), memoized by content."""
+
+    def make() -> SegmentRun:
+        rows, busy = simulate(segment.ops, hw, fetch_bytes, policies_for(hw), machine)
+        return SegmentRun(machine, segment, fetch_bytes, tuple(rows), busy)
+
+    return _RUNS.get((machine, segment, fetch_bytes), make)
+
+
+def distinct_runs(program: Program, hw: HardwareSpec) -> tuple[ResidencyPlan | None, list[tuple[SegmentRun, int]]]:
+    """Each distinct (segment, fetches) pair of ``program`` simulated once, with how often it occurs."""
+    machine = hw.model_dump_json()
+    pinned, fetches = _plan(program, hw)
+    counts = Counter(zip(program.segments, fetches))
+    return pinned, [(run_segment(seg, fetch, hw, machine), count) for (seg, fetch), count in counts.items()]
+
+
+def simulate_program(program: Program, hw: HardwareSpec) -> Run:
+    """The rows of the whole program, each distinct segment simulated once and shifted into place."""
+    machine = hw.model_dump_json()
+    pinned, fetches = _plan(program, hw)
+    rows: list[Row] = []
+    busy: dict[str, float] = {}
+    clock = 0.0
+    last = -1  # the row every segment's first job waited for: the previous segment's last to end
+    base_op = 0
+    for seg, fetch in zip(program.segments, fetches):
+        run = run_segment(seg, fetch, hw, machine)
+        base = len(rows)
+        end = clock
+        for row in run.rows:
+            rows.append(Row(row.op + base_op, row.fetch, row.resource, clock + row.start, clock + row.end,
+                            row.pred + base if row.pred >= 0 else last))
+        for name, seconds in run.busy.items():
+            busy[name] = busy.get(name, 0.0) + seconds
+        if len(rows) > base:
+            last = max(range(base, len(rows)), key=lambda i: (rows[i].end, i))
+            end = rows[last].end
+        clock = end
+        base_op += len(seg.ops)
+    plan = ResidencyPlan(pinned, tuple(b for fetch in fetches for b in fetch))
+    return Run(rows, program.ops, plan, busy)
+
+
+def _plan(program: Program, hw: HardwareSpec) -> tuple[frozenset, list[tuple[float, ...]]]:
+    """Per occurrence, the weight bytes each op fetches (per-op residency: the same for equal segments)."""
+    residency = policies_for(hw).residency
+    segments = program.segments
+    if residency.name == "per_op":  # every occurrence of a segment fetches alike: plan each distinct one once
+        plans = {seg: residency.plan([seg.ops], hw)[1][0] for seg in set(segments)}
+        return frozenset(), [plans[seg] for seg in segments]
+    return residency.plan([seg.ops for seg in segments], hw)

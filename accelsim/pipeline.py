@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from accelsim.errors import AccelsimError
-from accelsim.graph.lower import Program, lower_program
+from accelsim.graph.lower import EncoderWork, Program, Segment, lower_program
 from accelsim.memo import Memo
-from accelsim.report.metrics import Totals, measure as measure_result, program_totals, run_totals
+from accelsim.report.metrics import Totals, measure as measure_result, program_totals, run_totals, segment_totals
 from accelsim.report.result import SimResult
 from accelsim.sim.engine import Run, simulate_ops
 from accelsim.sim.segments import distinct_runs, simulate_program
@@ -157,8 +157,63 @@ def execute(prepared: Prepared, hw: HardwareSpec, records: bool = False, segment
     if records:
         run = simulate_program(prepared.program, hw)
         return Execution(run_totals(run), run)
-    _, runs = distinct_runs(prepared.program, hw)
-    return Execution(program_totals(runs))
+    machine = hw.model_dump_json()
+    program = prepared.program
+    totals = encoder_totals(program.encoder, hw, machine)
+    totals.add(program_totals(distinct_runs([seg for _, seg in program.iterations], hw, machine)))
+    return Execution(totals)
+
+
+#: Recurrent steps per layer after which the encoder is expected to repeat itself step by step.
+STEADY_STEPS = 8
+#: Two per-step increments agree when they differ by less than this (relative), or 1e-15 absolute.
+STEADY_TOLERANCE = 1e-9
+
+
+def encoder_totals(encoder: EncoderWork, hw: HardwareSpec, machine: str) -> Totals:
+    """The encoder's totals, from a few recurrent steps when its schedule has become periodic.
+
+    Every recurrent step of a layer is the same work, so once the link, the cores and both directions have
+    settled into a rhythm each further step adds the same time to every total. The encoder is simulated
+    with k, k+1 and k+2 steps per layer (its batched ops keep the sizes of all the frames); when the two
+    increments agree, the T-step encoder is the (k+2)-step one plus T - k - 2 increments (tests compare this
+    with the full simulation). Otherwise k doubles, and past the utterance's length the whole encoder runs.
+    """
+    frames = encoder.frames
+    k = STEADY_STEPS
+    while k + 2 < frames:
+        totals = [_segment_totals(encoder.lower(k + i), hw, machine) for i in range(3)]
+        steps = [_difference(totals[i + 1], totals[i]) for i in range(2)]
+        if _same(steps[0], steps[1]):
+            out = Totals()
+            out.add(totals[2])
+            out.add(steps[1], frames - (k + 2))
+            return out
+        k *= 2
+    return _segment_totals(encoder.lower(), hw, machine)
+
+
+def _segment_totals(segment: Segment, hw: HardwareSpec, machine: str) -> Totals:
+    ((run, _),) = distinct_runs([segment], hw, machine)
+    return segment_totals(run)
+
+
+def _difference(a: Totals, b: Totals) -> Totals:
+    out = Totals()
+    out.add(a)
+    out.add(b, -1)
+    return out
+
+
+def _same(a: Totals, b: Totals) -> bool:
+    def close(x: float, y: float) -> bool:
+        return abs(x - y) <= STEADY_TOLERANCE * max(abs(x), abs(y)) + 1e-15
+
+    if (a.ops, a.fetches) != (b.ops, b.fetches) or not close(a.time_s, b.time_s) or not close(a.fetched_bytes, b.fetched_bytes):
+        return False
+    return all(close(x.get(key, 0.0), y.get(key, 0.0))
+               for x, y in ((a.component_s, b.component_s), (a.resource_s, b.resource_s), (a.busy, b.busy))
+               for key in set(x) | set(y))
 
 
 # ---------------------------------------------------------------- measure

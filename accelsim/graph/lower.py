@@ -42,6 +42,7 @@ class Ctx:
     region_prefix: str
     lstm_quant: str
     frames: int = 0  # sequence mode when > 0
+    steps: int = 0  # sequence mode: recurrent steps lowered (default: one per frame; fewer only to measure a step)
     rows: int = 0  # step mode: batch rows (new prefixes, active hypotheses)
     tag: str = ""  # name prefix, e.g. "it12."
     input_quantized: bool = False
@@ -119,7 +120,7 @@ def lower_recurrent(b: GraphBuilder, layer: ModelLayer, ctx: Ctx, inputs: list[i
         proj = b.add(f"{name}proj", "matmul", "core", ctx.component, region, dir_in, m=rows, k=width, n=4 * hid,
                      weights=(w_ih,), **common)
         prev = [proj]
-        for t in range(rows):
+        for t in range(ctx.steps or rows):
             step = f"{name}t{t}."
             if inner:
                 prev = _quant(b, f"{step}quant_h", ctx, region, p.hidden_quantizer, p.act_bits, hid, 1, prev,
@@ -245,11 +246,32 @@ class Segment:
 
 
 @dataclass(frozen=True)
-class Program:
-    """The whole utterance as a sequence of segments, each with the name prefix of its ops (``it12.``).
-    Iterations of equal work share one :class:`Segment` object."""
+class EncoderWork:
+    """The encoder of one utterance, described rather than lowered: lowering it is left to whoever needs
+    its ops (a run with records), since a metrics-only run can measure it from a few steps (see
+    ``accelsim.pipeline``)."""
 
-    occurrences: tuple[tuple[str, Segment], ...]
+    network: Network
+    frames: int
+    lstm_quant: str
+
+    def lower(self, steps: int | None = None) -> Segment:
+        """The encoder segment; with ``steps`` only that many recurrent steps per layer and direction
+        (every batched op keeps its size for all the frames)."""
+        return lower_encoder(self.network, self.frames, self.lstm_quant, steps)
+
+
+@dataclass(frozen=True)
+class Program:
+    """The whole utterance: the encoder, then each decode iteration with the name prefix of its ops
+    (``it12.``). Iterations of equal work share one :class:`Segment` object."""
+
+    encoder: EncoderWork
+    iterations: tuple[tuple[str, Segment], ...]
+
+    @property
+    def occurrences(self) -> tuple[tuple[str, Segment], ...]:
+        return (("", self.encoder.lower()), *self.iterations)
 
     @property
     def segments(self) -> list[Segment]:
@@ -270,10 +292,6 @@ class Program:
             exits = tuple(e + base for e in seg.exits)
         return ops
 
-    @property
-    def op_count(self) -> int:
-        return sum(len(seg.ops) for seg in self.segments)
-
 
 def lower_program(model: Model, frames: int, trace: DecodeTrace) -> Program:
     """The whole utterance: features in, encoder, then every decode iteration of ``trace``.
@@ -282,19 +300,20 @@ def lower_program(model: Model, frames: int, trace: DecodeTrace) -> Program:
     op of an iteration is an ancestor of its selections, so segments never overlap in time. Equal
     iterations (same counts) are lowered once, for every utterance of the process (memoized).
     """
-    occurrences = [("", lower_encoder(model.networks["encoder"], frames, model.lstm_quant))]
-    occurrences += [(f"it{step.iteration}.", lower_iteration(model, _work(step), trace.beam)) for step in trace.steps]
-    return Program(tuple(occurrences))
+    encoder = EncoderWork(model.networks["encoder"], frames, model.lstm_quant)
+    iterations = tuple((f"it{step.iteration}.", lower_iteration(model, _work(step), trace.beam)) for step in trace.steps)
+    return Program(encoder, iterations)
 
 
 @memoize("lowered encoders", 64)
-def lower_encoder(encoder: Network, frames: int, lstm_quant: str) -> Segment:
+def lower_encoder(encoder: Network, frames: int, lstm_quant: str, steps: int | None = None) -> Segment:
     """The encoder segment; memoized, since sweeps over beams and LM settings share it."""
     b = GraphBuilder()
     width = encoder.layers[0].spec.input  # type: ignore[attr-defined]
     feats = b.add("encoder.features", "transfer", "h2d", "encoder", "encoder", bytes=frames * width * FEATURE_BYTES)
     launch = b.add("encoder.launch", "launch", "core", "encoder", "encoder", [feats])
-    after = lower_network(b, encoder, Ctx("encoder", "encoder", lstm_quant, frames=frames), [launch])
+    ctx = Ctx("encoder", "encoder", lstm_quant, frames=frames, steps=steps or 0)
+    after = lower_network(b, encoder, ctx, [launch])
     return Segment(tuple(b.ops), tuple(after))
 
 

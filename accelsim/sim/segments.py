@@ -59,24 +59,24 @@ def run_segment(segment: Segment, fetch_bytes: tuple[float, ...], hw: HardwareSp
     return _RUNS.get((machine, segment, fetch_bytes), make)
 
 
-def distinct_runs(program: Program, hw: HardwareSpec) -> tuple[ResidencyPlan | None, list[tuple[SegmentRun, int]]]:
-    """Each distinct (segment, fetches) pair of ``program`` simulated once, with how often it occurs."""
-    machine = hw.model_dump_json()
-    pinned, fetches = _plan(program, hw)
-    counts = Counter(zip(program.segments, fetches))
-    return pinned, [(run_segment(seg, fetch, hw, machine), count) for (seg, fetch), count in counts.items()]
+def distinct_runs(segments: list[Segment], hw: HardwareSpec, machine: str) -> list[tuple[SegmentRun, int]]:
+    """Each distinct (segment, fetches) pair of a sequence of segments simulated once, with how often it occurs."""
+    _, fetches = _plan(segments, hw)
+    counts = Counter(zip(segments, fetches))
+    return [(run_segment(seg, fetch, hw, machine), count) for (seg, fetch), count in counts.items()]
 
 
 def simulate_program(program: Program, hw: HardwareSpec) -> Run:
     """The rows of the whole program, each distinct segment simulated once and shifted into place."""
     machine = hw.model_dump_json()
-    pinned, fetches = _plan(program, hw)
+    segments = program.segments
+    pinned, fetches = _plan(segments, hw)
     rows: list[Row] = []
     busy: dict[str, float] = {}
     clock = 0.0
     last = -1  # the row every segment's first job waited for: the previous segment's last to end
     base_op = 0
-    for seg, fetch in zip(program.segments, fetches):
+    for seg, fetch in zip(segments, fetches):
         run = run_segment(seg, fetch, hw, machine)
         base = len(rows)
         end = clock
@@ -94,10 +94,9 @@ def simulate_program(program: Program, hw: HardwareSpec) -> Run:
     return Run(rows, program.ops, plan, busy)
 
 
-def _plan(program: Program, hw: HardwareSpec) -> tuple[frozenset, list[tuple[float, ...]]]:
+def _plan(segments: list[Segment], hw: HardwareSpec) -> tuple[frozenset, list[tuple[float, ...]]]:
     """Per occurrence, the weight bytes each op fetches (per-op residency: the same for equal segments)."""
     residency = policies_for(hw).residency
-    segments = program.segments
     if residency.name == "per_op":  # every occurrence of a segment fetches alike: plan each distinct one once
         plans = {seg: residency.plan([seg.ops], hw)[1][0] for seg in set(segments)}
         return frozenset(), [plans[seg] for seg in segments]

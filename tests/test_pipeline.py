@@ -1,0 +1,115 @@
+"""The pipeline's stages and its exact speed-ups: the steady-state encoder, segment reuse, typed variations."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+import accelsim
+from accelsim.graph.ir import CONTENT_FIELDS, PLACE_FIELDS, WORK_FIELDS, Op, work_key
+from accelsim.pipeline import _segment_totals, encoder_totals, execute, prepare, resolve
+from accelsim.report.metrics import run_totals
+from accelsim.sim.engine import simulate_ops
+from accelsim.spec.loader import Variation
+from accelsim.spec.targets import Setting
+
+REPO = Path(__file__).resolve().parents[1]
+WORKLOAD = REPO / "workloads" / "rnnt_lm_fusion.yaml"
+HW = REPO / "hwconfigs" / "rapid_7nm.yaml"
+
+
+def _close(a, b, rel=1e-9):
+    assert a.ops == b.ops and a.fetches == b.fetches
+    assert a.time_s == pytest.approx(b.time_s, rel=rel)
+    assert a.fetched_bytes == pytest.approx(b.fetched_bytes, rel=rel)
+    for x, y in ((a.component_s, b.component_s), (a.resource_s, b.resource_s), (a.busy, b.busy)):
+        assert set(x) == set(y)
+        for key in x:
+            assert x[key] == pytest.approx(y[key], rel=rel, abs=1e-15), key
+
+
+MACHINES = st.fixed_dictionaries({
+    "hw.coprocessor.cores": st.sampled_from([1, 2, 4]),
+    "hw.link.bandwidth": st.sampled_from(["4 Gbps", "32 Gbps", "256 Gbps"]),
+    "hw.link.latency": st.sampled_from(["0.2 us", "1 us", "20 us"]),
+    "hw.coprocessor.dispatch_overhead": st.sampled_from(["0.05 us", "0.46 us", "5 us"]),
+    "hw.memory.residency": st.sampled_from(["per_op", "pinned"]),
+    "hw.memory.prefetch": st.sampled_from(["one_deep", "on_demand"]),
+    "precision": st.sampled_from(["fp16", "int8", "int4", "w2a4"]),
+    "workload.precision.lstm_quant": st.sampled_from(["outer", "inner"]),
+})
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(machine=MACHINES, frames=st.integers(min_value=11, max_value=70))
+def test_steady_state_encoder_equals_the_full_simulation(machine, frames):
+    """The encoder measured from a few steps (when periodic) gives the totals of simulating every step."""
+    flags = [f"{k}={v}" for k, v in machine.items() if k != "precision"] + [f"workload.utterance.frames={frames}"]
+    point = resolve(WORKLOAD, HW, Variation.from_flags(flags) + accelsim.Variation.of(
+        {"workload.precision.default": machine["precision"]}))
+    encoder = prepare(point.workload).program.encoder
+    machine_json = point.hardware.model_dump_json()
+    _close(encoder_totals(encoder, point.hardware, machine_json), _segment_totals(encoder.lower(), point.hardware, machine_json))
+
+
+def test_device_weights_steady_state_is_exact():
+    point = resolve(WORKLOAD, HW, ["hw.memory.weights_home=device", "hw.memory.device_bandwidth=50 GB/s",
+                                   "workload.utterance.frames=40"])
+    encoder = prepare(point.workload).program.encoder
+    m = point.hardware.model_dump_json()
+    _close(encoder_totals(encoder, point.hardware, m), _segment_totals(encoder.lower(), point.hardware, m))
+
+
+@pytest.mark.parametrize("flags", [[], ["hw.memory.residency=pinned"], ["workload.decoding.lm_fusion=false"]])
+def test_summary_equals_one_global_run(flags):
+    """Metrics-only execution (steady encoder, each distinct iteration once) equals one SimPy run of it all."""
+    point = resolve(WORKLOAD, HW, ["workload.utterance.frames=24", "workload.decoding.beam=4", *flags])
+    prepared = prepare(point.workload)
+    summary = execute(prepared, point.hardware).totals
+    whole = run_totals(simulate_ops(prepared.program.ops, point.hardware))
+    _close(summary, whole, rel=1e-9)
+
+
+def test_work_key_is_derived_from_the_op_dataclass():
+    names = {f.name for f in dataclasses.fields(Op)}
+    assert set(WORK_FIELDS) | PLACE_FIELDS == names and not set(WORK_FIELDS) & PLACE_FIELDS
+    assert set(CONTENT_FIELDS) == names - {"id", "name", "deps"}
+    base = Op(0, "a", "matmul", "core", "encoder", "r", m=1, k=2, n=3)
+    for name in WORK_FIELDS:
+        value = getattr(base, name)
+        other = dataclasses.replace(base, **{name: (value + 1) if isinstance(value, (int, float)) else f"{value}x"})
+        assert work_key(other) != work_key(base), name
+    assert work_key(dataclasses.replace(base, id=5, name="b", deps=(0,), lane=1)) == work_key(base)
+
+
+def test_a_setting_is_a_typed_variation():
+    """Settings set SI values; the result equals the one of the same setting written as --set flags."""
+    setting = Setting(precision="int8", lm_fusion=False, link_Gbps=64, beam=4)
+    typed = resolve(WORKLOAD, HW, setting.variation())
+    flags = resolve(WORKLOAD, HW, ["workload.precision.default=int8", "workload.precision.networks={}",
+                                   "workload.decoding.lm_fusion=false", "workload.decoding.beam=4",
+                                   "hw.link.bandwidth=64 Gbps"])
+    assert typed == flags
+    assert typed.hardware.link.bandwidth == 8e9
+
+
+def test_typed_numbers_are_si_but_flags_need_units():
+    assert resolve(WORKLOAD, HW, Variation.of({"hw.link.latency": 2e-6})).hardware.link.latency == 2e-6
+    with pytest.raises(accelsim.SpecError, match="with a unit"):
+        resolve(WORKLOAD, HW, ["hw.link.latency=2"])
+
+
+def test_test_set_is_the_aggregate_of_its_utterances():
+    """A test set run by the runner equals its utterances simulated one by one (1 and 2 workers alike)."""
+    flags = ["workload.test_set={lengths: [12, 30, 12, 45]}", "workload.decoding.beam=4"]
+    one = accelsim.simulate(WORKLOAD, HW, overrides=flags, workers=1)
+    two = accelsim.simulate(WORKLOAD, HW, overrides=flags, workers=2)
+    assert one.to_dict() == two.to_dict()
+    singles = [accelsim.simulate(WORKLOAD, HW, keep_records=False, overrides=[
+        f"workload.utterance.frames={n}", f"workload.decoding.emission.seed={i}", "workload.decoding.beam=4"])
+        for i, n in enumerate([12, 30, 12, 45])]
+    assert one.utterance_rtfs == tuple(r.rtf for r in singles)
+    assert one.time_s == pytest.approx(sum(r.time_s for r in singles), rel=1e-12)

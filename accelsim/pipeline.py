@@ -23,7 +23,7 @@ from accelsim.memo import Memo
 from accelsim.report.metrics import Totals, measure as measure_result, program_totals, run_totals, segment_totals
 from accelsim.report.result import SimResult
 from accelsim.sim.engine import Run, simulate_ops
-from accelsim.sim.segments import distinct_runs, simulate_program
+from accelsim.sim.segments import SegmentRun, distinct_runs, simulate_program
 from accelsim.spec.hardware import HardwareSpec
 from accelsim.spec.loader import Variation, as_variation, load_hardware, load_workload, override_spec
 from accelsim.spec.workload import WorkloadSpec
@@ -164,38 +164,91 @@ def execute(prepared: Prepared, hw: HardwareSpec, records: bool = False, segment
     return Execution(totals)
 
 
-#: Recurrent steps per layer after which the encoder is expected to repeat itself step by step.
-STEADY_STEPS = 8
-#: Two per-step increments agree when they differ by less than this (relative), or 1e-15 absolute.
-STEADY_TOLERANCE = 1e-9
+#: Recurrent steps per layer of the shortest encoder measured for the steady state (see encoder_totals).
+STEADY_STEPS = 7
 
 
 def encoder_totals(encoder: EncoderWork, hw: HardwareSpec, machine: str) -> Totals:
-    """The encoder's totals, from a few recurrent steps when its schedule has become periodic.
+    """The encoder's totals, from a few recurrent steps once its schedule repeats itself step by step.
 
-    Every recurrent step of a layer is the same work, so once the link, the cores and both directions have
-    settled into a rhythm each further step adds the same time to every total. The encoder is simulated
-    with k, k+1 and k+2 steps per layer (its batched ops keep the sizes of all the frames); when the two
-    increments agree, the T-step encoder is the (k+2)-step one plus T - k - 2 increments (tests compare this
-    with the full simulation). Otherwise k doubles, and past the utterance's length the whole encoder runs.
+    Every recurrent step of a layer is the same work. The encoder is simulated with k and k+1 steps per
+    layer and direction (its batched ops keep the sizes of all the frames). If, in the (k+1)-step run, every
+    job (op and weight fetch, both directions) of each of the last steps but one is the same job of the
+    step before shifted by one common period per layer, with nothing else of the layer still running, the
+    machine's state repeats: each further step adds one period, and the T-step totals are the k+1-step
+    totals plus T - k - 1 times the difference between the two runs (tests compare this with the full
+    simulation). Otherwise k doubles; past the utterance's length the whole encoder is simulated.
     """
     frames = encoder.frames
     k = STEADY_STEPS
-    while k + 2 < frames:
-        totals = [_segment_totals(encoder.lower(k + i), hw, machine) for i in range(3)]
-        steps = [_difference(totals[i + 1], totals[i]) for i in range(2)]
-        if _same(steps[0], steps[1]):
+    while k + 1 < frames:
+        short, longer = (_segment_run(encoder.lower(n), hw, machine) for n in (k, k + 1))
+        if _repeats(longer, k + 1):
+            a, b = segment_totals(short), segment_totals(longer)
             out = Totals()
-            out.add(totals[2])
-            out.add(steps[1], frames - (k + 2))
+            out.add(b)
+            out.add(_difference(b, a), frames - k - 1)
             return out
         k *= 2
-    return _segment_totals(encoder.lower(), hw, machine)
+    return segment_totals(_segment_run(encoder.lower(), hw, machine))
+
+
+def _segment_run(segment: Segment, hw: HardwareSpec, machine: str) -> SegmentRun:
+    ((run, _),) = distinct_runs([segment], hw, machine)
+    return run
 
 
 def _segment_totals(segment: Segment, hw: HardwareSpec, machine: str) -> Totals:
-    ((run, _),) = distinct_runs([segment], hw, machine)
-    return segment_totals(run)
+    return segment_totals(_segment_run(segment, hw, machine))
+
+
+def _repeats(run: SegmentRun, steps: int) -> bool:
+    """Whether the machine's state repeats from step to step near the end of every layer of ``run``.
+
+    For steps w0..w4 = steps-6..steps-2 (the last step is left out: the next layer may start during it),
+    every job of steps w1..w4 must be its counterpart of the step before shifted by one period common to
+    the layer (same resource, start and end), and every other job of the layer -- its batched ops and
+    anything of a step before w0, such as a long weight fetch still in flight -- must have ended before
+    step w2 begins (one direction may lag the other by a step). Then everything in flight when w2 begins is
+    of steps w0..w2, and the state when w3 begins is the same shifted by the period.
+    """
+    ops = run.segment.ops
+    window = tuple(range(steps - 6, steps - 1))
+    if window[0] < 1:
+        return False
+    base: dict[tuple, int] = {}
+    for op in ops:
+        if op.step >= 0:
+            base.setdefault((op.region, op.lane, op.step), op.id)
+    jobs: dict[str, dict[tuple, tuple[float, float, str]]] = {}
+    earlier_end: dict[str, float] = {}
+    for row in run.rows:
+        op = ops[row.op]
+        if op.step in window:
+            key = (op.lane, op.step, op.id - base[(op.region, op.lane, op.step)], row.fetch)
+            jobs.setdefault(op.region, {})[key] = (row.start, row.end, row.resource)
+        elif op.step < window[0]:
+            earlier_end[op.region] = max(earlier_end.get(op.region, 0.0), row.end)
+    tolerance = 1e-12 * max(run.time_s, 1e-9)
+    for region in {op.region for op in ops if op.step >= 0}:
+        found = jobs.get(region, {})
+        counts = [sum(1 for key in found if key[1] == s) for s in window]
+        if not counts[0] or len(set(counts)) != 1:
+            return False
+        if earlier_end.get(region, 0.0) > min(v[0] for key, v in found.items() if key[1] == window[2]):
+            return False
+        period = None
+        for (lane, step, position, fetch), (start, end, resource) in found.items():
+            if step == window[0]:
+                continue
+            before = found.get((lane, step - 1, position, fetch))
+            if before is None or before[2] != resource:
+                return False
+            shift = start - before[0]
+            period = shift if period is None else period
+            if abs(shift - period) > tolerance or abs((end - before[1]) - period) > tolerance:
+                return False
+    return True
 
 
 def _difference(a: Totals, b: Totals) -> Totals:
@@ -203,17 +256,6 @@ def _difference(a: Totals, b: Totals) -> Totals:
     out.add(a)
     out.add(b, -1)
     return out
-
-
-def _same(a: Totals, b: Totals) -> bool:
-    def close(x: float, y: float) -> bool:
-        return abs(x - y) <= STEADY_TOLERANCE * max(abs(x), abs(y)) + 1e-15
-
-    if (a.ops, a.fetches) != (b.ops, b.fetches) or not close(a.time_s, b.time_s) or not close(a.fetched_bytes, b.fetched_bytes):
-        return False
-    return all(close(x.get(key, 0.0), y.get(key, 0.0))
-               for x, y in ((a.component_s, b.component_s), (a.resource_s, b.resource_s), (a.busy, b.busy))
-               for key in set(x) | set(y))
 
 
 # ---------------------------------------------------------------- measure

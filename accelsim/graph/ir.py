@@ -42,6 +42,7 @@ class Op:
     calls: int = 0  # quantizer calls this op stands for (Sec. 3.4 counts)
     quantizer: str = ""
     passes: int = 1  # element-wise passes per element (quantizers that need statistics make more)
+    step: int = -1  # recurrent step of a sequence op (the encoder's t), -1 for every other op
 
     @property
     def macs(self) -> int:
@@ -68,7 +69,7 @@ class GraphBuilder:
 #: Fields of an op that say where it sits (its identity, dependencies, attribution, placement hint and the
 #: tensors it reads), not how much work it does. Every other field is work: :func:`work_key` is derived from
 #: the dataclass, so a field added to :class:`Op` joins the cost key without anyone keeping a list.
-PLACE_FIELDS = frozenset({"id", "name", "deps", "component", "region", "lane", "lanes", "weights"})
+PLACE_FIELDS = frozenset({"id", "name", "deps", "component", "region", "lane", "lanes", "weights", "step"})
 WORK_FIELDS = tuple(f.name for f in fields(Op) if f.name not in PLACE_FIELDS)
 #: Everything but the op's name and absolute id: what makes two segments the same work (deps relative).
 CONTENT_FIELDS = tuple(f.name for f in fields(Op) if f.name not in ("id", "name", "deps"))

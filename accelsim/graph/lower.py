@@ -65,13 +65,13 @@ def register_lowering(kind: str):
 
 
 def _quant(b: GraphBuilder, name: str, ctx: Ctx, region: str, quantizer: str, bits: int, elements: int,
-           calls: int, deps: list[int], lane: int = 0, lanes: int = 1) -> list[int]:
+           calls: int, deps: list[int], lane: int = 0, lanes: int = 1, step: int = -1) -> list[int]:
     """A quantizer op, when the tensor is really quantized (integer bits and a quantizer kind)."""
     if quantizer == "none" or bits >= 16:
         return deps
     return [b.add(name, "quantize", "core", ctx.component, region, deps, lane=lane, lanes=lanes,
                   elements=elements, calls=calls, quantizer=quantizer, passes=QUANTIZER_PASSES[quantizer],
-                  act_bits=bits)]
+                  act_bits=bits, step=step)]
 
 
 def _region(ctx: Ctx, layer: ModelLayer) -> str:
@@ -124,15 +124,15 @@ def lower_recurrent(b: GraphBuilder, layer: ModelLayer, ctx: Ctx, inputs: list[i
             step = f"{name}t{t}."
             if inner:
                 prev = _quant(b, f"{step}quant_h", ctx, region, p.hidden_quantizer, p.act_bits, hid, 1, prev,
-                              lane, lanes)
+                              lane, lanes, t)
             if t > 0:  # h_{-1} = 0: the first step has no recurrent matmul
                 prev = [b.add(f"{step}rec", "matmul", "core", ctx.component, region, prev, m=1, k=hid, n=4 * hid,
-                              weights=(w_hh,), **common)]
+                              weights=(w_hh,), step=t, **common)]
             prev = [b.add(f"{step}cell", "sfu", "core", ctx.component, region, prev, lane=lane, lanes=lanes,
-                          elements=hid * LSTM_CELL_OPS)]
+                          elements=hid * LSTM_CELL_OPS, step=t)]
             if not inner:
                 prev = _quant(b, f"{step}quant_out", ctx, region, p.hidden_quantizer, p.act_bits, hid, 1, prev,
-                              lane, lanes)
+                              lane, lanes, t)
         outputs += prev
     quantized = not inner and p.hidden_quantizer != "none" and p.act_bits < 16
     return outputs, replace(ctx, input_quantized=quantized)

@@ -153,12 +153,12 @@ def reproduce(out_dir: str | Path, workload: str, hardware: str, targets_path: s
     out = Path(out_dir)
     files = [out / "comparison.csv", out / "table1.csv", out / "fig2a.png", out / "fig2b.png"]
     frame = pd.DataFrame([c.to_dict() for c in comparisons])
-    atomic_write_text(files[0], frame.to_csv(index=False, float_format="%.6g"))
-    atomic_write_text(files[1], t1.to_csv(index=False, float_format="%.6g"))
+    atomic_write_text(files[0], frame.to_csv(index=False, float_format="%.6g"), parents=True)
+    atomic_write_text(files[1], t1.to_csv(index=False, float_format="%.6g"), parents=True)
     from accelsim.report.plots import plot_fig2a, plot_fig2b
 
-    atomic_write_bytes(files[2], plot_fig2a(get, targets))
-    atomic_write_bytes(files[3], plot_fig2b(get, targets))
+    atomic_write_bytes(files[2], plot_fig2a(get, targets), parents=True)
+    atomic_write_bytes(files[3], plot_fig2b(get, targets), parents=True)
     return PaperReport(comparisons, checks, t1, results, files)
 
 

@@ -109,7 +109,7 @@ def run_sweep(recipe: Recipe | str | Path, out: str | Path | None = None, worker
             message = str(outcome) if isinstance(outcome, AccelsimError) else f"{type(outcome).__name__}: {outcome}"
             rows[point.index] = {"key": key, "status": STATUS_FAILED, "error": message}
         else:
-            atomic_write_text(out / "points" / f"{key}.json", json.dumps(outcome, sort_keys=True))
+            atomic_write_text(out / "points" / f"{key}.json", json.dumps(outcome, sort_keys=True), parents=True)
             rows[point.index] = {**outcome, "key": key, "status": STATUS_OK, "error": ""}
         if progress:
             progress(done, failed, len(points))
@@ -209,7 +209,7 @@ def _table(points: list[Point], rows: dict[int, dict[str, Any]]) -> pd.DataFrame
 
 
 def _write_results(out: Path, table: pd.DataFrame) -> None:
-    atomic_write_text(out / "results.csv", table.to_csv(index=False))
+    atomic_write_text(out / "results.csv", table.to_csv(index=False), parents=True)
     try:
         import pyarrow  # noqa: F401
     except ImportError:
@@ -218,11 +218,11 @@ def _write_results(out: Path, table: pd.DataFrame) -> None:
 
     buf = io.BytesIO()
     table.astype({c: str for c in table.columns if table[c].dtype == object}).to_parquet(buf, index=False)
-    atomic_write_bytes(out / "results.parquet", buf.getvalue())
+    atomic_write_bytes(out / "results.parquet", buf.getvalue(), parents=True)
 
 
 def _draw(recipe: Recipe, table: pd.DataFrame, out: Path) -> None:
     from accelsim.sweep.plots import draw
 
     for plot in recipe.spec.plots:
-        atomic_write_bytes(out / plot.file, draw(plot, table))
+        atomic_write_bytes(out / plot.file, draw(plot, table), parents=True)

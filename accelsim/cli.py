@@ -257,7 +257,7 @@ def cmd_regress(args: argparse.Namespace) -> int:
     current = run_sweep(recipe, args.out, workers=args.workers, resume=True)
     axes = recipe.spec.axis_names
     if args.update:
-        atomic_write_text(baseline_path, baseline_table(current, axes).to_csv(index=False, float_format="%.10g"))
+        atomic_write_text(baseline_path, baseline_table(current, axes).to_csv(index=False, float_format="%.10g"), parents=False)  # --baseline: its folder must exist
         print(f"wrote {baseline_path} ({(current['status'] == 'ok').sum()} points)")
         return 0
     try:
@@ -270,7 +270,7 @@ def cmd_regress(args: argparse.Namespace) -> int:
     result = compare(baseline, current, axes, tolerance)
     print(format_text(result))
     if args.summary:
-        atomic_write_text(args.summary, format_markdown(result, args.recipe, str(baseline_path)))
+        atomic_write_text(args.summary, format_markdown(result, args.recipe, str(baseline_path)), parents=False)  # --summary: its folder must exist
     return 1 if result.failed else 0
 
 

@@ -10,10 +10,18 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 import accelsim
 
 REPO = Path(__file__).resolve().parents[1]
+
+# Property-based tests (tests/test_fuzz_specs.py): a small profile for every run, and `deep` for a long
+# search on demand: python -m pytest tests/test_fuzz_specs.py --hypothesis-profile=deep
+_FUZZ = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+settings.register_profile("ci", max_examples=60, **_FUZZ)  # x 4 tests: about 250 examples, a few seconds
+settings.register_profile("deep", max_examples=10_000, **_FUZZ)
+settings.load_profile("ci")
 
 
 @pytest.fixture(scope="session")

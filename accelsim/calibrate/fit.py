@@ -213,7 +213,7 @@ def write_calibrated(hardware: str | Path, out: str | Path, fit: Fit, parameters
         note = f"calibrated: {procedure}; range {p.low:g}..{p.high:g}{(' ' + p.unit) if p.unit else ''}; {date}"
         lines[index] = f"{indent}{key}: {p.to_yaml(fit.values[p.path])}  # {note}"
     text = "\n".join(lines) + "\n"
-    atomic_write_text(out, text)
+    atomic_write_text(out, text, parents=False)  # calibrate --out: the folder must exist
     try:
         load_hardware(out)
     except AccelsimError as exc:  # never leave a config that does not load

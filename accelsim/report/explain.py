@@ -346,4 +346,4 @@ def _tick(s: Sensitivity) -> str:
 
 def plot_sensitivity(report: Explanation, path: str | Path) -> None:
     """Write :func:`sensitivity_png` to ``path`` (atomically)."""
-    atomic_write_bytes(path, sensitivity_png(report))
+    atomic_write_bytes(path, sensitivity_png(report), parents=False)  # --plot: the folder must exist

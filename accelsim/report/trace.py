@@ -127,4 +127,4 @@ def trace_events(result: SimResult) -> dict[str, Any]:
 
 def write_chrome_trace(result: SimResult, path: str | Path) -> None:
     """Write ``result``'s timeline as a Chrome trace-event JSON file (atomically)."""
-    atomic_write_text(path, json.dumps(trace_events(result), separators=(",", ":")))
+    atomic_write_text(path, json.dumps(trace_events(result), separators=(",", ":")), parents=False)  # --trace: the folder must exist

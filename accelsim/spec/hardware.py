@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, PositiveInt, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from accelsim.spec.base import Bytes, BytesPerSecond, Hertz, Seconds, Strict
+from accelsim.spec.base import Bytes, BytesPerSecond, Hertz, Seconds, Strict, Text
 
 #: Arithmetic formats a coprocessor may offer, narrowest first, with the operand bits each holds.
 FORMAT_BITS: dict[str, int] = {"int2": 2, "int4": 4, "int8": 8, "hfp8": 8, "fp16": 16, "fp32": 32}
@@ -15,26 +15,30 @@ FORMAT_BITS: dict[str, int] = {"int2": 2, "int4": 4, "int8": 8, "hfp8": 8, "fp16
 class CoprocessorSpec(Strict):
     """The accelerator: identical cores of systolic PE arrays, each with a scratchpad."""
 
-    cores: PositiveInt = Field(description="Number of identical compute cores.")
-    clock: Hertz = Field(description="Core clock, e.g. '1.6 GHz'.")
-    corelets_per_core: PositiveInt = Field(description="PE arrays (corelets) per core.")
-    pe_rows: PositiveInt = Field(description="PE rows per corelet; a matmul's batch (M) is mapped over rows.")
-    pe_cols: PositiveInt = Field(description="PE columns per corelet; a matmul's output features (N) are mapped over columns.")
-    macs_per_cycle: dict[str, PositiveInt] = Field(
-        description="Peak multiply-accumulates per cycle per core, by arithmetic format (int2, int4, int8, hfp8, fp16, fp32)."
+    cores: int = Field(gt=0, le=65_536, description="Number of identical compute cores; at most 65,536.")
+    clock: Hertz = Field(description="Core clock, e.g. '1.6 GHz'; 1 MHz to 100 GHz.")
+    corelets_per_core: int = Field(gt=0, le=65_536, description="PE arrays (corelets) per core; at most 65,536.")
+    pe_rows: int = Field(gt=0, le=65_536, description="PE rows per corelet; a matmul's batch (M) is mapped over rows; at most 65,536.")
+    pe_cols: int = Field(gt=0, le=65_536, description="PE columns per corelet; a matmul's output features (N) are mapped over columns; "
+                                                      "at most 65,536.")
+    macs_per_cycle: dict[str, Annotated[int, Field(gt=0, le=10**9)]] = Field(
+        description="Peak multiply-accumulates per cycle per core, by arithmetic format (int2, int4, int8, hfp8, fp16, fp32); "
+                    "each at most 1,000,000,000."
     )
-    sfu_ops_per_cycle: PositiveInt = Field(
-        description="Element-wise operations (activation functions, products, quantizers) per cycle per core."
+    sfu_ops_per_cycle: int = Field(
+        gt=0, le=10**9,
+        description="Element-wise operations (activation functions, products, quantizers) per cycle per core; at most 1,000,000,000.",
     )
-    scratchpad: Bytes = Field(description="On-chip scratchpad per core, e.g. '2 MiB'.")
+    scratchpad: Bytes = Field(description="On-chip scratchpad per core, e.g. '2 MiB'; 1 B to 1 PiB.")
     weight_fraction: float = Field(
         gt=0, le=1,
-        description="Share of each scratchpad that can keep weights resident across ops (the rest holds activations and stream buffers).",
+        description="Share of each scratchpad that can keep weights resident across ops (the rest holds activations and stream buffers); "
+                    "more than 0, at most 1.",
     )
-    dispatch_overhead: Seconds = Field(description="Fixed cost of issuing one op within a running program, e.g. '1 us'.")
+    dispatch_overhead: Seconds = Field(description="Fixed cost of issuing one op within a running program, e.g. '1 us'; at most 1 hour.")
     launch_overhead: Seconds = Field(
         description="Cost of the host starting one program on the coprocessor (descriptors, doorbell, completion): "
-                    "paid once for the encoder graph and once per decode iteration."
+                    "paid once for the encoder graph and once per decode iteration; at most 1 hour."
     )
 
     @field_validator("macs_per_cycle")
@@ -62,19 +66,21 @@ class CoprocessorSpec(Strict):
 class HostSpec(Strict):
     """The host CPU that runs the beam search bookkeeping (score fusion, sorting, merging)."""
 
-    op_overhead: Seconds = Field(description="Fixed cost of each host step (a call into the search loop).")
-    fuse_per_element: Seconds = Field(description="Time to fuse one candidate's RNN-T and LM scores (Eq. 1).")
-    sort_per_element: Seconds = Field(description="Time per candidate per log2(k) of a top-k selection of k (the beam) among the candidates.")
-    merge_per_element: Seconds = Field(description="Time to hash and merge one surviving candidate by label prefix.")
+    op_overhead: Seconds = Field(description="Fixed cost of each host step (a call into the search loop); at most 1 hour.")
+    fuse_per_element: Seconds = Field(description="Time to fuse one candidate's RNN-T and LM scores (Eq. 1); at most 1 hour.")
+    sort_per_element: Seconds = Field(description="Time per candidate per log2(k) of a top-k selection of k (the beam) among the candidates; "
+                                                  "at most 1 hour.")
+    merge_per_element: Seconds = Field(description="Time to hash and merge one surviving candidate by label prefix; at most 1 hour.")
 
 
 class LinkSpec(Strict):
     """The host <-> coprocessor link; each direction is an independent channel of the same bandwidth."""
 
-    bandwidth: BytesPerSecond = Field(description="Signalling rate of one lane, e.g. '32 Gbps'.")
-    lanes: PositiveInt = Field(1, description="Lanes per direction; the link's raw bandwidth is lanes x bandwidth.")
-    efficiency: float = Field(1.0, gt=0, le=1, description="Share of the raw bandwidth left after line encoding and protocol overhead.")
-    latency: Seconds = Field(description="Fixed cost of one transfer (DMA setup and flight time), e.g. '1 us'.")
+    bandwidth: BytesPerSecond = Field(description="Signalling rate of one lane, e.g. '32 Gbps'; 1 kbit/s to 1 Pbit/s.")
+    lanes: int = Field(1, gt=0, le=1024, description="Lanes per direction; the link's raw bandwidth is lanes x bandwidth; at most 1,024.")
+    efficiency: float = Field(1.0, ge=0.01, le=1, description="Share of the raw bandwidth left after line encoding and protocol overhead; "
+                                                            "0.01 to 1.")
+    latency: Seconds = Field(description="Fixed cost of one transfer (DMA setup and flight time), e.g. '1 us'; at most 1 hour.")
 
 
 class MemorySpec(Strict):
@@ -83,7 +89,9 @@ class MemorySpec(Strict):
     weights_home: Literal["host", "device"] = Field(
         description="'host': weights live in host memory and cross the link; 'device': in memory attached to the coprocessor."
     )
-    device_bandwidth: BytesPerSecond | None = Field(None, description="Bandwidth of device memory (needed when weights_home is 'device').")
+    device_bandwidth: BytesPerSecond | None = Field(
+        None, description="Bandwidth of device memory (needed when weights_home is 'device'); 1 kbit/s to 1 Pbit/s."
+    )
     residency: Literal["pinned", "per_op"] = Field(
         "pinned",
         description="'pinned': weights used more than once stay in the scratchpads while they fit (coprocessor.weight_fraction); "
@@ -105,8 +113,8 @@ class MemorySpec(Strict):
 class HardwareSpec(Strict):
     """A whole machine: what `accelsim run` simulates a workload on."""
 
-    name: str = Field(description="A short name for reports.")
-    description: str = Field("", description="Free text.")
+    name: Text = Field(description="A short name for reports.")
+    description: Text = Field("", description="Free text.")
     coprocessor: CoprocessorSpec
     host: HostSpec
     link: LinkSpec

@@ -6,11 +6,14 @@ A layer here is pure description: its shapes and parameters. How it turns into o
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
-from pydantic import Field, PositiveInt
+from pydantic import Field
 
-from accelsim.spec.base import Strict
+from accelsim.spec.base import Strict, Text
+
+Width = Annotated[int, Field(gt=0, le=1_000_000)]
+"""A layer dimension (features, cells, symbols): 1 to 1,000,000."""
 
 LAYER_KINDS: dict[str, type["LayerSpec"]] = {}
 
@@ -28,7 +31,7 @@ def register_layer(kind: str):
 class LayerSpec(Strict):
     """One entry of a network's ``layers`` list."""
 
-    name: str | None = Field(None, description="Name used in reports and precision overrides (defaults to the kind).")
+    name: Text | None = Field(None, description="Name used in reports and precision overrides (defaults to the kind).")
     recurrent: ClassVar[bool] = False
 
     def weights(self) -> dict[str, tuple[int, int]]:
@@ -53,8 +56,8 @@ class LayerSpec(Strict):
 @register_layer("embedding")
 class Embedding(LayerSpec):
     kind: Literal["embedding"] = "embedding"
-    vocab: PositiveInt = Field(description="Number of symbols embedded.")
-    dim: PositiveInt = Field(description="Embedding width.")
+    vocab: Width = Field(description="Number of symbols embedded; at most 1,000,000.")
+    dim: Width = Field(description="Embedding width; at most 1,000,000.")
 
     def weights(self):
         return {"table": (self.vocab, self.dim)}
@@ -66,8 +69,8 @@ class Embedding(LayerSpec):
 @register_layer("linear")
 class Linear(LayerSpec):
     kind: Literal["linear"] = "linear"
-    input: PositiveInt = Field(description="Input features.")
-    output: PositiveInt = Field(description="Output features.")
+    input: Width = Field(description="Input features; at most 1,000,000.")
+    output: Width = Field(description="Output features; at most 1,000,000.")
 
     def weights(self):
         return {"W": (self.output, self.input)}
@@ -80,9 +83,9 @@ class Linear(LayerSpec):
 
 
 class _Recurrent(LayerSpec):
-    input: PositiveInt = Field(description="Input features of the first layer of the stack.")
-    hidden: PositiveInt = Field(description="Cells per direction.")
-    count: PositiveInt = Field(1, description="Stacked layers; layer k > 1 takes the previous layer's output.")
+    input: Width = Field(description="Input features of the first layer of the stack; at most 1,000,000.")
+    hidden: Width = Field(description="Cells per direction; at most 1,000,000.")
+    count: int = Field(1, gt=0, le=1_000, description="Stacked layers; layer k > 1 takes the previous layer's output; at most 1,000.")
     recurrent: ClassVar[bool] = True
     directions: ClassVar[int] = 1
 
@@ -130,7 +133,7 @@ class MultiplicativeJoint(LayerSpec):
     """Joint network combination of encoder and prediction outputs by element-wise product (Saon et al. 2021)."""
 
     kind: Literal["multiplicative_joint"] = "multiplicative_joint"
-    dim: PositiveInt = Field(description="Width of the encoder and prediction outputs that are multiplied.")
+    dim: Width = Field(description="Width of the encoder and prediction outputs that are multiplied; at most 1,000,000.")
 
     def output_size(self) -> int:
         return self.dim
@@ -139,7 +142,7 @@ class MultiplicativeJoint(LayerSpec):
 @register_layer("log_softmax")
 class LogSoftmax(LayerSpec):
     kind: Literal["log_softmax"] = "log_softmax"
-    dim: PositiveInt = Field(description="Number of classes normalised.")
+    dim: Width = Field(description="Number of classes normalised; at most 1,000,000.")
 
     def output_size(self) -> int:
         return self.dim

@@ -10,6 +10,7 @@ import copy
 import hashlib
 import re
 import difflib
+import types
 import typing
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,8 @@ from pydantic import BaseModel, PlainSerializer, ValidationError
 
 from accelsim.errors import SpecError
 from accelsim.memo import memoize
+from accelsim.spec.limits import (MAX_ALIASES, MAX_DEPTH, MAX_FILE_BYTES, MAX_KEY, MAX_KEY_PARTS, MAX_MESSAGE,
+                                  MAX_NODES, MAX_SOURCE, clip, clip_middle, one_line, show)
 from accelsim.spec.hardware import HardwareSpec
 from accelsim.spec.workload import WorkloadSpec
 from accelsim.spec.layers import LAYER_KINDS
@@ -32,20 +35,112 @@ PREFIXES = {"workload": WorkloadSpec, "hw": HardwareSpec}
 # ---------------------------------------------------------------- reading files
 
 
-def read_yaml(path: str | Path) -> dict[str, Any]:
-    """Parse a YAML file into a mapping, or raise one clear SpecError. Callers get their own copy."""
-    path = Path(path)
-    try:
-        stat = path.stat()
-    except OSError:
-        stat = None
-    if stat is not None and path.is_file():
+def _error(source: str, key: str | None, message: str) -> SpecError:
+    """A SpecError of one printable line, at most MAX_MESSAGE characters, whatever the user wrote."""
+    source = clip_middle(one_line(source), MAX_SOURCE)
+    key = clip(one_line(key), MAX_KEY) if key else None
+    head = len(source) + 2 + (len(key) + 2 if key else 0)
+    return SpecError(source, key, clip(one_line(message), MAX_MESSAGE - head))
+
+
+class _Refused(yaml.MarkedYAMLError):
+    """A document that is valid YAML but past one of the limits of accelsim.spec.limits."""
+
+
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader with limits: nesting depth, aliases, and values after alias expansion.
+
+    The composer builds the node tree recursively; counting here refuses a deep document before
+    Python's recursion limit is reached, and an alias bomb before anything expands it (a node reached
+    through an alias counts as many values as it holds). Also reads ``1e-3`` as a number, as YAML 1.2
+    does (YAML 1.1 wants a dot in ``1.0e-3`` and would give the string '1e-3').
+    """
+
+    def __init__(self, stream: str):
+        super().__init__(stream)
+        self._depth = 0
+        self._aliases = 0
+        self._nodes = 0
+        self._sizes: dict[str, int] = {}
+        self._open: set[str] = set()
+
+    def _count(self, n: int, event: yaml.Event) -> None:
+        self._nodes += n
+        if self._nodes > MAX_NODES:
+            raise _Refused(problem=f"more than {MAX_NODES:,} values (after expanding aliases)", problem_mark=event.start_mark)
+
+    def compose_node(self, parent, index):  # type: ignore[override]
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent):
+            self._aliases += 1
+            if self._aliases > MAX_ALIASES:
+                raise _Refused(problem=f"more than {MAX_ALIASES:,} aliases", problem_mark=event.start_mark)
+            if event.anchor in self._open:
+                raise _Refused(problem=f"alias *{clip(one_line(str(event.anchor)), 40)} refers to a value that contains it",
+                               problem_mark=event.start_mark)
+            self._count(self._sizes.get(event.anchor, 1), event)
+            return super().compose_node(parent, index)
+        if self._depth >= MAX_DEPTH:
+            raise _Refused(problem=f"nested more than {MAX_DEPTH} levels deep", problem_mark=event.start_mark)
+        anchor = getattr(event, "anchor", None)
+        first = self._nodes
+        self._count(1, event)
+        self._depth += 1
+        if anchor is not None:
+            self._open.add(anchor)
         try:
-            content = path.read_bytes()
-        except OSError:
-            return _read_yaml(path)
+            node = super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+            self._open.discard(anchor)
+        if anchor is not None:
+            self._sizes[anchor] = self._nodes - first
+        return node
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float", re.compile(r"^[-+]?[0-9][0-9_]*[eE][-+]?[0-9]+$"), list("-+0123456789")
+)
+
+
+def _load(text: str) -> Any:
+    """Parse one YAML document with :class:`_Loader`. Raises yaml.YAMLError (or _Refused) or ValueError."""
+    loader = _Loader(text)
+    try:
+        return loader.get_single_data()
+    except (OverflowError, TypeError, RecursionError) as exc:  # constructors of odd scalars; never past the depth limit
+        raise ValueError(str(exc)) from None
+    finally:
+        loader.dispose()
+
+
+def _yaml_problem(exc: Exception) -> str:
+    """``line 2, column 3: invalid YAML: ...`` (or what limit the document is past)."""
+    if not isinstance(exc, yaml.YAMLError):
+        return f"invalid YAML: {exc}"  # a ValueError from a scalar (a date such as 2020-13-45, an int of 5,000 digits)
+    mark = getattr(exc, "problem_mark", None)
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+    problem = getattr(exc, "problem", None) or (str(exc).splitlines() or ["?"])[0]
+    if isinstance(exc, _Refused):
+        return f"{where}{problem}; refusing the file"
+    return f"{where}invalid YAML: {problem}"
+
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    """Parse a YAML file into a mapping, or raise one clear SpecError. Callers get their own copy.
+
+    At most MAX_FILE_BYTES are read (``/dev/zero`` is refused, not read forever), and documents past the
+    nesting, alias or size limits of :mod:`accelsim.spec.limits` are refused.
+    """
+    path = Path(path)
+    content = _read_bytes(path)
+    try:
+        regular = path.is_file()
+    except (OSError, ValueError):
+        regular = False
+    if regular:
         return copy.deepcopy(_read_yaml_cached(str(path), hashlib.sha256(content).hexdigest()))
-    return _read_yaml(path)
+    return _parse(content, str(path))
 
 
 @memoize("parsed YAML files", 64)
@@ -55,23 +150,39 @@ def _read_yaml_cached(path: str, digest: str) -> dict[str, Any]:
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
+    return _parse(_read_bytes(path), str(path))
+
+
+def _read_bytes(path: Path) -> bytes:
+    """The file's first MAX_FILE_BYTES + 1 bytes (one more than allowed, to tell that it is too large)."""
+    source = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        with open(path, "rb") as handle:
+            return handle.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:
-        raise SpecError(str(path), None, "no such file") from None
+        raise _error(source, None, "no such file") from None
     except IsADirectoryError:
-        raise SpecError(str(path), None, "is a directory, expected a YAML file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SpecError(str(path), None, f"cannot read: {exc}") from None
+        raise _error(source, None, "is a directory, expected a YAML file") from None
+    except OSError as exc:
+        raise _error(source, None, f"cannot read: {exc.strerror or exc}") from None
+    except ValueError:  # open() refuses a NUL in the name
+        raise _error(source, None, "cannot read: the file name contains a NUL character") from None
+
+
+def _parse(content: bytes, source: str) -> dict[str, Any]:
+    if len(content) > MAX_FILE_BYTES:
+        raise _error(source, None, f"larger than {MAX_FILE_BYTES // 2**20} MiB, the most an input file may be "
+                                   "(workload, hardware and recipe files are a few kB)")
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise SpecError(str(path), None, f"{where}invalid YAML: {problem}") from None
+        text = content.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _error(source, None, f"cannot read: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    try:
+        data = _load(text)
+    except (yaml.YAMLError, ValueError) as exc:
+        raise _error(source, None, _yaml_problem(exc)) from None
     if not isinstance(data, dict):
-        raise SpecError(str(path), None, f"expected a mapping of keys at the top level, got {type(data).__name__}")
+        raise _error(source, None, f"expected a mapping of keys at the top level, got {type(data).__name__}")
     return data
 
 
@@ -84,13 +195,19 @@ def parse_override(text: str) -> tuple[str, str, Any]:
     path, sep, raw = text.partition("=")
     path = path.strip()
     if not sep or not path:
-        raise SpecError(source, None, "expected PATH=VALUE, e.g. hw.link.bandwidth='64 Gbps'")
+        raise _error(source, None, "expected PATH=VALUE, e.g. hw.link.bandwidth='64 Gbps'")
     prefix, _, rest = path.partition(".")
     if prefix not in PREFIXES or not rest:
-        raise SpecError(source, None, f"the path must start with one of {[p + '.' for p in PREFIXES]}, got {path!r}")
+        raise _error(source, None, f"the path must start with one of {[p + '.' for p in PREFIXES]}, got {show(path)}")
+    if rest.count(".") >= MAX_KEY_PARTS:
+        raise _error(source, None, f"the path has more than {MAX_KEY_PARTS} parts")
+    if len(raw) > MAX_FILE_BYTES:
+        raise _error(source, None, f"the value is longer than {MAX_FILE_BYTES // 2**20} MiB")
     try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
-    except yaml.YAMLError:
+        value = _load(raw) if raw.strip() else ""
+    except _Refused as exc:
+        raise _error(source, None, f"the value is {exc.problem}") from None
+    except (yaml.YAMLError, ValueError):
         value = raw
     return prefix, rest, value
 
@@ -103,13 +220,13 @@ def apply_override(data: dict[str, Any], key: str, value: Any, source: str) -> d
     for depth, part in enumerate(parts):
         last = depth == len(parts) - 1
         if isinstance(node, list):
-            if not part.isdigit() or int(part) >= len(node):
-                raise SpecError(source, ".".join(parts[: depth + 1]), f"expected a list index below {len(node)}")
+            if not (part.isascii() and part.isdigit()) or len(part) > 18 or int(part) >= len(node):
+                raise _error(source, ".".join(parts[: depth + 1]), f"expected a list index below {len(node)}")
             index: Any = int(part)
         elif isinstance(node, dict):
             index = part
         else:
-            raise SpecError(source, ".".join(parts[:depth]), "is a value, not a section; cannot set a key inside it")
+            raise _error(source, ".".join(parts[:depth]), "is a value, not a section; cannot set a key inside it")
         if last:
             node[index] = value
         else:
@@ -133,44 +250,64 @@ def _strip_tags(loc: tuple) -> list:
 
 
 def _fields_at(model: type[BaseModel], loc: list, data: Any) -> list[str] | None:
-    """The keys allowed at ``loc`` (to suggest a fix for a misspelt key), or None when unknown."""
+    """The keys allowed at ``loc`` (to suggest a fix for a misspelt key), or None when unknown.
+
+    ``data`` is what the user wrote, so any value may be anywhere: a list where a section belongs, a list
+    as a layer's ``kind``. Where the schema and the data part ways, there is no suggestion.
+    """
     current: Any = model
     node = data
     for part in loc:
         if isinstance(part, int):
-            node = node[part] if isinstance(node, list) and part < len(node) else None
+            if typing.get_origin(current) is not list:
+                return None
+            node = node[part] if isinstance(node, list) and 0 <= part < len(node) else None
+            current = _unwrap(typing.get_args(current)[0], node)
             continue
-        if not (isinstance(current, type) and issubclass(current, BaseModel)) or part not in current.model_fields:
+        if not (isinstance(current, type) and issubclass(current, BaseModel)) or not isinstance(part, str):
             return None
-        annotation = current.model_fields[part].annotation
+        if part not in current.model_fields:
+            return None
         node = node.get(part) if isinstance(node, dict) else None
-        current = _unwrap(annotation, node)
+        current = _unwrap(current.model_fields[part].annotation, node)
     if isinstance(current, type) and issubclass(current, BaseModel):
         return list(current.model_fields)
     return None
 
 
 def _unwrap(annotation: Any, node: Any) -> Any:
-    """Find the model class behind Optional[...], list[...], Annotated[Union[...]]."""
+    """The model class (or ``list[...]``) behind Optional[...] and Annotated[Union[...]], given the user's ``node``."""
     origin = typing.get_origin(annotation)
     if origin is typing.Annotated:
         return _unwrap(typing.get_args(annotation)[0], node)
-    if origin is list:
-        item = node[0] if isinstance(node, list) and node else None
-        return _unwrap(typing.get_args(annotation)[0], item)
-    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+    if origin in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if len(args) == 1:
+            return _unwrap(args[0], node)
         models = [a for a in args if isinstance(a, type) and issubclass(a, BaseModel)]
         if len(models) == 1:
             return models[0]
         kind = node.get("kind") if isinstance(node, dict) else None
-        return LAYER_KINDS.get(kind) if kind else None
+        return LAYER_KINDS.get(kind) if isinstance(kind, str) else None  # the user's kind may be any value, even a list
     return annotation
 
 
+def _suggest(model: type[BaseModel], loc: list, data: Any) -> str:
+    """`` (did you mean 'beam'?); expected one of [...]`` for an unknown key at ``loc``, or ''."""
+    try:
+        allowed = _fields_at(model, loc[:-1], data)
+    except Exception:  # a suggestion is a courtesy: never let it hide the error itself
+        allowed = None
+    if not allowed:
+        return ""
+    close = difflib.get_close_matches(clip(str(loc[-1]), MAX_KEY), allowed, n=1)
+    return (f" (did you mean {close[0]!r}?)" if close else "") + f"; expected one of {allowed}"
+
+
 def _message(error: dict, model: type[BaseModel], data: Any) -> tuple[str, str]:
+    """(key path, what is wrong) for one pydantic error; a user's value is never shown at more than MAX_SHOWN."""
     loc = _strip_tags(tuple(error.get("loc", ())))
-    key = ".".join(str(p) for p in loc)
+    key = ".".join(clip(str(p), MAX_KEY) for p in loc)
     kind = error.get("type", "")
     msg = str(error.get("msg", "invalid value"))
     if msg.startswith("Value error, "):
@@ -180,16 +317,16 @@ def _message(error: dict, model: type[BaseModel], data: Any) -> tuple[str, str]:
         if named:
             key, msg = named[1], named[2]
     if kind == "extra_forbidden":
-        allowed = _fields_at(model, loc[:-1], data)
-        msg = "unknown key"
-        if allowed:
-            close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
-            msg += f" (did you mean {close[0]!r}?)" if close else ""
-            msg += f"; expected one of {allowed}"
+        msg = "unknown key" + _suggest(model, loc, data)
     elif kind == "missing":
         msg = "missing required key"
-    elif kind not in ("value_error", "assertion_error") and "input" in error:
-        msg = f"{msg}, got {error['input']!r}"
+    else:
+        if kind == "union_tag_invalid":  # pydantic's message quotes the whole tag, however long
+            ctx = error.get("ctx") or {}
+            msg = (f"Input tag {show(ctx.get('tag'))} found using {ctx.get('discriminator')} does not match any of the "
+                   f"expected tags: {ctx.get('expected_tags')}")
+        if kind not in ("value_error", "assertion_error") and "input" in error:
+            msg = f"{msg}, got {show(error['input'])}"
     return key, msg
 
 
@@ -205,7 +342,10 @@ def validate(model: type[M], data: dict[str, Any], source: str, overrides: dict[
         # A misspelt required key shows up twice: as an unknown key and as a missing one. The unknown
         # key is the one to report: its message names the misspelling and suggests the right name.
         errors = sorted(exc.errors(), key=lambda e: e.get("type") != "extra_forbidden")
-        key, msg = _message(errors[0], model, data)
+        try:
+            key, msg = _message(errors[0], model, data)
+        except Exception:  # the helper must never turn a user's error into a traceback
+            key, msg = ".".join(map(str, errors[0].get("loc", ()))), str(errors[0].get("msg", "invalid value"))
         if len(errors) > 1:
             msg += f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"
         where = source
@@ -214,7 +354,7 @@ def validate(model: type[M], data: dict[str, Any], source: str, overrides: dict[
                 where = flag
         if where == source and overrides:
             msg += f" (with {', '.join(overrides.values())} applied)"
-        raise SpecError(where, key or None, msg) from None
+        raise _error(where, key or None, msg) from None
 
 
 # ---------------------------------------------------------------- variations
@@ -334,7 +474,10 @@ def _trace_beside_file(data: dict[str, Any], path: Path) -> dict[str, Any]:
     decoding = data.get("decoding")
     trace = decoding.get("trace") if isinstance(decoding, dict) else None
     if isinstance(trace, str) and trace and not Path(trace).is_absolute():
-        decoding["trace"] = str((path.parent / trace).resolve())
+        try:
+            decoding["trace"] = str((path.parent / trace).resolve())
+        except (OSError, ValueError):  # a NUL or a lone surrogate in the name: validation says what is wrong
+            pass
     return data
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Callable
 
+from accelsim.spec.limits import show
+
 BITS = (32, 16, 8, 4, 2, 1)
 QUANTIZERS = ("none", "FIX", "MAX", "SAWB", "PACT")
 
@@ -105,15 +107,15 @@ def parse_precision_flag(text: str) -> dict[str, str]:
     text = text.strip()
     if "=" not in text:
         if text not in PRESETS:
-            raise ValueError(f"unknown precision preset {text!r}; expected one of {sorted(PRESETS)}")
+            raise ValueError(f"unknown precision preset {show(text)}; expected one of {sorted(PRESETS)}")
         return {"default": text}
     out: dict[str, str] = {}
     for part in text.split(","):
         net, _, preset = part.partition("=")
         net, preset = net.strip(), preset.strip()
         if net not in NETWORK_GROUPS:
-            raise ValueError(f"unknown network {net!r} in {text!r}; expected one of {sorted(NETWORK_GROUPS)}")
+            raise ValueError(f"unknown network {show(net)} in {show(text)}; expected one of {sorted(NETWORK_GROUPS)}")
         if preset not in PRESETS:
-            raise ValueError(f"unknown precision preset {preset!r} in {text!r}; expected one of {sorted(PRESETS)}")
+            raise ValueError(f"unknown precision preset {show(preset)} in {show(text)}; expected one of {sorted(PRESETS)}")
         out[net] = preset
     return out

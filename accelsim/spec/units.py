@@ -7,7 +7,10 @@ and a bare number is refused where a unit is required. Decimal prefixes (k, M, G
 
 from __future__ import annotations
 
+import math
 import re
+
+from accelsim.spec.limits import show
 
 _NUMBER = r"(?P<num>[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)"
 _PATTERN = re.compile(rf"^\s*{_NUMBER}\s*(?P<unit>[A-Za-zµ/]+)\s*$")
@@ -19,11 +22,18 @@ _TIME = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9, "ps": 1e-12}
 
 def _split(text: object, kind: str, example: str) -> tuple[float, str]:
     if isinstance(text, bool) or not isinstance(text, str):
-        raise ValueError(f"expected {kind} with a unit, such as {example}, got {text!r}")
+        raise ValueError(f"expected {kind} with a unit, such as {example}, got {show(text)}")
     match = _PATTERN.match(text)
     if not match:
-        raise ValueError(f"expected {kind} with a unit, such as {example}, got {text!r}")
+        raise ValueError(f"expected {kind} with a unit, such as {example}, got {show(text)}")
     return float(match["num"]), match["unit"]
+
+
+def _finite(value: float, text: object, kind: str) -> float:
+    """Refuse a quantity that overflowed to infinity ('1e309 Gbps'): it would pass every '> 0' check."""
+    if not math.isfinite(value):
+        raise ValueError(f"{kind} too large to represent, got {show(text)}")
+    return value
 
 
 def _prefixed(unit: str, suffixes: tuple[str, ...]) -> tuple[float, str] | None:
@@ -44,10 +54,10 @@ def parse_bandwidth(text: object) -> float:
     value, unit = _split(text, "a bandwidth", example)
     found = _prefixed(unit, ("bps", "bit/s", "b/s", "B/s", "Bps"))
     if found is None:
-        raise ValueError(f"unknown bandwidth unit {unit!r} in {text!r}; use bits ('Gbps', 'Mbit/s') or bytes ('GB/s', 'MiB/s')")
+        raise ValueError(f"unknown bandwidth unit {show(unit)} in {show(text)}; use bits ('Gbps', 'Mbit/s') or bytes ('GB/s', 'MiB/s')")
     factor, suffix = found
     per_byte = 1.0 if suffix in ("B/s", "Bps") else 1.0 / 8.0
-    return value * factor * per_byte
+    return _finite(value * factor * per_byte, text, "a bandwidth")
 
 
 def parse_size(text: object) -> float:
@@ -56,9 +66,9 @@ def parse_size(text: object) -> float:
     value, unit = _split(text, "a size", example)
     found = _prefixed(unit, ("B", "bit", "b"))
     if found is None or unit in ("b",):
-        raise ValueError(f"unknown size unit {unit!r} in {text!r}; use bytes ('MiB', 'GB', 'B') or bits ('Mbit')")
+        raise ValueError(f"unknown size unit {show(unit)} in {show(text)}; use bytes ('MiB', 'GB', 'B') or bits ('Mbit')")
     factor, suffix = found
-    return value * factor * (1.0 if suffix == "B" else 1.0 / 8.0)
+    return _finite(value * factor * (1.0 if suffix == "B" else 1.0 / 8.0), text, "a size")
 
 
 def parse_frequency(text: object) -> float:
@@ -66,16 +76,16 @@ def parse_frequency(text: object) -> float:
     value, unit = _split(text, "a frequency", "'1.6 GHz'")
     found = _prefixed(unit, ("Hz",))
     if found is None:
-        raise ValueError(f"unknown frequency unit {unit!r} in {text!r}; use 'Hz', 'MHz' or 'GHz'")
-    return value * found[0]
+        raise ValueError(f"unknown frequency unit {show(unit)} in {show(text)}; use 'Hz', 'MHz' or 'GHz'")
+    return _finite(value * found[0], text, "a frequency")
 
 
 def parse_time(text: object) -> float:
     """``"2 us"``, ``"20 ms"`` -> seconds."""
     value, unit = _split(text, "a duration", "'2 us' or '20 ms'")
     if unit not in _TIME:
-        raise ValueError(f"unknown time unit {unit!r} in {text!r}; use 's', 'ms', 'us' or 'ns'")
-    return value * _TIME[unit]
+        raise ValueError(f"unknown time unit {show(unit)} in {show(text)}; use 's', 'ms', 'us' or 'ns'")
+    return _finite(value * _TIME[unit], text, "a duration")
 
 
 def _exact(pretty: str, value: float, parse, base_unit: str) -> str:

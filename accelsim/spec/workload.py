@@ -4,11 +4,25 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Union
 
-from pydantic import Field, PositiveInt, field_validator, model_validator
+from pydantic import BeforeValidator, Field, field_validator, model_validator
 
-from accelsim.spec.base import PositiveSeconds, Strict
+from accelsim.spec.base import FrameShift, Strict, Text
+from accelsim.spec.limits import show, show_names
 from accelsim.spec.layers import LAYER_KINDS
 from accelsim.spec.precision import BITS, PRESETS, QUANTIZERS, NETWORK_GROUPS
+
+Frames = Annotated[int, Field(gt=0, le=1_000_000)]
+"""Encoder frames of one utterance: 1 to 1,000,000."""
+
+
+def _not_bool(value: object) -> object:
+    """``true`` equals 1, so a Literal of bit widths would take it: refuse it first."""
+    if isinstance(value, bool):
+        raise ValueError(f"expected a number of bits, one of {list(BITS)}, got {value!r}")
+    return value
+
+
+Bits = Annotated[Literal[BITS], BeforeValidator(_not_bool)]  # type: ignore[valid-type]
 
 Layer = Annotated[Union[tuple(LAYER_KINDS.values())], Field(discriminator="kind")]  # type: ignore[valid-type]
 
@@ -16,13 +30,15 @@ Layer = Annotated[Union[tuple(LAYER_KINDS.values())], Field(discriminator="kind"
 class NetworkSpec(Strict):
     """A network: an ordered list of layers, each feeding the next."""
 
-    layers: list[Layer] = Field(min_length=1, description="Layers in order; see accelsim/spec/layers.py for kinds.")
+    layers: list[Layer] = Field(min_length=1, max_length=1_000,
+                                description="Layers in order (at most 1,000); see accelsim/spec/layers.py for kinds.")
 
 
 class ModelSpec(Strict):
     """The RNN-T (encoder, prediction, joint) and the external LMs of density-ratio fusion."""
 
-    vocab: PositiveInt = Field(description="Output symbols of the joint network, blank included.")
+    vocab: int = Field(ge=2, le=65_536, description="Output symbols of the joint network, blank included: 2 (blank and one "
+                       "label) to 65,536.")
     encoder: NetworkSpec
     prediction: NetworkSpec
     joint: NetworkSpec
@@ -34,9 +50,9 @@ class LayerPrecisionSpec(Strict):
     """Overrides the preset for one layer; unset fields keep the preset's value."""
 
     network: Literal["encoder", "prediction", "joint", "lm_ext", "lm_src"]
-    layer: str = Field(description="Layer name after stacks are expanded, e.g. 'blstm1'.")
-    weight_bits: Literal[BITS] | None = None  # type: ignore[valid-type]
-    act_bits: Literal[BITS] | None = None  # type: ignore[valid-type]
+    layer: Text = Field(description="Layer name after stacks are expanded, e.g. 'blstm1'.")
+    weight_bits: Bits | None = None
+    act_bits: Bits | None = None
     weight_quantizer: Literal[QUANTIZERS] | None = None  # type: ignore[valid-type]
     act_quantizer: Literal[QUANTIZERS] | None = None  # type: ignore[valid-type]
 
@@ -44,8 +60,8 @@ class LayerPrecisionSpec(Strict):
 class PrecisionSpec(Strict):
     """Per-layer weight/activation bits and quantizers, from presets with optional overrides."""
 
-    default: str = Field("fp32", description="Preset for every network not named in `networks`.")
-    networks: dict[str, str] = Field(
+    default: Text = Field("fp32", description="Preset for every network not named in `networks`.")
+    networks: dict[Text, Text] = Field(
         default_factory=dict,
         description="Preset per network or group: encoder, prediction, joint, lm_ext, lm_src, rnnt (= the first three), lms.",
     )
@@ -58,7 +74,7 @@ class PrecisionSpec(Strict):
     @classmethod
     def _known_default(cls, value: str) -> str:
         if value not in PRESETS:
-            raise ValueError(f"unknown precision preset {value!r}; expected one of {sorted(PRESETS)}")
+            raise ValueError(f"unknown precision preset {show(value)}; expected one of {sorted(PRESETS)}")
         return value
 
     @field_validator("networks")
@@ -66,45 +82,47 @@ class PrecisionSpec(Strict):
     def _known_networks(cls, value: dict[str, str]) -> dict[str, str]:
         for net, preset in value.items():
             if net not in NETWORK_GROUPS:
-                raise ValueError(f"unknown network {net!r}; expected one of {sorted(NETWORK_GROUPS)}")
+                raise ValueError(f"unknown network {show(net)}; expected one of {sorted(NETWORK_GROUPS)}")
             if preset not in PRESETS:
-                raise ValueError(f"unknown precision preset {preset!r} for {net}; expected one of {sorted(PRESETS)}")
+                raise ValueError(f"unknown precision preset {show(preset)} for {net}; expected one of {sorted(PRESETS)}")
         return value
 
 
 class EmissionSpec(Strict):
     """Synthetic joint-network posteriors the search model decodes (see accelsim/workload/search.py)."""
 
-    seed: int = Field(0, ge=0, description="Seed of every random stream of the search model.")
-    label_rate: float = Field(0.25, gt=0, le=1, description="Reference labels per encoder frame.")
-    confidence: float = Field(0.9, gt=0, lt=1, description="Posterior mass on the expected symbol at each step.")
-    off_track: float = Field(0.5, gt=0, lt=1, description="Posterior mass on blank for a hypothesis that left the reference.")
+    seed: int = Field(0, ge=0, le=2**31 - 1, description="Seed of every random stream of the search model; 0 to 2,147,483,647.")
+    label_rate: float = Field(0.25, gt=0, le=1, description="Reference labels per encoder frame; more than 0, at most 1.")
+    confidence: float = Field(0.9, gt=0, lt=1, description="Posterior mass on the expected symbol at each step; between 0 and 1.")
+    off_track: float = Field(0.5, gt=0, lt=1, description="Posterior mass on blank for a hypothesis that left the reference; "
+                                                           "between 0 and 1.")
 
 
 class FusionSpec(Strict):
     """Density-ratio fusion weights of Eq. 1: S = log P(y|x) + mu log P_ext - lam log P_src + rho |y|."""
 
-    mu: float = 0.7
-    lam: float = 0.5
-    rho: float = 0.2
+    mu: float = Field(0.7, ge=-1000, le=1000, description="Weight of the external LM score; -1,000 to 1,000.")
+    lam: float = Field(0.5, ge=-1000, le=1000, description="Weight of the source-domain LM score; -1,000 to 1,000.")
+    rho: float = Field(0.2, ge=-1000, le=1000, description="Length reward per label; -1,000 to 1,000.")
 
 
 class DecodingSpec(Strict):
     """Alignment-length synchronous beam search (ALSD)."""
 
-    beam: PositiveInt = Field(16, description="Beam width: hypotheses kept per iteration.")
+    beam: int = Field(16, gt=0, le=1024, description="Beam width: hypotheses kept per iteration; at most 1,024.")
     lm_fusion: bool = Field(True, description="Evaluate LM_EXT and LM_SRC and fuse their scores (Eq. 1).")
     fusion: FusionSpec = FusionSpec()
     emission: EmissionSpec = EmissionSpec()
-    u_max: PositiveInt | None = Field(None, description="Most labels a hypothesis may emit (default: 2 x reference + 10).")
+    u_max: int | None = Field(None, gt=0, le=1_000_000,
+                              description="Most labels a hypothesis may emit (default: 2 x reference + 10); at most 1,000,000.")
     early_stop: bool = Field(True, description="End the search once no unfinished hypothesis scores above the best finished one.")
-    trace: str | None = Field(None, description="JSON Lines step trace of a real decoder to replay instead of the search "
+    trace: Text | None = Field(None, description="JSON Lines step trace of a real decoder to replay instead of the search "
                               "model (a relative path in a workload file is relative to that file).")
 
 
 class UtteranceSpec(Strict):
-    frames: PositiveInt = Field(description="Encoder frames of the utterance.")
-    frame_shift: PositiveSeconds = Field(description="Audio time per encoder frame, e.g. '20 ms'.")
+    frames: int = Field(gt=0, le=1_000_000, description="Encoder frames of the utterance; at most 1,000,000 (5.6 hours at 20 ms).")
+    frame_shift: FrameShift = Field(description="Audio time per encoder frame, e.g. '20 ms'; 1 us to 10 s.")
 
 
 class TestSetSpec(Strict):
@@ -116,13 +134,19 @@ class TestSetSpec(Strict):
 
     __test__ = False  # not a pytest test class
 
-    lengths: list[PositiveInt] | None = Field(None, min_length=1, description="Encoder frames of each utterance.")
-    count: PositiveInt | None = Field(None, description="Number of utterances to draw.")
-    mean_frames: float | None = Field(None, gt=0, description="Mean length of the drawn utterances, in frames.")
-    std_frames: float = Field(0.0, ge=0, description="Standard deviation of the drawn lengths, in frames.")
-    min_frames: PositiveInt = Field(10, description="Drawn lengths are clipped to at least this many frames.")
-    max_frames: PositiveInt | None = Field(None, description="Drawn lengths are clipped to at most this many frames.")
-    seed: int = Field(0, ge=0, description="Seed of the length draw.")
+    lengths: list[Frames] | None = Field(None, min_length=1, max_length=100_000,
+                                         description="Encoder frames of each utterance (at most 100,000 utterances of at most "
+                                                     "1,000,000 frames).")
+    count: int | None = Field(None, gt=0, le=100_000, description="Number of utterances to draw; at most 100,000.")
+    mean_frames: float | None = Field(None, gt=0, le=1_000_000,
+                                     description="Mean length of the drawn utterances, in frames; at most 1,000,000.")
+    std_frames: float = Field(0.0, ge=0, le=1_000_000,
+                             description="Standard deviation of the drawn lengths, in frames; at most 1,000,000.")
+    min_frames: int = Field(10, gt=0, le=1_000_000,
+                            description="Drawn lengths are clipped to at least this many frames; at most 1,000,000.")
+    max_frames: int | None = Field(None, gt=0, le=1_000_000,
+                                   description="Drawn lengths are clipped to at most this many frames; at most 1,000,000.")
+    seed: int = Field(0, ge=0, le=2**31 - 1, description="Seed of the length draw; 0 to 2,147,483,647.")
 
     @model_validator(mode="after")
     def _one_way(self) -> "TestSetSpec":
@@ -136,8 +160,8 @@ class TestSetSpec(Strict):
 class WorkloadSpec(Strict):
     """What `accelsim run` simulates: a model, its precision and how it is decoded."""
 
-    name: str
-    description: str = ""
+    name: Text
+    description: Text = ""
     utterance: UtteranceSpec
     test_set: TestSetSpec | None = Field(None, description="Many utterances instead of `utterance.frames` (same frame shift).")
     model: ModelSpec
@@ -181,7 +205,8 @@ class WorkloadSpec(Strict):
             names = [l.name for layer in (net.layers if net else []) for l in layer.expand()]
             if override.layer not in names:
                 raise ValueError(
-                    f"precision.layers.{i}: no layer {override.layer!r} in network {override.network!r}; its layers are {names}"
+                    f"precision.layers.{i}: no layer {show(override.layer)} in network {override.network!r}; "
+                    f"its layers are {show_names(names)}"
                 )
         return self
 

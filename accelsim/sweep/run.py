@@ -93,7 +93,7 @@ def _table(points: list[Point], rows: dict[int, dict[str, Any]]) -> pd.DataFrame
 
 
 def _write_results(out: Path, table: pd.DataFrame) -> None:
-    atomic_write_text(out / "results.csv", table.to_csv(index=False))
+    atomic_write_text(out / "results.csv", table.to_csv(index=False), parents=True)
     try:
         import pyarrow  # noqa: F401
     except ImportError:
@@ -102,11 +102,11 @@ def _write_results(out: Path, table: pd.DataFrame) -> None:
 
     buf = io.BytesIO()
     table.astype({c: str for c in table.columns if table[c].dtype == object}).to_parquet(buf, index=False)
-    atomic_write_bytes(out / "results.parquet", buf.getvalue())
+    atomic_write_bytes(out / "results.parquet", buf.getvalue(), parents=True)
 
 
 def _draw(recipe: Recipe, table: pd.DataFrame, out: Path) -> None:
     from accelsim.sweep.plots import draw
 
     for plot in recipe.spec.plots:
-        atomic_write_bytes(out / plot.file, draw(plot, table))
+        atomic_write_bytes(out / plot.file, draw(plot, table), parents=True)

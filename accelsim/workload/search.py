@@ -461,7 +461,7 @@ def save_trace_jsonl(trace: DecodeTrace, path: str | os.PathLike[str]) -> None:
     lines.extend(json.dumps({name: getattr(step, name) for name in _STEP_FIELDS}) for step in trace.steps)
     from accelsim.files import atomic_write_text
 
-    atomic_write_text(path, "\n".join(lines) + "\n")
+    atomic_write_text(path, "\n".join(lines) + "\n", parents=False)  # a recorded trace: the folder must exist
 
 
 def load_trace_jsonl(path: str | os.PathLike[str]) -> DecodeTrace:

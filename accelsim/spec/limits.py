@@ -1,0 +1,81 @@
+"""Limits of what an input may be, and how much of a bad value an error message may show.
+
+Every limit is far above any real machine, model or recipe; it exists so that a mistyped or hostile
+input ends in one clear error instead of a hang, a traceback or a silent infinity. The size and count
+limits of individual fields live next to the fields (see their ``description``); the limits here are
+those of reading YAML at all.
+"""
+
+from __future__ import annotations
+
+import reprlib
+
+#: Largest input file read, in bytes (workload, hardware, recipe and targets files are a few kB).
+MAX_FILE_BYTES = 1 << 20  # 1 MiB
+
+#: Deepest nesting of mappings and lists in a YAML document or a ``--set`` value (the shipped files
+#: nest 5 deep). Deeper documents are refused before the YAML reader recurses into them.
+MAX_DEPTH = 100
+
+#: Most YAML aliases (``*name``) in one document.
+MAX_ALIASES = 1_000
+
+#: Most values (scalars, mappings, lists) in one document once aliases are expanded: a "billion
+#: laughs" document of a few lines expands to billions of them.
+MAX_NODES = 200_000
+
+#: Most dotted parts in a ``--set`` key path.
+MAX_KEY_PARTS = MAX_DEPTH
+
+#: Most characters of a user's value echoed in an error message.
+MAX_SHOWN = 100
+
+#: Most characters of the file name or ``--set`` flag that heads an error message, and of a key path.
+MAX_SOURCE = 120
+MAX_KEY = 100
+
+#: Most characters of a whole error line (source, key path and message).
+MAX_MESSAGE = 400
+
+_REPR = reprlib.Repr()
+_REPR.maxlevel = 3
+_REPR.maxdict = _REPR.maxlist = _REPR.maxtuple = _REPR.maxset = _REPR.maxfrozenset = 6
+_REPR.maxstring = MAX_SHOWN
+_REPR.maxlong = 40
+_REPR.maxother = MAX_SHOWN
+
+
+def clip(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` characters, ending in '...' when cut."""
+    return text if len(text) <= limit else text[: max(limit - 3, 0)] + "..."
+
+
+def clip_middle(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` characters by dropping its middle (keeps a path's file name)."""
+    if len(text) <= limit:
+        return text
+    head = (limit - 3) // 2
+    return text[:head] + "..." + text[len(text) - (limit - 3 - head):]
+
+
+def one_line(text: str) -> str:
+    """``text`` with every character that is not printable (newlines, NUL, lone surrogates) escaped."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape", "backslashreplace").decode("ascii") for c in text)
+
+
+def show(value: object) -> str:
+    """A bounded, one-line ``repr`` of a user's value, for 'got ...' in an error message."""
+    try:
+        text = _REPR.repr(value)
+    except Exception:  # a repr that fails (e.g. an int too long to print) must not hide the real error
+        text = f"<{type(value).__name__}>"
+    return clip(one_line(text), MAX_SHOWN)
+
+
+def show_names(names: list[str], most: int = 12) -> str:
+    """``['a', 'b', ...]`` for a list of names in a message, at most ``most`` of them."""
+    if len(names) <= most:
+        return "[" + ", ".join(show(n) for n in names) + "]"
+    return "[" + ", ".join(show(n) for n in names[:most]) + f", ... ({len(names)} in all)]"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
+from operator import attrgetter
 
 #: Which kind of unit runs an op. Coprocessor ops are placed on cores by the engine; transfers use one
 #: direction of the host link.
@@ -75,11 +76,15 @@ WORK_FIELDS = tuple(f.name for f in fields(Op) if f.name not in PLACE_FIELDS)
 CONTENT_FIELDS = tuple(f.name for f in fields(Op) if f.name not in ("id", "name", "deps"))
 
 
+_work_of = attrgetter(*WORK_FIELDS)
+_content_of = attrgetter(*CONTENT_FIELDS)
+
+
 def work_key(op: Op) -> tuple:
     """What an op's cost depends on: every work field (kind, unit, shapes, bits, element counts, bytes...)."""
-    return tuple(getattr(op, name) for name in WORK_FIELDS)
+    return _work_of(op)
 
 
 def content_key(ops: "list[Op] | tuple[Op, ...]", start: int = 0) -> tuple:
     """The content of a run of ops whose ids start at ``start``: equal keys mean equal work and structure."""
-    return tuple((tuple(getattr(op, name) for name in CONTENT_FIELDS), tuple(d - start for d in op.deps)) for op in ops)
+    return tuple((_content_of(op), tuple(d - start for d in op.deps)) for op in ops)

@@ -132,7 +132,8 @@ def simulate(ops: Sequence[Op], hw: HardwareSpec, fetch_bytes: Sequence[float],
             on_end[n + op.id].append(op.id)
 
     env = simpy.Environment()
-    resources = {name: simpy.Resource(env, 1) for job in jobs if job is not None for name in job.resources}
+    names = sorted({name for job in jobs if job is not None for name in job.resources})
+    resources = {name: simpy.Resource(env, 1) for name in names}
     busy = {f"core{i}": 0.0 for i in range(hw.coprocessor.cores)} | {name: 0.0 for name in NON_CORE}
     rows: list[Row] = []
     last_release: dict[str, int] = {}

@@ -190,3 +190,23 @@ def test_results_do_not_depend_on_decode_history() -> None:
         SyntheticPosteriors(200, case["emission"]).joint_logp(3, first.reference[:1]),
         SyntheticPosteriors(200, case["emission"]).joint_logp(3, first.reference[:1]),
     )
+
+
+def test_fast_ranking_breaks_ties_by_prefix_like_the_generic_one() -> None:
+    """Equal scores are rare in real decodes, so check the ranking of the fast path on made-up ties."""
+    from accelsim.workload.search import _Prefixes, _top, _top_nodes
+
+    rng = np.random.default_rng(5)
+    vocab = 4
+    for case in range(300):
+        prefixes = _Prefixes((1, 2, 3), vocab, 11, 22)
+        nodes = [0]
+        for _ in range(int(rng.integers(0, 6))):  # a few more prefixes, as a search would reach them
+            nodes.append(prefixes.child(int(rng.choice(nodes)), int(rng.integers(1, vocab))))
+        nodes = sorted(set(nodes), key=lambda node: rng.random())
+        table = rng.integers(0, 4, size=(len(nodes), vocab)).astype(float) - 0.5 * (case % 2)
+        table[rng.random(table.shape) < 0.2] = -np.inf
+        beam = int(rng.integers(1, 8))
+        expected = _top(table.copy(), [(prefixes.labels(node), 0.0) for node in nodes], beam)
+        beam_nodes, beam_scores = _top_nodes(table.copy().ravel(), vocab, nodes, beam, prefixes)
+        assert [(prefixes.labels(node), score) for node, score in zip(beam_nodes, beam_scores)] == expected

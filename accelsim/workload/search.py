@@ -45,6 +45,19 @@ iteration). The top ``beam`` candidates form the next beam. The search stops whe
 active or after ``T + U_max`` iterations; the best final hypothesis (or, if none finished, the best
 beam entry) is the result. This follows the paper's Algorithm 1 and ESPnet's implementation, except
 that here merging happens *before* pruning, over all candidates.
+
+Two implementations of the same search
+--------------------------------------
+With injected ``joint_logp`` / ``lm_logp`` callables, :func:`run_alsd` runs the loop above literally,
+one hypothesis at a time. With the default synthetic posteriors it runs
+:func:`_run_alsd_synthetic`, which does each step of an iteration for all active hypotheses in one
+numpy call and keeps the per-hypothesis work O(1) in the prefix length: prefixes are numbered nodes
+of a prefix tree that carry their on-track flag, their packed bytes and their LM CRCs, each derived
+from the parent's (``zlib.crc32(a + b, s) == zlib.crc32(b, zlib.crc32(a, s))``, so the joint key
+``(t, *y)`` is the frame's CRC continued over ``y``); the LM rows of the prefixes new in an
+iteration are normalised together, those after ``reference[:u]`` (with the bonus) once per decode. Every floating-point value is computed by the same operations on the same operands
+as in the literal loop, so both give bit-identical traces (tests/test_search_golden.py checks this
+against digests recorded before the fast path existed).
 """
 
 from __future__ import annotations
@@ -208,24 +221,56 @@ def label_due_frames(frames: int, emission: EmissionModel) -> tuple[int, ...]:
     return tuple(((2 * k + 1) * frames) // (2 * count) for k in range(count))  # exact integer floor
 
 
-class _NoiseTables(NamedTuple):
-    joint_w: NDArray[np.float64]  # (rows, vocab) positive weights of the non-target joint outputs
-    joint_logw: NDArray[np.float64]  # log of joint_w
-    joint_sum: NDArray[np.float64]  # (rows,) row sums of joint_w
-    lm_ext: NDArray[np.float64]  # (rows, vocab - 1) LM_EXT logits of labels 1..vocab-1
-    lm_src: NDArray[np.float64]  # (rows, vocab - 1) LM_SRC logits
+class _JointNoise(NamedTuple):
+    w: NDArray[np.float64]  # (rows, vocab) positive weights of the non-target joint outputs
+    logw: NDArray[np.float64]  # log of w
+    sum: NDArray[np.float64]  # (rows,) row sums of w
+    blank_mass: list[float]  # sum - w[:, BLANK]: the mass of the non-blank symbols, as Python floats
+
+
+class _LmNoise(NamedTuple):
+    both: NDArray[np.float64]  # (2 * rows, vocab - 1): the LM_EXT rows, then the LM_SRC rows
+    ext: NDArray[np.float64]  # (rows, vocab - 1) LM_EXT logits of labels 1..vocab-1 (a view of both)
+    src: NDArray[np.float64]  # (rows, vocab - 1) LM_SRC logits (a view of both)
+
+
+# Per-(seed, vocab) noise, drawn once and shared read-only by every decode with that seed. The joint
+# and the LM tables come from separate generator streams, so a decode without fusion draws only the
+# joint table and gets the same values as one with fusion.
 
 
 @lru_cache(maxsize=16)
-def _noise_tables(seed: int, vocab: int) -> _NoiseTables:
-    """Per-(seed, vocab) noise, drawn once and shared read-only by every decode with that seed."""
+def _joint_noise(seed: int, vocab: int) -> _JointNoise:
     joint = np.random.default_rng([seed, _STREAM_JOINT]).exponential(1.0, size=(_NOISE_ROWS, vocab))
-    joint = np.maximum(joint, _MIN_WEIGHT)  # exponential weights = Dirichlet(1) shares over the other symbols
-    ext = _LM_EXT_SPREAD * np.random.default_rng([seed, _STREAM_EXT]).standard_normal((_NOISE_ROWS, vocab - 1))
-    src = _LM_SRC_SPREAD * np.random.default_rng([seed, _STREAM_SRC]).standard_normal((_NOISE_ROWS, vocab - 1))
-    tables = _NoiseTables(joint, np.log(joint), joint.sum(axis=1), ext, src)
+    np.maximum(joint, _MIN_WEIGHT, out=joint)  # exponential weights = Dirichlet(1) shares over the other symbols
+    total = joint.sum(axis=1)
+    return _read_only(_JointNoise(joint, np.log(joint), total, (total - joint[:, BLANK]).tolist()))
+
+
+@lru_cache(maxsize=16)
+def _lm_noise(seed: int, vocab: int) -> _LmNoise:
+    both = np.empty((2 * _NOISE_ROWS, vocab - 1))
+    ext, src = both[:_NOISE_ROWS], both[_NOISE_ROWS:]
+    np.random.default_rng([seed, _STREAM_EXT]).standard_normal(out=ext)
+    np.random.default_rng([seed, _STREAM_SRC]).standard_normal(out=src)
+    ext *= _LM_EXT_SPREAD
+    src *= _LM_SRC_SPREAD
+    return _read_only(_LmNoise(both, ext, src))
+
+
+def _log_softmax_rows(logits: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Row-wise ``logits - (peak + log(sum(exp(logits - peak))))``, operation for operation as in lm_logp."""
+    peaks = logits.max(axis=1)
+    out = logits - peaks[:, None]
+    np.exp(out, out=out)
+    norms = peaks + np.array(list(map(math.log, out.sum(axis=1).tolist())))  # math.log, as lm_logp uses
+    return np.subtract(logits, norms[:, None], out=out)
+
+
+def _read_only(tables: Any) -> Any:
     for array in tables:
-        array.setflags(write=False)
+        if isinstance(array, np.ndarray):
+            array.setflags(write=False)
     return tables
 
 
@@ -239,14 +284,18 @@ class SyntheticPosteriors:
     Also usable on its own, e.g. to wrap and instrument in tests.
     """
 
-    __slots__ = ("frames", "emission", "reference", "due", "_tables", "_log_conf", "_log_rest", "_log_off", "_log_off_rest", "_salt_joint", "_salt_lm")
+    __slots__ = (
+        "frames", "emission", "reference", "due", "_joint", "_lm", "_log_conf", "_log_rest", "_log_off", "_log_off_rest",
+        "_salt_joint", "_salt_lm",
+    )
 
     def __init__(self, frames: int, emission: EmissionModel = EmissionModel()) -> None:
         self.frames = frames
         self.emission = emission
         self.reference = reference_labels(frames, emission)
         self.due = label_due_frames(frames, emission)
-        self._tables = _noise_tables(emission.seed, emission.vocab)
+        self._joint = _joint_noise(emission.seed, emission.vocab)
+        self._lm: _LmNoise | None = None  # drawn on first use: a decode without fusion never needs it
         self._log_conf = math.log(emission.confidence)
         self._log_rest = math.log1p(-emission.confidence)
         self._log_off = math.log(emission.off_track)
@@ -254,6 +303,12 @@ class SyntheticPosteriors:
         seed_bytes = str(emission.seed).encode()  # decimal text: any size of int, stable everywhere
         self._salt_joint = zlib.crc32(b"joint:" + seed_bytes)
         self._salt_lm = {LM_EXT: zlib.crc32(b"lm_ext:" + seed_bytes), LM_SRC: zlib.crc32(b"lm_src:" + seed_bytes)}
+
+    def _lm_tables(self) -> _LmNoise:
+        """The LM noise tables of this seed (drawn on first use)."""
+        if self._lm is None:
+            self._lm = _lm_noise(self.emission.seed, self.emission.vocab)
+        return self._lm
 
     def on_track(self, y: Prefix) -> bool:
         """True if ``y`` is a prefix of the reference."""
@@ -270,12 +325,12 @@ class SyntheticPosteriors:
         """Log-posteriors of all ``vocab`` joint outputs at frame ``t`` after prefix ``y``."""
         target = self.expected_symbol(t, y)
         row = zlib.crc32(_pack((t, *y)), self._salt_joint) % _NOISE_ROWS
-        weights = self._tables.joint_w[row]
+        weights = self._joint.w[row]
         # A hypothesis that left the reference no longer matches the acoustics: its posteriors are
         # uncertain (off_track on blank), so wrong paths lose score steadily, as with a real model.
         conf, rest = (self._log_conf, self._log_rest) if self.on_track(y) else (self._log_off, self._log_off_rest)
         # The other symbols share the remaining mass in proportion to their weights.
-        out = self._tables.joint_logw[row] + (rest - math.log(self._tables.joint_sum[row] - weights[target]))
+        out = self._joint.logw[row] + (rest - math.log(self._joint.sum[row] - weights[target]))
         out[target] = conf
         return out
 
@@ -284,7 +339,7 @@ class SyntheticPosteriors:
         if which not in self._salt_lm:
             raise ValueError(f"unknown LM {which!r}; expected {LM_EXT!r} or {LM_SRC!r}")
         row = zlib.crc32(_pack(y), self._salt_lm[which]) % _NOISE_ROWS
-        table = self._tables.lm_ext if which == LM_EXT else self._tables.lm_src
+        table = self._lm_tables().ext if which == LM_EXT else self._lm_tables().src
         logits = table[row]
         u = len(y)
         if which == LM_EXT and u < len(self.reference) and self.on_track(y):
@@ -337,6 +392,8 @@ def run_alsd(
         u_max = 2 * len(reference) + 10
     elif u_max < 0:
         raise ValueError(f"u_max must be >= 0, got {u_max!r}")
+    if joint_logp is None and lm_logp is None:
+        return _run_alsd_synthetic(frames, beam, synthetic, fusion, u_max, early_stop)
     joint = joint_logp if joint_logp is not None else synthetic.joint_logp
     lm = lm_logp if lm_logp is not None else synthetic.lm_logp
 
@@ -437,6 +494,275 @@ def _top(scores: NDArray[np.float64], active: list[tuple[Prefix, float]], beam: 
         chosen.append((y if k == BLANK else y + (k,), float(flat[j])))
     chosen.sort(key=_rank_key)
     return chosen[:beam]
+
+
+# --------------------------------------------------------------------------------------------
+# ALSD over the synthetic posteriors: the same search, one numpy call per step of an iteration
+# --------------------------------------------------------------------------------------------
+
+
+class _Prefixes:
+    """The label prefixes the search has reached, numbered in order of creation (0 is the empty prefix).
+
+    A number stands for its prefix in the caches: equal prefixes are found through ``children`` and
+    get the same number. Each prefix stores what the synthetic posteriors need of it, derived in O(1)
+    from its parent's entry when it is created (plus a C-level copy of the packed bytes), so no
+    evaluation does O(len(prefix)) Python work: whether it is on track, ``_pack(prefix)`` for the
+    joint CRC, and the CRCs of the two LM keys, continued by one label.
+    """
+
+    __slots__ = ("packed", "length", "on_track", "parent", "label", "crc_ext", "crc_src", "children", "_reference", "_vocab")
+
+    def __init__(self, reference: tuple[int, ...], vocab: int, salt_ext: int, salt_src: int) -> None:
+        self._reference = reference
+        self._vocab = vocab
+        self.packed: list[bytes] = [b""]  # _pack(prefix)
+        self.length: list[int] = [0]
+        self.on_track: list[bool] = [True]  # prefix == reference[:len(prefix)]
+        self.parent: list[int] = [-1]
+        self.label: list[int] = [BLANK]  # last label (none for the empty prefix)
+        self.crc_ext: list[int] = [salt_ext]  # zlib.crc32(_pack(prefix), salt of the LM)
+        self.crc_src: list[int] = [salt_src]
+        self.children: dict[int, int] = {}  # node * vocab + label -> node of prefix + (label,)
+
+    def __len__(self) -> int:
+        return len(self.length)
+
+    def child(self, node: int, label: int) -> int:
+        """The number of ``prefix(node) + (label,)``, created if the search never reached it before."""
+        key = node * self._vocab + label
+        found = self.children.get(key)
+        if found is not None:
+            return found
+        new = self.children[key] = len(self.length)
+        u = self.length[node]
+        data = struct.pack("<q", label)
+        self.packed.append(self.packed[node] + data)
+        self.length.append(u + 1)
+        self.on_track.append(self.on_track[node] and u < len(self._reference) and self._reference[u] == label)
+        self.parent.append(node)
+        self.label.append(label)
+        self.crc_ext.append(zlib.crc32(data, self.crc_ext[node]))  # crc32(a + b, s) == crc32(b, crc32(a, s))
+        self.crc_src.append(zlib.crc32(data, self.crc_src[node]))
+        return new
+
+    def labels(self, node: int) -> Prefix:
+        out: list[int] = []
+        while node > 0:
+            out.append(self.label[node])
+            node = self.parent[node]
+        return tuple(reversed(out))
+
+
+class _FusedScores:
+    """Fused label scores per prefix number, computed for a batch of new prefixes at a time.
+
+    Row by row this is :meth:`SyntheticPosteriors.lm_logp` for both LMs followed by
+    :func:`_fused_label_scores`: the same operations on the same values, so the same bits. The
+    on-track prefixes ``reference[:u]``, whose LM_EXT logits carry the bonus, are normalised once up
+    front.
+    """
+
+    __slots__ = ("rows", "_lm", "_fusion", "_prefixes", "_on_track_ext", "_scales")
+
+    def __init__(self, lm: _LmNoise, fusion: Fusion, prefixes: _Prefixes, reference: tuple[int, ...], salt_ext: int) -> None:
+        self.rows = np.empty((256, lm.both.shape[1]))  # row `node`: scores of labels 1..vocab-1 after prefix `node`
+        self._lm, self._fusion, self._prefixes = lm, fusion, prefixes
+        # LM_EXT log-probabilities after reference[:u], u < len(reference) (the rows lm_logp adds the bonus to).
+        picks, crc = [], salt_ext
+        for k in reference:
+            picks.append(crc % _NOISE_ROWS)
+            crc = zlib.crc32(struct.pack("<q", k), crc)
+        logits = lm.ext[picks]  # a copy
+        logits[np.arange(len(reference)), np.array(reference) - 1] += _LM_EXT_BONUS
+        self._on_track_ext = _log_softmax_rows(logits)
+        self._scales: dict[int, NDArray[np.float64]] = {}  # count -> column (mu,) * count + (lam,) * count
+
+    def add(self, created: list[int]) -> None:
+        """Fill the rows of ``created``, consecutive numbers of prefixes made since the last call."""
+        first, count = created[0], len(created)
+        if first + count > len(self.rows):
+            grown = np.empty((2 * (first + count), self.rows.shape[1]))
+            grown[:first] = self.rows[:first]
+            self.rows = grown
+        prefixes = self._prefixes
+        # log P(k | prefix) for k = 1..vocab-1: LM_EXT rows, then LM_SRC rows (below LM_EXT in lm.both).
+        picks = [prefixes.crc_ext[node] % _NOISE_ROWS for node in created]
+        picks += [_NOISE_ROWS + prefixes.crc_src[node] % _NOISE_ROWS for node in created]
+        logp = _log_softmax_rows(self._lm.both[picks])
+        # reference[:u] with u < len(reference) (the whole reference has no next label, so no bonus).
+        bonus = [(r, prefixes.length[node]) for r, node in enumerate(created) if prefixes.on_track[node]]
+        bonus = [(r, u) for r, u in bonus if u < len(self._on_track_ext)]
+        if bonus:
+            logp[[r for r, _ in bonus]] = self._on_track_ext[[u for _, u in bonus]]
+        fusion = self._fusion
+        scale = self._scales.get(count)
+        if scale is None:
+            scale = self._scales[count] = np.array([fusion.mu] * count + [fusion.lam] * count)[:, None]
+        logp *= scale
+        out = self.rows[first : first + count]
+        np.subtract(logp[:count], logp[count:], out=out)  # mu log P_ext - lam log P_src
+        out += fusion.rho
+
+
+def _run_alsd_synthetic(
+    frames: int, beam: int, synthetic: SyntheticPosteriors, fusion: Fusion | None, u_max: int, early_stop: bool
+) -> DecodeTrace:
+    """:func:`run_alsd` with the default synthetic posteriors, each step done for all active hypotheses at once.
+
+    Every floating-point operation is one that :meth:`SyntheticPosteriors.joint_logp`,
+    :meth:`SyntheticPosteriors.lm_logp`, :func:`_fused_label_scores` and the generic loop perform,
+    on the same operands and in the same order, only applied to a whole iteration's rows in one
+    numpy call (elementwise operations and row-wise reductions give the same bits either way), so the
+    trace is the generic path's. tests/test_search_golden.py checks both paths against digests.
+    """
+    vocab = synthetic.emission.vocab
+    reference, due = synthetic.reference, synthetic.due
+    n_ref = len(reference)
+    joint = synthetic._joint
+    blank_mass = joint.blank_mass
+    on_conf, on_rest = synthetic._log_conf, synthetic._log_rest
+    off_conf, off_rest = synthetic._log_off, synthetic._log_off_rest
+    # zlib.crc32(_pack((t, *y)), salt) == zlib.crc32(_pack(y), zlib.crc32(_pack((t,)), salt)): a CRC continues.
+    frame_crc = [zlib.crc32(struct.pack("<q", t), synthetic._salt_joint) for t in range(frames)]
+    prefixes = _Prefixes(reference, vocab, synthetic._salt_lm[LM_EXT], synthetic._salt_lm[LM_SRC])
+    packed, length, on_track = prefixes.packed, prefixes.length, prefixes.on_track
+    parent, label = prefixes.parent, prefixes.label
+    fused = None
+    if fusion is not None:
+        fused = _FusedScores(synthetic._lm_tables(), fusion, prefixes, reference, synthetic._salt_lm[LM_EXT])
+    crc32, log = zlib.crc32, math.log
+
+    beam_nodes, beam_scores = [0], [0.0]
+    created = [0]  # prefixes made by the last iteration
+    finals: list[tuple[int, float]] = []
+    best_final = -math.inf
+    steps: list[StepRecord] = []
+
+    for i in range(frames + u_max):
+        # The active beam entries: t = i - u < T. Finished ones are kept only to hold their slot.
+        if i < frames or all(length[node] > i - frames for node in beam_nodes):
+            nodes, scores = beam_nodes, beam_scores
+        else:
+            nodes = [node for node in beam_nodes if length[node] > i - frames]
+            scores = [score for node, score in zip(beam_nodes, beam_scores) if length[node] > i - frames]
+        if not nodes:
+            break
+        n = len(nodes)
+        # A prefix is created when it enters the beam as the label extension of an active hypothesis,
+        # at that hypothesis' frame t < T, so it is active in the very next iteration: the prefixes
+        # missing from the caches now are exactly those created by the last iteration.
+        misses = len(created)
+        if fused is not None and created:
+            fused.add(created)
+
+        # joint_logp(t, y) for every active hypothesis: the noise row of (t, y), the log of the mass
+        # the non-target symbols share over their weight sum, and the target's log-probability.
+        rows = [crc32(packed[node], frame_crc[i - length[node]]) % _NOISE_ROWS for node in nodes]
+        offsets = [off_rest - log(blank_mass[row]) for row in rows]  # off track: the target is blank
+        confs = [off_conf] * n
+        label_targets: list[tuple[int, int]] = []
+        for r, node in enumerate(nodes):
+            if on_track[node]:
+                u = length[node]
+                target = reference[u] if u < n_ref and i - u >= due[u] else BLANK
+                mass = blank_mass[rows[r]] if target == BLANK else float(joint.sum[rows[r]] - joint.w[rows[r], target])
+                offsets[r] = on_rest - log(mass)
+                confs[r] = on_conf
+                if target != BLANK:
+                    label_targets.append((r, target))
+
+        # Candidate scores, as in the generic loop: joint log-probabilities + score + fused label scores.
+        columns = np.array((offsets, scores))[:, :, None]
+        table = joint.logw[rows]  # a copy, one row per hypothesis
+        table += columns[0]
+        kept_blank = [(r, target, table[r, BLANK]) for r, target in label_targets]
+        table[:, BLANK] = confs
+        for r, target, value in kept_blank:
+            table[r, BLANK] = value
+            table[r, target] = confs[r]
+        table += columns[1]
+        if fused is not None:
+            table[:, 1:] += fused.rows[nodes]
+        flat = table.ravel()  # a view
+
+        # Merge the blank extension of y with label y[-1] of its parent y[:-1] (see run_alsd).
+        position = dict(zip(nodes, range(n)))
+        blank_cells: list[int] = []
+        label_cells: list[int] = []
+        for r, node in enumerate(nodes):
+            p = position.get(parent[node])
+            if p is not None:
+                blank_cells.append(r * vocab)
+                label_cells.append(p * vocab + label[node])
+        merged = len(blank_cells)
+        if merged:
+            pair = flat[blank_cells + label_cells]
+            flat[blank_cells] = np.logaddexp(pair[:merged], pair[merged:])
+            flat[label_cells] = -math.inf
+
+        if i + 1 >= frames:  # blank extensions that reach t == T are final
+            for r, node in enumerate(nodes):
+                if length[node] == i + 1 - frames:
+                    score = float(flat[r * vocab])
+                    finals.append((node, score))
+                    best_final = max(best_final, score)
+
+        # The next beam, and the prefixes it creates.
+        before = len(prefixes)
+        beam_nodes, beam_scores = _top_nodes(flat, vocab, nodes, beam, prefixes)
+        created = list(range(before, len(prefixes)))
+        steps.append(
+            StepRecord(
+                iteration=i,
+                active=n,
+                miss_prediction=misses,
+                miss_lm=misses if fused is not None else 0,
+                candidates=n * vocab,
+                merged=merged,
+                kept=len(beam_nodes),
+            )
+        )
+        if early_stop and finals:
+            if all(s <= best_final for node, s in zip(beam_nodes, beam_scores) if i + 1 - length[node] < frames):
+                break
+
+    pool = finals if finals else list(zip(beam_nodes, beam_scores))
+    best = min(((prefixes.labels(node), score) for node, score in pool), key=_rank_key)[0] if pool else ()
+    return DecodeTrace(frames=frames, beam=beam, steps=tuple(steps), reference=reference, best=best)
+
+
+def _top_nodes(
+    flat: NDArray[np.float64], vocab: int, nodes: list[int], beam: int, prefixes: _Prefixes
+) -> tuple[list[int], list[float]]:
+    """:func:`_top` over the candidate scores ``flat`` (row r: the candidates of ``nodes[r]``), as prefix numbers."""
+    size = flat.size
+    if size > beam:
+        # Everything scoring at least the beam-th best, ties included (-inf: merged away, never kept).
+        threshold = np.partition(flat, size - beam)[size - beam]
+        chosen = np.flatnonzero(flat >= threshold) if threshold > -math.inf else np.flatnonzero(np.isfinite(flat))
+    else:
+        chosen = np.flatnonzero(np.isfinite(flat))
+    cells = chosen.tolist()
+    values = flat[chosen].tolist()
+    if len(set(values)) == len(values):
+        order = sorted(range(len(values)), key=values.__getitem__, reverse=True)
+    else:  # equal scores: best first, then by prefix, exactly as _top orders them
+        def key(j: int) -> tuple[float, Prefix]:
+            r, k = divmod(cells[j], vocab)
+            y = prefixes.labels(nodes[r])
+            return (-values[j], y if k == BLANK else y + (k,))
+
+        order = sorted(range(len(values)), key=key)
+    beam_nodes: list[int] = []
+    children = prefixes.children
+    for j in order[:beam]:
+        r, k = divmod(cells[j], vocab)
+        node = nodes[r]
+        if k != BLANK:
+            node = children.get(node * vocab + k) or prefixes.child(node, k)
+        beam_nodes.append(node)
+    return beam_nodes, [values[j] for j in order[:beam]]
 
 
 def _check_frames(frames: int) -> None:

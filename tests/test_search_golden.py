@@ -1,0 +1,212 @@
+"""Golden digests of ALSD traces (accelsim/workload/search.py).
+
+The traces feed golden figures and a committed regression baseline, so any change to the search or
+to the synthetic posteriors must leave every trace bit-identical. The digests below were computed
+with the implementation *before* the search was optimised (the commit that added this file), over a
+broad grid of inputs: frame counts from 1 to 401, beams 1 to 16, fusion on and off, several seeds,
+emission-model variants, ``u_max`` and ``early_stop``. A digest is the sha256 of the traces'
+JSON-lines text (header line, then one line per step), case after case.
+
+The same grids are also decoded through the generic path (``joint_logp`` / ``lm_logp`` injected as
+plain callables), which must agree with the default synthetic posteriors exactly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+import pytest
+
+from accelsim.workload.search import LM_EXT, LM_SRC, DecodeTrace, EmissionModel, Fusion, SyntheticPosteriors, run_alsd
+
+Case = dict[str, Any]
+_SEEDS = (0, 1, 7, 123)
+
+
+def _trace_text(trace: DecodeTrace) -> str:
+    lines = [json.dumps({"frames": trace.frames, "beam": trace.beam, "reference": list(trace.reference), "best": list(trace.best)})]
+    lines.extend(
+        json.dumps([s.iteration, s.active, s.miss_prediction, s.miss_lm, s.candidates, s.merged, s.kept]) for s in trace.steps
+    )
+    return "\n".join(lines) + "\n"
+
+
+def _main_grid() -> Iterator[Case]:
+    """Default emission model: every frame count x beam x fusion; all four seeds for short utterances."""
+    frame_counts = (1, 2, 3, 7, 20, 57, 152, 200, 401)
+    for index, (frames, beam, fused) in enumerate(itertools.product(frame_counts, (1, 2, 3, 4, 8, 16), (True, False))):
+        seeds = _SEEDS if frames <= 57 else (_SEEDS[index % 4], _SEEDS[(index + 1) % 4])
+        for seed in seeds:
+            yield {"frames": frames, "beam": beam, "emission": EmissionModel(seed=seed), "fusion": Fusion() if fused else None}
+
+
+def _options_grid() -> Iterator[Case]:
+    """u_max and early_stop, default emission model."""
+    combos = itertools.product((20, 57, 152), (2, 8, 16), (True, False), (None, 0, 3), (True, False))
+    for index, (frames, beam, fused, u_max, early_stop) in enumerate(combos):
+        yield {
+            "frames": frames,
+            "beam": beam,
+            "emission": EmissionModel(seed=_SEEDS[index % 4]),
+            "fusion": Fusion() if fused else None,
+            "u_max": u_max,
+            "early_stop": early_stop,
+        }
+
+
+_VARIANTS = (
+    {"label_rate": 0.1},
+    {"label_rate": 0.9},
+    {"confidence": 0.6},
+    {"confidence": 0.99},
+    {"off_track": 0.2},
+    {"off_track": 0.8},
+    {"vocab": 2},
+    {"vocab": 5},
+    {"vocab": 500},
+    {"label_rate": 0.9, "confidence": 0.6, "vocab": 5},
+    {"label_rate": 0.1, "confidence": 0.99, "off_track": 0.8, "vocab": 500},
+    {"label_rate": 0.25, "confidence": 0.6, "off_track": 0.2, "vocab": 2},
+)
+
+
+def _variants_grid() -> Iterator[Case]:
+    """Emission-model variants, with u_max and early_stop cycling through their values."""
+    combos = itertools.product(_VARIANTS, (7, 57, 152), (1, 4, 16), (True, False))
+    for index, (variant, frames, beam, fused) in enumerate(combos):
+        yield {
+            "frames": frames,
+            "beam": beam,
+            "emission": EmissionModel(seed=_SEEDS[index % 4], **variant),
+            "fusion": Fusion(mu=0.5, lam=0.3, rho=0.5) if fused and index % 3 == 0 else (Fusion() if fused else None),
+            "u_max": (None, 0, 3, None)[index % 4],
+            "early_stop": index % 5 != 0,
+        }
+
+
+GRIDS: dict[str, Callable[[], Iterator[Case]]] = {"main": _main_grid, "options": _options_grid, "variants": _variants_grid}
+
+GOLDEN_GRID_DIGESTS = {
+    "main": "99de90a6656557327e6d0e2e666d0fed60611c159309ec15d19948ec3d126093",
+    "options": "c363ed259429b2485ccdc2398cad02e15a8cdbc03ec0d93d94912b8953e9c546",
+    "variants": "3570aadb7cb2a9d647bf0dc367e6be5be0a5835c9108bb3e9dd953d2a74501f0",
+}
+
+# Production-sized utterances: 200 frames, beam 16.
+SPECIFIC_CASES: dict[str, Case] = {
+    "seed0_fusion": {"frames": 200, "beam": 16, "emission": EmissionModel(seed=0), "fusion": Fusion()},
+    "seed1_fusion": {"frames": 200, "beam": 16, "emission": EmissionModel(seed=1), "fusion": Fusion()},
+    "seed4457_fusion": {"frames": 200, "beam": 16, "emission": EmissionModel(seed=4457), "fusion": Fusion()},
+    "seed7_plain": {"frames": 200, "beam": 16, "emission": EmissionModel(seed=7), "fusion": None},
+    "seed123_fusion_no_early_stop": {
+        "frames": 200, "beam": 16, "emission": EmissionModel(seed=123), "fusion": Fusion(), "early_stop": False,
+    },
+    "seed99_hard_fusion": {
+        "frames": 200, "beam": 16, "emission": EmissionModel(seed=99, confidence=0.6, off_track=0.8), "fusion": Fusion(),
+    },
+}
+
+GOLDEN_CASE_DIGESTS = {
+    "seed0_fusion": "ede5a86b784565f7bab9700f0caee2a97811613af58922f1caa102f4a8c2dbef",
+    "seed1_fusion": "bebb8dc2460d3b9e1f1de20634977685e35cfb015f80a89052db3ae2f4b40f96",
+    "seed4457_fusion": "815a0d2468125c0f22f722340262c0b5892c805de70a892b67106407de6bfec1",
+    "seed7_plain": "29bcda5c67c7b3fc6d89f037939c357a9df7de48a7f5e1caf305840dee7d8cbd",
+    "seed123_fusion_no_early_stop": "a78fa75e1ae2cfb0ca389f3a83436d0d58b46c35053ba677cb5b772ab9b71e96",
+    "seed99_hard_fusion": "ccea67a2ddca0557e3218d3de7068f0d5ccf65198418c422cfc7a1fe1a926689",
+}
+
+# The synthetic posteriors themselves, at a few keys on and off the reference.
+GOLDEN_POSTERIOR_DIGEST = "48c845ebf43652e897fe970d803266e6cd106d747669dad070609a7d86f17073"
+
+
+def _digest(cases: Iterator[Case], decode: Callable[..., DecodeTrace]) -> str:
+    digest = hashlib.sha256()
+    for case in cases:
+        digest.update(_trace_text(decode(**case)).encode())
+    return digest.hexdigest()
+
+
+def _through_callables(**case: Any) -> DecodeTrace:
+    """The same decode through the generic path: the synthetic posteriors hidden behind plain callables."""
+    synthetic = SyntheticPosteriors(case["frames"], case["emission"])
+    return run_alsd(
+        **case,
+        joint_logp=lambda t, y: synthetic.joint_logp(t, y),
+        lm_logp=lambda which, y: synthetic.lm_logp(which, y),
+    )
+
+
+@pytest.mark.parametrize("grid", sorted(GRIDS))
+def test_grid_traces_are_unchanged(grid: str) -> None:
+    assert _digest(GRIDS[grid](), run_alsd) == GOLDEN_GRID_DIGESTS[grid]
+
+
+@pytest.mark.parametrize("grid", sorted(GRIDS))
+def test_generic_path_gives_the_same_traces(grid: str) -> None:
+    assert _digest(GRIDS[grid](), _through_callables) == GOLDEN_GRID_DIGESTS[grid]
+
+
+@pytest.mark.parametrize("name", sorted(SPECIFIC_CASES))
+def test_production_sized_traces_are_unchanged(name: str) -> None:
+    case = SPECIFIC_CASES[name]
+    assert _digest(iter([case]), run_alsd) == GOLDEN_CASE_DIGESTS[name]
+    assert _through_callables(**case) == run_alsd(**case)
+
+
+def _posterior_bytes() -> Iterator[bytes]:
+    for seed, frames, vocab in ((0, 40, 46), (5, 57, 5), (123, 200, 2), (9, 20, 500)):
+        synthetic = SyntheticPosteriors(frames, EmissionModel(seed=seed, vocab=vocab, confidence=0.8, off_track=0.3))
+        ref, due = synthetic.reference, synthetic.due
+        off = (ref[0] % (vocab - 1) + 1,) if vocab > 2 else (1, 1, 1)
+        prefixes = [(), ref[:1], ref[:2], ref[: len(ref) // 2], ref, off, off + ref[1:3], ref[:3] + off]
+        for y in prefixes:
+            for t in sorted({0, 1, due[min(len(y), len(due) - 1)] - 1, due[min(len(y), len(due) - 1)], frames - 1}):
+                if t >= 0:
+                    yield synthetic.joint_logp(t, y).tobytes()
+            for which in (LM_EXT, LM_SRC):
+                yield synthetic.lm_logp(which, y).tobytes()
+
+
+def test_synthetic_posteriors_are_unchanged() -> None:
+    digest = hashlib.sha256()
+    for chunk in _posterior_bytes():
+        digest.update(chunk)
+    assert digest.hexdigest() == GOLDEN_POSTERIOR_DIGEST
+
+
+def test_results_do_not_depend_on_decode_history() -> None:
+    """A decode gives the same trace whatever was decoded before it in the process (caches are per input)."""
+    case = SPECIFIC_CASES["seed1_fusion"]
+    first = run_alsd(**case)
+    for seed in range(3):
+        run_alsd(120, 8, EmissionModel(seed=seed, vocab=46))
+    assert run_alsd(**case) == first
+    assert np.array_equal(
+        SyntheticPosteriors(200, case["emission"]).joint_logp(3, first.reference[:1]),
+        SyntheticPosteriors(200, case["emission"]).joint_logp(3, first.reference[:1]),
+    )
+
+
+def test_fast_ranking_breaks_ties_by_prefix_like_the_generic_one() -> None:
+    """Equal scores are rare in real decodes, so check the ranking of the fast path on made-up ties."""
+    from accelsim.workload.search import _Prefixes, _top, _top_nodes
+
+    rng = np.random.default_rng(5)
+    vocab = 4
+    for case in range(300):
+        prefixes = _Prefixes((1, 2, 3), vocab, 11, 22)
+        nodes = [0]
+        for _ in range(int(rng.integers(0, 6))):  # a few more prefixes, as a search would reach them
+            nodes.append(prefixes.child(int(rng.choice(nodes)), int(rng.integers(1, vocab))))
+        nodes = sorted(set(nodes), key=lambda node: rng.random())
+        table = rng.integers(0, 4, size=(len(nodes), vocab)).astype(float) - 0.5 * (case % 2)
+        table[rng.random(table.shape) < 0.2] = -np.inf
+        beam = int(rng.integers(1, 8))
+        expected = _top(table.copy(), [(prefixes.labels(node), 0.0) for node in nodes], beam)
+        beam_nodes, beam_scores = _top_nodes(table.copy().ravel(), vocab, nodes, beam, prefixes)
+        assert [(prefixes.labels(node), score) for node, score in zip(beam_nodes, beam_scores)] == expected

@@ -28,7 +28,7 @@ from accelsim.spec.hardware import HardwareSpec
 from accelsim.spec.loader import Variation, as_variation, load_hardware, load_workload, override_spec
 from accelsim.spec.workload import WorkloadSpec
 from accelsim.workload.model import Model, build_model
-from accelsim.workload.search import DecodeTrace, EmissionModel, Fusion, load_trace_jsonl, run_alsd
+from accelsim.workload.search import DecodeTrace, EmissionModel, load_trace_jsonl, run_alsd
 from accelsim.workload.testset import utterance_lengths
 
 # ---------------------------------------------------------------- resolve
@@ -54,12 +54,15 @@ def resolve(workload: WorkloadSpec | str | Path, hardware: HardwareSpec | str | 
 
 
 def utterance_points(point: Point) -> list[Point]:
-    """A test set as one point per utterance (its length; emission seed + its index), in utterance order."""
+    """A test set as one point per utterance (its length; emission seed + its index, drawing from the noise pool
+    of the base seed), in utterance order."""
     spec = point.workload
     assert spec.test_set is not None
+    base = spec.decoding.emission
+    pool = base.seed if base.noise_seed is None else base.noise_seed
     points = []
     for index, frames in enumerate(utterance_lengths(spec.test_set)):
-        emission = spec.decoding.emission.model_copy(update={"seed": spec.decoding.emission.seed + index})
+        emission = base.model_copy(update={"seed": base.seed + index, "noise_seed": pool})
         utterance = spec.model_copy(update={
             "test_set": None,
             "utterance": spec.utterance.model_copy(update={"frames": frames}),
@@ -127,11 +130,9 @@ def decode_trace(spec: WorkloadSpec) -> DecodeTrace:
         if not dec.lm_fusion and trace.total_miss_lm:
             raise AccelsimError(f"{dec.trace}: the trace evaluates LMs but the workload has decoding.lm_fusion false")
         return trace
-    emission = EmissionModel(seed=dec.emission.seed, label_rate=dec.emission.label_rate,
-                             confidence=dec.emission.confidence, off_track=dec.emission.off_track,
-                             vocab=spec.model.vocab)
-    fusion = Fusion(dec.fusion.mu, dec.fusion.lam, dec.fusion.rho) if dec.lm_fusion else None
-    return run_alsd(spec.utterance.frames, dec.beam, emission, fusion, dec.u_max, early_stop=dec.early_stop)
+    emission = EmissionModel(**dict(dec.emission), vocab=spec.model.vocab)
+    return run_alsd(spec.utterance.frames, dec.beam, emission, dec.fusion if dec.lm_fusion else None, dec.u_max,
+                    early_stop=dec.early_stop)
 
 
 # ---------------------------------------------------------------- execute
@@ -165,7 +166,7 @@ def execute(prepared: Prepared, hw: HardwareSpec, records: bool = False, segment
 
 
 #: Recurrent steps per layer of the shortest encoder measured for the steady state (see encoder_totals).
-STEADY_STEPS = 7
+STEADY_STEPS = 6
 
 
 def encoder_totals(encoder: EncoderWork, hw: HardwareSpec, machine: str) -> Totals:

@@ -109,7 +109,8 @@ def test_test_set_is_the_aggregate_of_its_utterances():
     two = accelsim.simulate(WORKLOAD, HW, overrides=flags, workers=2)
     assert one.to_dict() == two.to_dict()
     singles = [accelsim.simulate(WORKLOAD, HW, keep_records=False, overrides=[
-        f"workload.utterance.frames={n}", f"workload.decoding.emission.seed={i}", "workload.decoding.beam=4"])
+        f"workload.utterance.frames={n}", f"workload.decoding.emission.seed={i}", "workload.decoding.emission.noise_seed=0",
+        "workload.decoding.beam=4"])
         for i, n in enumerate([12, 30, 12, 45])]
     assert one.utterance_rtfs == tuple(r.rtf for r in singles)
     assert one.time_s == pytest.approx(sum(r.time_s for r in singles), rel=1e-12)

@@ -61,7 +61,7 @@ def run_segment(segment: Segment, fetch_bytes: tuple[float, ...], hw: HardwareSp
 
 def distinct_runs(segments: list[Segment], hw: HardwareSpec, machine: str) -> list[tuple[SegmentRun, int]]:
     """Each distinct (segment, fetches) pair of a sequence of segments simulated once, with how often it occurs."""
-    _, fetches = _plan(segments, hw)
+    _, fetches = _plan(segments, hw, machine)
     counts = Counter(zip(segments, fetches))
     return [(run_segment(seg, fetch, hw, machine), count) for (seg, fetch), count in counts.items()]
 
@@ -70,7 +70,7 @@ def simulate_program(program: Program, hw: HardwareSpec) -> Run:
     """The rows of the whole program, each distinct segment simulated once and shifted into place."""
     machine = hw.model_dump_json()
     segments = program.segments
-    pinned, fetches = _plan(segments, hw)
+    pinned, fetches = _plan(segments, hw, machine)
     rows: list[Row] = []
     busy: dict[str, float] = {}
     clock = 0.0
@@ -94,10 +94,16 @@ def simulate_program(program: Program, hw: HardwareSpec) -> Run:
     return Run(rows, program.ops, plan, busy)
 
 
-def _plan(segments: list[Segment], hw: HardwareSpec) -> tuple[frozenset, list[tuple[float, ...]]]:
+def _plan(segments: list[Segment], hw: HardwareSpec, machine: str) -> tuple[frozenset, list[tuple[float, ...]]]:
     """Per occurrence, the weight bytes each op fetches (per-op residency: the same for equal segments)."""
     residency = policies_for(hw).residency
     if residency.name == "per_op":  # every occurrence of a segment fetches alike: plan each distinct one once
-        plans = {seg: residency.plan([seg.ops], hw)[1][0] for seg in set(segments)}
-        return frozenset(), [plans[seg] for seg in segments]
+        def plan(seg: Segment) -> tuple[float, ...]:
+            return _PLANS.get((machine, seg), lambda: residency.plan([seg.ops], hw)[1][0])
+
+        return frozenset(), [plan(seg) for seg in segments]
     return residency.plan([seg.ops for seg in segments], hw)
+
+
+#: Per-op fetch plans of distinct segments, by (machine, segment).
+_PLANS = Memo("per-op fetch plans", 8192)

@@ -96,6 +96,10 @@ class EmissionSpec(Strict):
     confidence: float = Field(0.9, gt=0, lt=1, description="Posterior mass on the expected symbol at each step; between 0 and 1.")
     off_track: float = Field(0.5, gt=0, lt=1, description="Posterior mass on blank for a hypothesis that left the reference; "
                                                            "between 0 and 1.")
+    noise_seed: int | None = Field(None, ge=0, le=2**31 - 1,
+                                   description="Seed of the pool of noise the posteriors draw from (default: seed); 0 to "
+                                               "2,147,483,647. The utterances of a test set share the pool of the base seed, "
+                                               "each with its own reference and its own draws from it.")
 
 
 class FusionSpec(Strict):
@@ -128,7 +132,8 @@ class UtteranceSpec(Strict):
 class TestSetSpec(Strict):
     """Many utterances instead of one: a list of lengths, or a seeded normal distribution of lengths.
 
-    Utterance i decodes with emission seed ``decoding.emission.seed + i``; results report the aggregate
+    Utterance i decodes with emission seed ``decoding.emission.seed + i`` (its reference and its draws) from the
+    noise pool of the base seed (``noise_seed``, see EmissionSpec); results report the aggregate
     RTF (total processing time / total audio) and per-utterance percentiles.
     """
 
@@ -167,6 +172,15 @@ class WorkloadSpec(Strict):
     model: ModelSpec
     precision: PrecisionSpec = PrecisionSpec()
     decoding: DecodingSpec = DecodingSpec()
+
+    @model_validator(mode="after")
+    def _test_set_seeds_fit(self) -> "WorkloadSpec":
+        if self.test_set is not None:
+            count = self.test_set.count if self.test_set.count is not None else len(self.test_set.lengths or ())
+            if self.decoding.emission.seed + count - 1 > 2**31 - 1:
+                raise ValueError("decoding.emission.seed: utterance i of the test set decodes with seed + i, which must "
+                                 "stay at most 2,147,483,647; lower the seed")
+        return self
 
     @model_validator(mode="after")
     def _lms_present(self) -> "WorkloadSpec":

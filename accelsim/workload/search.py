@@ -75,7 +75,10 @@ from typing import Any, Callable, NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 
+from pydantic import Field
+
 from accelsim.errors import AccelsimError
+from accelsim.spec.workload import EmissionSpec, FusionSpec
 
 __all__ = [
     "BLANK",
@@ -107,37 +110,22 @@ LmFn = Callable[[str, Prefix], NDArray[np.float64]]
 """``lm_logp(which, y)`` with ``which`` in (LM_EXT, LM_SRC): length-``vocab`` log-probabilities of the next label; index 0 (blank) is ignored."""
 
 
-@dataclass(frozen=True, slots=True)
-class EmissionModel:
-    """Seeded synthetic posteriors (see the module docstring for the exact model)."""
+class EmissionModel(EmissionSpec):
+    """Seeded synthetic posteriors (see the module docstring for the exact model): the workload's emission
+    settings (one definition, :class:`accelsim.spec.workload.EmissionSpec`, validated alike) and the
+    vocabulary they spread over."""
 
-    seed: int = 0
-    label_rate: float = 0.25  # reference labels per encoder frame (0 < rate <= 1)
-    confidence: float = 0.9  # probability mass on the 'correct' symbol at each (t, u), 0 < c < 1
-    vocab: int = 46  # joint-network outputs including blank at index 0
-    off_track: float = 0.5  # blank mass for a hypothesis that has left the reference, 0 < off_track < 1
+    vocab: int = Field(46, ge=2, le=65536, description="Joint-network outputs including blank at index 0.")
 
-    def __post_init__(self) -> None:
-        # Checked here so a bad value fails where it is set, not deep inside a decode.
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise ValueError(f"EmissionModel.seed must be a non-negative int, got {self.seed!r}")
-        if not 0.0 < self.label_rate <= 1.0:
-            raise ValueError(f"EmissionModel.label_rate must be in (0, 1], got {self.label_rate!r}")
-        if not 0.0 < self.confidence < 1.0:
-            raise ValueError(f"EmissionModel.confidence must be in (0, 1), got {self.confidence!r}")
-        if not 0.0 < self.off_track < 1.0:
-            raise ValueError(f"EmissionModel.off_track must be in (0, 1), got {self.off_track!r}")
-        if isinstance(self.vocab, bool) or not isinstance(self.vocab, int) or self.vocab < 2:
-            raise ValueError(f"EmissionModel.vocab must be an int >= 2 (blank + at least one label), got {self.vocab!r}")
+    @property
+    def pool_seed(self) -> int:
+        """The seed of the noise tables: ``noise_seed``, else ``seed``."""
+        return self.seed if self.noise_seed is None else self.noise_seed
 
 
-@dataclass(frozen=True, slots=True)
-class Fusion:
-    """Density-ratio fusion weights, Eq. 1: S = log P(y|x) + mu log P_ext(y) - lam log P_src(y) + rho |y|."""
-
-    mu: float = 0.7
-    lam: float = 0.5
-    rho: float = 0.2
+#: Density-ratio fusion weights, Eq. 1: S = log P(y|x) + mu log P_ext(y) - lam log P_src(y) + rho |y|
+#: (the workload's own settings, one definition).
+Fusion = FusionSpec
 
 
 @dataclass(frozen=True, slots=True)
@@ -294,7 +282,7 @@ class SyntheticPosteriors:
         self.emission = emission
         self.reference = reference_labels(frames, emission)
         self.due = label_due_frames(frames, emission)
-        self._joint = _joint_noise(emission.seed, emission.vocab)
+        self._joint = _joint_noise(emission.pool_seed, emission.vocab)
         self._lm: _LmNoise | None = None  # drawn on first use: a decode without fusion never needs it
         self._log_conf = math.log(emission.confidence)
         self._log_rest = math.log1p(-emission.confidence)
@@ -307,7 +295,7 @@ class SyntheticPosteriors:
     def _lm_tables(self) -> _LmNoise:
         """The LM noise tables of this seed (drawn on first use)."""
         if self._lm is None:
-            self._lm = _lm_noise(self.emission.seed, self.emission.vocab)
+            self._lm = _lm_noise(self.emission.pool_seed, self.emission.vocab)
         return self._lm
 
     def on_track(self, y: Prefix) -> bool:

@@ -108,6 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--targets", default=None, help="targets file (default: the paper's, shipped with accelsim)")
     rep.add_argument("--workers", type=_positive_int, default=None, help="processes to simulate in (default: CPU count)")
     rep.add_argument("--json", action="store_true", help="print only the comparison, as a JSON list, on stdout")
+    rep.add_argument("--resume", action="store_true",
+                     help="reuse the settings already simulated into OUT/points (each finished setting is kept there)")
+    rep.add_argument("--dask", metavar="local|ADDRESS", help="run the settings on Dask (as for sweep)")
     rep.set_defaults(func=cmd_reproduce)
 
     swp = sub.add_parser("sweep", help="run a report recipe: a grid of points, in parallel, cached and resumable",
@@ -195,7 +198,8 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
 
     total = len(paper_settings(load_targets(args.targets)))
     workers = args.workers or default_workers(total)
-    report = reproduce(args.out, args.workload, args.hardware, args.targets, workers, _progress_points("reproduce"))
+    report = reproduce(args.out, args.workload, args.hardware, args.targets, workers, _progress_points("reproduce"),
+                       dask=args.dask, resume=args.resume)
     if args.json:
         print(json.dumps([{k: c.to_dict()[k] for k in ("id", "target", "simulated", "error_pct", "role")}
                           for c in report.comparisons], indent=2))

@@ -18,11 +18,12 @@ from accelsim.sweep.runner import Progress, run_points
 
 
 def run_settings(settings: list[Setting], workload: str | Path, hardware: str | Path, workers: int = 1,
-                 progress: Progress | None = None, dask: str | None = None) -> dict[tuple, SimResult]:
+                 progress: Progress | None = None, dask: str | None = None, cache: Path | None = None,
+                 resume: bool = False) -> dict[tuple, SimResult]:
     """Simulate every setting (typed variations of the two specs) with the runner; results by ``Setting.key()``."""
     spec, hw = load_workload(workload), load_hardware(hardware)
     points = [resolve(spec, hw, s.variation()) for s in settings]
-    outcomes = run_points(points, workers=workers, dask=dask, progress=progress)
+    outcomes = run_points(points, workers=workers, dask=dask, progress=progress, cache=cache, resume=resume)
     results = {}
     for setting, outcome in zip(settings, outcomes):
         if isinstance(outcome, BaseException):
@@ -32,9 +33,11 @@ def run_settings(settings: list[Setting], workload: str | Path, hardware: str | 
 
 
 def reproduce(out_dir: str | Path, workload: str, hardware: str, targets_path: str | None = None, workers: int = 1,
-              progress: Progress | None = None, dask: str | None = None) -> PaperReport:
+              progress: Progress | None = None, dask: str | None = None, resume: bool = False) -> PaperReport:
+    """Run the study's settings (each kept in ``out_dir/points``; ``resume`` reuses them) and write the report."""
     targets = load_targets(targets_path)
-    results = run_settings(paper_settings(targets), workload, hardware, workers, progress, dask)
+    results = run_settings(paper_settings(targets), workload, hardware, workers, progress, dask,
+                           cache=Path(out_dir) / "points", resume=resume)
 
     def get(setting: Setting) -> SimResult:
         return results[setting.key()]

@@ -225,14 +225,16 @@ class Segment:
     """A run of ops that begins only after every op of the segment before it has ended: the encoder, or one
     decode iteration. Its ops have local ids (0..n-1) and no dependency outside it; ``exits`` are the ops
     that end it (every op of the segment is an ancestor of one), and the next segment's first op waits for
-    them. ``key`` is the content (every field of every op but names and ids): equal keys, equal work."""
+    them. ``key`` is what it was lowered from when lowering says so (the same inputs give the same ops), else
+    its content (every field of every op but names and ids): equal keys, equal work."""
 
     ops: tuple[Op, ...]
     exits: tuple[int, ...]
+    made_by: tuple | None = None  # what it was lowered from, when that determines it (a cheaper key)
 
     @cached_property
     def key(self) -> tuple:
-        return content_key(self.ops)
+        return self.made_by if self.made_by is not None else content_key(self.ops)
 
     def __hash__(self) -> int:  # segments are looked up by content; hashing a long key once is enough
         return self._hash
@@ -314,7 +316,7 @@ def lower_encoder(encoder: Network, frames: int, lstm_quant: str, steps: int | N
     launch = b.add("encoder.launch", "launch", "core", "encoder", "encoder", [feats])
     ctx = Ctx("encoder", "encoder", lstm_quant, frames=frames, steps=steps or 0)
     after = lower_network(b, encoder, ctx, [launch])
-    return Segment(tuple(b.ops), tuple(after))
+    return Segment(tuple(b.ops), tuple(after), ("encoder", encoder, frames, lstm_quant, steps or frames))
 
 
 @memoize("lowered decode iterations", 8192)
@@ -324,7 +326,7 @@ def lower_iteration(model: Model, work: tuple, beam: int) -> Segment:
     step = StepRecord(0, active, miss_prediction, miss_lm, candidates, merged, kept)
     b = GraphBuilder()
     exits = lower_decode_step(b, model, step, [], beam, tag="")
-    return Segment(tuple(b.ops), tuple(exits))
+    return Segment(tuple(b.ops), tuple(exits), ("iteration", model, work, beam))
 
 
 def _work(step: StepRecord) -> tuple:

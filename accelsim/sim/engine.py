@@ -192,15 +192,27 @@ def _jobs(ops: Sequence[Op], hw: HardwareSpec, fetch_bytes: Sequence[float], pol
           machine: str | None) -> list[_Job | None]:
     """Resources, label, busy counters and duration of every op and every fetch."""
     n_cores = hw.coprocessor.cores
-    placed = [policies.placement.cores(op, n_cores) if op.unit == "core" else () for op in ops]
-    block_of = _core_blocks(n_cores, set(p for p in placed if p))
+    where: dict[tuple[int, int], tuple[int, ...]] = {}  # placement depends on the lane only
+    placed = []
+    for op in ops:
+        if op.unit != "core":
+            placed.append(())
+            continue
+        lane = (op.lane, op.lanes)
+        if lane not in where:
+            where[lane] = policies.placement.cores(op, n_cores)
+        placed.append(where[lane])
+    block_of = _core_blocks(n_cores, set(where.values()))
     costs = cost_table(hw, machine)
+    # Resources, label and busy counters per distinct core set.
+    holds = {cores: (tuple(sorted({block_of[c] for c in cores})),
+                     f"core{cores[0]}" if len(cores) == 1 else f"core{cores[0]}-{cores[-1]}",
+                     tuple(f"core{c}" for c in cores)) for cores in set(where.values())}
     jobs: list[_Job | None] = []
     for op, cores in zip(ops, placed):
         if cores:
-            label = f"core{cores[0]}" if len(cores) == 1 else f"core{cores[0]}-{cores[-1]}"
-            jobs.append(_Job(tuple(sorted({block_of[c] for c in cores})), label, tuple(f"core{c}" for c in cores),
-                             costs.seconds(op, len(cores))))
+            names, label, counters = holds[cores]
+            jobs.append(_Job(names, label, counters, costs.seconds(op, len(cores))))
         else:
             jobs.append(_Job((op.unit,), op.unit, (op.unit,), costs.seconds(op, 1)))
     channel = policies.channel.resource

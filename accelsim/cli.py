@@ -152,7 +152,9 @@ def build_parser() -> argparse.ArgumentParser:
     cal.add_argument("--max-evals", type=_positive_int, default=80, help="objective evaluations (default 80)")
     cal.add_argument("--samples", type=_non_negative_int, default=16, help="Sobol samples before the local search (default 16)")
     cal.add_argument("--seed", type=_non_negative_int, default=0, help="seed of the Sobol sample (default 0)")
-    cal.add_argument("--workers", type=_positive_int, default=None, help="processes per evaluation (default: CPU count)")
+    cal.add_argument("--workers", type=_positive_int, default=1,
+                     help="processes per evaluation (default 1: an evaluation is about ten short simulations, "
+                          "which a new process pool per evaluation would not speed up on a few cores)")
     cal.set_defaults(func=cmd_calibrate)
     return parser
 
@@ -283,13 +285,12 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
     from accelsim.calibrate.fit import DEFAULT_PARAMETERS, calibrate, parse_parameter, write_calibrated
     from accelsim.spec.targets import load_targets
-    from accelsim.sweep.runner import default_workers
 
     params = tuple(parse_parameter(p) for p in args.param) or DEFAULT_PARAMETERS
     targets = load_targets(args.targets)
     progress = _progress("calibrate", args.max_evals)
     fit = calibrate(targets, args.workload, args.hardware, params, max_evals=args.max_evals, samples=args.samples,
-                    seed=args.seed, progress=lambda n, loss: progress(n, loss), workers=args.workers or default_workers(8))
+                    seed=args.seed, progress=lambda n, loss: progress(n, loss), workers=args.workers)
     procedure = (f"accelsim calibrate, least squares on log error over the {len(fit.comparisons)} calibrate figures of "
                  f"{args.targets}, Sobol({args.samples}, seed {args.seed}) + Nelder-Mead, {fit.evaluations} evaluations")
     write_calibrated(args.hardware, args.out, fit, params, procedure)

@@ -181,17 +181,18 @@ def encoder_totals(encoder: EncoderWork, hw: HardwareSpec, machine: str) -> Tota
     simulation). Otherwise k doubles; past the utterance's length the whole encoder is simulated.
     """
     frames = encoder.frames
+    out = Totals()  # a new object: the segments' totals are memoized and must stay as they are
     k = STEADY_STEPS
     while k + 1 < frames:
         short, longer = (_segment_run(encoder.lower(n), hw, machine) for n in (k, k + 1))
         if _repeats(longer, k + 1):
             a, b = segment_totals(short), segment_totals(longer)
-            out = Totals()
             out.add(b)
             out.add(_difference(b, a), frames - k - 1)
             return out
         k *= 2
-    return segment_totals(_segment_run(encoder.lower(), hw, machine))
+    out.add(segment_totals(_segment_run(encoder.lower(), hw, machine)))
+    return out
 
 
 def _segment_run(segment: Segment, hw: HardwareSpec, machine: str) -> SegmentRun:

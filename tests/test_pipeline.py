@@ -127,3 +127,13 @@ def test_a_drifting_encoder_is_not_extrapolated_early():
     encoder = prepare(point.workload).program.encoder
     m = point.hardware.model_dump_json()
     _close(encoder_totals(encoder, point.hardware, m), _segment_totals(encoder.lower(), point.hardware, m))
+
+
+@pytest.mark.parametrize("frames", [3, 7, 30])
+def test_a_run_never_changes_the_memoized_totals(frames):
+    """Short encoders are simulated whole; running the same point again gives the same figures."""
+    flags = [f"workload.utterance.frames={frames}", "workload.decoding.beam=2"]
+    first = accelsim.simulate(WORKLOAD, HW, overrides=flags, keep_records=False)
+    again = accelsim.simulate(WORKLOAD, HW, overrides=flags, keep_records=False)
+    assert again.to_dict() == first.to_dict()
+    assert first.rtf == pytest.approx(accelsim.simulate(WORKLOAD, HW, overrides=flags, segmented=False).rtf, rel=1e-9)

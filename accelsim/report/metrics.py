@@ -8,9 +8,11 @@ from dataclasses import dataclass, field, replace
 from typing import Iterable, Sequence
 
 from accelsim.graph.ir import COMPONENTS
+from accelsim.hw.coprocessor import select_format
 from accelsim.hw.link import link_bytes_per_s
 from accelsim.memo import Memo
-from accelsim.report.result import SimResult
+from accelsim.errors import AccelsimError
+from accelsim.report.result import SimResult, non_finite
 from accelsim.sim.engine import Record, Run
 from accelsim.sim.segments import SegmentRun
 from accelsim.spec.hardware import HardwareSpec
@@ -144,7 +146,7 @@ def measure(spec: WorkloadSpec, hw: HardwareSpec, model: Model, trace: DecodeTra
     """The result of one utterance: RTF = processing time / audio, breakdowns in RTF units."""
     audio_s = spec.utterance.frames * spec.utterance.frame_shift
     by_component, by_resource = as_rtf(totals.component_s, totals.resource_s, audio_s)
-    return SimResult(
+    return finite(SimResult(
         workload=spec.name,
         hardware=hw.name,
         rtf=totals.time_s / audio_s,
@@ -164,7 +166,32 @@ def measure(spec: WorkloadSpec, hw: HardwareSpec, model: Model, trace: DecodeTra
         weight_fetches=totals.fetches,
         records=records,
         model=kept_model,  # type: ignore[arg-type]
-    )
+        formats=formats_of(model, hw),
+    ))
+
+
+def finite(result: SimResult) -> SimResult:
+    """``result``, when every number in it is finite; else a clear error (never Infinity or NaN in output)."""
+    bad = non_finite(result)
+    if bad is not None:
+        raise AccelsimError(f"workload {result.workload!r} on {result.hardware!r}: the simulated {bad} is not a finite "
+                            "number; the inputs are beyond what accelsim can compute in double precision")
+    return result
+
+
+#: Layer kinds lowered to matmuls (the others run on the special-function units).
+MATMUL_KINDS = ("lstm", "blstm", "linear")
+
+
+def formats_of(model: Model, hw: HardwareSpec) -> dict[str, str]:
+    """Per network, the distinct arithmetic formats its matmul layers run in, in layer order ("int8+int4")."""
+    out = {}
+    for name, network in model.networks.items():
+        found = [select_format(hw.coprocessor, l.precision.weight_bits, l.precision.act_bits)
+                 for l in network.layers if l.kind in MATMUL_KINDS]
+        if found:
+            out[name] = "+".join(dict.fromkeys(found))
+    return out
 
 
 def aggregate(results: Sequence[SimResult]) -> SimResult:
@@ -177,7 +204,7 @@ def aggregate(results: Sequence[SimResult]) -> SimResult:
         keys = getattr(results[0], attr)
         return {k: sum(getattr(r, attr)[k] * getattr(r, weight) for r in results) / total for k in keys}
 
-    return replace(
+    return finite(replace(
         results[0],
         rtf=time_s / audio_s, time_s=time_s, audio_s=audio_s,
         breakdown_by_component=weighted("breakdown_by_component", "audio_s", audio_s),
@@ -187,4 +214,4 @@ def aggregate(results: Sequence[SimResult]) -> SimResult:
         fetched_weight_bytes=sum(r.fetched_weight_bytes for r in results),
         ops=sum(r.ops for r in results), weight_fetches=sum(r.weight_fetches for r in results),
         utterance_rtfs=tuple(r.rtf for r in results), records=(), model=None,
-    )
+    ))

@@ -256,3 +256,33 @@ def test_non_ascii_names_under_an_ascii_terminal(tmp_path, json_flag):
                          cwd=REPO, capture_output=True, env=env, timeout=120)
     assert bad.returncode == 2 and b"Traceback" not in bad.stderr
     assert len(bad.stderr.decode("ascii").strip().splitlines()) == 1
+
+
+# ---------------------------------------------------------------- memoized totals never added to
+
+
+@pytest.mark.parametrize("frames", [4, 6, 8])
+def test_short_utterances_give_the_same_rtf_every_time(frames):
+    """A short encoder's memoized totals were returned as they were and added to in place: every later run of
+    the same point in the process came out slower (0.071, 0.126, 0.181 ...)."""
+    flags = [f"workload.utterance.frames={frames}"]
+    rtfs = [accelsim.simulate(WORKLOAD, HW, overrides=flags, keep_records=False).rtf for _ in range(3)]
+    whole = accelsim.simulate(WORKLOAD, HW, overrides=flags, segmented=False).rtf
+    assert rtfs == [rtfs[0]] * 3 and rtfs[0] == pytest.approx(whole, rel=1e-12)
+
+
+# ---------------------------------------------------------------- 3. quantizers fused or separate
+
+
+def test_shipped_workload_keeps_separate_quantizers_and_fused_is_the_default(workload_spec):
+    assert workload_spec.precision.quantize == "separate"
+    from accelsim.spec.workload import PrecisionSpec
+
+    assert PrecisionSpec().quantize == "fused"
+    separate = accelsim.simulate(WORKLOAD, HW, precision="int8", overrides=SMALL, keep_records=False)
+    fused = accelsim.simulate(WORKLOAD, HW, precision="int8", overrides=SMALL + ["workload.precision.quantize=fused"],
+                              keep_records=False)
+    assert fused.ops < separate.ops and fused.rtf < separate.rtf
+    fp16 = [accelsim.simulate(WORKLOAD, HW, precision="fp16", overrides=SMALL + [f"workload.precision.quantize={q}"],
+                              keep_records=False).rtf for q in ("fused", "separate")]
+    assert fp16[0] == fp16[1]  # nothing to quantize at FP16

@@ -83,7 +83,11 @@ def matmul_roofline_seconds(cop: CoprocessorSpec, weight_bits: int, act_bits: in
 
 def sfu_seconds(cop: CoprocessorSpec, ops: int, cores: int) -> float:
     """Element-wise work on the special-function units of ``cores`` cores."""
-    return cop.dispatch_overhead + math.ceil(ops / (cores * cop.sfu_ops_per_cycle)) / cop.clock
+    return cop.dispatch_overhead + sfu_cycles(cop, ops, cores) / cop.clock
+
+
+def sfu_cycles(cop: CoprocessorSpec, ops: int, cores: int) -> int:
+    return math.ceil(ops / (cores * cop.sfu_ops_per_cycle))
 
 
 def sfu_roofline_seconds(cop: CoprocessorSpec, ops: int, cores: int) -> float:

@@ -103,6 +103,12 @@ class Totals:
     fetches: int = 0
     fetched_bytes: float = 0.0
 
+    def copy(self) -> "Totals":
+        """A copy whose dicts are its own: a memoized Totals must never be added to by the caller (a short
+        utterance's encoder totals, returned as they are, were added to in place and every later run grew)."""
+        return Totals(self.time_s, dict(self.component_s), dict(self.resource_s), dict(self.busy), self.ops,
+                      self.fetches, self.fetched_bytes)
+
     def add(self, other: "Totals", count: int = 1) -> None:
         self.time_s += count * other.time_s
         for target, source in ((self.component_s, other.component_s), (self.resource_s, other.resource_s),
@@ -126,7 +132,7 @@ _SEGMENT_TOTALS = Memo("measured segments", 8192)
 
 def segment_totals(run: SegmentRun) -> Totals:
     """The totals of one distinct segment (memoized with its schedule's key)."""
-    return _SEGMENT_TOTALS.get(run.key, lambda: run_totals(run.run()))
+    return _SEGMENT_TOTALS.get(run.key, lambda: run_totals(run.run())).copy()
 
 
 def program_totals(runs: Iterable[tuple[SegmentRun, int]]) -> Totals:

@@ -286,3 +286,30 @@ def test_shipped_workload_keeps_separate_quantizers_and_fused_is_the_default(wor
     fp16 = [accelsim.simulate(WORKLOAD, HW, precision="fp16", overrides=SMALL + [f"workload.precision.quantize={q}"],
                               keep_records=False).rtf for q in ("fused", "separate")]
     assert fp16[0] == fp16[1]  # nothing to quantize at FP16
+
+
+# ---------------------------------------------------------------- 10. SIGKILL, then --resume
+
+
+@pytest.mark.skipif(not hasattr(__import__("signal"), "SIGKILL"), reason="needs SIGKILL")
+def test_sigkill_at_any_moment_then_resume_gives_the_same_results_csv(tmp_path):
+    import time
+
+    recipe = _recipe(tmp_path, axes={"precision": ["fp16", "int8", "int4"], "workload.decoding.beam": [1, 2, 4]})
+    command = [sys.executable, "-m", "accelsim.cli", "sweep", str(recipe), "--workers", "1"]
+    whole = subprocess.run(command + ["--out", str(tmp_path / "whole")], cwd=REPO, capture_output=True, timeout=120)
+    assert whole.returncode == 0, whole.stderr
+    out = str(tmp_path / "killed")
+    kills = 0
+    for delay in (0.5, 1.0, 2.0):
+        proc = subprocess.Popen(command + ["--out", out, "--resume"], cwd=REPO, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        time.sleep(delay)
+        if proc.poll() is None:
+            proc.kill()  # SIGKILL: no finally, no atexit
+            kills += 1
+        proc.wait(timeout=60)
+    assert kills  # at least one run was really killed mid-way
+    done = subprocess.run(command + ["--out", out, "--resume"], cwd=REPO, capture_output=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert (Path(out) / "results.csv").read_bytes() == (tmp_path / "whole" / "results.csv").read_bytes()

@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import accelsim
+from accelsim.errors import AccelsimError
 from accelsim.graph.ir import Op
 from accelsim.hw import coprocessor, host, link
 from accelsim.hw.cost import COSTS, op_cost
@@ -321,7 +322,12 @@ def test_detailed_cost_never_beats_the_roofline(hw, data):
     machine = data.draw(st.one_of(st.just(hw), machines(hw)), label="machine")
     op = data.draw(ops(), label="op")
     cores = data.draw(st.integers(1, machine.coprocessor.cores), label="cores")
-    cost = op_cost(op, machine, cores)
+    try:
+        cost = op_cost(op, machine, cores)
+    except AccelsimError:  # operands wider than every MAC format of the chip (and not FP32 promoted to FP16)
+        widest = max(FORMAT_BITS[f] for f in machine.coprocessor.macs_per_cycle)
+        assert op.kind == "matmul" and max(op.weight_bits, op.act_bits) > widest
+        return
     assert cost.roofline_seconds >= 0
     assert math.isfinite(cost.seconds)
     # 1e-12 relative slack: with zero overheads the two are equal up to floating-point rounding.

@@ -44,6 +44,7 @@ class Op:
     quantizer: str = ""
     passes: int = 1  # element-wise passes per element (quantizers that need statistics make more)
     step: int = -1  # recurrent step of a sequence op (the encoder's t), -1 for every other op
+    epilogue: int = 0  # element-wise SFU ops fused into this op's epilogue (activation quantizers, passes included)
 
     @property
     def macs(self) -> int:

@@ -41,6 +41,7 @@ class Ctx:
     component: str
     region_prefix: str
     lstm_quant: str
+    quantize: str = "separate"  # activation quantizers fused into their producer, or separate ops
     frames: int = 0  # sequence mode when > 0
     steps: int = 0  # sequence mode: recurrent steps lowered (default: one per frame; fewer only to measure a step)
     rows: int = 0  # step mode: batch rows (new prefixes, active hypotheses)
@@ -51,6 +52,9 @@ class Ctx:
     def sequence(self) -> bool:
         return self.frames > 0
 
+
+#: Op kinds whose epilogue a quantizer can be fused into: they write their output through the SFU.
+FUSES_INTO = ("matmul", "sfu", "gather", "quantize")
 
 Lowering = Callable[[GraphBuilder, ModelLayer, Ctx, list[int]], tuple[list[int], Ctx]]
 LOWERINGS: dict[str, Lowering] = {}
@@ -66,8 +70,19 @@ def register_lowering(kind: str):
 
 def _quant(b: GraphBuilder, name: str, ctx: Ctx, region: str, quantizer: str, bits: int, elements: int,
            calls: int, deps: list[int], lane: int = 0, lanes: int = 1, step: int = -1) -> list[int]:
-    """A quantizer op, when the tensor is really quantized (integer bits and a quantizer kind)."""
+    """A quantizer op, when the tensor is really quantized (integer bits and a quantizer kind).
+
+    With ``quantize: fused`` the quantizer is the epilogue of the one op on the coprocessor that produces the
+    tensor: its element-wise work (passes included) joins that op on the SFU, and no op of its own is
+    dispatched. A tensor with no such producer (the features after the launch, or the concatenated outputs of
+    two directions) keeps a separate quantizer op.
+    """
     if quantizer == "none" or bits >= 16:
+        return deps
+    if ctx.quantize == "fused" and len(deps) == 1 and b.ops[deps[0]].unit == "core" and b.ops[deps[0]].kind in FUSES_INTO:
+        producer = b.ops[deps[0]]
+        b.ops[deps[0]] = replace(producer, epilogue=producer.epilogue + elements * QUANTIZER_PASSES[quantizer],
+                                 calls=producer.calls + calls)
         return deps
     return [b.add(name, "quantize", "core", ctx.component, region, deps, lane=lane, lanes=lanes,
                   elements=elements, calls=calls, quantizer=quantizer, passes=QUANTIZER_PASSES[quantizer],
@@ -195,6 +210,7 @@ def lower_decode_step(b: GraphBuilder, model: Model, step: StepRecord, after: li
     tag = f"it{step.iteration}." if tag is None else tag
     region = "decode"
     q = model.lstm_quant
+    fused = model.quantize
     # The host starts each iteration's program on the coprocessor: the loop is dynamic, so every
     # iteration is a launch (the encoder, a static graph, is one). The launch occupies the whole
     # coprocessor (its command processor sets up every core), so it counts as coprocessor time.
@@ -203,12 +219,12 @@ def lower_decode_step(b: GraphBuilder, model: Model, step: StepRecord, after: li
     pred_out: list[int] = []
     for net, rows in (("prediction", step.miss_prediction), ("lm_ext", step.miss_lm), ("lm_src", step.miss_lm)):
         if net in model.networks and rows > 0:
-            done = lower_network(b, model.networks[net], Ctx(net, region, q, rows=rows, tag=tag), after)
+            done = lower_network(b, model.networks[net], Ctx(net, region, q, fused, rows=rows, tag=tag), after)
             if net == "prediction":
                 pred_out = done
             else:
                 outs += done
-    joint = lower_network(b, model.networks["joint"], Ctx("joint", region, q, rows=step.active, tag=tag),
+    joint = lower_network(b, model.networks["joint"], Ctx("joint", region, q, fused, rows=step.active, tag=tag),
                           after + pred_out)
     lm_scores = 2 * step.miss_lm * model.vocab if "lm_ext" in model.networks else 0
     scores = b.add(f"{tag}scores", "transfer", "d2h", "search", region, joint + outs,
@@ -256,11 +272,12 @@ class EncoderWork:
     network: Network
     frames: int
     lstm_quant: str
+    quantize: str = "separate"
 
     def lower(self, steps: int | None = None) -> Segment:
         """The encoder segment; with ``steps`` only that many recurrent steps per layer and direction
         (every batched op keeps its size for all the frames)."""
-        return lower_encoder(self.network, self.frames, self.lstm_quant, steps)
+        return lower_encoder(self.network, self.frames, self.lstm_quant, steps, self.quantize)
 
 
 @dataclass(frozen=True)
@@ -302,19 +319,20 @@ def lower_program(model: Model, frames: int, trace: DecodeTrace) -> Program:
     op of an iteration is an ancestor of its selections, so segments never overlap in time. Equal
     iterations (same counts) are lowered once, for every utterance of the process (memoized).
     """
-    encoder = EncoderWork(model.networks["encoder"], frames, model.lstm_quant)
+    encoder = EncoderWork(model.networks["encoder"], frames, model.lstm_quant, model.quantize)
     iterations = tuple((f"it{step.iteration}.", lower_iteration(model, _work(step), trace.beam)) for step in trace.steps)
     return Program(encoder, iterations)
 
 
 @memoize("lowered encoders", 64)
-def lower_encoder(encoder: Network, frames: int, lstm_quant: str, steps: int | None = None) -> Segment:
+def lower_encoder(encoder: Network, frames: int, lstm_quant: str, steps: int | None = None,
+                  quantize: str = "separate") -> Segment:
     """The encoder segment; memoized, since sweeps over beams and LM settings share it."""
     b = GraphBuilder()
     width = encoder.layers[0].spec.input  # type: ignore[attr-defined]
     feats = b.add("encoder.features", "transfer", "h2d", "encoder", "encoder", bytes=frames * width * FEATURE_BYTES)
     launch = b.add("encoder.launch", "launch", "core", "encoder", "encoder", [feats])
-    ctx = Ctx("encoder", "encoder", lstm_quant, frames=frames, steps=steps or 0)
+    ctx = Ctx("encoder", "encoder", lstm_quant, quantize, frames=frames, steps=steps or 0)
     after = lower_network(b, encoder, ctx, [launch])
     return Segment(tuple(b.ops), tuple(after), ("encoder", encoder, frames, lstm_quant, steps or frames))
 

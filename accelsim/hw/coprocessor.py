@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+from accelsim.errors import AccelsimError
 from accelsim.spec.hardware import FORMAT_BITS, CoprocessorSpec
 
 #: Preference among formats of equal width: integer units before hybrid FP8 (quantized operands are integers).
@@ -11,24 +12,42 @@ _ORDER = ("int2", "int4", "int8", "hfp8", "fp16", "fp32")
 
 
 def select_format(cop: CoprocessorSpec, weight_bits: int, act_bits: int) -> str:
-    """The narrowest arithmetic format that holds both operands.
+    """The arithmetic format a matmul with these operands runs in: the narrowest the chip has that holds both.
 
-    An operand wider than every format runs in the widest one the chip has: on a chip without FP32
-    MACs an FP32 network executes at FP16, as in the paper's FP16 baseline.
+    The rule, explicitly:
+
+    - a format at least as wide as both operands is used, the narrowest such (integer before hybrid FP8 at
+      equal width): int4 operands on an int8-only chip run on its int8 units, at the int8 rate;
+    - the one promotion: 32-bit (FP32) operands on a chip without FP32 MACs run, and are shipped, as FP16
+      (the paper's FP16 baseline: its FP32 network on a RaPiD-class chip, which has no FP32 units);
+    - any other operand wider than every format the chip has is an :class:`AccelsimError` naming the missing
+      unit (FP16 weights on an int4-only chip never silently run at 4 bits).
     """
     needed = max(weight_bits, act_bits)
     offered = [f for f in _ORDER if f in cop.macs_per_cycle]
     for fmt in offered:
         if FORMAT_BITS[fmt] >= needed:
             return fmt
-    return offered[-1]
+    if needed == 32 and "fp16" in cop.macs_per_cycle:
+        return "fp16"
+    return _missing_unit(cop, weight_bits, act_bits)
+
+
+def _missing_unit(cop: CoprocessorSpec, weight_bits: int, act_bits: int) -> str:
+    needed = max(weight_bits, act_bits)
+    unit = {32: "fp32 (or fp16: FP32 networks run as FP16)", 16: "fp16"}.get(needed, f"a format of at least {needed} bits")
+    raise AccelsimError(
+        f"the chip has no MAC units for {weight_bits}-bit weights x {act_bits}-bit activations: coprocessor.macs_per_cycle "
+        f"offers {sorted(cop.macs_per_cycle, key=_ORDER.index)}, none at least {needed} bits wide; add {unit} to "
+        f"hw.coprocessor.macs_per_cycle or choose a narrower --precision")
 
 
 def device_weight_bits(cop: CoprocessorSpec, weight_bits: int) -> int:
-    """Bits per weight as held and moved on the device: the model's bits, unless no format is that
-    wide (an FP32 network on a chip without FP32 runs, and is shipped, as FP16)."""
-    widest = max(FORMAT_BITS[f] for f in cop.macs_per_cycle)
-    return min(weight_bits, widest)
+    """Bits per weight as held and moved on the device: the model's bits, except for the FP32 promotion of
+    :func:`select_format` (an FP32 network on a chip without FP32 MACs runs, and is shipped, as FP16)."""
+    if weight_bits == 32 and "fp32" not in cop.macs_per_cycle and "fp16" in cop.macs_per_cycle:
+        return 16
+    return weight_bits
 
 
 def weight_room(cop: CoprocessorSpec, cores: int) -> float:
@@ -64,7 +83,11 @@ def matmul_roofline_seconds(cop: CoprocessorSpec, weight_bits: int, act_bits: in
 
 def sfu_seconds(cop: CoprocessorSpec, ops: int, cores: int) -> float:
     """Element-wise work on the special-function units of ``cores`` cores."""
-    return cop.dispatch_overhead + math.ceil(ops / (cores * cop.sfu_ops_per_cycle)) / cop.clock
+    return cop.dispatch_overhead + sfu_cycles(cop, ops, cores) / cop.clock
+
+
+def sfu_cycles(cop: CoprocessorSpec, ops: int, cores: int) -> int:
+    return math.ceil(ops / (cores * cop.sfu_ops_per_cycle))
 
 
 def sfu_roofline_seconds(cop: CoprocessorSpec, ops: int, cores: int) -> float:

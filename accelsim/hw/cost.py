@@ -67,12 +67,16 @@ def cost_table(hw: HardwareSpec, machine: str | None = None) -> CostTable:
 def _matmul(op: Op, hw: HardwareSpec, cores: int) -> OpCost:
     cop = hw.coprocessor
     args = (op.weight_bits, op.act_bits, op.m, op.k, op.n, cores)
-    return OpCost(coprocessor.matmul_seconds(cop, *args), coprocessor.matmul_roofline_seconds(cop, *args))
+    seconds, roofline = coprocessor.matmul_seconds(cop, *args), coprocessor.matmul_roofline_seconds(cop, *args)
+    if op.epilogue:  # fused quantizers: the SFU's cycles after the array's, no dispatch of their own
+        seconds += coprocessor.sfu_cycles(cop, op.epilogue, cores) / cop.clock
+        roofline += coprocessor.sfu_roofline_seconds(cop, op.epilogue, cores)
+    return OpCost(seconds, roofline)
 
 
 @register_cost("sfu", "quantize", "gather")
 def _elementwise(op: Op, hw: HardwareSpec, cores: int) -> OpCost:
-    ops = op.elements * op.passes
+    ops = op.elements * op.passes + op.epilogue
     cop = hw.coprocessor
     return OpCost(coprocessor.sfu_seconds(cop, ops, cores), coprocessor.sfu_roofline_seconds(cop, ops, cores))
 

@@ -8,9 +8,11 @@ from dataclasses import dataclass, field, replace
 from typing import Iterable, Sequence
 
 from accelsim.graph.ir import COMPONENTS
+from accelsim.hw.coprocessor import select_format
 from accelsim.hw.link import link_bytes_per_s
 from accelsim.memo import Memo
-from accelsim.report.result import SimResult
+from accelsim.errors import AccelsimError
+from accelsim.report.result import SimResult, non_finite
 from accelsim.sim.engine import Record, Run
 from accelsim.sim.segments import SegmentRun
 from accelsim.spec.hardware import HardwareSpec
@@ -101,6 +103,12 @@ class Totals:
     fetches: int = 0
     fetched_bytes: float = 0.0
 
+    def copy(self) -> "Totals":
+        """A copy whose dicts are its own: a memoized Totals must never be added to by the caller (a short
+        utterance's encoder totals, returned as they are, were added to in place and every later run grew)."""
+        return Totals(self.time_s, dict(self.component_s), dict(self.resource_s), dict(self.busy), self.ops,
+                      self.fetches, self.fetched_bytes)
+
     def add(self, other: "Totals", count: int = 1) -> None:
         self.time_s += count * other.time_s
         for target, source in ((self.component_s, other.component_s), (self.resource_s, other.resource_s),
@@ -124,7 +132,7 @@ _SEGMENT_TOTALS = Memo("measured segments", 8192)
 
 def segment_totals(run: SegmentRun) -> Totals:
     """The totals of one distinct segment (memoized with its schedule's key)."""
-    return _SEGMENT_TOTALS.get(run.key, lambda: run_totals(run.run()))
+    return _SEGMENT_TOTALS.get(run.key, lambda: run_totals(run.run())).copy()
 
 
 def program_totals(runs: Iterable[tuple[SegmentRun, int]]) -> Totals:
@@ -144,7 +152,7 @@ def measure(spec: WorkloadSpec, hw: HardwareSpec, model: Model, trace: DecodeTra
     """The result of one utterance: RTF = processing time / audio, breakdowns in RTF units."""
     audio_s = spec.utterance.frames * spec.utterance.frame_shift
     by_component, by_resource = as_rtf(totals.component_s, totals.resource_s, audio_s)
-    return SimResult(
+    return finite(SimResult(
         workload=spec.name,
         hardware=hw.name,
         rtf=totals.time_s / audio_s,
@@ -164,7 +172,32 @@ def measure(spec: WorkloadSpec, hw: HardwareSpec, model: Model, trace: DecodeTra
         weight_fetches=totals.fetches,
         records=records,
         model=kept_model,  # type: ignore[arg-type]
-    )
+        formats=formats_of(model, hw),
+    ))
+
+
+def finite(result: SimResult) -> SimResult:
+    """``result``, when every number in it is finite; else a clear error (never Infinity or NaN in output)."""
+    bad = non_finite(result)
+    if bad is not None:
+        raise AccelsimError(f"workload {result.workload!r} on {result.hardware!r}: the simulated {bad} is not a finite "
+                            "number; the inputs are beyond what accelsim can compute in double precision")
+    return result
+
+
+#: Layer kinds lowered to matmuls (the others run on the special-function units).
+MATMUL_KINDS = ("lstm", "blstm", "linear")
+
+
+def formats_of(model: Model, hw: HardwareSpec) -> dict[str, str]:
+    """Per network, the distinct arithmetic formats its matmul layers run in, in layer order ("int8+int4")."""
+    out = {}
+    for name, network in model.networks.items():
+        found = [select_format(hw.coprocessor, l.precision.weight_bits, l.precision.act_bits)
+                 for l in network.layers if l.kind in MATMUL_KINDS]
+        if found:
+            out[name] = "+".join(dict.fromkeys(found))
+    return out
 
 
 def aggregate(results: Sequence[SimResult]) -> SimResult:
@@ -177,7 +210,7 @@ def aggregate(results: Sequence[SimResult]) -> SimResult:
         keys = getattr(results[0], attr)
         return {k: sum(getattr(r, attr)[k] * getattr(r, weight) for r in results) / total for k in keys}
 
-    return replace(
+    return finite(replace(
         results[0],
         rtf=time_s / audio_s, time_s=time_s, audio_s=audio_s,
         breakdown_by_component=weighted("breakdown_by_component", "audio_s", audio_s),
@@ -187,4 +220,4 @@ def aggregate(results: Sequence[SimResult]) -> SimResult:
         fetched_weight_bytes=sum(r.fetched_weight_bytes for r in results),
         ops=sum(r.ops for r in results), weight_fetches=sum(r.weight_fetches for r in results),
         utterance_rtfs=tuple(r.rtf for r in results), records=(), model=None,
-    )
+    ))

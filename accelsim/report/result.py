@@ -3,9 +3,11 @@ whole test set aggregated)."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from accelsim.graph.ir import COMPONENTS
 from accelsim.sim.engine import Record
 from accelsim.workload.model import Model
 
@@ -34,6 +36,9 @@ class SimResult:
     records: tuple[Record, ...] = field(repr=False, compare=False)
     model: Model = field(repr=False, compare=False)
     utterance_rtfs: tuple[float, ...] = ()  # per utterance, for a test set
+    #: Per network, the arithmetic format(s) its matmuls ran in on this chip (e.g. "int8+int4"), see
+    #: :func:`accelsim.hw.coprocessor.select_format`.
+    formats: dict[str, str] = field(default_factory=dict)
 
     def percentile(self, q: float) -> float:
         """Per-utterance RTF percentile (q in 0..100) of a test set; the RTF itself for one utterance."""
@@ -55,6 +60,7 @@ class SimResult:
             "model_size_MB": self.model_size_MB,
             "compression": self.compression,
             "precision": self.presets,
+            "formats": self.formats,
             "beam": self.beam,
             "iterations": self.iterations,
             "link_GBps": self.link_GBps,
@@ -85,9 +91,76 @@ class SimResult:
         return self.to_dict() | {"utterance_rtfs": list(self.utterance_rtfs)}
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "SimResult":
-        names = {"workload", "hardware", "rtf", "time_s", "audio_s", "breakdown_by_component", "breakdown_by_resource",
-                 "occupancy", "model_size_MB", "compression", "beam", "iterations", "link_GBps",
-                 "fetched_weight_bytes", "ops", "weight_fetches"}
-        return cls(**{k: data[k] for k in names}, presets=dict(data["precision"]), records=(), model=None,  # type: ignore[arg-type]
-                   utterance_rtfs=tuple(data.get("utterance_rtfs", ())))
+    def from_json(cls, data: Any) -> "SimResult":
+        """A result as :meth:`to_json` wrote it; ValueError for anything else (a truncated, edited or foreign file):
+        every number finite, every count a whole number, every name a string, breakdowns in their usual order."""
+        if not isinstance(data, dict):
+            raise ValueError(f"expected a JSON object, got {type(data).__name__}")
+        fields_ = {k: _text(data, k) for k in ("workload", "hardware")}
+        fields_ |= {k: _number(data, k) for k in _NUMBERS}
+        fields_ |= {k: _count(data, k) for k in _COUNTS}
+        for k, order in _ORDERS.items():
+            found = data.get(k)
+            if not isinstance(found, dict):
+                raise ValueError(f"{k}: expected an object")
+            fields_[k] = {name: _number(found, name) for name in _ordered(found, order)}
+        rtfs = data.get("utterance_rtfs", [])
+        if not isinstance(rtfs, list):
+            raise ValueError("utterance_rtfs: expected a list")
+        return cls(**fields_, presets=_names(data, "precision"), formats=_names(data, "formats", {}), records=(),
+                   model=None, utterance_rtfs=tuple(_number(rtfs, i) for i in range(len(rtfs))))  # type: ignore[arg-type]
+
+
+_NUMBERS = ("rtf", "time_s", "audio_s", "model_size_MB", "compression", "link_GBps", "fetched_weight_bytes")
+_COUNTS = ("beam", "iterations", "ops", "weight_fetches")
+#: The order :func:`accelsim.report.metrics.measure` gives each breakdown's keys (a cache file keeps them
+#: sorted): a result read back makes the same results-table columns, in the same order, as a fresh one.
+_ORDERS = {
+    "breakdown_by_component": COMPONENTS,
+    "breakdown_by_resource": ("coprocessor", "host", "link", "memory"),
+    "occupancy": ("coprocessor", "host", "link_h2d", "link_d2h", "memory"),
+}
+
+
+def _ordered(found: dict, order: tuple[str, ...]) -> list[str]:
+    return [k for k in order if k in found] + [k for k in found if k not in order]
+
+
+def _text(data: dict, key: str) -> str:
+    value = data.get(key)
+    if not isinstance(value, str):
+        raise ValueError(f"{key}: expected a string")
+    return value
+
+
+def _number(data: Any, key: Any) -> float:
+    value = data[key]
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"{key}: expected a finite number, got {value!r}")
+    return value
+
+
+def _count(data: dict, key: str) -> int:
+    value = data.get(key)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{key}: expected a whole number >= 0, got {value!r}")
+    return value
+
+
+def _names(data: dict, key: str, default: dict | None = None) -> dict[str, str]:
+    value = data.get(key, default)
+    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        raise ValueError(f"{key}: expected an object of strings")
+    return dict(value)
+
+
+def non_finite(result: SimResult) -> str | None:
+    """The first number of ``result`` that is not finite, as 'name = value', or None when all are."""
+    data = result.to_dict()
+    for key, value in data.items():
+        values = value.items() if isinstance(value, dict) else [(None, value)]
+        for sub, v in values:
+            if isinstance(v, float) and not math.isfinite(v):
+                return f"{key}{'.' + sub if sub else ''} = {v}"
+    bad = next((v for v in result.utterance_rtfs if not math.isfinite(v)), None)
+    return None if bad is None else f"utterance_rtfs contains {bad}"

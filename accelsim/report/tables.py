@@ -18,6 +18,7 @@ def format_run(r: SimResult) -> str:
     lines = [
         f"{r.workload} on {r.hardware}",
         f"  precision: {precision}",
+        *([f"  ran in: {', '.join(f'{k}={v}' for k, v in r.formats.items())} (MAC formats on this chip)"] if r.formats else []),
         f"  beam {r.beam}, {r.iterations} decode iterations, link {r.link_GBps:.3g} GB/s per direction, "
         f"model {r.model_size_MB:.1f} MB ({r.compression:.1f}x vs FP32)",
         "",

@@ -68,6 +68,10 @@ class PrecisionSpec(Strict):
     lstm_quant: Literal["inner", "outer"] = Field(
         "outer", description="Where LSTM activations are quantized (Sec. 3.4): at the cell inputs or once at the cell output."
     )
+    quantize: Literal["fused", "separate"] = Field(
+        "fused", description="How the compiled program runs activation quantizers: 'fused' into the epilogue of the op "
+                             "that produces the tensor (its element-wise work on the SFU, no op of its own, no dispatch), as "
+                             "accelerator compilers do; 'separate': each quantizer is its own dispatched op.")
     layers: list[LayerPrecisionSpec] = Field(default_factory=list, description="Per-layer overrides.")
 
     @field_validator("default")

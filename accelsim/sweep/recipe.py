@@ -60,7 +60,8 @@ class PlotSpec(Strict):
 
 
 class RecipeSpec(Strict):
-    name: str
+    name: str = Field(description="The recipe's name: a plain folder name (letters, digits, '.', '_', '-', spaces...; no "
+                                  "'/' or '\\', not '.' or '..'); the default output folder is out/<name> beside the recipe.")
     description: str = ""
     workload: str = Field(description="Workload YAML, relative to the recipe file.")
     hardware: str = Field(description="Hardware YAML, relative to the recipe file.")
@@ -68,6 +69,17 @@ class RecipeSpec(Strict):
     axes: dict[str, list[Any]] = Field(default_factory=dict, description="Grid axes: every combination of their values.")
     zip: list[dict[str, list[Any]]] = Field(default_factory=list, description="Groups of axes whose values vary together.")
     plots: list[PlotSpec] = Field(default_factory=list)
+
+    @field_validator("name")
+    @classmethod
+    def _plain_name(cls, value: str) -> str:
+        # The name becomes a folder under <recipe folder>/out/ when --out is omitted: refuse (rather than
+        # silently rewrite) anything that would leave it, so the user sees where outputs go.
+        if (not value.strip() or value in (".", "..") or any(c in value for c in "/\\\0")
+                or any(ord(c) < 32 for c in value) or len(value) > 200):
+            raise ValueError(f"expected a plain folder name (no '/', '\\', control characters, not '.' or '..', at most "
+                             f"200 characters): outputs go to out/<name> beside the recipe; got {value[:60]!r}")
+        return value
 
     @field_validator("axes")
     @classmethod

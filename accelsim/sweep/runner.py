@@ -83,8 +83,8 @@ class Cache:
         try:
             data = json.loads(self.path(key).read_text(encoding="utf-8"))
             return SimResult.from_json(data)
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
-            return None  # missing, truncated or not ours: not done
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
+            return None  # missing, truncated, not an object or not ours (SimResult.from_json checks each field): not done
 
     def save(self, key: str, result: SimResult) -> None:
         atomic_write_text(self.path(key), json.dumps(result.to_json(), sort_keys=True), parents=True)

@@ -78,11 +78,12 @@ class Model:
     networks: dict[str, Network]
     lstm_quant: str = "outer"
     presets: dict[str, str] = field(default_factory=dict)  # network -> preset name, for reports
+    quantize: str = "separate"  # activation quantizers: "fused" into their producer's epilogue, or "separate" ops
 
     @cached_property
     def key(self) -> tuple:
         """The content that lowering depends on (hashable): later stages memoize by it."""
-        return (self.vocab, self.lstm_quant, tuple(self.networks.items()), tuple(self.presets.items()))
+        return (self.vocab, self.lstm_quant, self.quantize, tuple(self.networks.items()), tuple(self.presets.items()))
 
     @cached_property
     def _hash(self) -> int:
@@ -145,7 +146,7 @@ def build_model(spec: WorkloadSpec, with_lms: bool | None = None) -> Model:
             changes = override.model_dump(exclude={"network", "layer"}, exclude_none=True)
             layers = [replace(l, precision=replace(l.precision, **changes)) if l.name == override.layer else l for l in layers]
         networks[net_name] = Network(net_name, tuple(layers))
-    return Model(spec.model.vocab, networks, spec.precision.lstm_quant, presets)
+    return Model(spec.model.vocab, networks, spec.precision.lstm_quant, presets, spec.precision.quantize)
 
 
 def model_size(model: Model) -> dict:

@@ -92,7 +92,7 @@ def test_readme_benchmark_command_runs(workdir):
     words = shlex.split(OTHERS[0])
     proc = subprocess.run([sys.executable, *words[1:]], cwd=workdir, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr
-    for figure in ("bare SimPy loop", "accelsim reproduce", "test set of 100 utterances", "speed-up"):
+    for figure in ("bare SimPy loop", "accelsim reproduce", "test set of 200 utterances", "speed-up"):
         assert figure in proc.stdout
 
 

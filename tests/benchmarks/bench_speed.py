@@ -9,7 +9,7 @@
 2. Wall time of the full paper reproduction (`accelsim reproduce`, plots included, a fresh process) against
    a bare SimPy loop of 300,000 events measured in the same run.
 3. Wall time of a Hub5'00-size test set: 4,458 utterances drawn with mean 200, std 120, min 20 frames, beam 16
-   with LM fusion, 2 worker processes (--quick: 500 utterances).
+   with LM fusion, 2 worker processes (--quick: 200 utterances).
 4. Speed-up of a sweep from 1 to 2 worker processes.
 """
 
@@ -151,11 +151,11 @@ def sweep_scaling(quick: bool) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="500 utterances and a smaller sweep")
+    parser.add_argument("--quick", action="store_true", help="200 utterances and a smaller sweep")
     args = parser.parse_args()
     engine_rates()
     reproduce_time()
-    test_set_time(500 if args.quick else 4458)
+    test_set_time(200 if args.quick else 4458)
     sweep_scaling(args.quick)
 
 

@@ -102,3 +102,14 @@ def test_readme_python_example_runs():
     for snippet in code:
         proc = subprocess.run([sys.executable, "-c", snippet], cwd=REPO, capture_output=True, text=True, timeout=300)
         assert proc.returncode == 0, proc.stderr
+
+
+def test_readme_deep_fuzz_command_names_a_registered_profile():
+    """The long fuzzing command of the README: its files exist and its profile has at least 10,000 examples."""
+    from hypothesis import settings
+
+    (command,) = [c for c in _console_commands() if "--hypothesis-profile=deep" in c]
+    for word in shlex.split(command):
+        if word.startswith("tests/"):
+            assert (REPO / word).is_file(), word
+    assert settings.get_profile("deep").max_examples >= 10_000

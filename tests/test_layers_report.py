@@ -78,3 +78,17 @@ def test_views_need_records(workload_path, hw_path):
 def test_write_trace_from_the_api(result, tmp_path):
     path = accelsim.write_trace(result, tmp_path / "t.json")
     assert json.loads(path.read_text())["metadata"]["rtf"] == result.rtf
+def test_run_by_layer_text_and_json(run_cli):
+    proc = run_cli("run", "--by", "layer", "--beam", "2")
+    assert proc.returncode == 0, proc.stderr
+    assert "bound by" in proc.stdout and "blstm6" in proc.stdout and "\n  total " in proc.stdout
+    proc = run_cli("run", "--by", "layer", "--beam", "2", "--json")
+    data = json.loads(proc.stdout)
+    assert sum(row["critical_rtf"] for row in data["layers"]) == pytest.approx(data["rtf"], rel=1e-12)
+    assert sum(row["ops"] for row in data["layers"]) == data["ops"]
+
+
+def test_run_prints_the_trace_path(run_cli, tmp_path):
+    out = tmp_path / "t.json"
+    proc = run_cli("run", "--beam", "1", "--trace", out)
+    assert proc.returncode == 0 and proc.stdout.rstrip().endswith(f"wrote {out}") and out.is_file()

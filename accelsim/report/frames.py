@@ -104,3 +104,13 @@ def layers_frame(result: Any) -> pd.DataFrame:
     for column in ("weight_bits", "act_bits"):
         table[column] = table[column].astype("Int64")
     return table
+
+
+def to_records(table: pd.DataFrame) -> list[dict[str, Any]]:
+    """A table's rows as plain Python values (exact floats, ints, None for missing), ready for strict JSON."""
+    def plain(value: Any) -> Any:
+        if value is None or value is pd.NA or (isinstance(value, float) and value != value):
+            return None
+        return value.item() if hasattr(value, "item") else value
+
+    return [{k: plain(v) for k, v in row.items()} for row in table.astype(object).to_dict(orient="records")]

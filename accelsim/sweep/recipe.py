@@ -49,7 +49,7 @@ class PlotSpec(Strict):
     group: str | None = Field(None, description="line: one line per value of this axis; bars: one panel per value.")
     stack: Literal["component", "resource"] = Field("component", description="bars: what the bars are split by.")
     where: dict[str, Any] = Field(default_factory=dict, description="Keep only points with these axis values.")
-    title: str | None = None
+    title: str | None = Field(None, description="Figure title (default: what is plotted against what).")
 
     @field_validator("file")
     @classmethod
@@ -62,13 +62,13 @@ class PlotSpec(Strict):
 class RecipeSpec(Strict):
     name: str = Field(description="The recipe's name: a plain folder name (letters, digits, '.', '_', '-', spaces...; no "
                                   "'/' or '\\', not '.' or '..'); the default output folder is out/<name> beside the recipe.")
-    description: str = ""
+    description: str = Field("", description="Free text.")
     workload: str = Field(description="Workload YAML, relative to the recipe file.")
     hardware: str = Field(description="Hardware YAML, relative to the recipe file.")
     set: list[str] = Field(default_factory=list, description="Overrides applied to every point (--set syntax).")
     axes: dict[str, list[Any]] = Field(default_factory=dict, description="Grid axes: every combination of their values.")
     zip: list[dict[str, list[Any]]] = Field(default_factory=list, description="Groups of axes whose values vary together.")
-    plots: list[PlotSpec] = Field(default_factory=list)
+    plots: list[PlotSpec] = Field(default_factory=list, description="Figures drawn from the results table.")
 
     @field_validator("name")
     @classmethod

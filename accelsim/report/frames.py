@@ -49,8 +49,6 @@ def headline_frame(result: Any) -> pd.DataFrame:
     row: dict[str, Any] = {"workload": result.workload, "hardware": result.hardware}
     row.update({f"precision_{net}": preset for net, preset in result.presets.items()})
     row.update(result.row())
-    row.update({"fetched_weight_bytes": result.fetched_weight_bytes, "ops": result.ops,
-                "weight_fetches": result.weight_fetches})
     return pd.DataFrame([row])
 
 

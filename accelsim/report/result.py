@@ -95,15 +95,19 @@ class SimResult:
         }
 
     def row(self) -> dict[str, Any]:
-        """One results-table row: headline metrics, both breakdowns and occupancy as columns."""
+        """One results-table row: headline metrics, both breakdowns and occupancy as columns, each name saying its
+        unit: ``*_rtf`` (shares of the RTF that sum to it), ``*_s``, ``*_bytes``, ``*_MB`` (10^6 bytes),
+        ``link_GBps_usable`` (10^9 bytes/s per direction after lanes and efficiency); ``occupancy_*`` are shares
+        of the processing time (0..1), ``compression`` a ratio against FP32."""
         row: dict[str, Any] = {
             "rtf": self.rtf, "time_s": self.time_s, "audio_s": self.audio_s, "rtf_p50": self.percentile(50),
             "rtf_p90": self.percentile(90), "rtf_p99": self.percentile(99), "utterances": max(1, len(self.utterance_rtfs)),
             "model_size_MB": self.model_size_MB, "compression": self.compression, "beam": self.beam,
-            "iterations": self.iterations, "link_GBps": self.link_GBps,
+            "iterations": self.iterations, "link_GBps_usable": self.link_GBps,
+            "fetched_weight_bytes": self.fetched_weight_bytes, "ops": self.ops, "weight_fetches": self.weight_fetches,
         }
-        row.update({f"component_{k}": v for k, v in self.breakdown_by_component.items()})
-        row.update({f"resource_{k}": v for k, v in self.breakdown_by_resource.items()})
+        row.update({f"component_{k}_rtf": v for k, v in self.breakdown_by_component.items()})
+        row.update({f"resource_{k}_rtf": v for k, v in self.breakdown_by_resource.items()})
         row.update({f"occupancy_{k}": v for k, v in self.occupancy.items()})
         return row
 

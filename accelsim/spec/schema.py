@@ -66,6 +66,26 @@ def _unit_of(annotation: Any, metadata: list[Any] = ()) -> Unit | None:
     return None
 
 
+#: Column-name suffix of each SI unit (``hw.link.bandwidth_bytes_per_s``).
+SI_SUFFIX = {"B/s": "bytes_per_s", "B": "bytes", "s": "s", "Hz": "Hz"}
+
+
+def unit_at(model: type[BaseModel], path: str) -> Unit | None:
+    """The unit of the quantity field at dotted ``path`` of ``model`` (None when it is not a quantity)."""
+    parts = path.split(".")
+    for i, name in enumerate(parts):
+        info = model.model_fields.get(name)
+        if info is None:
+            return None
+        if i == len(parts) - 1:
+            return _unit_of(info.annotation, info.metadata)
+        inner = _models_in(info.annotation)
+        if len(inner) != 1 or inner[0][0]:
+            return None
+        model = inner[0][1]
+    return None
+
+
 def _is_union(origin: Any) -> bool:
     return origin is Union or origin is types.UnionType
 

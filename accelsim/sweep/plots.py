@@ -92,7 +92,7 @@ def _bars(plot: PlotSpec, data: pd.DataFrame, ax) -> None:
     bottom = np.zeros(len(data))
     for i, col in enumerate(parts):
         values = data[col].fillna(0).to_numpy()
-        ax.bar(range(len(data)), values, bottom=bottom, color=COLORS[i % len(COLORS)], label=col.removeprefix(prefix))
+        ax.bar(range(len(data)), values, bottom=bottom, color=COLORS[i % len(COLORS)], label=col.removeprefix(prefix).removesuffix("_rtf"))
         bottom += values
     ax.set_xticks(range(len(data)), labels, rotation=30, ha="right", fontsize=8)
     ax.set_xlabel(plot.x + (f" / {plot.group}" if plot.group else ""))

@@ -389,7 +389,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_explain(args: argparse.Namespace) -> int:
     import accelsim
     from accelsim.report.explain import format_explain, plot_sensitivity
+    from accelsim.report.figures import figure_format
 
+    if args.plot:
+        figure_format(args.plot)  # a bad extension fails before the simulations, not after
     report = accelsim.explain(args.workload, args.hardware, overrides=args.overrides, precision=args.precision,
                               beam=args.beam, lm_fusion=args.lm, workers=args.workers)
     if args.plot:

@@ -44,7 +44,8 @@ def test_grid_and_zip_expansion(tmp_path):
     ({"axes": {"link.bandwidth": ["32 Gbps"]}}, "expected 'precision' or a dotted path"),
     ({"zip": [{"hw.link.lanes": [1, 2], "hw.link.latency": ["1 us"]}]}, "same, non-zero number"),
     ({"plots": [{"kind": "line", "file": "a.png", "x": "hw.cores"}]}, "not an axis of this recipe"),
-    ({"plots": [{"kind": "line", "file": "a.svg", "x": "precision"}]}, "ending in .png"),
+    ({"plots": [{"kind": "line", "file": "a.gif", "x": "precision"}]}, "ending in .png, .svg, .pdf"),
+    ({"plots": [{"kind": "line", "file": "a.png", "x": "precision", "y": "speed"}]}, "not a result column"),
     ({"workload": "nope.yaml"}, "no such file"),
 ])
 def test_bad_recipes_are_refused(tmp_path, fields, message):

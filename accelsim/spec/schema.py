@@ -70,20 +70,24 @@ def _unit_of(annotation: Any, metadata: list[Any] = ()) -> Unit | None:
 SI_SUFFIX = {"B/s": "bytes_per_s", "B": "bytes", "s": "s", "Hz": "Hz"}
 
 
-def unit_at(model: type[BaseModel], path: str) -> Unit | None:
-    """The unit of the quantity field at dotted ``path`` of ``model`` (None when it is not a quantity)."""
+def field_at(model: type[BaseModel], path: str) -> FieldInfo | None:
+    """The field at dotted ``path`` of ``model`` through nested sections (None when there is none)."""
     parts = path.split(".")
     for i, name in enumerate(parts):
         info = model.model_fields.get(name)
-        if info is None:
-            return None
-        if i == len(parts) - 1:
-            return _unit_of(info.annotation, info.metadata)
+        if info is None or i == len(parts) - 1:
+            return info
         inner = _models_in(info.annotation)
         if len(inner) != 1 or inner[0][0]:
             return None
         model = inner[0][1]
     return None
+
+
+def unit_at(model: type[BaseModel], path: str) -> Unit | None:
+    """The unit of the quantity field at dotted ``path`` of ``model`` (None when it is not a quantity)."""
+    info = field_at(model, path)
+    return _unit_of(info.annotation, info.metadata) if info is not None else None
 
 
 def _is_union(origin: Any) -> bool:

@@ -1,10 +1,10 @@
 """accelsim: discrete-event performance simulation of quantized speech recognition on AI accelerators."""
 
-from accelsim.api import SimResult, explain, simulate
+from accelsim.api import SimResult, explain, simulate, write_trace
 from accelsim.errors import AccelsimError, SpecError
 from accelsim.spec.loader import Variation, load_hardware, load_workload
 from accelsim.sweep.run import run_sweep
 
 __all__ = ["AccelsimError", "SimResult", "SpecError", "Variation", "explain", "load_hardware", "load_workload",
-           "run_sweep", "simulate"]
+           "run_sweep", "simulate", "write_trace"]
 __version__ = "0.1.0"

@@ -23,9 +23,10 @@ from accelsim.report.result import SimResult
 from accelsim.spec.hardware import HardwareSpec
 from accelsim.spec.loader import Variation, as_variation, flag_variation
 from accelsim.spec.workload import WorkloadSpec
-from accelsim.sweep.runner import Progress, run_points, source_fingerprint
+from accelsim.sweep.runner import Progress, default_workers, run_points, source_fingerprint
 
-__all__ = ["SimResult", "clear_caches", "decode_trace", "explain", "prepare", "resolve", "simulate", "source_fingerprint"]
+__all__ = ["SimResult", "clear_caches", "decode_trace", "explain", "prepare", "resolve", "simulate", "source_fingerprint",
+           "write_trace"]
 
 Specs = tuple[WorkloadSpec | str | Path, HardwareSpec | str | Path]
 
@@ -46,13 +47,14 @@ def resolve(workload: WorkloadSpec | str | Path, hardware: HardwareSpec | str | 
 def simulate(workload: WorkloadSpec | str | Path, hardware: HardwareSpec | str | Path, *,
              overrides: Variation | Iterable[str] = (), precision: str | None = None, beam: int | None = None,
              lm_fusion: bool | None = None, keep_records: bool = True, segmented: bool = True,
-             workers: int = 1, progress: Progress | None = None) -> SimResult:
+             workers: int | None = 1, progress: Progress | None = None) -> SimResult:
     """Simulate one utterance of ``workload`` on ``hardware`` and measure it, or every utterance of its
     test set (run by the runner in ``workers`` processes) aggregated.
 
     ``keep_records=False`` drops the per-op records (and the model) from the result, which makes it
     small enough to ship between processes. ``segmented=False`` runs the utterance as one SimPy run
-    instead of simulating each distinct segment once (same records; slower).
+    instead of simulating each distinct segment once (same records; slower). ``workers=None`` is every
+    command's default (:func:`accelsim.sweep.runner.default_workers`).
     """
     point = resolve_point(workload, hardware, _variation(overrides, precision, beam, lm_fusion))
     if point.workload.test_set is None:
@@ -60,13 +62,14 @@ def simulate(workload: WorkloadSpec | str | Path, hardware: HardwareSpec | str |
     return simulate_test_set(point, workers, progress)
 
 
-def simulate_test_set(point: Point, workers: int = 1, progress: Progress | None = None) -> SimResult:
+def simulate_test_set(point: Point, workers: int | None = 1, progress: Progress | None = None) -> SimResult:
     """Every utterance of a test set as a point of its own, run by the runner, then aggregated.
 
     Points go to the workers in order of length, so that each process meets equal encoders together."""
     utterances = utterance_points(point)
     order = sorted(range(len(utterances)), key=lambda i: (utterances[i].workload.utterance.frames, i))
-    outcomes = run_points([utterances[i] for i in order], workers=workers, progress=progress)
+    outcomes = run_points([utterances[i] for i in order], workers=workers or default_workers(len(utterances)),
+                          progress=progress)
     results: list[SimResult] = [None] * len(utterances)  # type: ignore[list-item]
     for i, outcome in zip(order, outcomes):
         if isinstance(outcome, BaseException):
@@ -77,7 +80,7 @@ def simulate_test_set(point: Point, workers: int = 1, progress: Progress | None 
 
 def explain(workload: WorkloadSpec | str | Path, hardware: HardwareSpec | str | Path, *,
             overrides: Variation | Iterable[str] = (), precision: str | None = None, beam: int | None = None,
-            lm_fusion: bool | None = None, workers: int = 1) -> Explanation:
+            lm_fusion: bool | None = None, workers: int | None = 1) -> Explanation:
     """Simulate the setting with its records, then six variants with one part of the machine 2x better
     (run by the runner), and explain the RTF (see ``accelsim/report/explain.py``)."""
     variation = _variation(overrides, precision, beam, lm_fusion)
@@ -88,7 +91,7 @@ def explain(workload: WorkloadSpec | str | Path, hardware: HardwareSpec | str | 
     base = simulate_point(point, keep_records=True)
     knobs = knob_variations(point.hardware)
     variants = [resolve_point(point.workload, point.hardware, v) for _, v, _, _ in knobs]
-    outcomes = run_points(variants, workers=workers)
+    outcomes = run_points(variants, workers=workers or default_workers(len(variants)))
     rows = []
     for (knob, v, change, note), outcome in zip(knobs, outcomes):
         if isinstance(outcome, BaseException):
@@ -96,3 +99,15 @@ def explain(workload: WorkloadSpec | str | Path, hardware: HardwareSpec | str | 
         rows.append((knob, v, change, note, outcome))
     flags = tuple(c.source.removeprefix("--set ") for c in variation.changes)
     return explanation(base, rows, flags)
+
+
+def write_trace(result: SimResult, path: str | Path) -> Path:
+    """Write ``result``'s timeline as Chrome / Perfetto trace-event JSON (one utterance simulated with its
+    records); returns the path written."""
+    from accelsim.report.trace import write_chrome_trace
+
+    if not result.records:
+        raise AccelsimError("a trace draws one utterance's records; this result has none (a test set, or "
+                            "keep_records=False)")
+    write_chrome_trace(result, path)
+    return Path(path)

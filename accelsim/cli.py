@@ -67,7 +67,16 @@ def _add_json(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object and nothing else on stdout")
 
 
-def _add_model_flags(p: argparse.ArgumentParser, with_beam: bool = True) -> None:
+WORKERS_HELP = "processes (default: the CPU count, at most one per point to run); 1 runs in this process"
+
+
+def _add_workers(p: argparse.ArgumentParser, what: str = "") -> None:
+    """The one --workers flag of every command: the same default everywhere (accelsim.sweep.runner.default_workers)."""
+    p.add_argument("--workers", type=_positive_int, default=None, metavar="N",
+                   help=(f"{what}: " if what else "") + WORKERS_HELP)
+
+
+def _add_model_flags(p: argparse.ArgumentParser, with_beam: bool = True, hardware: bool = True) -> None:
     p.add_argument("--precision", metavar="P",
                    help="precision preset for every network (fp32, fp16, int8, int4, w2a4) or per network, "
                         "e.g. rnnt=int4,lm_ext=int8,lm_src=fp32 (groups: rnnt, lms)")
@@ -75,9 +84,14 @@ def _add_model_flags(p: argparse.ArgumentParser, with_beam: bool = True) -> None
         p.add_argument("--beam", type=_positive_int, metavar="N", help="beam width (default: the workload's)")
     p.add_argument("--lm", dest="lm", action=argparse.BooleanOptionalAction, default=None,
                    help="fuse the external LMs (LM_EXT, LM_SRC) or not (default: the workload's)")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE",
-                   help="override any field, e.g. --set hw.link.bandwidth='64 Gbps' --set workload.decoding.beam=4 "
-                        "(repeatable; values are read as YAML)")
+    if hardware:
+        p.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE",
+                       help="override any field, e.g. --set hw.link.bandwidth='64 Gbps' --set workload.decoding.beam=4 "
+                            "(repeatable; values are read as YAML)")
+    else:
+        p.add_argument("--set", dest="overrides", action="append", default=[], metavar="workload.PATH=VALUE",
+                       help="override a workload field, e.g. --set workload.model.vocab=64 (repeatable; values are read "
+                            "as YAML; this command takes no hardware file, so hw.* is refused)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -97,10 +111,15 @@ def build_parser() -> argparse.ArgumentParser:
     _add_inputs(run)
     _add_model_flags(run)
     _add_json(run)
-    run.add_argument("--workers", type=_positive_int, default=1,
-                     help="processes for a workload's test set (default 1); one utterance always runs in one")
+    _add_workers(run, "for a workload's test set (one utterance always runs in one)")
     run.add_argument("--trace", metavar="FILE.json",
                      help="also write a Chrome trace-event timeline (open in Perfetto or chrome://tracing)")
+    run.add_argument("--by", choices=["layer"],
+                     help="also report per layer: ops, MACs, weight bytes fetched, critical-path time and RTF share, what "
+                          "bound it (coprocessor = compute, link, host), bits and MAC format (with --json: a 'layers' list)")
+    run.add_argument("--show-config", action="store_true",
+                     help="print the fully resolved workload and hardware (flags and --set applied, defaults filled in) "
+                          "as YAML and exit without simulating")
     run.set_defaults(func=cmd_run)
 
     exp = sub.add_parser("explain", help="why the RTF is what it is: critical path, occupancy, sensitivities",
@@ -110,7 +129,8 @@ def build_parser() -> argparse.ArgumentParser:
                                      "overheads is made 2x better.")
     _add_inputs(exp)
     _add_model_flags(exp)
-    exp.add_argument("--plot", metavar="FILE.png", help="also draw the sensitivity bar chart")
+    exp.add_argument("--plot", metavar="FILE.png", help="also draw the sensitivity bar chart (.png, .svg or .pdf)")
+    _add_workers(exp, "for the six variants")
     _add_json(exp)
     exp.set_defaults(func=cmd_explain)
 
@@ -118,7 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
                           description="Print the stored size of each network at its precision (weights at their bits, "
                                       "biases in FP32) in MB (10^6 bytes) and the compression ratio against FP32.")
     _add_inputs(size, hardware=False)
-    _add_model_flags(size, with_beam=False)
+    _add_model_flags(size, with_beam=False, hardware=False)
     _add_json(size)
     size.set_defaults(func=cmd_size)
 
@@ -130,7 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--workload", default=DEFAULT_WORKLOAD, help=f"workload YAML (default: {DEFAULT_WORKLOAD})")
     rep.add_argument("--hardware", default=DEFAULT_HW, help=f"hardware YAML (default: {DEFAULT_HW})")
     rep.add_argument("--targets", default=None, help="targets file (default: the paper's, shipped with accelsim)")
-    rep.add_argument("--workers", type=_positive_int, default=None, help="processes to simulate in (default: CPU count)")
+    _add_workers(rep)
     rep.add_argument("--json", action="store_true", help="print only the comparison, as a JSON list, on stdout")
     rep.add_argument("--resume", action="store_true",
                      help="reuse the settings already simulated into OUT/points (each finished setting is kept there)")
@@ -143,7 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
                                      "Finished points are cached by a hash of their resolved config; --resume reuses them.")
     swp.add_argument("recipe", help="report recipe YAML, e.g. reports/link_whatif.yaml")
     swp.add_argument("--out", help="output folder (default: out/<recipe name> beside the recipe)")
-    swp.add_argument("--workers", type=_positive_int, default=None, help="processes (default: CPU count); 1 runs in this process")
+    _add_workers(swp)
     swp.add_argument("--dask", metavar="local|ADDRESS",
                      help="run on Dask: 'local' starts a LocalCluster of --workers processes, else a scheduler address "
                           "(needs pip install 'accelsim[dask]')")
@@ -161,7 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
     reg.add_argument("--update", action="store_true", help="write the current results as the new baseline")
     reg.add_argument("--summary", metavar="FILE.md", help="also write a Markdown summary (e.g. $GITHUB_STEP_SUMMARY)")
     reg.add_argument("--out", help="sweep output folder (default: out/<recipe name> beside the recipe)")
-    reg.add_argument("--workers", type=_positive_int, default=None, help="processes (default: CPU count)")
+    _add_workers(reg)
     _add_allow_failures(reg)
     reg.set_defaults(func=cmd_regress)
 
@@ -182,6 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="processes per evaluation (default 1: an evaluation is about ten short simulations, "
                           "which a new process pool per evaluation would not speed up on a few cores)")
     cal.set_defaults(func=cmd_calibrate)
+    _add_reference_commands(sub)
     return parser
 
 
@@ -335,6 +356,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     import accelsim
     from accelsim.report.tables import format_run
 
+    if args.show_config:
+        return _show_config(args)
     result = accelsim.simulate(args.workload, args.hardware, overrides=args.overrides, precision=args.precision,
                                beam=args.beam, lm_fusion=args.lm, workers=args.workers,
                                progress=_progress_points("utterances"))
@@ -346,19 +369,37 @@ def cmd_run(args: argparse.Namespace) -> int:
             raise AccelsimError("--trace draws one utterance; this workload describes a test set (drop --trace, or "
                                 "--set workload.test_set=null)")
         write_chrome_trace(result, args.trace)
-    print(_dumps(result.to_dict(), "run") if args.json else format_run(result))
+    layers = _layers(result) if args.by == "layer" else None
+    if args.json:
+        from accelsim.report.frames import to_records
+
+        extra = {"layers": to_records(layers)} if layers is not None else {}
+        print(_dumps(result.to_dict() | extra, "run"))
+    else:
+        print(format_run(result))
+        if layers is not None:
+            from accelsim.report.tables import format_layers
+
+            print("\n" + format_layers(layers, result.rtf))
+        if args.trace:
+            print(f"\nwrote {args.trace}")
     return 0
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
     import accelsim
     from accelsim.report.explain import format_explain, plot_sensitivity
+    from accelsim.report.figures import figure_format
 
+    if args.plot:
+        figure_format(args.plot)  # a bad extension fails before the simulations, not after
     report = accelsim.explain(args.workload, args.hardware, overrides=args.overrides, precision=args.precision,
-                              beam=args.beam, lm_fusion=args.lm)
+                              beam=args.beam, lm_fusion=args.lm, workers=args.workers)
     if args.plot:
         plot_sensitivity(report, args.plot)
     print(_dumps(report.to_dict(), "explain") if args.json else format_explain(report))
+    if args.plot and not args.json:
+        print(f"\nwrote {args.plot}")
     return 0
 
 
@@ -367,7 +408,11 @@ def cmd_size(args: argparse.Namespace) -> int:
     from accelsim.spec.loader import Variation, flag_variation, load_workload
     from accelsim.workload.model import build_model, model_size
 
-    spec = load_workload(args.workload, Variation.from_flags(args.overrides) + flag_variation(args.precision))
+    overrides = Variation.from_flags(args.overrides)
+    for change in overrides.changes:
+        if change.prefix != "workload":
+            raise AccelsimError(f"{change.source}: size reads only a workload; --set takes workload.* paths here")
+    spec = load_workload(args.workload, overrides + flag_variation(args.precision))
     with_lms = args.lm if args.lm is not None else (spec.model.lm_ext is not None and spec.model.lm_src is not None)
     report = model_size(build_model(spec, with_lms=with_lms))
     print(_dumps(report, "size") if args.json else format_size(report))
@@ -382,6 +427,94 @@ def _tolerant_streams() -> None:
             stream.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]
         except (AttributeError, ValueError, OSError):  # not a text stream of ours (a test's capture): leave it
             pass
+
+
+# ---------------------------------------------------------------- input files: schemas, checks, registries
+
+
+def _add_reference_commands(sub) -> None:
+    from accelsim.sweep.reference import KINDS
+
+    kinds = list(KINDS)
+    sch = sub.add_parser("schema", help="JSON Schema of a workload, hardware or recipe file (for editors), or the field reference",
+                         description="Write the JSON Schema of KIND (from accelsim's input models: every field with its "
+                                     "description, range and unit; quantities are strings such as '32 Gbps'), so that an "
+                                     "editor validates and completes YAML files; 'fields' writes the Markdown reference of "
+                                     "every field of all three kinds (reports/reference/fields.md).")
+    sch.add_argument("kind", choices=kinds + ["fields"], help="which schema")
+    sch.add_argument("--out", metavar="FILE", help="write to FILE instead of stdout")
+    sch.set_defaults(func=cmd_schema)
+
+    val = sub.add_parser("validate", help="check workload, hardware or recipe files without running them",
+                         description="Load and validate each FILE (a recipe with its base files and every point's changes) "
+                                     "and print 'ok' lines; on the first bad file print one error line and exit 2.")
+    val.add_argument("files", nargs="+", metavar="FILE", help="YAML files to check")
+    val.add_argument("--kind", choices=kinds, help="the kind of every FILE (default: told from each file's keys)")
+    val.set_defaults(func=cmd_validate)
+
+    lst = sub.add_parser("list", help="layer kinds, precision presets, quantizers, plot kinds and arithmetic formats",
+                         description="List every name a workload, hardware or recipe file can use from accelsim's registries.")
+    _add_json(lst)
+    lst.set_defaults(func=cmd_list)
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from accelsim.files import atomic_write_text
+    from accelsim.sweep.reference import field_reference, schema
+
+    text = field_reference() if args.kind == "fields" else json.dumps(schema(args.kind), indent=2, ensure_ascii=False) + "\n"
+    if args.out:
+        atomic_write_text(args.out, text, parents=False)  # --out: its folder must exist
+        print(f"wrote {args.out}")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from accelsim.sweep.reference import validate_file
+
+    for path in args.files:
+        kind = validate_file(path, args.kind)
+        print(f"ok {path} ({kind})")
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from accelsim.sweep.reference import registries
+
+    found = registries()
+    if args.json:
+        print(json.dumps(found, indent=2))
+        return 0
+    for title, entries in found.items():
+        print(f"{title}:")
+        width = max(len(n) for n in entries)
+        for name, text in entries.items():
+            print(f"  {name:<{width}}  {text}")
+    return 0
+
+
+def _show_config(args: argparse.Namespace) -> int:
+    import accelsim
+    from accelsim.sweep.reference import resolved_config
+
+    workload, hardware = accelsim.api.resolve(args.workload, args.hardware, _flag_overrides(args))
+    sys.stdout.write(resolved_config(workload, hardware))
+    return 0
+
+
+def _flag_overrides(args: argparse.Namespace):
+    from accelsim.spec.loader import Variation, flag_variation
+
+    return Variation.from_flags(args.overrides) + flag_variation(args.precision, getattr(args, "beam", None), args.lm)
+
+
+def _layers(result):
+    if not result.records:
+        raise AccelsimError("--by layer follows one utterance's records; this workload describes a test set (drop --by, "
+                            "or --set workload.test_set=null)")
+    return result.layers()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -25,7 +25,7 @@ def test_update_then_check_passes(run_cli, tmp_path):
     proc = run_cli("regress", recipe, "--baseline", baseline, "--update", "--out", tmp_path / "o")
     assert proc.returncode == 0, proc.stderr
     table = pd.read_csv(baseline)
-    assert len(table) == 4 and {"precision", "workload.decoding.beam", "rtf", "component_lm_ext"} <= set(table.columns)
+    assert len(table) == 4 and {"precision", "workload.decoding.beam", "rtf", "component_lm_ext_rtf"} <= set(table.columns)
     proc = run_cli("regress", recipe, "--baseline", baseline, "--summary", summary, "--out", tmp_path / "o")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "passed" in proc.stdout

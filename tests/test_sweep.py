@@ -44,7 +44,8 @@ def test_grid_and_zip_expansion(tmp_path):
     ({"axes": {"link.bandwidth": ["32 Gbps"]}}, "expected 'precision' or a dotted path"),
     ({"zip": [{"hw.link.lanes": [1, 2], "hw.link.latency": ["1 us"]}]}, "same, non-zero number"),
     ({"plots": [{"kind": "line", "file": "a.png", "x": "hw.cores"}]}, "not an axis of this recipe"),
-    ({"plots": [{"kind": "line", "file": "a.svg", "x": "precision"}]}, "ending in .png"),
+    ({"plots": [{"kind": "line", "file": "a.gif", "x": "precision"}]}, "ending in .png, .svg, .pdf"),
+    ({"plots": [{"kind": "line", "file": "a.png", "x": "precision", "y": "speed"}]}, "not a result column"),
     ({"workload": "nope.yaml"}, "no such file"),
 ])
 def test_bad_recipes_are_refused(tmp_path, fields, message):
@@ -59,8 +60,8 @@ def test_results_table_and_outputs(tmp_path):
                                       {"kind": "heatmap", "file": "h.png", "x": "precision", "y": "workload.decoding.beam"}])
     table = accelsim.run_sweep(recipe, out=out, workers=1)
     assert list(table["status"]) == ["ok"] * 4
-    for column in ("precision", "workload.decoding.beam", "rtf", "rtf_p90", "model_size_MB", "component_encoder",
-                   "resource_link", "occupancy_coprocessor", "status", "error", "key"):
+    for column in ("precision", "workload.decoding.beam", "rtf", "rtf_p90", "model_size_MB", "component_encoder_rtf",
+                   "resource_link_rtf", "occupancy_coprocessor", "status", "error", "key"):
         assert column in table.columns
     parts = table[[c for c in table.columns if c.startswith("component_")]].sum(axis=1)
     assert parts.to_numpy() == pytest.approx(table["rtf"].to_numpy(), rel=1e-9)

@@ -45,6 +45,8 @@ class Op:
     passes: int = 1  # element-wise passes per element (quantizers that need statistics make more)
     step: int = -1  # recurrent step of a sequence op (the encoder's t), -1 for every other op
     epilogue: int = 0  # element-wise SFU ops fused into this op's epilogue (activation quantizers, passes included)
+    network: str = ""  # the network whose layer this op lowers (encoder, lm_ext...); "search" for the decode loop's own ops
+    layer: str = ""  # that layer's name (blstm3, out...), or the role of an op outside any layer (launch, scores, topk...)
 
     @property
     def macs(self) -> int:
@@ -60,9 +62,13 @@ class GraphBuilder:
     """Appends ops in a topological order (every dependency has a smaller id)."""
 
     ops: list[Op] = field(default_factory=list)
+    network: str = ""  # the layer being lowered, stamped on every op added unless the op names its own
+    layer: str = ""
 
     def add(self, name: str, kind: str, unit: str, component: str, region: str, deps=(), **fields) -> int:
         op_id = len(self.ops)
+        fields.setdefault("network", self.network)
+        fields.setdefault("layer", self.layer)
         deps = tuple(sorted({d for d in deps if d is not None}))
         self.ops.append(Op(op_id, name, kind, unit, component, region, deps, **fields))
         return op_id
@@ -71,7 +77,8 @@ class GraphBuilder:
 #: Fields of an op that say where it sits (its identity, dependencies, attribution, placement hint and the
 #: tensors it reads), not how much work it does. Every other field is work: :func:`work_key` is derived from
 #: the dataclass, so a field added to :class:`Op` joins the cost key without anyone keeping a list.
-PLACE_FIELDS = frozenset({"id", "name", "deps", "component", "region", "lane", "lanes", "weights", "step"})
+PLACE_FIELDS = frozenset({"id", "name", "deps", "component", "region", "lane", "lanes", "weights", "step", "network",
+                          "layer"})
 WORK_FIELDS = tuple(f.name for f in fields(Op) if f.name not in PLACE_FIELDS)
 #: Everything but the op's name and absolute id: what makes two segments the same work (deps relative).
 CONTENT_FIELDS = tuple(f.name for f in fields(Op) if f.name not in ("id", "name", "deps"))

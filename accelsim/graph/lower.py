@@ -198,7 +198,9 @@ def lower_network(b: GraphBuilder, network: Network, ctx: Ctx, inputs: list[int]
     """Lower a network's layers in order; returns the ops producing its output."""
     out = inputs
     for layer in network.layers:
+        b.network, b.layer = layer.network, layer.name  # every op of the layer says which it lowers
         out, ctx = LOWERINGS[layer.kind](b, layer, ctx, out)
+    b.network = b.layer = ""
     return out
 
 
@@ -214,7 +216,7 @@ def lower_decode_step(b: GraphBuilder, model: Model, step: StepRecord, after: li
     # The host starts each iteration's program on the coprocessor: the loop is dynamic, so every
     # iteration is a launch (the encoder, a static graph, is one). The launch occupies the whole
     # coprocessor (its command processor sets up every core), so it counts as coprocessor time.
-    after = [b.add(f"{tag}launch", "launch", "core", "search", region, after)]
+    after = [b.add(f"{tag}launch", "launch", "core", "search", region, after, network="search", layer="launch")]
     outs: list[int] = []
     pred_out: list[int] = []
     for net, rows in (("prediction", step.miss_prediction), ("lm_ext", step.miss_lm), ("lm_src", step.miss_lm)):
@@ -227,12 +229,12 @@ def lower_decode_step(b: GraphBuilder, model: Model, step: StepRecord, after: li
     joint = lower_network(b, model.networks["joint"], Ctx("joint", region, q, fused, rows=step.active, tag=tag),
                           after + pred_out)
     lm_scores = 2 * step.miss_lm * model.vocab if "lm_ext" in model.networks else 0
-    scores = b.add(f"{tag}scores", "transfer", "d2h", "search", region, joint + outs,
+    scores = b.add(f"{tag}scores", "transfer", "d2h", "search", region, joint + outs, network="search", layer="scores",
                    bytes=(step.active * model.vocab + lm_scores) * SCORE_BYTES)
-    fuse = b.add(f"{tag}fuse", "fuse", "host", "search", region, [scores], elements=step.candidates)
-    topk = b.add(f"{tag}topk", "topk", "host", "search", region, [fuse], elements=step.candidates, k=beam)
-    merge = b.add(f"{tag}merge", "merge", "host", "search", region, [topk], elements=step.kept + step.merged)
-    select = b.add(f"{tag}select", "transfer", "h2d", "search", region, [merge], bytes=step.kept * SELECTION_BYTES)
+    fuse = b.add(f"{tag}fuse", "fuse", "host", "search", region, [scores], network="search", layer="fuse", elements=step.candidates)
+    topk = b.add(f"{tag}topk", "topk", "host", "search", region, [fuse], network="search", layer="topk", elements=step.candidates, k=beam)
+    merge = b.add(f"{tag}merge", "merge", "host", "search", region, [topk], network="search", layer="merge", elements=step.kept + step.merged)
+    select = b.add(f"{tag}select", "transfer", "h2d", "search", region, [merge], network="search", layer="select", bytes=step.kept * SELECTION_BYTES)
     return [select]
 
 
@@ -330,8 +332,9 @@ def lower_encoder(encoder: Network, frames: int, lstm_quant: str, steps: int | N
     """The encoder segment; memoized, since sweeps over beams and LM settings share it."""
     b = GraphBuilder()
     width = encoder.layers[0].spec.input  # type: ignore[attr-defined]
-    feats = b.add("encoder.features", "transfer", "h2d", "encoder", "encoder", bytes=frames * width * FEATURE_BYTES)
-    launch = b.add("encoder.launch", "launch", "core", "encoder", "encoder", [feats])
+    feats = b.add("encoder.features", "transfer", "h2d", "encoder", "encoder", network="encoder", layer="features",
+                  bytes=frames * width * FEATURE_BYTES)
+    launch = b.add("encoder.launch", "launch", "core", "encoder", "encoder", [feats], network="encoder", layer="launch")
     ctx = Ctx("encoder", "encoder", lstm_quant, quantize, frames=frames, steps=steps or 0)
     after = lower_network(b, encoder, ctx, [launch])
     return Segment(tuple(b.ops), tuple(after), ("encoder", encoder, frames, lstm_quant, steps or frames))

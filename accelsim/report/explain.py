@@ -9,7 +9,6 @@ variants. Running the base and the variants is ``accelsim.explain``'s job (``acc
 
 from __future__ import annotations
 
-import io
 from collections import defaultdict
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any, Callable
 from accelsim.files import atomic_write_bytes
 from accelsim.graph.ir import COMPONENTS
 from accelsim.hw.link import link_bytes_per_s
+from accelsim.report.figures import figure_bytes, figure_format
 from accelsim.report.metrics import RESOURCE_CLASSES, critical_path
 from accelsim.report.result import SimResult
 from accelsim.spec.hardware import HardwareSpec
@@ -300,8 +300,8 @@ def format_explain(report: Explanation) -> str:
 # ---------------------------------------------------------------- plot
 
 
-def sensitivity_png(report: Explanation) -> bytes:
-    """The sensitivity table as a horizontal bar chart (PNG bytes): largest speed-up at the top."""
+def sensitivity_png(report: Explanation, fmt: str = "png") -> bytes:
+    """The sensitivity table as a horizontal bar chart (PNG bytes, or ``fmt``: svg, pdf): largest speed-up at the top."""
     import matplotlib
 
     matplotlib.use("Agg")  # files only; no display needed
@@ -330,10 +330,7 @@ def sensitivity_png(report: Explanation) -> bytes:
     precision = presets.pop() if len(presets) == 1 else "mixed precision"
     ax.set_title(f"What a 2x better machine part buys: {report.workload} on {report.hardware}\n"
                  f"{precision}, beam {report.beam}, base RTF {report.rtf:.4f}", fontsize=10)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=130, bbox_inches="tight")
-    plt.close(fig)
-    return buf.getvalue()
+    return figure_bytes(fig, fmt, dpi=130)
 
 
 def _tick(s: Sensitivity) -> str:
@@ -345,5 +342,5 @@ def _tick(s: Sensitivity) -> str:
 
 
 def plot_sensitivity(report: Explanation, path: str | Path) -> None:
-    """Write :func:`sensitivity_png` to ``path`` (atomically)."""
-    atomic_write_bytes(path, sensitivity_png(report), parents=False)  # --plot: the folder must exist
+    """Write :func:`sensitivity_png` to ``path`` (atomically), as PNG, SVG or PDF by its extension."""
+    atomic_write_bytes(path, sensitivity_png(report, figure_format(path)), parents=False)  # --plot: the folder must exist

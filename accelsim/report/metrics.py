@@ -12,6 +12,7 @@ from accelsim.hw.coprocessor import select_format
 from accelsim.hw.link import link_bytes_per_s
 from accelsim.memo import Memo
 from accelsim.errors import AccelsimError
+from accelsim.report.critical import chain as _chain, critical_path  # noqa: F401  (critical_path: re-exported)
 from accelsim.report.result import SimResult, non_finite
 from accelsim.sim.engine import Record, Run
 from accelsim.sim.segments import SegmentRun
@@ -21,30 +22,6 @@ from accelsim.workload.model import Model
 from accelsim.workload.search import DecodeTrace
 
 RESOURCE_CLASSES = ("coprocessor", "host", "link", "memory")
-
-
-def _chain(ends: list[float], preds: list[int]) -> list[tuple[int, float]]:
-    """Indices on the critical path, first to last, with the seconds each accounts for.
-
-    Starting from the last row to finish, each row is charged the interval from its predecessor's end
-    to its own end (its wait for a resource, if any, is charged to the holder it waited for, which is
-    then its predecessor). The charges tile [0, makespan] exactly.
-    """
-    if not ends:
-        return []
-    current = max(range(len(ends)), key=lambda i: (ends[i], i))
-    chain: list[tuple[int, float]] = []
-    while current >= 0:
-        pred = preds[current]
-        chain.append((current, ends[current] - (ends[pred] if pred >= 0 else 0.0)))
-        current = pred
-    chain.reverse()
-    return chain
-
-
-def critical_path(records: tuple[Record, ...]) -> list[tuple[Record, float]]:
-    """The chain of records that determined the makespan, with the time each one accounts for."""
-    return [(records[i], s) for i, s in _chain([r.end for r in records], [r.pred for r in records])]
 
 
 def critical_seconds(run: Run) -> tuple[dict[str, float], dict[str, float]]:
@@ -173,6 +150,7 @@ def measure(spec: WorkloadSpec, hw: HardwareSpec, model: Model, trace: DecodeTra
         records=records,
         model=kept_model,  # type: ignore[arg-type]
         formats=formats_of(model, hw),
+        machine=hw if records else None,
     ))
 
 
@@ -219,5 +197,5 @@ def aggregate(results: Sequence[SimResult]) -> SimResult:
         iterations=sum(r.iterations for r in results),
         fetched_weight_bytes=sum(r.fetched_weight_bytes for r in results),
         ops=sum(r.ops for r in results), weight_fetches=sum(r.weight_fetches for r in results),
-        utterance_rtfs=tuple(r.rtf for r in results), records=(), model=None,
+        utterance_rtfs=tuple(r.rtf for r in results), records=(), model=None, machine=None,
     ))

@@ -1,8 +1,12 @@
-"""Figures: the paper's Fig. 2(a) and 2(b) redrawn from simulation, with the published values marked."""
+"""Figures: the paper's Fig. 2(a) and 2(b) redrawn from simulation, with the published values marked.
+
+Both figures split the RTF with the same words: the encoder, and the decoding loop -- in 2(a) by network
+(prediction net, joint net, LM_EXT, LM_SRC) and its own beam-search steps, in 2(b) into what runs on the
+coprocessor and link and what runs on the host.
+"""
 
 from __future__ import annotations
 
-import io
 from typing import Callable
 
 import matplotlib
@@ -10,6 +14,7 @@ import matplotlib
 matplotlib.use("Agg")  # files only; no display needed
 import matplotlib.pyplot as plt  # noqa: E402
 
+from accelsim.report.figures import figure_bytes  # noqa: E402
 from accelsim.report.result import SimResult  # noqa: E402
 from accelsim.report.compare import PARTS  # noqa: E402
 from accelsim.spec.targets import Setting, TargetsFile  # noqa: E402
@@ -17,15 +22,13 @@ from accelsim.graph.ir import COMPONENTS  # noqa: E402
 
 COLORS = {"encoder": "#4477aa", "prediction": "#66ccee", "joint": "#228833", "lm_ext": "#ccbb44",
           "lm_src": "#ee6677", "search": "#aa3377"}
-LABELS = {"encoder": "encoder", "prediction": "prediction net", "joint": "joint net", "lm_ext": "LM$_{EXT}$",
-          "lm_src": "LM$_{SRC}$", "search": "beam search (host + transfers)"}
-
-
-def _png(fig) -> bytes:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=130, bbox_inches="tight")
-    plt.close(fig)
-    return buf.getvalue()
+LABELS = {"encoder": "encoder", "prediction": "decoding: prediction net", "joint": "decoding: joint net",
+          "lm_ext": "decoding: LM$_{EXT}$", "lm_src": "decoding: LM$_{SRC}$",
+          "search": "decoding: beam search (launches, transfers, host)"}
+#: Fig. 2(b)'s parts, named as Fig. 2(a) names them.
+DECODING_ACCEL = "decoding: coprocessor + link (prediction, joint, LMs, transfers)"
+DECODING_HOST = "decoding: host (non-accelerable)"
+RTF_LABEL = "real-time factor (processing time / audio)"
 
 
 def _paper_rtf(targets: TargetsFile, setting: Setting) -> float | None:
@@ -35,7 +38,7 @@ def _paper_rtf(targets: TargetsFile, setting: Setting) -> float | None:
     return None
 
 
-def plot_fig2a(get: Callable[[Setting], SimResult], targets: TargetsFile) -> bytes:
+def plot_fig2a(get: Callable[[Setting], SimResult], targets: TargetsFile, fmt: str = "png") -> bytes:
     """Stacked RTF by component, beam 16: FP16, INT8, INT4 at 32 Gbps and INT4 at 64 Gbps, without and with LMs."""
     columns = [("FP16", "fp16", 32.0), ("INT8", "int8", 32.0), ("INT4", "int4", 32.0), ("INT4\nBW64", "int4", 64.0)]
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.6), sharey=True)
@@ -56,26 +59,30 @@ def plot_fig2a(get: Callable[[Setting], SimResult], targets: TargetsFile) -> byt
                         label="paper (Sec. 4.1)" if not marked else None)
                 marked = True
         ax.set_xticks(range(len(columns)), [c[0] for c in columns])
+        ax.set_xlabel("precision (weights/activations, Fig. 1 scheme for INT4)")
         ax.set_title(("with" if lm else "without") + " LM fusion (LM$_{EXT}$ + LM$_{SRC}$)")
         ax.grid(axis="y", alpha=0.3)
-    axes[0].set_ylabel("real-time factor (processing time / audio)")
+    axes[0].set_ylabel(RTF_LABEL)
     handles, labels = [], []
     for ax in axes:
         for h, l in zip(*ax.get_legend_handles_labels()):
             if l not in labels:
                 handles.append(h)
                 labels.append(l)
-    axes[1].legend(handles, labels, loc="upper right", fontsize=8)
+    axes[0].legend(handles, labels, loc="upper right", fontsize=8)  # the panel without LMs has room above its bars
     fig.suptitle("Fig. 2(a): RTF by precision, beam 16, 152 frames (accelsim; paper values marked)")
-    return _png(fig)
+    fig.text(0.5, -0.04, "Every bar runs on the default host link of 32 Gbps per lane (x16); BW64 is INT4 with the link "
+             "doubled to 64 Gbps per lane.\nBars: critical-path RTF by component (they sum to the RTF printed above "
+             "each bar); markers: the paper's values (Sec. 4.1).", ha="center", va="top", fontsize=9)
+    return figure_bytes(fig, fmt, dpi=130)
 
 
-def plot_fig2b(get: Callable[[Setting], SimResult], targets: TargetsFile) -> bytes:
+def plot_fig2b(get: Callable[[Setting], SimResult], targets: TargetsFile, fmt: str = "png") -> bytes:
     """INT4 with LM fusion: RTF against beam width at 32 and 64 Gbps, split into encoder / decoding / host."""
     beams = (1, 2, 4, 8, 16)
     parts = (("encoder", "#4477aa", lambda r: PARTS["encoder"](r)),
-             ("decoding (coprocessor + link)", "#ccbb44", lambda r: PARTS["decoding_loop"](r) - PARTS["host"](r)),
-             ("host (non-accelerable)", "#aa3377", lambda r: PARTS["host"](r)))
+             (DECODING_ACCEL, "#ccbb44", lambda r: PARTS["decoding_loop"](r) - PARTS["host"](r)),
+             (DECODING_HOST, "#aa3377", lambda r: PARTS["host"](r)))
     fig, ax = plt.subplots(figsize=(9, 4.6))
     width = 0.38
     marked = False
@@ -97,8 +104,8 @@ def plot_fig2b(get: Callable[[Setting], SimResult], targets: TargetsFile) -> byt
     ax.bar(0, 0, color="white", edgecolor="grey", label="left: 32 Gbps, right (hatched): 64 Gbps")
     ax.set_xticks(range(len(beams)), [str(b) for b in beams])
     ax.set_xlabel("beam width")
-    ax.set_ylabel("real-time factor (processing time / audio)")
+    ax.set_ylabel(RTF_LABEL)
     ax.set_title("Fig. 2(b): INT4 RNN-T with LM fusion, RTF against beam width (accelsim; paper values marked)")
     ax.grid(axis="y", alpha=0.3)
-    ax.legend(fontsize=8, loc="upper left")
-    return _png(fig)
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2, frameon=False)  # below: bars fill the panel
+    return figure_bytes(fig, fmt, dpi=130)

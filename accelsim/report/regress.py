@@ -15,18 +15,31 @@ import pandas as pd
 
 #: Metrics compared, with +1 when higher is worse, -1 when lower is worse.
 DIRECTIONS = {"rtf": 1, "time_s": 1, "rtf_p50": 1, "rtf_p90": 1, "rtf_p99": 1, "model_size_MB": 1, "compression": -1}
-PREFIXES = {"component_": 1, "resource_": 1}
+#: Breakdown columns, by (prefix, suffix): ``component_lm_ext_rtf``, ``resource_link_rtf`` (higher is worse).
+PATTERNS = {("component_", "_rtf"): 1, ("resource_", "_rtf"): 1}
 ABS_FLOOR = 1e-6  # RTF-scale changes smaller than this are noise of no interest (the model is deterministic)
 
 
+def _pattern(column: str) -> tuple[str, str] | None:
+    return next((p for p in PATTERNS if column.startswith(p[0]) and column.endswith(p[1])), None)
+
+
 def metric_columns(table: pd.DataFrame) -> list[str]:
-    return [c for c in table.columns if c in DIRECTIONS or c.startswith(tuple(PREFIXES))]
+    return [c for c in table.columns if c in DIRECTIONS or _pattern(c)]
 
 
 def direction(metric: str) -> int:
     if metric in DIRECTIONS:
         return DIRECTIONS[metric]
-    return next(d for p, d in PREFIXES.items() if metric.startswith(p))
+    return PATTERNS[_pattern(metric)]  # type: ignore[index]
+
+
+def current_names(baseline: pd.DataFrame) -> pd.DataFrame:
+    """A baseline written before the breakdown columns carried their unit (``component_encoder``, not
+    ``component_encoder_rtf``) read with today's names, so that it is still compared and not silently skipped."""
+    renames = {c: c + "_rtf" for c in baseline.columns
+               if c.startswith(("component_", "resource_")) and not c.endswith("_rtf")}
+    return baseline.rename(columns=renames)
 
 
 def baseline_table(results: pd.DataFrame, axes: list[str]) -> pd.DataFrame:
@@ -63,7 +76,7 @@ def _as_written(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def compare(baseline: pd.DataFrame, current: pd.DataFrame, axes: list[str], tolerance_pct: float) -> Regression:
-    base = _as_written(baseline)
+    base = current_names(_as_written(baseline))
     now = _as_written(baseline_table(current, axes))
     for frame in (base, now):
         frame["_label"] = frame.apply(lambda r: _label(r, axes), axis=1)

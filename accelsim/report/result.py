@@ -9,6 +9,7 @@ from typing import Any
 
 from accelsim.graph.ir import COMPONENTS
 from accelsim.sim.engine import Record
+from accelsim.spec.hardware import HardwareSpec
 from accelsim.workload.model import Model
 
 
@@ -39,12 +40,32 @@ class SimResult:
     #: Per network, the arithmetic format(s) its matmuls ran in on this chip (e.g. "int8+int4"), see
     #: :func:`accelsim.hw.coprocessor.select_format`.
     formats: dict[str, str] = field(default_factory=dict)
+    machine: HardwareSpec | None = field(default=None, repr=False, compare=False)  # kept with the records (MAC formats)
 
     def percentile(self, q: float) -> float:
         """Per-utterance RTF percentile (q in 0..100) of a test set; the RTF itself for one utterance."""
         import numpy as np
 
         return float(np.percentile(self.utterance_rtfs, q)) if self.utterance_rtfs else self.rtf
+
+    def to_frame(self):
+        """The headline metrics as a one-row pandas DataFrame (the columns of a sweep's results table)."""
+        from accelsim.report.frames import headline_frame
+
+        return headline_frame(self)
+
+    def ops_frame(self):
+        """One row per record (op or weight fetch) as a pandas DataFrame, with its critical-path seconds."""
+        from accelsim.report.frames import ops_frame
+
+        return ops_frame(self)
+
+    def layers(self):
+        """One row per layer as a pandas DataFrame: ops, MACs, weight bytes fetched, critical-path seconds and
+        RTF share, what bound it, its bits and MAC format (see ``accelsim.report.frames.LAYER_COLUMNS``)."""
+        from accelsim.report.frames import layers_frame
+
+        return layers_frame(self)
 
     def to_dict(self) -> dict[str, Any]:
         """Everything but the per-op records, JSON-ready."""
@@ -74,15 +95,19 @@ class SimResult:
         }
 
     def row(self) -> dict[str, Any]:
-        """One results-table row: headline metrics, both breakdowns and occupancy as columns."""
+        """One results-table row: headline metrics, both breakdowns and occupancy as columns, each name saying its
+        unit: ``*_rtf`` (shares of the RTF that sum to it), ``*_s``, ``*_bytes``, ``*_MB`` (10^6 bytes),
+        ``link_GBps_usable`` (10^9 bytes/s per direction after lanes and efficiency); ``occupancy_*`` are shares
+        of the processing time (0..1), ``compression`` a ratio against FP32."""
         row: dict[str, Any] = {
             "rtf": self.rtf, "time_s": self.time_s, "audio_s": self.audio_s, "rtf_p50": self.percentile(50),
             "rtf_p90": self.percentile(90), "rtf_p99": self.percentile(99), "utterances": max(1, len(self.utterance_rtfs)),
             "model_size_MB": self.model_size_MB, "compression": self.compression, "beam": self.beam,
-            "iterations": self.iterations, "link_GBps": self.link_GBps,
+            "iterations": self.iterations, "link_GBps_usable": self.link_GBps,
+            "fetched_weight_bytes": self.fetched_weight_bytes, "ops": self.ops, "weight_fetches": self.weight_fetches,
         }
-        row.update({f"component_{k}": v for k, v in self.breakdown_by_component.items()})
-        row.update({f"resource_{k}": v for k, v in self.breakdown_by_resource.items()})
+        row.update({f"component_{k}_rtf": v for k, v in self.breakdown_by_component.items()})
+        row.update({f"resource_{k}_rtf": v for k, v in self.breakdown_by_resource.items()})
         row.update({f"occupancy_{k}": v for k, v in self.occupancy.items()})
         return row
 

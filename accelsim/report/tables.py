@@ -37,6 +37,23 @@ def format_run(r: SimResult) -> str:
     return "\n".join(lines)
 
 
+def format_layers(layers, rtf: float) -> str:
+    """The per-layer table of ``SimResult.layers()``, with a total line equal to the run's totals."""
+    head = (f"  {'network':<11}{'layer':<13}{'ops':>7}{'GMACs':>9}{'weights MB':>12}{'crit. ms':>10}{'RTF':>9}"
+            f"{'share':>8}  {'bound by':<12}{'bits w/a':<9}{'format':<7}")
+    lines = [head]
+    for row in layers.itertuples(index=False):
+        bits = "/".join("-" if str(b) == "<NA>" else str(b) for b in (row.weight_bits, row.act_bits))
+        bits = "-" if bits == "-/-" else bits
+        share = row.critical_rtf / rtf if rtf else 0.0
+        lines.append(f"  {row.network:<11}{row.layer:<13}{row.ops:>7}{row.macs / 1e9:>9.3f}{row.weight_bytes / 1e6:>12.1f}"
+                     f"{row.critical_s * 1e3:>10.3f}{row.critical_rtf:>9.5f}{share:>8.1%}  {row.bound_by or '-':<12}"
+                     f"{bits:<9}{row.mac_format or '-':<7}")
+    lines.append(f"  {'total':<24}{layers.ops.sum():>7}{layers.macs.sum() / 1e9:>9.3f}{layers.weight_bytes.sum() / 1e6:>12.1f}"
+                 f"{layers.critical_s.sum() * 1e3:>10.3f}{layers.critical_rtf.sum():>9.5f}")
+    return "\n".join(lines)
+
+
 def format_size(report: dict) -> str:
     lines = [f"  {'network':<12}{'precision':>10}{'params (M)':>12}{'size (MB)':>11}{'FP32 (MB)':>11}{'compr.':>8}"]
     for name, n in report["networks"].items():

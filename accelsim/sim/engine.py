@@ -61,6 +61,11 @@ class Record:
     macs: int
     bytes: float
     pred: int
+    network: str = ""  # the op's network and layer (see accelsim.graph.ir.Op), for per-layer reports
+    layer: str = ""
+    step: int = -1
+    weight_bits: int = 16
+    act_bits: int = 16
 
 
 class Run:
@@ -83,10 +88,12 @@ class Run:
             op = self.ops[row.op]
             if row.fetch:
                 out.append(Record(idx, f"{op.name}.fetch", "fetch", op.component, row.resource,
-                                  resource_class(row.resource), row.start, row.end, 0, self.plan.fetch_bytes[row.op], row.pred))
+                                  resource_class(row.resource), row.start, row.end, 0, self.plan.fetch_bytes[row.op], row.pred,
+                                  op.network, op.layer, op.step, op.weight_bits, op.act_bits))
             else:
                 out.append(Record(idx, op.name, op.kind, op.component, row.resource, resource_class(row.resource),
-                                  row.start, row.end, op.macs, op.bytes, row.pred))
+                                  row.start, row.end, op.macs, op.bytes, row.pred, op.network, op.layer, op.step,
+                                  op.weight_bits, op.act_bits))
         return tuple(out)
 
     def component(self, index: int) -> str:

@@ -8,9 +8,10 @@ Each quantity type has a documented range, far wider than any real machine, so t
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Annotated, Callable
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, PlainSerializer
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, PlainSerializer, WithJsonSchema
 
 from accelsim.spec import units
 from accelsim.spec.limits import show
@@ -69,30 +70,54 @@ def _quantity(parse: Callable[[object], float], fmt: Callable[[float], str], *, 
     return check
 
 
-def quantity(parse: Callable[[object], float], fmt: Callable[[float], str], **limits) -> object:
-    """An annotated float type for a quantity written with a unit; see :func:`_quantity` for ``limits``."""
-    return Annotated[float, BeforeValidator(_quantity(parse, fmt, **limits)), PlainSerializer(fmt)]
+@dataclass(frozen=True)
+class Unit:
+    """What a quantity field holds, for schemas and the field reference: ``"bandwidth"`` written as ``"32 Gbps"``,
+    stored in ``"B/s"``."""
+
+    quantity: str
+    si: str
+    example: str
+    written: str  # the units a YAML value may use
+
+
+#: A number followed by a unit, as :mod:`accelsim.spec.units` reads it (the units themselves are checked there).
+QUANTITY_PATTERN = r"^\s*[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?\s*[A-Za-zµ/]+\s*$"
+
+
+def quantity(parse: Callable[[object], float], fmt: Callable[[float], str], unit: Unit, **limits) -> object:
+    """An annotated float type for a quantity written with a unit; see :func:`_quantity` for ``limits``.
+
+    In JSON Schema it is a string with a unit (``"32 Gbps"``), as YAML files write it."""
+    schema = {"type": "string", "pattern": QUANTITY_PATTERN, "examples": [unit.example],
+              "x-unit": unit.si, "x-units-accepted": unit.written}
+    return Annotated[float, BeforeValidator(_quantity(parse, fmt, **limits)), PlainSerializer(fmt),
+                     WithJsonSchema(schema, mode="validation"), unit]
 
 
 HOUR = 3600.0
 
 BytesPerSecond = quantity(units.parse_bandwidth, units.format_bandwidth,
+                          Unit("bandwidth", "B/s", "32 Gbps", "bps, kbps, Mbps, Gbps, bit/s, B/s, MB/s, GB/s, MiB/s, ..."),
                           low=1e3 / 8, low_text="1 kbit/s", high=1e15 / 8, high_text="1 Pbit/s")
 """A bandwidth written as ``"32 Gbps"`` or ``"4 GB/s"``; stored in bytes per second; 1 kbit/s to 1 Pbit/s."""
 
-Bytes = quantity(units.parse_size, units.format_size, low=1.0, low_text="1 B", high=2.0**50, high_text="1 PiB")
+Bytes = quantity(units.parse_size, units.format_size, Unit("size", "B", "2 MiB", "B, kB, MB, GB, KiB, MiB, GiB, kbit, Mbit, ..."),
+                 low=1.0, low_text="1 B", high=2.0**50, high_text="1 PiB")
 """A size written as ``"2 MiB"``; stored in bytes; 1 B to 1 PiB."""
 
-Hertz = quantity(units.parse_frequency, units.format_frequency,
+Hertz = quantity(units.parse_frequency, units.format_frequency, Unit("frequency", "Hz", "1.6 GHz", "Hz, kHz, MHz, GHz"),
                  low=1e6, low_text="1 MHz", high=1e11, high_text="100 GHz")
 """A frequency written as ``"1.6 GHz"``; stored in hertz; 1 MHz to 100 GHz."""
 
-Seconds = quantity(units.parse_time, units.format_time, zero=True, high=HOUR, high_text="1 hour ('3600 s')")
+Seconds = quantity(units.parse_time, units.format_time, Unit("duration", "s", "2 us", "s, ms, us, ns, ps"),
+                   zero=True, high=HOUR, high_text="1 hour ('3600 s')")
 """A duration written as ``"2 us"``; stored in seconds; zero allowed, at most 1 hour."""
 
-PositiveSeconds = quantity(units.parse_time, units.format_time, high=HOUR, high_text="1 hour ('3600 s')")
+PositiveSeconds = quantity(units.parse_time, units.format_time, Unit("duration", "s", "20 ms", "s, ms, us, ns, ps"),
+                           high=HOUR, high_text="1 hour ('3600 s')")
 """A strictly positive duration written as ``"20 ms"``; stored in seconds; at most 1 hour."""
 
-FrameShift = quantity(units.parse_time, units.format_time,
+FrameShift = quantity(units.parse_time, units.format_time, Unit("duration", "s", "20 ms", "s, ms, us, ns, ps"),
                       low=1e-6, low_text="1 us", high=10.0, high_text="10 s")
 """Audio time per encoder frame, written as ``"20 ms"``; stored in seconds; 1 us to 10 s."""

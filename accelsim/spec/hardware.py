@@ -115,7 +115,7 @@ class HardwareSpec(Strict):
 
     name: Text = Field(description="A short name for reports.")
     description: Text = Field("", description="Free text.")
-    coprocessor: CoprocessorSpec
-    host: HostSpec
-    link: LinkSpec
-    memory: MemorySpec
+    coprocessor: CoprocessorSpec = Field(description="The accelerator: cores of PE arrays with scratchpads.")
+    host: HostSpec = Field(description="The host CPU running the beam search bookkeeping.")
+    link: LinkSpec = Field(description="The host <-> coprocessor link (each direction its own channel).")
+    memory: MemorySpec = Field(description="Where weights live and which stay on chip.")

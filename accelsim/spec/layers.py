@@ -55,7 +55,9 @@ class LayerSpec(Strict):
 
 @register_layer("embedding")
 class Embedding(LayerSpec):
-    kind: Literal["embedding"] = "embedding"
+    """A table lookup: one row of ``dim`` weights per symbol."""
+
+    kind: Literal["embedding"] = Field("embedding", description="Layer kind.")
     vocab: Width = Field(description="Number of symbols embedded; at most 1,000,000.")
     dim: Width = Field(description="Embedding width; at most 1,000,000.")
 
@@ -68,7 +70,9 @@ class Embedding(LayerSpec):
 
 @register_layer("linear")
 class Linear(LayerSpec):
-    kind: Literal["linear"] = "linear"
+    """A fully connected layer: ``output`` x ``input`` weights and a bias."""
+
+    kind: Literal["linear"] = Field("linear", description="Layer kind.")
     input: Width = Field(description="Input features; at most 1,000,000.")
     output: Width = Field(description="Output features; at most 1,000,000.")
 
@@ -119,12 +123,16 @@ class _Recurrent(LayerSpec):
 
 @register_layer("lstm")
 class LSTM(_Recurrent):
-    kind: Literal["lstm"] = "lstm"
+    """A (stack of) unidirectional LSTM layer(s)."""
+
+    kind: Literal["lstm"] = Field("lstm", description="Layer kind.")
 
 
 @register_layer("blstm")
 class BLSTM(_Recurrent):
-    kind: Literal["blstm"] = "blstm"
+    """A (stack of) bidirectional LSTM layer(s): forward and backward directions of ``hidden`` cells each."""
+
+    kind: Literal["blstm"] = Field("blstm", description="Layer kind.")
     directions: ClassVar[int] = 2
 
 
@@ -132,7 +140,7 @@ class BLSTM(_Recurrent):
 class MultiplicativeJoint(LayerSpec):
     """Joint network combination of encoder and prediction outputs by element-wise product (Saon et al. 2021)."""
 
-    kind: Literal["multiplicative_joint"] = "multiplicative_joint"
+    kind: Literal["multiplicative_joint"] = Field("multiplicative_joint", description="Layer kind.")
     dim: Width = Field(description="Width of the encoder and prediction outputs that are multiplied; at most 1,000,000.")
 
     def output_size(self) -> int:
@@ -141,7 +149,9 @@ class MultiplicativeJoint(LayerSpec):
 
 @register_layer("log_softmax")
 class LogSoftmax(LayerSpec):
-    kind: Literal["log_softmax"] = "log_softmax"
+    """Log-softmax over ``dim`` classes (element-wise work only)."""
+
+    kind: Literal["log_softmax"] = Field("log_softmax", description="Layer kind.")
     dim: Width = Field(description="Number of classes normalised; at most 1,000,000.")
 
     def output_size(self) -> int:

@@ -106,13 +106,14 @@ def parse_precision_flag(text: str) -> dict[str, str]:
     """
     text = text.strip()
     if "=" not in text:
+        text = text.lower()  # presets are lower case; INT4 is int4
         if text not in PRESETS:
             raise ValueError(f"unknown precision preset {show(text)}; expected one of {sorted(PRESETS)}")
         return {"default": text}
     out: dict[str, str] = {}
     for part in text.split(","):
         net, _, preset = part.partition("=")
-        net, preset = net.strip(), preset.strip()
+        net, preset = net.strip().lower(), preset.strip().lower()
         if net not in NETWORK_GROUPS:
             raise ValueError(f"unknown network {show(net)} in {show(text)}; expected one of {sorted(NETWORK_GROUPS)}")
         if preset not in PRESETS:

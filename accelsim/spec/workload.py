@@ -39,9 +39,9 @@ class ModelSpec(Strict):
 
     vocab: int = Field(ge=2, le=65_536, description="Output symbols of the joint network, blank included: 2 (blank and one "
                        "label) to 65,536.")
-    encoder: NetworkSpec
-    prediction: NetworkSpec
-    joint: NetworkSpec
+    encoder: NetworkSpec = Field(description="Acoustic encoder: runs once over all frames of the utterance.")
+    prediction: NetworkSpec = Field(description="Prediction network: runs once per new label prefix during decoding.")
+    joint: NetworkSpec = Field(description="Joint network: combines encoder and prediction outputs for every active hypothesis.")
     lm_ext: NetworkSpec | None = Field(None, description="External LM (LM_EXT); needed when decoding.lm_fusion is true.")
     lm_src: NetworkSpec | None = Field(None, description="Source-domain LM (LM_SRC); needed when decoding.lm_fusion is true.")
 
@@ -49,12 +49,12 @@ class ModelSpec(Strict):
 class LayerPrecisionSpec(Strict):
     """Overrides the preset for one layer; unset fields keep the preset's value."""
 
-    network: Literal["encoder", "prediction", "joint", "lm_ext", "lm_src"]
+    network: Literal["encoder", "prediction", "joint", "lm_ext", "lm_src"] = Field(description="Network of the layer.")
     layer: Text = Field(description="Layer name after stacks are expanded, e.g. 'blstm1'.")
-    weight_bits: Bits | None = None
-    act_bits: Bits | None = None
-    weight_quantizer: Literal[QUANTIZERS] | None = None  # type: ignore[valid-type]
-    act_quantizer: Literal[QUANTIZERS] | None = None  # type: ignore[valid-type]
+    weight_bits: Bits | None = Field(None, description="Weight bits (default: the preset's).")
+    act_bits: Bits | None = Field(None, description="Activation (input) bits (default: the preset's).")
+    weight_quantizer: Literal[QUANTIZERS] | None = Field(None, description="Weight quantizer (default: the preset's).")  # type: ignore[valid-type]
+    act_quantizer: Literal[QUANTIZERS] | None = Field(None, description="Activation quantizer (default: the preset's).")  # type: ignore[valid-type]
 
 
 class PrecisionSpec(Strict):
@@ -119,8 +119,8 @@ class DecodingSpec(Strict):
 
     beam: int = Field(16, gt=0, le=1024, description="Beam width: hypotheses kept per iteration; at most 1,024.")
     lm_fusion: bool = Field(True, description="Evaluate LM_EXT and LM_SRC and fuse their scores (Eq. 1).")
-    fusion: FusionSpec = FusionSpec()
-    emission: EmissionSpec = EmissionSpec()
+    fusion: FusionSpec = Field(FusionSpec(), description="Score fusion weights (Eq. 1), used with lm_fusion.")
+    emission: EmissionSpec = Field(EmissionSpec(), description="Synthetic posteriors the search model decodes.")
     u_max: int | None = Field(None, gt=0, le=1_000_000,
                               description="Most labels a hypothesis may emit (default: 2 x reference + 10); at most 1,000,000.")
     early_stop: bool = Field(True, description="End the search once no unfinished hypothesis scores above the best finished one.")
@@ -169,13 +169,13 @@ class TestSetSpec(Strict):
 class WorkloadSpec(Strict):
     """What `accelsim run` simulates: a model, its precision and how it is decoded."""
 
-    name: Text
-    description: Text = ""
-    utterance: UtteranceSpec
+    name: Text = Field(description="A short name for reports.")
+    description: Text = Field("", description="Free text.")
+    utterance: UtteranceSpec = Field(description="The utterance simulated: its length in frames and the audio time per frame.")
     test_set: TestSetSpec | None = Field(None, description="Many utterances instead of `utterance.frames` (same frame shift).")
-    model: ModelSpec
-    precision: PrecisionSpec = PrecisionSpec()
-    decoding: DecodingSpec = DecodingSpec()
+    model: ModelSpec = Field(description="The networks, layer by layer.")
+    precision: PrecisionSpec = Field(PrecisionSpec(), description="Per-network presets and per-layer overrides of bits and quantizers.")
+    decoding: DecodingSpec = Field(DecodingSpec(), description="The beam search and the synthetic posteriors it decodes.")
 
     @model_validator(mode="after")
     def _test_set_seeds_fit(self) -> "WorkloadSpec":

@@ -25,10 +25,19 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from accelsim.graph.ir import COMPONENTS
+from accelsim.report.metrics import RESOURCE_CLASSES
 from accelsim.spec.base import Strict
 from accelsim.spec.loader import Change, Variation, flag_variation, read_yaml, validate
 
 METRICS = ("rtf", "time_s", "rtf_p50", "rtf_p90", "rtf_p99", "model_size_MB", "compression")
+#: Every numeric column of a results table a plot may show (``SimResult.row``; a test keeps them in step).
+RESULT_COLUMNS = (*METRICS, "audio_s", "utterances", "beam", "iterations", "link_GBps_usable", "fetched_weight_bytes",
+                  "ops", "weight_fetches", *(f"component_{c}_rtf" for c in COMPONENTS),
+                  *(f"resource_{r}_rtf" for r in RESOURCE_CLASSES),
+                  *(f"occupancy_{r}" for r in ("coprocessor", "host", "link_h2d", "link_d2h", "memory")))
+#: Figure files, by extension.
+PLOT_SUFFIXES = (".png", ".svg", ".pdf")
 
 
 def _check_axis(name: str) -> str:
@@ -42,33 +51,39 @@ class PlotSpec(Strict):
 
     kind: Literal["bars", "line", "heatmap"] = Field(description="bars: stacked RTF breakdown per point; line: a metric "
                                                      "against an axis, one line per value of `group`; heatmap: a metric over two axes.")
-    file: str = Field(description="Output file name (PNG) inside the sweep's output folder.")
+    file: str = Field(description="Output file name inside the sweep's output folder; .png, .svg or .pdf (the format).")
     x: str = Field(description="Axis along the x direction.")
-    y: str = Field("rtf", description="line/heatmap: the metric (rtf, time_s, rtf_p90, ...); heatmap: the second axis.")
-    value: str = Field("rtf", description="heatmap: the metric shown in the cells.")
+    y: str = Field("rtf", description="line: the result column drawn (rtf, time_s, rtf_p90, component_lm_ext_rtf, "
+                                      "occupancy_coprocessor, ...); heatmap: the second axis.")
+    value: str = Field("rtf", description="heatmap: the result column shown in the cells.")
     group: str | None = Field(None, description="line: one line per value of this axis; bars: one panel per value.")
     stack: Literal["component", "resource"] = Field("component", description="bars: what the bars are split by.")
     where: dict[str, Any] = Field(default_factory=dict, description="Keep only points with these axis values.")
-    title: str | None = None
+    title: str | None = Field(None, description="Figure title (default: what is plotted against what).")
+    xlabel: str | None = Field(None, description="x axis label (default: the axis field's description and path).")
+    ylabel: str | None = Field(None, description="y axis label (default: what the metric or axis is, with its unit).")
+    logx: bool | None = Field(None, description="line: log-scale x axis (default: when the axis values are numbers, or "
+                                                "quantities such as '8 Gbps', spaced by a constant factor).")
+    logy: bool = Field(False, description="line, bars: log-scale y axis.")
 
     @field_validator("file")
     @classmethod
-    def _png(cls, value: str) -> str:
-        if "/" in value or not value.endswith(".png"):
-            raise ValueError(f"expected a file name ending in .png, got {value!r}")
+    def _figure_file(cls, value: str) -> str:
+        if "/" in value or "\\" in value or not value.lower().endswith(PLOT_SUFFIXES):
+            raise ValueError(f"expected a file name ending in {', '.join(PLOT_SUFFIXES)}, got {value!r}")
         return value
 
 
 class RecipeSpec(Strict):
     name: str = Field(description="The recipe's name: a plain folder name (letters, digits, '.', '_', '-', spaces...; no "
                                   "'/' or '\\', not '.' or '..'); the default output folder is out/<name> beside the recipe.")
-    description: str = ""
+    description: str = Field("", description="Free text.")
     workload: str = Field(description="Workload YAML, relative to the recipe file.")
     hardware: str = Field(description="Hardware YAML, relative to the recipe file.")
     set: list[str] = Field(default_factory=list, description="Overrides applied to every point (--set syntax).")
     axes: dict[str, list[Any]] = Field(default_factory=dict, description="Grid axes: every combination of their values.")
     zip: list[dict[str, list[Any]]] = Field(default_factory=list, description="Groups of axes whose values vary together.")
-    plots: list[PlotSpec] = Field(default_factory=list)
+    plots: list[PlotSpec] = Field(default_factory=list, description="Figures drawn from the results table.")
 
     @field_validator("name")
     @classmethod
@@ -113,10 +128,11 @@ class RecipeSpec(Strict):
             for name in used:
                 if name not in names:
                     raise ValueError(f"plots.{i}: {name!r} is not an axis of this recipe; axes are {names}")
-            if plot.kind == "line" and plot.y not in METRICS:
-                raise ValueError(f"plots.{i}: y={plot.y!r} is not a metric; expected one of {list(METRICS)}")
-            if plot.kind == "heatmap" and plot.value not in METRICS:
-                raise ValueError(f"plots.{i}: value={plot.value!r} is not a metric; expected one of {list(METRICS)}")
+            if plot.kind == "line" and plot.y not in RESULT_COLUMNS:
+                raise ValueError(f"plots.{i}: y={plot.y!r} is not a result column; expected one of {list(RESULT_COLUMNS)}")
+            if plot.kind == "heatmap" and plot.value not in RESULT_COLUMNS:
+                raise ValueError(f"plots.{i}: value={plot.value!r} is not a result column; expected one of "
+                                 f"{list(RESULT_COLUMNS)}")
         return self
 
     @property

@@ -17,7 +17,8 @@ import pandas as pd
 from accelsim.errors import AccelsimError
 from accelsim.files import atomic_write_bytes, atomic_write_text
 from accelsim.pipeline import Point as SimPoint, resolve
-from accelsim.spec.loader import Variation
+from accelsim.spec.loader import PREFIXES, Variation
+from accelsim.spec.schema import SI_SUFFIX, unit_at
 from accelsim.sweep.recipe import Point, Recipe, expand, load_recipe
 from accelsim.sweep.runner import default_workers, key_of, run_points
 
@@ -75,21 +76,56 @@ def run_sweep(recipe: Recipe | str | Path, out: str | Path | None = None, worker
         run_points([r for _, r, _ in runnable], workers=workers, dask=dask, cache=out / "points", resume=resume,
                    progress=report, on_outcome=record)
     finally:  # also on Ctrl-C: what finished is written out
-        table = _table(points, rows)
+        table = _table(points, rows, {p.index: r for p, r, _ in runnable})
         _write_results(out, table)
     _draw(recipe, table, out)
     return table
 
 
-def _table(points: list[Point], rows: dict[int, dict[str, Any]]) -> pd.DataFrame:
+def _si_axes(names: list[str]) -> dict[str, str]:
+    """Axes that are quantities written with a unit ('32 Gbps'), with the name of their SI column beside them
+    (``hw.link.bandwidth`` -> ``hw.link.bandwidth_bytes_per_s``)."""
+    out = {}
+    for name in names:
+        prefix, _, path = name.partition(".")
+        unit = unit_at(PREFIXES[prefix], path) if prefix in PREFIXES else None
+        if unit is not None:
+            out[name] = f"{name}_{SI_SUFFIX[unit.si]}"
+    return out
+
+
+def _si_value(point: SimPoint | None, axis: str) -> float:
+    if point is None:
+        return float("nan")  # the point did not resolve: its error says why
+    prefix, _, path = axis.partition(".")
+    node: Any = point.workload if prefix == "workload" else point.hardware
+    for part in path.split("."):
+        node = getattr(node, part)
+    return float(node)
+
+
+def _table(points: list[Point], rows: dict[int, dict[str, Any]], resolved: dict[int, SimPoint] | None = None) -> pd.DataFrame:
+    """One row per point: the axes as the recipe writes them (and each quantity axis in SI beside it), status,
+    then the metrics. A breakdown or occupancy column a finished point does not have is 0 for it (that resource
+    did nothing), not missing."""
+    names = list(points[0].axes) if points else []
+    si = _si_axes(names)
     records = []
     for point in points:
-        axes = {name: (value if isinstance(value, (int, float, str, bool)) else json.dumps(value))
-                for name, value in point.axes.items()}
+        axes: dict[str, Any] = {}
+        for name, value in point.axes.items():
+            axes[name] = value if isinstance(value, (int, float, str, bool)) else json.dumps(value)
+            if name in si:
+                axes[si[name]] = _si_value((resolved or {}).get(point.index), name)
         records.append({"point": point.index, **axes, **rows[point.index]})
     table = pd.DataFrame.from_records(records)
-    first = ["point", *(points[0].axes if points else []), "status", "error", "key"]
-    return table[first + [c for c in table.columns if c not in first]]
+    first = ["point", *(c for n in names for c in ([n, si[n]] if n in si else [n])), "status", "error", "key"]
+    table = table[first + [c for c in table.columns if c not in first]]
+    if "status" in table:
+        ok = table["status"] == "ok"
+        for column in (c for c in table.columns if c.startswith(("component_", "resource_", "occupancy_"))):
+            table.loc[ok, column] = table.loc[ok, column].fillna(0.0)
+    return table
 
 
 def _write_results(out: Path, table: pd.DataFrame) -> None:

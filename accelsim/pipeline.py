@@ -179,7 +179,15 @@ def encoder_totals(encoder: EncoderWork, hw: HardwareSpec, machine: str) -> Tota
     machine's state repeats: each further step adds one period, and the T-step totals are the k+1-step
     totals plus T - k - 1 times the difference between the two runs (tests compare this with the full
     simulation). Otherwise k doubles; past the utterance's length the whole encoder is simulated.
+    Memoized per machine and encoder (a test set meets each length many times); the caller gets a copy.
     """
+    return _ENCODERS.get((machine, encoder), lambda: _encoder_totals(encoder, hw, machine)).copy()
+
+
+_ENCODERS = Memo("encoder totals", 4096)
+
+
+def _encoder_totals(encoder: EncoderWork, hw: HardwareSpec, machine: str) -> Totals:
     frames = encoder.frames
     out = Totals()  # a new object: the segments' totals are memoized and must stay as they are
     k = STEADY_STEPS

@@ -28,9 +28,6 @@ from accelsim.sweep.runner import Progress, default_workers, run_points, source_
 __all__ = ["SimResult", "clear_caches", "decode_trace", "explain", "prepare", "resolve", "simulate", "source_fingerprint",
            "write_trace"]
 
-Specs = tuple[WorkloadSpec | str | Path, HardwareSpec | str | Path]
-
-
 def _variation(overrides: Variation | Iterable[str], precision: str | None, beam: int | None,
                lm_fusion: bool | None) -> Variation:
     return as_variation(overrides if isinstance(overrides, Variation) else list(overrides)) + \

@@ -19,3 +19,6 @@ class SpecError(AccelsimError):
         self.detail = message
         where = f"{source}: {key}" if key else source
         super().__init__(f"{where}: {message}")
+
+    def __reduce__(self):  # rebuilt from its three parts when it travels back from a worker process
+        return (type(self), (self.source, self.key, self.detail))

@@ -337,7 +337,8 @@ def lower_encoder(encoder: Network, frames: int, lstm_quant: str, steps: int | N
     launch = b.add("encoder.launch", "launch", "core", "encoder", "encoder", [feats], network="encoder", layer="launch")
     ctx = Ctx("encoder", "encoder", lstm_quant, quantize, frames=frames, steps=steps or 0)
     after = lower_network(b, encoder, ctx, [launch])
-    return Segment(tuple(b.ops), tuple(after), ("encoder", encoder, frames, lstm_quant, steps or frames))
+    # The key is every input of this function: the same inputs give the same ops (a review found quantize missing).
+    return Segment(tuple(b.ops), tuple(after), ("encoder", encoder, frames, lstm_quant, steps or frames, quantize))
 
 
 @memoize("lowered decode iterations", 8192)

@@ -185,8 +185,8 @@ def aggregate(results: Sequence[SimResult]) -> SimResult:
     audio_s = sum(r.audio_s for r in results)
 
     def weighted(attr: str, weight: str, total: float) -> dict[str, float]:
-        keys = getattr(results[0], attr)
-        return {k: sum(getattr(r, attr)[k] * getattr(r, weight) for r in results) / total for k in keys}
+        keys = list(dict.fromkeys(k for r in results for k in getattr(r, attr)))  # an entry may be absent in some
+        return {k: sum(getattr(r, attr).get(k, 0.0) * getattr(r, weight) for r in results) / total for k in keys}
 
     return finite(replace(
         results[0],

@@ -1,5 +1,6 @@
 """The engine's policies: where an op runs, which weights stay on chip, when a fetch may start, and which
-channel fetches use. Each is a small object registered by name; the hardware spec names the one to use.
+channel fetches use. Each is a small object registered by name; the hardware spec names the residency, the
+prefetch and the channel (placement has one policy so far, and the engine assumes it depends on the lane only).
 
 - placement (``lanes``): the cores are split evenly among the independent chains (lanes) of an op's region:
   the encoder's forward and backward directions each get half the chip; decode ops, one chain, get all
@@ -47,10 +48,6 @@ PLACEMENTS = {LanePlacement.name: LanePlacement()}
 
 def cores_per_lane(cores: int, lanes: int) -> int:
     return LanePlacement.cores_per_lane(cores, lanes)
-
-
-def cores_of(op: Op, cores: int) -> tuple[int, ...]:
-    return PLACEMENTS["lanes"].cores(op, cores)
 
 
 # ---------------------------------------------------------------- residency

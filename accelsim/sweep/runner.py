@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -168,11 +169,23 @@ def _run_processes(points, chunks, workers, finish) -> None:
     pool = ProcessPoolExecutor(max_workers=workers)
     pending: dict[Future, list[int]] = {}
     queue = list(chunks)
+    interrupted = False
     try:
         while queue or pending:
             while queue and len(pending) < 2 * workers:  # keep workers busy without queueing everything
-                indices = queue.pop(0)
-                pending[pool.submit(_run_chunk, [points[i] for i in indices])] = indices
+                indices = queue[0]
+                try:
+                    future = pool.submit(_run_chunk, [points[i] for i in indices])
+                except BrokenProcessPool as exc:  # a worker died (killed, out of memory): the rest cannot run
+                    for rest in queue:
+                        for index in rest:
+                            finish(index, exc)
+                    queue.clear()
+                    break
+                queue.pop(0)
+                pending[future] = indices
+            if not pending:
+                break
             finished, _ = wait(pending, return_when=FIRST_COMPLETED)
             for future in sorted(finished, key=lambda f: pending[f][0]):
                 indices = pending.pop(future)
@@ -182,8 +195,12 @@ def _run_processes(points, chunks, workers, finish) -> None:
                     outcomes = [exc] * len(indices)
                 for index, outcome in zip(indices, outcomes):
                     finish(index, outcome)
+    except KeyboardInterrupt:
+        interrupted = True
+        raise
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        # On Ctrl-C do not wait for chunks whose results nobody would record.
+        pool.shutdown(wait=not interrupted, cancel_futures=True)
 
 
 def _dask_client(address: str, workers: int):

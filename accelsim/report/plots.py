@@ -60,7 +60,7 @@ def plot_fig2a(get: Callable[[Setting], SimResult], targets: TargetsFile, fmt: s
                 marked = True
         ax.set_xticks(range(len(columns)), [c[0] for c in columns])
         ax.set_xlabel("precision (weights/activations, Fig. 1 scheme for INT4)")
-        ax.set_title(("with" if lm else "without") + " LM fusion (LM$_{EXT}$ + LM$_{SRC}$)")
+        ax.set_title("with LM fusion (LM$_{EXT}$ + LM$_{SRC}$)" if lm else "without LM fusion (RNN-T alone)")
         ax.grid(axis="y", alpha=0.3)
     axes[0].set_ylabel(RTF_LABEL)
     handles, labels = [], []

@@ -23,7 +23,7 @@ from accelsim.memo import Memo
 from accelsim.report.metrics import Totals, measure as measure_result, program_totals, run_totals, segment_totals
 from accelsim.report.result import SimResult
 from accelsim.sim.engine import Run, simulate_ops
-from accelsim.sim.segments import SegmentRun, distinct_runs, simulate_program
+from accelsim.sim.segments import distinct_runs, repeats_step_by_step, run_alone, simulate_program
 from accelsim.spec.hardware import HardwareSpec
 from accelsim.spec.loader import Variation, as_variation, load_hardware, load_workload, override_spec
 from accelsim.spec.workload import WorkloadSpec
@@ -192,80 +192,20 @@ def _encoder_totals(encoder: EncoderWork, hw: HardwareSpec, machine: str) -> Tot
     out = Totals()  # a new object: the segments' totals are memoized and must stay as they are
     k = STEADY_STEPS
     while k + 1 < frames:
-        short, longer = (_segment_run(encoder.lower(n), hw, machine) for n in (k, k + 1))
-        if _repeats(longer, k + 1):
+        short, longer = (run_alone(encoder.lower(n), hw, machine) for n in (k, k + 1))
+        if repeats_step_by_step(longer, k + 1):
             a, b = segment_totals(short), segment_totals(longer)
             out.add(b)
-            out.add(_difference(b, a), frames - k - 1)
+            out.add(b.minus(a), frames - k - 1)
             return out
         k *= 2
-    out.add(segment_totals(_segment_run(encoder.lower(), hw, machine)))
+    out.add(segment_totals(run_alone(encoder.lower(), hw, machine)))
     return out
-
-
-def _segment_run(segment: Segment, hw: HardwareSpec, machine: str) -> SegmentRun:
-    ((run, _),) = distinct_runs([segment], hw, machine)
-    return run
 
 
 def _segment_totals(segment: Segment, hw: HardwareSpec, machine: str) -> Totals:
-    return segment_totals(_segment_run(segment, hw, machine))
-
-
-def _repeats(run: SegmentRun, steps: int) -> bool:
-    """Whether the machine's state repeats from step to step near the end of every layer of ``run``.
-
-    For steps w0..w4 = steps-6..steps-2 (the last step is left out: the next layer may start during it),
-    every job of steps w1..w4 must be its counterpart of the step before shifted by one period common to
-    the layer (same resource, start and end), and every other job of the layer -- its batched ops and
-    anything of a step before w0, such as a long weight fetch still in flight -- must have ended before
-    step w2 begins (one direction may lag the other by a step). Then everything in flight when w2 begins is
-    of steps w0..w2, and the state when w3 begins is the same shifted by the period.
-    """
-    ops = run.segment.ops
-    window = tuple(range(steps - 6, steps - 1))
-    if window[0] < 1:
-        return False
-    base: dict[tuple, int] = {}
-    for op in ops:
-        if op.step >= 0:
-            base.setdefault((op.region, op.lane, op.step), op.id)
-    jobs: dict[str, dict[tuple, tuple[float, float, str]]] = {}
-    earlier_end: dict[str, float] = {}
-    for row in run.rows:
-        op = ops[row.op]
-        if op.step in window:
-            key = (op.lane, op.step, op.id - base[(op.region, op.lane, op.step)], row.fetch)
-            jobs.setdefault(op.region, {})[key] = (row.start, row.end, row.resource)
-        elif op.step < window[0]:
-            earlier_end[op.region] = max(earlier_end.get(op.region, 0.0), row.end)
-    tolerance = 1e-12 * max(run.time_s, 1e-9)
-    for region in {op.region for op in ops if op.step >= 0}:
-        found = jobs.get(region, {})
-        counts = [sum(1 for key in found if key[1] == s) for s in window]
-        if not counts[0] or len(set(counts)) != 1:
-            return False
-        if earlier_end.get(region, 0.0) > min(v[0] for key, v in found.items() if key[1] == window[2]):
-            return False
-        period = None
-        for (lane, step, position, fetch), (start, end, resource) in found.items():
-            if step == window[0]:
-                continue
-            before = found.get((lane, step - 1, position, fetch))
-            if before is None or before[2] != resource:
-                return False
-            shift = start - before[0]
-            period = shift if period is None else period
-            if abs(shift - period) > tolerance or abs((end - before[1]) - period) > tolerance:
-                return False
-    return True
-
-
-def _difference(a: Totals, b: Totals) -> Totals:
-    out = Totals()
-    out.add(a)
-    out.add(b, -1)
-    return out
+    """One segment simulated on its own, measured (tests compare the steady-state encoder with it)."""
+    return segment_totals(run_alone(segment, hw, machine))
 
 
 # ---------------------------------------------------------------- measure

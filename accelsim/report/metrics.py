@@ -86,6 +86,12 @@ class Totals:
         return Totals(self.time_s, dict(self.component_s), dict(self.resource_s), dict(self.busy), self.ops,
                       self.fetches, self.fetched_bytes)
 
+    def minus(self, other: "Totals") -> "Totals":
+        """What this run adds up to beyond ``other`` (e.g. one more recurrent step)."""
+        out = self.copy()
+        out.add(other, -1)
+        return out
+
     def add(self, other: "Totals", count: int = 1) -> None:
         self.time_s += count * other.time_s
         for target, source in ((self.component_s, other.component_s), (self.resource_s, other.resource_s),

@@ -7,7 +7,9 @@ gives the rows of one SimPy run of the whole program (tests check it against
 :func:`accelsim.sim.engine.simulate_ops`) at the cost of the distinct segments only, and lets a
 metrics-only run measure each distinct segment once and count it as often as it occurs.
 
-This exact reuse assumes one utterance on an otherwise idle machine.
+This exact reuse assumes one utterance on an otherwise idle machine. :func:`repeats_step_by_step` tells
+whether a run's recurrent steps have settled into a rhythm in which the machine's state repeats, which is
+what lets ``accelsim.pipeline`` measure an encoder from a few steps.
 """
 
 from __future__ import annotations
@@ -107,3 +109,58 @@ def _plan(segments: list[Segment], hw: HardwareSpec, machine: str) -> tuple[froz
 
 #: Per-op fetch plans of distinct segments, by (machine, segment).
 _PLANS = Memo("per-op fetch plans", 8192)
+
+
+def run_alone(segment: Segment, hw: HardwareSpec, machine: str) -> SegmentRun:
+    """One segment simulated on its own (with its own fetch plan), memoized like any other."""
+    ((run, _),) = distinct_runs([segment], hw, machine)
+    return run
+
+
+def repeats_step_by_step(run: SegmentRun, steps: int) -> bool:
+    """Whether the machine's state repeats from step to step near the end of every layer of ``run``.
+
+    For steps w0..w4 = steps-6..steps-2 (the last step is left out: the next layer may start during it),
+    every job of steps w1..w4 must be its counterpart of the step before shifted by one period common to
+    the layer (same resource, start and end), and every other job of the layer -- its batched ops and
+    anything of a step before w0, such as a long weight fetch still in flight -- must have ended before
+    step w2 begins (one direction may lag the other by a step). Then everything in flight when w2 begins is
+    of steps w0..w2, and the state when w3 begins is the same shifted by the period.
+    """
+    ops = run.segment.ops
+    window = tuple(range(steps - 6, steps - 1))
+    if window[0] < 1:
+        return False
+    base: dict[tuple, int] = {}
+    for op in ops:
+        if op.step >= 0:
+            base.setdefault((op.region, op.lane, op.step), op.id)
+    jobs: dict[str, dict[tuple, tuple[float, float, str]]] = {}
+    earlier_end: dict[str, float] = {}
+    for row in run.rows:
+        op = ops[row.op]
+        if op.step in window:
+            key = (op.lane, op.step, op.id - base[(op.region, op.lane, op.step)], row.fetch)
+            jobs.setdefault(op.region, {})[key] = (row.start, row.end, row.resource)
+        elif op.step < window[0]:
+            earlier_end[op.region] = max(earlier_end.get(op.region, 0.0), row.end)
+    tolerance = 1e-12 * max(run.time_s, 1e-9)
+    for region in {op.region for op in ops if op.step >= 0}:
+        found = jobs.get(region, {})
+        counts = [sum(1 for key in found if key[1] == s) for s in window]
+        if not counts[0] or len(set(counts)) != 1:
+            return False
+        if earlier_end.get(region, 0.0) > min(v[0] for key, v in found.items() if key[1] == window[2]):
+            return False
+        period = None
+        for (lane, step, position, fetch), (start, end, resource) in found.items():
+            if step == window[0]:
+                continue
+            before = found.get((lane, step - 1, position, fetch))
+            if before is None or before[2] != resource:
+                return False
+            shift = start - before[0]
+            period = shift if period is None else period
+            if abs(shift - period) > tolerance or abs((end - before[1]) - period) > tolerance:
+                return False
+    return True

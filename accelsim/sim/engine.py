@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import NamedTuple, Sequence
+from typing import Callable, NamedTuple, Sequence
 
 import simpy
 
@@ -121,83 +121,124 @@ class _Job:
 def simulate(ops: Sequence[Op], hw: HardwareSpec, fetch_bytes: Sequence[float],
              policies: Policies | None = None, machine: str | None = None) -> tuple[list[Row], dict[str, float]]:
     """The SimPy run of ``ops`` whose weight fetches are ``fetch_bytes`` (per op): its rows and busy seconds."""
-    policies = policies or policies_for(hw)
-    n = len(ops)
-    jobs = _jobs(ops, hw, fetch_bytes, policies, machine)  # ops 0..n-1, then op i's fetch at n + i
-    fetching = [b > 0 for b in fetch_bytes]
-    # What each job waits for: a count of requirements, and who releases them on their start or end.
-    waiting = [len(op.deps) + fetching[op.id] for op in ops] + [len(op.deps) for op in ops]
-    on_end: list[list[int]] = [[] for _ in range(2 * n)]
-    on_start: list[list[int]] = [[] for _ in range(2 * n)]
-    fetch_waits_on = on_start if policies.prefetch.on_start else on_end
-    for op in ops:
-        for d in op.deps:
-            on_end[d].append(op.id)
+    shared = Machine(hw, policies, machine)
+    shared.submit(ops, fetch_bytes)
+    shared.env.run()
+    if len(shared.rows) != len(ops) + sum(b > 0 for b in fetch_bytes):  # a dependency cycle or a dangling id: a lowering bug
+        raise RuntimeError(f"only {len(shared.rows)} of {len(ops) + sum(b > 0 for b in fetch_bytes)} ops and fetches ran")
+    return shared.rows, shared.busy
+
+
+class Machine:
+    """One machine's resources in one SimPy environment, to which op DAGs are submitted while it runs.
+
+    :func:`simulate` submits one DAG to an idle machine; the serving engine (``accelsim.serve``) submits the
+    work of many streams over time, and their jobs contend for the same cores, host and link. Core blocks
+    (see :func:`_core_blocks`) must be the same for every submission, so a machine shared by DAGs of several
+    lane layouts is told them all up front (``lanes``: (lane, lanes) pairs); without it the first submission's
+    layout is used. ``keep_rows=False`` records no rows (and no critical-path predecessors), only busy time.
+    """
+
+    def __init__(self, hw: HardwareSpec, policies: Policies | None = None, machine: str | None = None,
+                 lanes: Sequence[tuple[int, int]] = (), keep_rows: bool = True, env: simpy.Environment | None = None):
+        self.hw = hw
+        self.policies = policies or policies_for(hw)
+        self.machine = machine
+        self.env = env or simpy.Environment()
+        self.keep_rows = keep_rows
+        self.resources: dict[str, simpy.Resource] = {}
+        self.busy = {f"core{i}": 0.0 for i in range(hw.coprocessor.cores)} | {name: 0.0 for name in NON_CORE}
+        self.rows: list[Row] = []
+        self.jobs_done = 0
+        self._last_release: dict[str, int] = {}
+        self._blocks = (_core_blocks(hw.coprocessor.cores, {self.policies.placement.cores(Op(0, "", "", "core", "", "", lane=l, lanes=n),
+                                                                                      hw.coprocessor.cores) for l, n in lanes})
+                        if lanes else None)
+
+    def submit(self, ops: Sequence[Op], fetch_bytes: Sequence[float], done: Callable[[float], None] | None = None) -> None:
+        """Start ``ops`` now (their ids 0..n-1, deps among them); ``done(time)`` once every op and fetch has ended."""
+        env, policies, resources, busy, rows, last_release = (self.env, self.policies, self.resources, self.busy, self.rows,
+                                                             self._last_release)
+        keep_rows = self.keep_rows
+        n = len(ops)
+        jobs, self._blocks = _jobs(ops, self.hw, fetch_bytes, policies, self.machine, self._blocks)
+        fetching = [b > 0 for b in fetch_bytes]
+        remaining = [n + sum(fetching)]
+        # What each job waits for: a count of requirements, and who releases them on their start or end.
+        waiting = [len(op.deps) + fetching[op.id] for op in ops] + [len(op.deps) for op in ops]
+        on_end: list[list[int]] = [[] for _ in range(2 * n)]
+        on_start: list[list[int]] = [[] for _ in range(2 * n)]
+        fetch_waits_on = on_start if policies.prefetch.on_start else on_end
+        for op in ops:
+            for d in op.deps:
+                on_end[d].append(op.id)
+                if fetching[op.id]:
+                    fetch_waits_on[d].append(n + op.id)
             if fetching[op.id]:
-                fetch_waits_on[d].append(n + op.id)
-        if fetching[op.id]:
-            on_end[n + op.id].append(op.id)
+                on_end[n + op.id].append(op.id)
+        for job in jobs:
+            if job is not None:
+                for name in job.resources:
+                    if name not in resources:
+                        resources[name] = simpy.Resource(env, 1)
 
-    env = simpy.Environment()
-    names = sorted({name for job in jobs if job is not None for name in job.resources})
-    resources = {name: simpy.Resource(env, 1) for name in names}
-    busy = {f"core{i}": 0.0 for i in range(hw.coprocessor.cores)} | {name: 0.0 for name in NON_CORE}
-    rows: list[Row] = []
-    last_release: dict[str, int] = {}
+        def ready(j: int, pred: int) -> None:
+            """Every requirement of job j is met: request its resources, one after the other."""
+            acquire(j, 0, [], env.now, pred)
 
-    def ready(j: int, pred: int) -> None:
-        """Every requirement of job j is met: request its resources, one after the other."""
-        acquire(j, 0, [], env.now, pred)
+        def acquire(j: int, k: int, held: list, since: float, pred: int) -> None:
+            name = jobs[j].resources[k]
+            request = resources[name].request()
+            held.append(request)
+            if k + 1 < len(jobs[j].resources):
+                request.callbacks.append(lambda _: acquire(j, k + 1, held, since, pred))
+            else:
+                request.callbacks.append(lambda _: hold(j, held, since, pred))
 
-    def acquire(j: int, k: int, held: list, since: float, pred: int) -> None:
-        name = jobs[j].resources[k]
-        request = resources[name].request()
-        held.append(request)
-        if k + 1 < len(jobs[j].resources):
-            request.callbacks.append(lambda _: acquire(j, k + 1, held, since, pred))
-        else:
-            request.callbacks.append(lambda _: hold(j, held, since, pred))
+        def hold(j: int, held: list, since: float, pred: int) -> None:
+            """Granted: whoever held a resource it waited for is on its path; then hold for the job's duration."""
+            if keep_rows and env.now > since:
+                pred = max((last_release.get(name, -1) for name in jobs[j].resources),
+                           key=lambda i: (rows[i].end, i) if i >= 0 else (-1.0, -1))
+            start = env.now
+            for w in on_start[j]:  # e.g. a fetch that may start once its op's dependencies have started
+                waiting[w] -= 1
+                if waiting[w] == 0:
+                    ready(w, pred)
+            env.timeout(jobs[j].seconds).callbacks.append(lambda _: release(j, held, start, pred))
 
-    def hold(j: int, held: list, since: float, pred: int) -> None:
-        """Granted: whoever held a resource it waited for is on its path; then hold for the job's duration."""
-        if env.now > since:
-            pred = max((last_release.get(name, -1) for name in jobs[j].resources),
-                       key=lambda i: (rows[i].end, i) if i >= 0 else (-1.0, -1))
-        start = env.now
-        for w in on_start[j]:  # e.g. a fetch that may start once its op's dependencies have started
-            waiting[w] -= 1
-            if waiting[w] == 0:
-                ready(w, pred)
-        env.timeout(jobs[j].seconds).callbacks.append(lambda _: release(j, held, start, pred))
+        def release(j: int, held: list, start: float, pred: int) -> None:
+            job = jobs[j]
+            index = len(rows)
+            if keep_rows:
+                rows.append(Row(j % n if j >= n else j, j >= n, job.label, start, env.now, pred))
+            for name in job.counters:
+                busy[name] += job.seconds
+            for name, request in zip(job.resources, held):
+                last_release[name] = index
+                resources[name].release(request)
+            self.jobs_done += 1
+            remaining[0] -= 1
+            if remaining[0] == 0 and done is not None:
+                done(env.now)
+            for w in on_end[j]:
+                waiting[w] -= 1
+                if waiting[w] == 0:
+                    ready(w, index)
 
-    def release(j: int, held: list, start: float, pred: int) -> None:
-        job = jobs[j]
-        index = len(rows)
-        rows.append(Row(j % n if j >= n else j, j >= n, job.label, start, env.now, pred))
-        for name in job.counters:
-            busy[name] += job.seconds
-        for name, request in zip(job.resources, held):
-            last_release[name] = index
-            resources[name].release(request)
-        for w in on_end[j]:
-            waiting[w] -= 1
-            if waiting[w] == 0:
-                ready(w, index)
-
-    for op in ops:
-        if fetching[op.id] and waiting[n + op.id] == 0:
-            ready(n + op.id, -1)
-        if waiting[op.id] == 0:
-            ready(op.id, -1)
-    env.run()
-    if len(rows) != n + sum(fetching):  # a dependency cycle or a dangling id: a lowering bug
-        raise RuntimeError(f"only {len(rows)} of {n + sum(fetching)} ops and fetches ran")
-    return rows, busy
+        for op in ops:
+            if fetching[op.id] and waiting[n + op.id] == 0:
+                ready(n + op.id, -1)
+            if waiting[op.id] == 0:
+                ready(op.id, -1)
+        if remaining[0] == 0 and done is not None:
+            done(env.now)
 
 
 def _jobs(ops: Sequence[Op], hw: HardwareSpec, fetch_bytes: Sequence[float], policies: Policies,
-          machine: str | None) -> list[_Job | None]:
-    """Resources, label, busy counters and duration of every op and every fetch."""
+          machine: str | None, block_of: dict[int, str] | None = None) -> tuple[list[_Job | None], dict[int, str]]:
+    """Resources, label, busy counters and duration of every op and every fetch; and the core blocks used
+    (``block_of`` when given, else those of these ops' placements)."""
     n_cores = hw.coprocessor.cores
     where: dict[tuple[int, int], tuple[int, ...]] = {}  # placement depends on the lane only
     placed = []
@@ -209,7 +250,8 @@ def _jobs(ops: Sequence[Op], hw: HardwareSpec, fetch_bytes: Sequence[float], pol
         if lane not in where:
             where[lane] = policies.placement.cores(op, n_cores)
         placed.append(where[lane])
-    block_of = _core_blocks(n_cores, set(where.values()))
+    if block_of is None:
+        block_of = _core_blocks(n_cores, set(where.values()))
     costs = cost_table(hw, machine)
     # Resources, label and busy counters per distinct core set.
     holds = {cores: (tuple(sorted({block_of[c] for c in cores})),
@@ -226,7 +268,7 @@ def _jobs(ops: Sequence[Op], hw: HardwareSpec, fetch_bytes: Sequence[float], pol
     for op in ops:
         b = fetch_bytes[op.id]
         jobs.append(_Job((channel,), channel, (channel,), policies.channel.seconds(hw, b)) if b > 0 else None)
-    return jobs
+    return jobs, block_of
 
 
 def _core_blocks(n_cores: int, core_sets: set[tuple[int, ...]]) -> dict[int, str]:

@@ -10,6 +10,7 @@ from accelsim.spec.base import FrameShift, Strict, Text
 from accelsim.spec.limits import show, show_names
 from accelsim.spec.layers import LAYER_KINDS
 from accelsim.spec.precision import BITS, PRESETS, QUANTIZERS, NETWORK_GROUPS
+from accelsim.spec.serving import ServingSpec
 
 Frames = Annotated[int, Field(gt=0, le=1_000_000)]
 """Encoder frames of one utterance: 1 to 1,000,000."""
@@ -176,6 +177,8 @@ class WorkloadSpec(Strict):
     model: ModelSpec = Field(description="The networks, layer by layer.")
     precision: PrecisionSpec = Field(PrecisionSpec(), description="Per-network presets and per-layer overrides of bits and quantizers.")
     decoding: DecodingSpec = Field(DecodingSpec(), description="The beam search and the synthetic posteriors it decodes.")
+    serving: ServingSpec | None = Field(None, description="Many streams served on one machine (`accelsim serve`, `accelsim capacity`); "
+                                                          "see accelsim/spec/serving.py.")
 
     @model_validator(mode="after")
     def _test_set_seeds_fit(self) -> "WorkloadSpec":

@@ -1,0 +1,183 @@
+"""Metrics of a serving run: latency percentiles, queueing delay, throughput, utilisation, batch sizes, Little's law.
+
+Statistics cover the utterances ready within the window [warmup, duration); every utterance runs to completion,
+so an overloaded machine shows as latencies that grow with the window, and as a throughput below the offered load.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from accelsim.errors import AccelsimError
+from accelsim.report.metrics import occupancy_of
+from accelsim.serve.engine import Served
+from accelsim.spec.hardware import HardwareSpec
+
+
+@dataclass(frozen=True)
+class ServeResult:
+    """One serving run. Times in seconds; ``latency`` is from the end of an utterance's audio to its result."""
+
+    workload: str
+    hardware: str
+    arrivals: str
+    streams: int  # closed: always-active streams; poisson: 0
+    rate: float  # utterances per second ready in the window (poisson: the asked rate)
+    max_batch: int
+    max_wait_s: float
+    utterances: int  # measured (ready within the window)
+    offered_load: float  # audio seconds ready per second of the window (= mean concurrent streams of audio)
+    throughput: float  # audio seconds served per second, over the whole run (0 .. last result)
+    latency_p50_s: float
+    latency_p90_s: float
+    latency_p99_s: float
+    latency_mean_s: float
+    latency_max_s: float
+    queueing_mean_s: float  # time spent waiting in the batch queues
+    queueing_p99_s: float
+    rtf_p99: float  # per utterance: latency / audio duration
+    mean_in_system: float  # time average of the number of utterances in the system over the window
+    arrival_rate: float  # measured utterances per second of the window
+    utilisation: dict[str, float]  # busy share of the run, per resource class (coprocessor averaged over cores)
+    batch_mean: dict[str, float]  # mean batch size per kind (encoder, decode)
+    batch_sizes: dict[str, dict[int, int]]  # per kind: batch size -> number of batches
+    fetched_weight_bytes: float
+    end_s: float
+    jobs: int  # ops and weight fetches run by the shared engine (0 on the exact single-stream path)
+    exact_reuse: bool
+    latencies_s: tuple[float, ...] = field(repr=False, default=())
+    energy: dict[str, float] = field(default_factory=dict)  # joules per component over the run (empty: no energy model)
+
+    @property
+    def little_l(self) -> float:
+        """Little's law: arrival rate x mean time in system (to compare with ``mean_in_system``)."""
+        return self.arrival_rate * self.latency_mean_s
+
+    def row(self) -> dict[str, Any]:
+        """A results-table row, units in the names."""
+        row: dict[str, Any] = {
+            "arrivals": self.arrivals, "streams": self.streams, "rate_per_s": self.rate, "max_batch": self.max_batch,
+            "max_wait_s": self.max_wait_s, "utterances": self.utterances, "offered_load": self.offered_load,
+            "throughput": self.throughput, "latency_p50_s": self.latency_p50_s, "latency_p90_s": self.latency_p90_s,
+            "latency_p99_s": self.latency_p99_s, "latency_mean_s": self.latency_mean_s, "latency_max_s": self.latency_max_s,
+            "queueing_mean_s": self.queueing_mean_s, "queueing_p99_s": self.queueing_p99_s, "rtf_p99": self.rtf_p99,
+            "mean_in_system": self.mean_in_system, "arrival_rate_per_s": self.arrival_rate,
+            "fetched_weight_bytes": self.fetched_weight_bytes, "end_s": self.end_s,
+        }
+        row.update({f"utilisation_{k}": v for k, v in self.utilisation.items()})
+        row.update({f"batch_mean_{k}": v for k, v in self.batch_mean.items()})
+        row.update(energy_columns(self.energy, self.utterances_audio_s))
+        return row
+
+    @property
+    def utterances_audio_s(self) -> float:
+        return self.offered_load * self.window_s
+
+    @property
+    def window_s(self) -> float:
+        return self.utterances / self.arrival_rate if self.arrival_rate else 0.0
+
+    def to_frame(self):
+        import pandas as pd
+
+        return pd.DataFrame([{"workload": self.workload, "hardware": self.hardware} | self.row()])
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {"workload": self.workload, "hardware": self.hardware} | self.row()
+        out["batch_sizes"] = {k: {str(size): n for size, n in v.items()} for k, v in self.batch_sizes.items()}
+        out["utilisation"] = self.utilisation
+        out["energy_J"] = self.energy
+        return out
+
+
+def energy_columns(energy: dict[str, float], audio_s: float) -> dict[str, float]:
+    """Energy per audio hour, in total and per component (J/h), when an energy model was given."""
+    if not energy or audio_s <= 0:
+        return {}
+    per_hour = 3600.0 / audio_s
+    out = {"energy_J_per_audio_h": sum(energy.values()) * per_hour}
+    out.update({f"energy_{k}_J_per_audio_h": v * per_hour for k, v in energy.items()})
+    return out
+
+
+def _percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q)) if values else 0.0
+
+
+def serve_result(workload: str, hw: HardwareSpec, served: Served, energy: dict[str, float] | None = None) -> ServeResult:
+    spec = served.spec
+    window = spec.duration - spec.warmup
+    measured = [u for u in served.utterances if u.arrival.ready_s >= spec.warmup]
+    latencies = [u.latency_s for u in measured]
+    waits = [u.wait_s for u in measured]
+    audio_all = sum(u.arrival.audio_s for u in served.utterances)
+    counts = {k: dict(sorted(v.items())) for k, v in served.batches.items()}
+    means = {k: (sum(s * n for s, n in v.items()) / sum(v.values()) if v else 0.0) for k, v in counts.items()}
+    return ServeResult(
+        workload=workload, hardware=hw.name, arrivals=spec.arrivals,
+        streams=spec.streams if spec.arrivals == "closed" else 0,
+        rate=spec.rate if spec.rate is not None else len(measured) / window,
+        max_batch=spec.max_batch, max_wait_s=spec.max_wait, utterances=len(measured),
+        offered_load=sum(u.arrival.audio_s for u in measured) / window,
+        throughput=audio_all / served.end_s if served.end_s > 0 else 0.0,
+        latency_p50_s=_percentile(latencies, 50), latency_p90_s=_percentile(latencies, 90),
+        latency_p99_s=_percentile(latencies, 99), latency_mean_s=float(np.mean(latencies)) if latencies else 0.0,
+        latency_max_s=max(latencies, default=0.0), queueing_mean_s=float(np.mean(waits)) if waits else 0.0,
+        queueing_p99_s=_percentile(waits, 99),
+        rtf_p99=_percentile([u.latency_s / u.arrival.audio_s for u in measured], 99),
+        mean_in_system=served.in_system_s / window, arrival_rate=len(measured) / window,
+        utilisation=occupancy_of(served.busy, served.end_s, hw.coprocessor.cores), batch_mean=means, batch_sizes=counts,
+        fetched_weight_bytes=served.fetched_bytes, end_s=served.end_s, jobs=served.jobs, exact_reuse=served.exact_reuse,
+        latencies_s=tuple(latencies), energy=dict(energy or {}),
+    )
+
+
+# ---------------------------------------------------------------- service-level objectives
+
+#: Metrics an objective may name, and the result field each reads.
+SLO_METRICS = {
+    "p50_latency": "latency_p50_s", "p90_latency": "latency_p90_s", "p99_latency": "latency_p99_s",
+    "mean_latency": "latency_mean_s", "max_latency": "latency_max_s", "p99_queueing": "queueing_p99_s",
+    "rtf": "rtf_p99", "rtf_p99": "rtf_p99",
+}
+_UNITS = {"": 1.0, "s": 1.0, "ms": 1e-3, "us": 1e-6}
+_SLO = re.compile(r"^\s*([a-z0-9_]+)\s*<=\s*([0-9.eE+-]+)\s*([a-z]*)\s*$")
+
+
+@dataclass(frozen=True)
+class Objective:
+    metric: str
+    limit: float  # SI (seconds, or a ratio for rtf)
+    text: str
+
+    def value(self, result: ServeResult) -> float:
+        return getattr(result, SLO_METRICS[self.metric])
+
+    def met(self, result: ServeResult) -> bool:
+        return self.value(result) <= self.limit
+
+
+def parse_slo(text: str) -> list[Objective]:
+    """``"p99_latency<=300 ms, rtf<=1"`` as objectives; AccelsimError naming what was expected otherwise."""
+    out = []
+    for part in text.split(","):
+        found = _SLO.match(part)
+        if not found or found.group(1) not in SLO_METRICS or found.group(3) not in _UNITS:
+            raise AccelsimError(f"--slo: expected METRIC<=VALUE [s|ms|us] separated by commas, METRIC one of "
+                                f"{sorted(SLO_METRICS)}; got {part.strip()!r}")
+        metric, number, unit = found.groups()
+        try:
+            limit = float(number) * _UNITS[unit]
+        except ValueError:
+            raise AccelsimError(f"--slo: {number!r} is not a number in {part.strip()!r}") from None
+        if not math.isfinite(limit) or limit <= 0:
+            raise AccelsimError(f"--slo: the limit must be a positive finite number, got {part.strip()!r}")
+        if metric.startswith("rtf") and unit:
+            raise AccelsimError(f"--slo: rtf is a ratio and takes no unit, got {part.strip()!r}")
+        out.append(Objective(metric, limit, part.strip()))
+    return out

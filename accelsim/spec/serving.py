@@ -1,0 +1,43 @@
+"""Schema of a workload's optional ``serving:`` section: traffic on one shared machine and how it is batched.
+
+The traffic is either a fixed number of always-active streams (``closed``: each stream's next utterance starts
+when its previous one's audio ends) or utterances arriving as a Poisson process (``poisson``: each its own
+stream). Utterance lengths (and decode traces) come from the workload's test set, in turn, or are its
+``utterance`` when it has none. A non-streaming utterance is ready for the encoder when its audio ends.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from accelsim.spec.base import PositiveSeconds, Seconds, Strict
+
+
+class ServingSpec(Strict):
+    """Many streams on one machine: the traffic, the window it is measured over, and the batching policy."""
+
+    arrivals: Literal["closed", "poisson"] = Field(
+        "closed", description="'closed': `streams` always-active streams, each starting its next utterance when the audio "
+                              "of the previous one ends; 'poisson': utterances arrive at `rate` per second, each on a stream of its own.")
+    streams: int = Field(1, gt=0, le=100_000, description="Concurrent always-active streams (arrivals 'closed'); at most 100,000.")
+    rate: float | None = Field(None, gt=0, le=1e6, description="Utterances per second (arrivals 'poisson'); at most 1,000,000.")
+    duration: PositiveSeconds = Field("60 s", description="Traffic window: utterances whose audio ends within it are served "
+                                                        "(and all of them run to completion), e.g. '60 s'.")
+    warmup: Seconds = Field("0 s", description="Utterances ready before this time are served but left out of the statistics.")
+    max_batch: int = Field(1, gt=0, le=4096, description="Most utterances whose encoders, or whose decode iterations, run as one "
+                                                         "batched op (one weight fetch for the batch); at most 4,096.")
+    max_wait: Seconds = Field("0 s", description="Longest a ready utterance waits for its encoder batch to fill before a partial "
+                                               "batch is started, e.g. '100 ms' (decode iterations batch whatever waits).")
+    max_inflight: int = Field(2, gt=0, le=64, description="Batches of one kind (encoder, decode) in flight at once: 2 lets a "
+                                                          "batch's weight fetches overlap the one before; at most 64.")
+    seed: int = Field(0, ge=0, le=2**31 - 1, description="Seed of the arrival times and stream offsets; 0 to 2,147,483,647.")
+
+    @model_validator(mode="after")
+    def _rate_for_poisson(self) -> "ServingSpec":
+        if self.arrivals == "poisson" and self.rate is None:
+            raise ValueError("arrivals 'poisson' needs rate (utterances per second)")
+        if self.warmup >= self.duration:
+            raise ValueError("warmup must be shorter than duration")
+        return self

@@ -1,0 +1,87 @@
+"""Serving many streams on one machine: agreement with `accelsim run`, Little's law, load, batching."""
+
+from __future__ import annotations
+
+import pytest
+
+from accelsim.errors import AccelsimError
+from accelsim.pipeline import resolve, simulate_point
+from accelsim.serve.batching import batch_iteration
+from accelsim.serve.engine import distinct_utterances, fetch_plan, serve
+from accelsim.serve.result import parse_slo, serve_result
+
+WORKLOAD, HARDWARE = "workloads/rnnt_lm_fusion.yaml", "hwconfigs/rapid_7nm.yaml"
+#: A short utterance keeps these runs quick; the traffic is what is being tested.
+SMALL = ["workload.utterance.frames=24", "workload.decoding.beam=4"]
+
+
+def _point(*sets: str):
+    return resolve(WORKLOAD, HARDWARE, SMALL + list(sets))
+
+
+def _result(*sets: str, exact_reuse: bool = True):
+    point = _point(*sets)
+    return serve_result(point.workload.name, point.hardware, serve(point, exact_reuse=exact_reuse))
+
+
+def test_one_stream_is_accelsim_run_on_both_paths():
+    run = simulate_point(_point())
+    sets = ("workload.serving.streams=1", "workload.serving.duration=3 s")
+    shared, exact = _result(*sets, exact_reuse=False), _result(*sets)
+    assert not shared.exact_reuse and shared.jobs > 0 and exact.exact_reuse
+    assert shared.utterances == exact.utterances > 1
+    assert shared.latencies_s == pytest.approx([run.time_s] * shared.utterances, rel=1e-9)
+    assert exact.latencies_s == pytest.approx(shared.latencies_s, rel=1e-9)
+    assert shared.fetched_weight_bytes == pytest.approx(exact.fetched_weight_bytes)
+    assert shared.utilisation == pytest.approx(exact.utilisation, rel=1e-6)
+    assert shared.queueing_mean_s == exact.queueing_mean_s == 0.0
+
+
+def test_littles_law_holds():
+    r = _result("workload.serving.arrivals=poisson", "workload.serving.rate=30", "workload.serving.duration=6 s",
+                "workload.serving.warmup=0.5 s", "workload.serving.max_batch=8", exact_reuse=False)
+    assert r.utterances > 120 and r.mean_in_system > 0.5
+    assert r.mean_in_system == pytest.approx(r.little_l, rel=0.05)
+
+
+def test_latency_grows_with_load():
+    means, p99s = [], []
+    for rate in (5, 20, 40):
+        r = _result("workload.serving.arrivals=poisson", f"workload.serving.rate={rate}", "workload.serving.duration=3 s",
+                    "workload.serving.max_batch=4")
+        means.append(r.latency_mean_s)
+        p99s.append(r.latency_p99_s)
+    assert means == sorted(means) and p99s == sorted(p99s) and means[-1] > 1.5 * means[0]
+
+
+def test_batching_never_fetches_more_weight_bytes():
+    sets = ("workload.serving.streams=16", "workload.serving.duration=2 s", "workload.serving.max_inflight=1")
+    alone, batched = _result(*sets, exact_reuse=False), _result(*sets, "workload.serving.max_batch=16",
+                                                               "workload.serving.max_wait=50 ms")
+    assert batched.utterances == alone.utterances
+    assert batched.batch_mean["decode"] > 1.3 and batched.batch_mean["encoder"] > 1.3
+    assert batched.fetched_weight_bytes < 0.8 * alone.fetched_weight_bytes
+    # Iteration by iteration: a batch fetches what one of its streams would, never the sum.
+    point = _point()
+    prepared = distinct_utterances(point)[0]
+    machine = point.hardware.model_dump_json()
+    steps = prepared.trace.steps
+    for group in (steps[:1], steps[3:7], steps[::5]):
+        each = sum(sum(fetch_plan(batch_iteration(prepared.model, [s], 4), point.hardware, machine)) for s in group)
+        together = sum(fetch_plan(batch_iteration(prepared.model, list(group), 4), point.hardware, machine))
+        assert together <= each + 1e-6
+
+
+def test_serving_is_deterministic_and_seeded():
+    sets = ("workload.serving.arrivals=poisson", "workload.serving.rate=10", "workload.serving.duration=2 s")
+    a, b = _result(*sets), _result(*sets)
+    c = _result(*sets, "workload.serving.seed=1")
+    assert a == b and a.latencies_s != c.latencies_s
+
+
+def test_slo_parsing():
+    (p99, rtf) = parse_slo("p99_latency<=300 ms, rtf<=1")
+    assert (p99.metric, p99.limit, rtf.metric, rtf.limit) == ("p99_latency", pytest.approx(0.3), "rtf", 1.0)
+    for bad in ("p99<=3 ms", "p99_latency<300 ms", "p99_latency<=-1 s", "rtf<=1 s", "p99_latency<=3 hours"):
+        with pytest.raises(AccelsimError, match="--slo"):
+            parse_slo(bad)

@@ -108,3 +108,46 @@ def write_trace(result: SimResult, path: str | Path) -> Path:
                             "keep_records=False)")
     write_chrome_trace(result, path)
     return Path(path)
+
+
+def serve(workload: WorkloadSpec | str | Path, hardware: HardwareSpec | str | Path, *,
+          overrides: Variation | Iterable[str] = (), exact_reuse: bool = True):
+    """Serve the traffic of the workload's ``serving:`` section (default: one always-active stream) on one machine;
+    returns an :class:`accelsim.serve.result.ServeResult` (``.to_frame()`` for a DataFrame row)."""
+    from accelsim.serve.engine import serve as serve_point
+    from accelsim.serve.result import serve_result
+
+    point = _serving_point(workload, hardware, overrides)
+    return serve_result(point.workload.name, point.hardware, serve_point(point, exact_reuse=exact_reuse),
+                        _energy(point))
+
+
+def capacity(workload: WorkloadSpec | str | Path, hardware: HardwareSpec | str | Path, slo: str, *,
+             overrides: Variation | Iterable[str] = (), replications: int = 2):
+    """The largest load (streams, or rate for Poisson arrivals) whose serving run meets ``slo``
+    (e.g. ``"p99_latency<=300 ms, rtf<=1"``), by bisection; see :mod:`accelsim.serve.capacity`."""
+    from accelsim.serve.capacity import find_capacity
+    from accelsim.serve.engine import serve as serve_point
+    from accelsim.serve.result import parse_slo, serve_result
+
+    objectives = parse_slo(slo)
+    point = _serving_point(workload, hardware, overrides)
+
+    def run(spec):
+        setting = Point(point.workload.model_copy(update={"serving": spec}), point.hardware)
+        return serve_result(setting.workload.name, setting.hardware, serve_point(setting), _energy(setting))
+
+    return find_capacity(point.workload.serving, run, objectives, replications=replications)
+
+
+def _serving_point(workload, hardware, overrides) -> Point:
+    from accelsim.spec.serving import ServingSpec
+
+    point = resolve_point(workload, hardware, as_variation(overrides if isinstance(overrides, Variation) else list(overrides)))
+    if point.workload.serving is None:
+        point = Point(point.workload.model_copy(update={"serving": ServingSpec()}), point.hardware)
+    return point
+
+
+def _energy(point: Point) -> dict[str, float] | None:
+    return None

@@ -122,6 +122,34 @@ def build_parser() -> argparse.ArgumentParser:
                           "as YAML and exit without simulating")
     run.set_defaults(func=cmd_run)
 
+    srv = sub.add_parser("serve", help="many concurrent streams on one machine: latency percentiles, throughput, batches",
+                         description="Serve the traffic of WORKLOAD's serving: section (or of the flags) on one HW: many "
+                                     "streams' ops share the cores, host and link in one SimPy run, batched across streams. "
+                                     "Prints latency (end of audio to result) p50/p90/p99, queueing delay, throughput "
+                                     "(audio seconds per second), utilisation and batch sizes.")
+    _add_inputs(srv)
+    _add_serving_flags(srv)
+    _add_model_flags(srv)
+    _add_json(srv)
+    srv.set_defaults(func=cmd_serve)
+
+    cap = sub.add_parser("capacity", help="the largest load meeting a latency objective, by bisection",
+                         description="Find the most always-active streams (or, with --rate, the highest Poisson rate) "
+                                     "that WORKLOAD's serving on HW sustains within --slo, by bisection at the traffic's "
+                                     "seed, then rerun the capacity and the next load with other seeds for a confidence "
+                                     "statement.")
+    _add_inputs(cap)
+    cap.add_argument("--slo", required=True, metavar="OBJECTIVES",
+                     help="e.g. \"p99_latency<=300 ms\" or \"p99_latency<=300 ms, rtf<=1\" (metrics: p50_latency, "
+                          "p90_latency, p99_latency, mean_latency, max_latency, p99_queueing, rtf = p99 of latency/audio)")
+    cap.add_argument("--replications", type=_non_negative_int, default=2, metavar="R",
+                     help="seeds rerun at the capacity and just above it for the confidence statement (default 2)")
+    cap.add_argument("--plot", metavar="FILE.png", help="write latency against load with the SLO line (png, svg or pdf)")
+    _add_serving_flags(cap)
+    _add_model_flags(cap)
+    _add_json(cap)
+    cap.set_defaults(func=cmd_capacity)
+
     exp = sub.add_parser("explain", help="why the RTF is what it is: critical path, occupancy, sensitivities",
                          description="Summarise the critical path (which components and resources it runs through), "
                                      "per-resource occupancy, and the RTF change when each of link bandwidth, link "
@@ -383,6 +411,59 @@ def cmd_run(args: argparse.Namespace) -> int:
             print("\n" + format_layers(layers, result.rtf))
         if args.trace:
             print(f"\nwrote {args.trace}")
+    return 0
+
+
+def _add_serving_flags(p: argparse.ArgumentParser) -> None:
+    """Shorthands for workload.serving.* (see accelsim/spec/serving.py); --set reaches every field."""
+    p.add_argument("--streams", type=_positive_int, metavar="N", help="always-active streams (closed arrivals)")
+    p.add_argument("--rate", type=float, metavar="PER_S", help="Poisson arrivals of this many utterances per second")
+    p.add_argument("--max-batch", type=_positive_int, metavar="N", help="most utterances batched into one op")
+    p.add_argument("--max-wait", metavar="TIME", help="longest an utterance waits for its encoder batch, e.g. '100 ms'")
+    p.add_argument("--duration", metavar="TIME", help="traffic window, e.g. '60 s'")
+    p.add_argument("--seed", type=_non_negative_int, metavar="N", help="seed of arrivals and stream offsets")
+
+
+def _serving_overrides(args: argparse.Namespace):
+    from accelsim.spec.loader import Variation, flag_variation
+
+    sets = []
+    if args.rate is not None:
+        sets += ["workload.serving.arrivals=poisson", f"workload.serving.rate={args.rate}"]
+    for flag, key in (("streams", "streams"), ("max_batch", "max_batch"), ("max_wait", "max_wait"),
+                      ("duration", "duration"), ("seed", "seed")):
+        value = getattr(args, flag)
+        if value is not None:
+            sets.append(f"workload.serving.{key}={value}")
+    return Variation.from_flags(sets + list(args.overrides)) + flag_variation(args.precision, args.beam, args.lm)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import accelsim.api as api
+    from accelsim.serve.tables import format_serve
+
+    result = api.serve(args.workload, args.hardware, overrides=_serving_overrides(args))
+    print(_dumps(result.to_dict(), "serve") if args.json else format_serve(result))
+    return 0
+
+
+def cmd_capacity(args: argparse.Namespace) -> int:
+    import accelsim.api as api
+    from accelsim.serve.tables import format_capacity
+
+    found = api.capacity(args.workload, args.hardware, args.slo, overrides=_serving_overrides(args),
+                         replications=args.replications)
+    if args.plot:
+        from accelsim.files import atomic_write_bytes
+        from accelsim.serve.plots import plot_capacity
+
+        fmt = args.plot.rsplit(".", 1)[-1].lower()
+        if fmt not in ("png", "svg", "pdf"):
+            raise AccelsimError(f"--plot {args.plot}: expected a .png, .svg or .pdf file name")
+        atomic_write_bytes(args.plot, plot_capacity(found, fmt))
+    print(_dumps(found.to_dict(), "capacity") if args.json else format_capacity(found))
+    if args.plot and not args.json:
+        print(f"wrote {args.plot}")
     return 0
 
 

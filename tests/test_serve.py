@@ -85,3 +85,21 @@ def test_slo_parsing():
     for bad in ("p99<=3 ms", "p99_latency<300 ms", "p99_latency<=-1 s", "rtf<=1 s", "p99_latency<=3 hours"):
         with pytest.raises(AccelsimError, match="--slo"):
             parse_slo(bad)
+
+
+def test_capacity_command_finds_the_largest_load_and_plots_it(tmp_path, capsys):
+    from accelsim.cli import main
+
+    plot = tmp_path / "capacity.png"
+    code = main(["capacity", WORKLOAD, HARDWARE, "--slo", "p99_latency<=60 ms", "--duration", "1.5 s", "--replications",
+                 "1", "--plot", str(plot), "--json", *[f"--set={s}" for s in SMALL]])
+    assert code == 0 and plot.read_bytes()[:4] == b"\x89PNG"
+    import json
+
+    found = json.loads(capsys.readouterr().out)
+    met = {t["load"]: t["met"] for t in found["trials"]}
+    assert met[found["capacity"]] and not met[found["above"]] and found["above"] == found["capacity"] + 1
+    assert all(met[load] for load in met if load <= found["capacity"])
+    assert "seeds" in found["confidence"]
+    assert main(["capacity", WORKLOAD, HARDWARE, "--slo", "p99<=3 ms"]) == 2
+    assert "--slo: expected METRIC<=VALUE" in capsys.readouterr().err

@@ -118,8 +118,7 @@ def serve(workload: WorkloadSpec | str | Path, hardware: HardwareSpec | str | Pa
     from accelsim.serve.result import serve_result
 
     point = _serving_point(workload, hardware, overrides)
-    return serve_result(point.workload.name, point.hardware, serve_point(point, exact_reuse=exact_reuse),
-                        _energy(point))
+    return serve_result(point.workload.name, point.hardware, serve_point(point, exact_reuse=exact_reuse))
 
 
 def capacity(workload: WorkloadSpec | str | Path, hardware: HardwareSpec | str | Path, slo: str, *,
@@ -135,7 +134,7 @@ def capacity(workload: WorkloadSpec | str | Path, hardware: HardwareSpec | str |
 
     def run(spec):
         setting = Point(point.workload.model_copy(update={"serving": spec}), point.hardware)
-        return serve_result(setting.workload.name, setting.hardware, serve_point(setting), _energy(setting))
+        return serve_result(setting.workload.name, setting.hardware, serve_point(setting))
 
     return find_capacity(point.workload.serving, run, objectives, replications=replications)
 
@@ -147,7 +146,3 @@ def _serving_point(workload, hardware, overrides) -> Point:
     if point.workload.serving is None:
         point = Point(point.workload.model_copy(update={"serving": ServingSpec()}), point.hardware)
     return point
-
-
-def _energy(point: Point) -> dict[str, float] | None:
-    return None

@@ -9,6 +9,7 @@ from typing import Iterable, Sequence
 
 from accelsim.graph.ir import COMPONENTS
 from accelsim.hw.coprocessor import select_format
+from accelsim.hw.energy import energy, work_counters
 from accelsim.hw.link import link_bytes_per_s
 from accelsim.memo import Memo
 from accelsim.errors import AccelsimError
@@ -79,12 +80,13 @@ class Totals:
     ops: int = 0
     fetches: int = 0
     fetched_bytes: float = 0.0
+    work: dict[str, float] = field(default_factory=dict)  # energy's counters (accelsim.hw.energy.work_counters)
 
     def copy(self) -> "Totals":
         """A copy whose dicts are its own: a memoized Totals must never be added to by the caller (a short
         utterance's encoder totals, returned as they are, were added to in place and every later run grew)."""
         return Totals(self.time_s, dict(self.component_s), dict(self.resource_s), dict(self.busy), self.ops,
-                      self.fetches, self.fetched_bytes)
+                      self.fetches, self.fetched_bytes, dict(self.work))
 
     def minus(self, other: "Totals") -> "Totals":
         """What this run adds up to beyond ``other`` (e.g. one more recurrent step)."""
@@ -95,7 +97,7 @@ class Totals:
     def add(self, other: "Totals", count: int = 1) -> None:
         self.time_s += count * other.time_s
         for target, source in ((self.component_s, other.component_s), (self.resource_s, other.resource_s),
-                               (self.busy, other.busy)):
+                               (self.busy, other.busy), (self.work, other.work)):
             for name, value in source.items():
                 target[name] = target.get(name, 0.0) + count * value
         self.ops += count * other.ops
@@ -107,7 +109,8 @@ def run_totals(run: Run) -> Totals:
     """The totals of one run from its rows."""
     component_s, resource_s = critical_seconds(run)
     fetched = [b for b in run.plan.fetch_bytes if b > 0]
-    return Totals(run.time_s, component_s, resource_s, dict(run.busy), len(run.ops), len(fetched), sum(fetched))
+    return Totals(run.time_s, component_s, resource_s, dict(run.busy), len(run.ops), len(fetched), sum(fetched),
+                  work_counters(run.ops))
 
 
 _SEGMENT_TOTALS = Memo("measured segments", 8192)
@@ -157,6 +160,8 @@ def measure(spec: WorkloadSpec, hw: HardwareSpec, model: Model, trace: DecodeTra
         model=kept_model,  # type: ignore[arg-type]
         formats=formats_of(model, hw),
         machine=hw if records else None,
+        energy_J=(energy(totals.work, totals.fetched_bytes, totals.time_s, totals.busy.get("host", 0.0), hw)
+                  if hw.energy is not None else {}),
     ))
 
 
@@ -204,4 +209,5 @@ def aggregate(results: Sequence[SimResult]) -> SimResult:
         fetched_weight_bytes=sum(r.fetched_weight_bytes for r in results),
         ops=sum(r.ops for r in results), weight_fetches=sum(r.weight_fetches for r in results),
         utterance_rtfs=tuple(r.rtf for r in results), records=(), model=None, machine=None,
+        energy_J={k: sum(r.energy_J.get(k, 0.0) for r in results) for k in results[0].energy_J},
     ))

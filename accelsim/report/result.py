@@ -41,6 +41,20 @@ class SimResult:
     #: :func:`accelsim.hw.coprocessor.select_format`.
     formats: dict[str, str] = field(default_factory=dict)
     machine: HardwareSpec | None = field(default=None, repr=False, compare=False)  # kept with the records (MAC formats)
+    #: Joules by component (accelsim.hw.energy.ENERGY_COMPONENTS) of the utterance or test set; empty when the
+    #: machine has no energy model.
+    energy_J: dict[str, float] = field(default_factory=dict)
+
+    def energy_row(self) -> dict[str, float]:
+        """Energy per utterance and per audio hour, in total and by component (empty without an energy model)."""
+        if not self.energy_J:
+            return {}
+        utterances = max(1, len(self.utterance_rtfs))
+        total = sum(self.energy_J.values())
+        per_hour = 3600.0 / self.audio_s
+        out = {"energy_J_per_utterance": total / utterances, "energy_J_per_audio_h": total * per_hour}
+        out.update({f"energy_{k}_J_per_audio_h": v * per_hour for k, v in self.energy_J.items()})
+        return out
 
     def percentile(self, q: float) -> float:
         """Per-utterance RTF percentile (q in 0..100) of a test set; the RTF itself for one utterance."""
@@ -92,7 +106,7 @@ class SimResult:
             "rtf_p50": self.percentile(50),
             "rtf_p90": self.percentile(90),
             "rtf_p99": self.percentile(99),
-        }
+        } | ({"energy_J": self.energy_J} | self.energy_row() if self.energy_J else {})
 
     def row(self) -> dict[str, Any]:
         """One results-table row: headline metrics, both breakdowns and occupancy as columns, each name saying its
@@ -109,6 +123,7 @@ class SimResult:
         row.update({f"component_{k}_rtf": v for k, v in self.breakdown_by_component.items()})
         row.update({f"resource_{k}_rtf": v for k, v in self.breakdown_by_resource.items()})
         row.update({f"occupancy_{k}": v for k, v in self.occupancy.items()})
+        row.update(self.energy_row())
         return row
 
     def to_json(self) -> dict[str, Any]:
@@ -132,6 +147,10 @@ class SimResult:
         rtfs = data.get("utterance_rtfs", [])
         if not isinstance(rtfs, list):
             raise ValueError("utterance_rtfs: expected a list")
+        energy_J = data.get("energy_J", {})
+        if not isinstance(energy_J, dict):
+            raise ValueError("energy_J: expected an object")
+        fields_["energy_J"] = {k: _number(energy_J, k) for k in energy_J}
         return cls(**fields_, presets=_names(data, "precision"), formats=_names(data, "formats", {}), records=(),
                    model=None, utterance_rtfs=tuple(_number(rtfs, i) for i in range(len(rtfs))))  # type: ignore[arg-type]
 

@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 
 from accelsim.errors import AccelsimError
+from accelsim.hw.energy import energy, work_counters
+from accelsim.memo import Memo
 from accelsim.report.metrics import occupancy_of
 from accelsim.serve.engine import Served
 from accelsim.spec.hardware import HardwareSpec
@@ -50,6 +52,8 @@ class ServeResult:
     end_s: float
     jobs: int  # ops and weight fetches run by the shared engine (0 on the exact single-stream path)
     exact_reuse: bool
+    served_audio_s: float = 0.0  # audio of every utterance served (the window's and the warm-up's)
+    served: int = 0  # utterances served
     latencies_s: tuple[float, ...] = field(repr=False, default=())
     energy: dict[str, float] = field(default_factory=dict)  # joules per component over the run (empty: no energy model)
 
@@ -71,16 +75,8 @@ class ServeResult:
         }
         row.update({f"utilisation_{k}": v for k, v in self.utilisation.items()})
         row.update({f"batch_mean_{k}": v for k, v in self.batch_mean.items()})
-        row.update(energy_columns(self.energy, self.utterances_audio_s))
+        row.update(energy_columns(self.energy, self.served_audio_s, self.served))
         return row
-
-    @property
-    def utterances_audio_s(self) -> float:
-        return self.offered_load * self.window_s
-
-    @property
-    def window_s(self) -> float:
-        return self.utterances / self.arrival_rate if self.arrival_rate else 0.0
 
     def to_frame(self):
         import pandas as pd
@@ -95,12 +91,13 @@ class ServeResult:
         return out
 
 
-def energy_columns(energy: dict[str, float], audio_s: float) -> dict[str, float]:
-    """Energy per audio hour, in total and per component (J/h), when an energy model was given."""
+def energy_columns(energy: dict[str, float], audio_s: float, utterances: int) -> dict[str, float]:
+    """Energy per utterance and per audio hour, in total and per component (J/h), when an energy model was given."""
     if not energy or audio_s <= 0:
         return {}
     per_hour = 3600.0 / audio_s
-    out = {"energy_J_per_audio_h": sum(energy.values()) * per_hour}
+    out = {"energy_J_per_utterance": sum(energy.values()) / max(1, utterances),
+           "energy_J_per_audio_h": sum(energy.values()) * per_hour}
     out.update({f"energy_{k}_J_per_audio_h": v * per_hour for k, v in energy.items()})
     return out
 
@@ -109,7 +106,26 @@ def _percentile(values: list[float], q: float) -> float:
     return float(np.percentile(values, q)) if values else 0.0
 
 
-def serve_result(workload: str, hw: HardwareSpec, served: Served, energy: dict[str, float] | None = None) -> ServeResult:
+def served_energy(hw: HardwareSpec, served: Served) -> dict[str, float]:
+    """Joules by component of everything the run did: every batch's ops and fetches, the host and static power
+    over the whole run (0 .. last result)."""
+    if hw.energy is None:
+        return {}
+    work: dict[str, float] = {}
+    for segment, count in served.ops:
+        for k, v in segment_work(segment).items():
+            work[k] = work.get(k, 0.0) + count * v
+    return energy(work, served.fetched_bytes, served.end_s, served.busy.get("host", 0.0), hw)
+
+
+_WORK = Memo("work counters of served segments", 4096)
+
+
+def segment_work(segment) -> dict[str, float]:
+    return _WORK.get(segment, lambda: work_counters(segment.ops))
+
+
+def serve_result(workload: str, hw: HardwareSpec, served: Served) -> ServeResult:
     spec = served.spec
     window = spec.duration - spec.warmup
     measured = [u for u in served.utterances if u.arrival.ready_s >= spec.warmup]
@@ -133,7 +149,8 @@ def serve_result(workload: str, hw: HardwareSpec, served: Served, energy: dict[s
         mean_in_system=served.in_system_s / window, arrival_rate=len(measured) / window,
         utilisation=occupancy_of(served.busy, served.end_s, hw.coprocessor.cores), batch_mean=means, batch_sizes=counts,
         fetched_weight_bytes=served.fetched_bytes, end_s=served.end_s, jobs=served.jobs, exact_reuse=served.exact_reuse,
-        latencies_s=tuple(latencies), energy=dict(energy or {}),
+        served_audio_s=audio_all, served=len(served.utterances), latencies_s=tuple(latencies),
+        energy=served_energy(hw, served),
     )
 
 

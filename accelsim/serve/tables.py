@@ -29,8 +29,9 @@ def format_serve(r: ServeResult) -> str:
     lines.append(f"  weights fetched: {r.fetched_weight_bytes / 1e9:.2f} GB")
     if r.energy:
         total = sum(r.energy.values())
-        lines += ["", f"  energy {total:.3f} J, {total / max(r.utterances, 1):.4f} J per utterance measured, "
-                      f"{r.row()['energy_J_per_audio_h'] / 1e3:.2f} kJ per audio hour",
+        row = r.row()
+        lines += ["", f"  energy {total:.3f} J for {r.served} utterances: {row['energy_J_per_utterance']:.4f} J per utterance, "
+                      f"{row['energy_J_per_audio_h'] / 1e3:.2f} kJ per audio hour",
                   "  component        joules   share"]
         lines += [f"  {k:<14}{v:9.4f}  {v / total * 100:5.1f}%" for k, v in r.energy.items()]
     return "\n".join(lines)

@@ -110,6 +110,33 @@ class MemorySpec(Strict):
         return self
 
 
+PicoJoules = Annotated[float, Field(ge=0, le=1e9)]
+
+
+class EnergySpec(Strict):
+    """Energy of the machine's work (optional): per MAC by arithmetic format, per element-wise op, per bit moved,
+    and power of the host (busy, idle) and of the coprocessor while it is powered (static)."""
+
+    mac_pJ: dict[str, PicoJoules] = Field(
+        description="Energy per multiply-accumulate in picojoules, by arithmetic format (int2, int4, int8, hfp8, fp16, fp32); "
+                    "every format of coprocessor.macs_per_cycle needs one; 0 to 1e9.")
+    sfu_op_pJ: PicoJoules = Field(description="Energy per element-wise operation on the special-function units, pJ.")
+    scratchpad_pJ_per_bit: PicoJoules = Field(description="Energy per bit of weights written into the scratchpads when fetched, pJ.")
+    link_pJ_per_bit: PicoJoules = Field(description="Energy per bit crossing the host link (or read from device memory), pJ.")
+    host_busy_W: float = Field(ge=0, le=1e6, description="Host CPU power while it runs the search loop, watts.")
+    host_idle_W: float = Field(ge=0, le=1e6, description="Host CPU power while it waits for the coprocessor, watts.")
+    coprocessor_static_W: float = Field(0.0, ge=0, le=1e6, description="Coprocessor power drawn whether or not it computes "
+                                                                        "(leakage, clocks), watts.")
+
+    @field_validator("mac_pJ")
+    @classmethod
+    def _known(cls, value: dict[str, float]) -> dict[str, float]:
+        unknown = sorted(set(value) - set(FORMAT_BITS))
+        if unknown:
+            raise ValueError(f"unknown arithmetic format(s) {unknown}; expected some of {list(FORMAT_BITS)}")
+        return value
+
+
 class HardwareSpec(Strict):
     """A whole machine: what `accelsim run` simulates a workload on."""
 
@@ -119,3 +146,13 @@ class HardwareSpec(Strict):
     host: HostSpec = Field(description="The host CPU running the beam search bookkeeping.")
     link: LinkSpec = Field(description="The host <-> coprocessor link (each direction its own channel).")
     memory: MemorySpec = Field(description="Where weights live and which stay on chip.")
+    energy: EnergySpec | None = Field(None, description="Energy per operation and per bit, and host power (optional: "
+                                                        "without it no energy is reported).")
+
+    @model_validator(mode="after")
+    def _energy_for_every_format(self) -> "HardwareSpec":
+        if self.energy is not None:
+            missing = sorted(set(self.coprocessor.macs_per_cycle) - set(self.energy.mac_pJ))
+            if missing:
+                raise ValueError(f"energy.mac_pJ has no energy for the format(s) {missing} of coprocessor.macs_per_cycle")
+        return self

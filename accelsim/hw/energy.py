@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
+from accelsim.errors import AccelsimError
 from accelsim.graph.ir import Op
 from accelsim.hw.coprocessor import select_format
 from accelsim.spec.hardware import HardwareSpec
@@ -58,7 +59,11 @@ def energy(work: dict[str, float], fetched_bytes: float, time_s: float, host_bus
     for key, macs in work.items():
         if key.startswith("macs_w"):
             weight_bits, act_bits = (int(x) for x in key.removeprefix("macs_w").split("a"))
-            compute += macs * e.mac_pJ[select_format(hw.coprocessor, weight_bits, act_bits)] * PJ
+            fmt = select_format(hw.coprocessor, weight_bits, act_bits)
+            if fmt not in e.mac_pJ:
+                raise AccelsimError(f"hardware {hw.name!r}: energy.mac_pJ has no energy for {fmt}, which this run's "
+                                    f"matmuls use; add energy.mac_pJ.{fmt}")
+            compute += macs * e.mac_pJ[fmt] * PJ
     link_bits = (work.get(TRANSFER_BYTES, 0.0) + fetched_bytes) * 8
     return {
         "compute": compute,

@@ -34,6 +34,12 @@ def format_run(r: SimResult) -> str:
         f"  {'occupancy':<14}{'busy':>10}",
         *(f"  {k:<14}{v:>10.1%}" for k, v in r.occupancy.items()),
     ]
+    if r.energy_J:
+        e = r.energy_row()
+        total = sum(r.energy_J.values())
+        lines += ["", f"  energy {e['energy_J_per_utterance']:.4f} J per utterance, {e['energy_J_per_audio_h'] / 1e3:.2f} kJ "
+                      "per audio hour", f"  {'component':<14}{'joules':>10}    share",
+                  *(f"  {k:<14}{v:>10.4f}  {v / total:>7.1%}" for k, v in r.energy_J.items())]
     return "\n".join(lines)
 
 

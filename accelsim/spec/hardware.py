@@ -119,7 +119,7 @@ class EnergySpec(Strict):
 
     mac_pJ: dict[str, PicoJoules] = Field(
         description="Energy per multiply-accumulate in picojoules, by arithmetic format (int2, int4, int8, hfp8, fp16, fp32); "
-                    "every format of coprocessor.macs_per_cycle needs one; 0 to 1e9.")
+                    "a run that uses a format without one is an error; 0 to 1e9.")
     sfu_op_pJ: PicoJoules = Field(description="Energy per element-wise operation on the special-function units, pJ.")
     scratchpad_pJ_per_bit: PicoJoules = Field(description="Energy per bit of weights written into the scratchpads when fetched, pJ.")
     link_pJ_per_bit: PicoJoules = Field(description="Energy per bit crossing the host link (or read from device memory), pJ.")
@@ -149,10 +149,3 @@ class HardwareSpec(Strict):
     energy: EnergySpec | None = Field(None, description="Energy per operation and per bit, and host power (optional: "
                                                         "without it no energy is reported).")
 
-    @model_validator(mode="after")
-    def _energy_for_every_format(self) -> "HardwareSpec":
-        if self.energy is not None:
-            missing = sorted(set(self.coprocessor.macs_per_cycle) - set(self.energy.mac_pJ))
-            if missing:
-                raise ValueError(f"energy.mac_pJ has no energy for the format(s) {missing} of coprocessor.macs_per_cycle")
-        return self

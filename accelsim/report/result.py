@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from accelsim.graph.ir import COMPONENTS
+from accelsim.hw.energy import ENERGY_COMPONENTS
 from accelsim.sim.engine import Record
 from accelsim.spec.hardware import HardwareSpec
 from accelsim.workload.model import Model
@@ -150,7 +151,7 @@ class SimResult:
         energy_J = data.get("energy_J", {})
         if not isinstance(energy_J, dict):
             raise ValueError("energy_J: expected an object")
-        fields_["energy_J"] = {k: _number(energy_J, k) for k in energy_J}
+        fields_["energy_J"] = {k: _number(energy_J, k) for k in _ordered(energy_J, ENERGY_COMPONENTS)}
         return cls(**fields_, presets=_names(data, "precision"), formats=_names(data, "formats", {}), records=(),
                    model=None, utterance_rtfs=tuple(_number(rtfs, i) for i in range(len(rtfs))))  # type: ignore[arg-type]
 

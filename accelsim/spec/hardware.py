@@ -110,7 +110,7 @@ class MemorySpec(Strict):
         return self
 
 
-PicoJoules = Annotated[float, Field(ge=0, le=1e9)]
+PicoJoules = Annotated[float, Field(ge=0, le=1_000_000)]
 
 
 class EnergySpec(Strict):
@@ -119,14 +119,14 @@ class EnergySpec(Strict):
 
     mac_pJ: dict[str, PicoJoules] = Field(
         description="Energy per multiply-accumulate in picojoules, by arithmetic format (int2, int4, int8, hfp8, fp16, fp32); "
-                    "a run that uses a format without one is an error; 0 to 1e9.")
-    sfu_op_pJ: PicoJoules = Field(description="Energy per element-wise operation on the special-function units, pJ.")
-    scratchpad_pJ_per_bit: PicoJoules = Field(description="Energy per bit of weights written into the scratchpads when fetched, pJ.")
-    link_pJ_per_bit: PicoJoules = Field(description="Energy per bit crossing the host link (or read from device memory), pJ.")
-    host_busy_W: float = Field(ge=0, le=1e6, description="Host CPU power while it runs the search loop, watts.")
-    host_idle_W: float = Field(ge=0, le=1e6, description="Host CPU power while it waits for the coprocessor, watts.")
-    coprocessor_static_W: float = Field(0.0, ge=0, le=1e6, description="Coprocessor power drawn whether or not it computes "
-                                                                        "(leakage, clocks), watts.")
+                    "a run that uses a format without one is an error; each 0 to 1,000,000.")
+    sfu_op_pJ: PicoJoules = Field(description="Energy per element-wise operation on the special-function units, pJ; at most 1,000,000.")
+    scratchpad_pJ_per_bit: PicoJoules = Field(description="Energy per bit of weights written into the scratchpads when fetched, pJ; at most 1,000,000.")
+    link_pJ_per_bit: PicoJoules = Field(description="Energy per bit crossing the host link (or read from device memory), pJ; at most 1,000,000.")
+    host_busy_W: float = Field(ge=0, le=1_000_000, description="Host CPU power while it runs the search loop, watts; at most 1,000,000.")
+    host_idle_W: float = Field(ge=0, le=1_000_000, description="Host CPU power while it waits for the coprocessor, watts; at most 1,000,000.")
+    coprocessor_static_W: float = Field(0.0, ge=0, le=1_000_000, description="Coprocessor power drawn whether or not it computes "
+                                                                              "(leakage, clocks), watts; at most 1,000,000.")
 
     @field_validator("mac_pJ")
     @classmethod

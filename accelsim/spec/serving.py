@@ -22,7 +22,7 @@ class ServingSpec(Strict):
         "closed", description="'closed': `streams` always-active streams, each starting its next utterance when the audio "
                               "of the previous one ends; 'poisson': utterances arrive at `rate` per second, each on a stream of its own.")
     streams: int = Field(1, gt=0, le=100_000, description="Concurrent always-active streams (arrivals 'closed'); at most 100,000.")
-    rate: float | None = Field(None, gt=0, le=1e6, description="Utterances per second (arrivals 'poisson'); at most 1,000,000.")
+    rate: float | None = Field(None, gt=0, le=1_000_000, description="Utterances per second (arrivals 'poisson'); at most 1,000,000.")
     duration: PositiveSeconds = Field("60 s", description="Traffic window: utterances whose audio ends within it are served "
                                                         "(and all of them run to completion), e.g. '60 s'.")
     warmup: Seconds = Field("0 s", description="Utterances ready before this time are served but left out of the statistics.")

@@ -66,6 +66,11 @@ def metric_label(column: str) -> str:
     if match:
         part = PART_LABELS.get(match[2], match[2])
         return f"RTF share of {part}" if match[1] == "component" else f"RTF share on {part} (critical path)"
+    match = re.fullmatch(r"energy_(\w+)_J_per_audio_h", column)
+    if column.startswith("energy_J_per_"):
+        return f"energy per {column.removeprefix('energy_J_per_').replace('_', ' ')} (J)"
+    if match:
+        return f"energy of {PART_LABELS.get(match[1], match[1])} per audio hour (J)"
     if column.startswith("occupancy_"):
         part = column.removeprefix("occupancy_")
         return f"{PART_LABELS.get(part, part)} busy (share of processing time)"

@@ -26,6 +26,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from accelsim.graph.ir import COMPONENTS
+from accelsim.hw.energy import ENERGY_COMPONENTS
 from accelsim.report.metrics import RESOURCE_CLASSES
 from accelsim.spec.base import Strict
 from accelsim.spec.loader import Change, Variation, flag_variation, read_yaml, validate
@@ -35,7 +36,9 @@ METRICS = ("rtf", "time_s", "rtf_p50", "rtf_p90", "rtf_p99", "model_size_MB", "c
 RESULT_COLUMNS = (*METRICS, "audio_s", "utterances", "beam", "iterations", "link_GBps_usable", "fetched_weight_bytes",
                   "ops", "weight_fetches", *(f"component_{c}_rtf" for c in COMPONENTS),
                   *(f"resource_{r}_rtf" for r in RESOURCE_CLASSES),
-                  *(f"occupancy_{r}" for r in ("coprocessor", "host", "link_h2d", "link_d2h", "memory")))
+                  *(f"occupancy_{r}" for r in ("coprocessor", "host", "link_h2d", "link_d2h", "memory")),
+                  # with a machine's energy model (hw.energy): see accelsim/hw/energy.py
+                  "energy_J_per_utterance", "energy_J_per_audio_h", *(f"energy_{c}_J_per_audio_h" for c in ENERGY_COMPONENTS))
 #: Figure files, by extension.
 PLOT_SUFFIXES = (".png", ".svg", ".pdf")
 

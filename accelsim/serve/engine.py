@@ -166,7 +166,7 @@ class Server:
                 then(u)
             self._try(queue)
 
-        self.machine.submit(segment.ops, fetch, done)
+        self.machine.submit(segment.ops, fetch, done, key=segment)
 
     def _start_encoders(self, batch: list[Utterance]) -> None:
         longest = max(batch, key=lambda u: u.prepared.program.encoder.frames)

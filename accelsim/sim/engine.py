@@ -151,24 +151,21 @@ class Machine:
         self.rows: list[Row] = []
         self.jobs_done = 0
         self._last_release: dict[str, int] = {}
+        self._plans: dict[object, tuple] = {}
         self._blocks = (_core_blocks(hw.coprocessor.cores, {self.policies.placement.cores(Op(0, "", "", "core", "", "", lane=l, lanes=n),
                                                                                       hw.coprocessor.cores) for l, n in lanes})
                         if lanes else None)
 
-    def submit(self, ops: Sequence[Op], fetch_bytes: Sequence[float], done: Callable[[float], None] | None = None) -> None:
-        """Start ``ops`` now (their ids 0..n-1, deps among them); ``done(time)`` once every op and fetch has ended."""
-        env, policies, resources, busy, rows, last_release = (self.env, self.policies, self.resources, self.busy, self.rows,
-                                                             self._last_release)
-        keep_rows = self.keep_rows
+    def _plan(self, ops: Sequence[Op], fetch_bytes: Sequence[float]) -> tuple:
+        """What a submission of ``ops`` needs before it runs: its jobs, which ops fetch, and per job the count of
+        requirements it waits for and who releases them on their start or end (read-only while it runs)."""
         n = len(ops)
-        jobs, self._blocks = _jobs(ops, self.hw, fetch_bytes, policies, self.machine, self._blocks)
+        jobs, self._blocks = _jobs(ops, self.hw, fetch_bytes, self.policies, self.machine, self._blocks)
         fetching = [b > 0 for b in fetch_bytes]
-        remaining = [n + sum(fetching)]
-        # What each job waits for: a count of requirements, and who releases them on their start or end.
         waiting = [len(op.deps) + fetching[op.id] for op in ops] + [len(op.deps) for op in ops]
         on_end: list[list[int]] = [[] for _ in range(2 * n)]
         on_start: list[list[int]] = [[] for _ in range(2 * n)]
-        fetch_waits_on = on_start if policies.prefetch.on_start else on_end
+        fetch_waits_on = on_start if self.policies.prefetch.on_start else on_end
         for op in ops:
             for d in op.deps:
                 on_end[d].append(op.id)
@@ -179,8 +176,27 @@ class Machine:
         for job in jobs:
             if job is not None:
                 for name in job.resources:
-                    if name not in resources:
-                        resources[name] = simpy.Resource(env, 1)
+                    if name not in self.resources:
+                        self.resources[name] = simpy.Resource(self.env, 1)
+        return jobs, fetching, waiting, on_end, on_start, n + sum(fetching)
+
+    def submit(self, ops: Sequence[Op], fetch_bytes: Sequence[float], done: Callable[[float], None] | None = None,
+               key: object = None) -> None:
+        """Start ``ops`` now (their ids 0..n-1, deps among them); ``done(time)`` once every op and fetch has ended.
+
+        ``key`` names the (ops, fetch_bytes) pair when the caller submits equal ones again: their jobs and
+        dependency lists are then built once per machine."""
+        env, resources, busy, rows, last_release = self.env, self.resources, self.busy, self.rows, self._last_release
+        keep_rows = self.keep_rows
+        n = len(ops)
+        plan = self._plans.get(key) if key is not None else None
+        if plan is None:
+            plan = self._plan(ops, fetch_bytes)
+            if key is not None:
+                self._plans[key] = plan
+        jobs, fetching, template, on_end, on_start, total = plan
+        waiting = list(template)
+        remaining = [total]
 
         def ready(j: int, pred: int) -> None:
             """Every requirement of job j is met: request its resources, one after the other."""

@@ -124,7 +124,8 @@ def serve(workload: WorkloadSpec | str | Path, hardware: HardwareSpec | str | Pa
 def capacity(workload: WorkloadSpec | str | Path, hardware: HardwareSpec | str | Path, slo: str, *,
              overrides: Variation | Iterable[str] = (), replications: int = 2):
     """The largest load (streams, or rate for Poisson arrivals) whose serving run meets ``slo``
-    (e.g. ``"p99_latency<=300 ms, rtf<=1"``), by bisection; see :mod:`accelsim.serve.capacity`."""
+    (e.g. ``"p99_latency<=300 ms, rtf<=1"``), by bisection from the serving section's load (streams or rate);
+    see :mod:`accelsim.serve.capacity`."""
     from accelsim.serve.capacity import find_capacity
     from accelsim.serve.engine import serve as serve_point
     from accelsim.serve.result import parse_slo, serve_result
@@ -136,7 +137,9 @@ def capacity(workload: WorkloadSpec | str | Path, hardware: HardwareSpec | str |
         setting = Point(point.workload.model_copy(update={"serving": spec}), point.hardware)
         return serve_result(setting.workload.name, setting.hardware, serve_point(setting))
 
-    return find_capacity(point.workload.serving, run, objectives, replications=replications)
+    spec = point.workload.serving
+    return find_capacity(spec, run, objectives, replications=replications,
+                         start=spec.streams if spec.arrivals == "closed" else spec.rate)
 
 
 def _serving_point(workload, hardware, overrides) -> Point:

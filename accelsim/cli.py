@@ -135,7 +135,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     cap = sub.add_parser("capacity", help="the largest load meeting a latency objective, by bisection",
                          description="Find the most always-active streams (or, with --rate, the highest Poisson rate) "
-                                     "that WORKLOAD's serving on HW sustains within --slo, by bisection at the traffic's "
+                                     "that WORKLOAD's serving on HW sustains within --slo, by doubling or halving from "
+                                     "--streams (or --rate), then bisection, at the traffic's "
                                      "seed, then rerun the capacity and the next load with other seeds for a confidence "
                                      "statement.")
     _add_inputs(cap)

@@ -58,7 +58,7 @@ def test_every_figure_of_the_targets_file_is_compared(reproduced):
 
 def test_files_are_written(reproduced):
     out, rows = reproduced
-    for name in ("fig2a.png", "fig2b.png"):
+    for name in ("fig2a.png", "fig2b.png", "energy.png"):
         data = (out / name).read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000
     comparison = pd.read_csv(out / "comparison.csv")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from accelsim.errors import AccelsimError
@@ -91,7 +93,7 @@ def test_capacity_command_finds_the_largest_load_and_plots_it(tmp_path, capsys):
     from accelsim.cli import main
 
     plot = tmp_path / "capacity.png"
-    code = main(["capacity", WORKLOAD, HARDWARE, "--slo", "p99_latency<=60 ms", "--duration", "1.5 s", "--replications",
+    code = main(["capacity", WORKLOAD, HARDWARE, "--slo", "p99_latency<=60 ms", "--duration", "1 s", "--streams", "8", "--replications",
                  "1", "--plot", str(plot), "--json", *[f"--set={s}" for s in SMALL]])
     assert code == 0 and plot.read_bytes()[:4] == b"\x89PNG"
     import json
@@ -103,3 +105,30 @@ def test_capacity_command_finds_the_largest_load_and_plots_it(tmp_path, capsys):
     assert "seeds" in found["confidence"]
     assert main(["capacity", WORKLOAD, HARDWARE, "--slo", "p99<=3 ms"]) == 2
     assert "--slo: expected METRIC<=VALUE" in capsys.readouterr().err
+
+
+def test_a_sweep_over_serving_axes_gives_serving_columns_and_resumes_identically(tmp_path):
+    from accelsim.sweep.run import run_sweep
+
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(f"""name: serving
+workload: {Path(WORKLOAD).resolve()}
+hardware: {Path(HARDWARE).resolve()}
+set: {SMALL + ["workload.serving.duration=1 s", "workload.serving.max_inflight=1"]}
+axes:
+  workload.serving.streams: [4, 12]
+  workload.serving.max_batch: [1, 12]
+plots:
+  - {{kind: line, file: latency.png, x: workload.serving.streams, y: latency_p99_s, group: workload.serving.max_batch}}
+  - {{kind: line, file: energy.png, x: workload.serving.streams, y: energy_J_per_audio_h, group: workload.serving.max_batch}}
+""")
+    table = run_sweep(recipe, tmp_path / "out", workers=1)
+    assert (table["status"] == "ok").all()
+    assert list(table["streams"]) == [4, 4, 12, 12] and list(table["max_batch"]) == [1, 12, 1, 12]
+    assert (table["latency_p99_s"] > 0).all() and (table["energy_J_per_audio_h"] > 0).all()
+    batched, alone = table[table["max_batch"] == 12], table[table["max_batch"] == 1]
+    assert (batched["fetched_weight_bytes"].to_numpy() <= alone["fetched_weight_bytes"].to_numpy() + 1).all()
+    first = (tmp_path / "out" / "results.csv").read_bytes()
+    run_sweep(recipe, tmp_path / "out", workers=1, resume=True)
+    assert (tmp_path / "out" / "results.csv").read_bytes() == first
+    assert (tmp_path / "out" / "latency.png").read_bytes()[:4] == b"\x89PNG"

@@ -1,5 +1,5 @@
 """`accelsim reproduce`: every setting of the paper's hardware study, run by the runner, compared with its
-figures, and written out as fig2a.png, fig2b.png, table1.csv and comparison.csv."""
+figures, and written out as fig2a.png, fig2b.png, table1.csv and comparison.csv (and energy.png when the machine has an energy model)."""
 
 from __future__ import annotations
 
@@ -51,8 +51,11 @@ def reproduce(out_dir: str | Path, workload: str, hardware: str, targets_path: s
     frame = pd.DataFrame([c.to_dict() for c in comparisons])
     atomic_write_text(files[0], frame.to_csv(index=False, float_format="%.6g"), parents=True)
     atomic_write_text(files[1], t1.to_csv(index=False, float_format="%.6g"), parents=True)
-    from accelsim.report.plots import plot_fig2a, plot_fig2b
+    from accelsim.report.plots import plot_energy, plot_fig2a, plot_fig2b
 
     atomic_write_bytes(files[2], plot_fig2a(get, targets), parents=True)
     atomic_write_bytes(files[3], plot_fig2b(get, targets), parents=True)
+    if all(r.energy_J for r in results.values()):  # the machine has an energy model
+        files.append(out / "energy.png")
+        atomic_write_bytes(files[4], plot_energy(get), parents=True)
     return PaperReport(comparisons, checks, t1, results, files)

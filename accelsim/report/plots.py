@@ -109,3 +109,35 @@ def plot_fig2b(get: Callable[[Setting], SimResult], targets: TargetsFile, fmt: s
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2, frameon=False)  # below: bars fill the panel
     return figure_bytes(fig, fmt, dpi=130)
+
+
+ENERGY_COLORS = {"compute": "#4477aa", "sfu": "#66ccee", "scratchpad": "#228833", "link": "#ccbb44", "host": "#aa3377",
+                 "static": "#bbbbbb"}
+
+
+def plot_energy(get: Callable[[Setting], SimResult], fmt: str = "png") -> bytes:
+    """Energy per audio hour by component for Fig. 2(a)'s settings (with and without LMs), from the machine's
+    energy model (hw.energy: per-MAC energies from the chip's published TOPS/W, per-bit link energy, host power)."""
+    columns = [("FP16", "fp16", 32.0), ("INT8", "int8", 32.0), ("INT4", "int4", 32.0), ("INT4\nBW64", "int4", 64.0)]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.6), sharey=True)
+    for ax, lm in zip(axes, (False, True)):
+        for x, (label, precision, bw) in enumerate(columns):
+            result = get(Setting(precision=precision, lm_fusion=lm, link_Gbps=bw, beam=16))
+            row = result.energy_row()
+            bottom = 0.0
+            for part, color in ENERGY_COLORS.items():
+                value = row.get(f"energy_{part}_J_per_audio_h", 0.0) / 1e3
+                ax.bar(x, value, bottom=bottom, color=color, width=0.6, label=part if x == 0 else None)
+                bottom += value
+            ax.text(x, bottom, f"{bottom:.2f}", ha="center", va="bottom", fontsize=9)
+        ax.set_xticks(range(len(columns)), [c[0] for c in columns])
+        ax.set_xlabel("precision (weights/activations, Fig. 1 scheme for INT4)")
+        ax.set_title("with LM fusion" if lm else "without LM fusion (RNN-T alone)")
+        ax.grid(axis="y", alpha=0.3)
+    axes[0].set_ylabel("energy per audio hour (kJ), one stream")
+    axes[0].legend(fontsize=8, loc="upper right")
+    fig.suptitle("Energy per audio hour by component, beam 16, 152 frames (accelsim; energy model of the hardware file)")
+    fig.text(0.5, -0.04, "compute: MACs x energy per MAC of their format (from the chip's TOPS/W); link: weight fetches and "
+             "transfers x energy per bit;\nhost: busy and idle power over the run; static: coprocessor static power. "
+             "No published energy figure to compare with.", ha="center", va="top", fontsize=9)
+    return figure_bytes(fig, fmt, dpi=130)

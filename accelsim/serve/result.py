@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 from typing import Any
 
 import numpy as np
 
 from accelsim.errors import AccelsimError
-from accelsim.hw.energy import energy, work_counters
+from accelsim.hw.energy import ENERGY_COMPONENTS, energy, work_counters
 from accelsim.memo import Memo
 from accelsim.report.metrics import occupancy_of
 from accelsim.serve.engine import Served
@@ -78,6 +78,46 @@ class ServeResult:
         row.update(energy_columns(self.energy, self.served_audio_s, self.served))
         return row
 
+    def to_json(self) -> dict[str, Any]:
+        """What a sweep's cache keeps (read back by :meth:`from_json`)."""
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data["batch_sizes"] = {k: {str(size): n for size, n in v.items()} for k, v in self.batch_sizes.items()}
+        data["latencies_s"] = list(self.latencies_s)
+        return {"result": "serve"} | data
+
+    @classmethod
+    def from_json(cls, data: Any) -> "ServeResult":
+        """A result as :meth:`to_json` wrote it; ValueError for anything else (every field present and of its type)."""
+        if not isinstance(data, dict) or data.get("result") != "serve":
+            raise ValueError("not a serving result")
+        out: dict[str, Any] = {}
+        for f in fields(cls):
+            value = data[f.name]
+            kind = _KINDS[f.name] if f.name in _KINDS else type(f.default) if f.default is not MISSING else float
+            if kind is dict:
+                if not isinstance(value, dict):
+                    raise ValueError(f"{f.name}: expected an object")
+                if f.name == "batch_sizes":
+                    value = {k: {int(size): int(n) for size, n in v.items()} for k, v in value.items()}
+                    value = {k: dict(sorted(value[k].items())) for k in _order(value, ("encoder", "decode"))}
+                else:
+                    value = {str(k): _finite(value[k], f.name) for k in _order(value, _ORDERS.get(f.name, ()))}
+            elif f.name == "latencies_s":
+                value = tuple(_finite(v, f.name) for v in value)
+            elif kind is str:
+                if not isinstance(value, str):
+                    raise ValueError(f"{f.name}: expected a string")
+            elif kind is bool:
+                if not isinstance(value, bool):
+                    raise ValueError(f"{f.name}: expected true or false")
+            elif kind is int:
+                if isinstance(value, bool) or not isinstance(value, int):
+                    raise ValueError(f"{f.name}: expected a whole number")
+            else:
+                value = _finite(value, f.name)
+            out[f.name] = value
+        return cls(**out)
+
     def to_frame(self):
         import pandas as pd
 
@@ -89,6 +129,34 @@ class ServeResult:
         out["utilisation"] = self.utilisation
         out["energy_J"] = self.energy
         return out
+
+
+#: Field types the JSON reader checks (the rest are numbers).
+_KINDS = {"workload": str, "hardware": str, "arrivals": str, "streams": int, "max_batch": int, "utterances": int,
+          "jobs": int, "served": int, "exact_reuse": bool, "utilisation": dict, "batch_mean": dict, "batch_sizes": dict,
+          "energy": dict, "latencies_s": tuple}
+
+
+#: The order a fresh result gives each dict's keys (a cache file keeps them sorted; a results table's columns must not move).
+_ORDERS = {"energy": ENERGY_COMPONENTS, "batch_mean": ("encoder", "decode"),
+           "utilisation": ("coprocessor", "host", "link_h2d", "link_d2h", "memory")}
+
+
+def _order(found: dict, order: tuple[str, ...]) -> list[str]:
+    return [k for k in order if k in found] + sorted(k for k in found if k not in order)
+
+
+def _finite(value: Any, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"{name}: expected a finite number, got {value!r}")
+    return value
+
+
+#: Columns of a serving point in a sweep's results table (see :meth:`ServeResult.row`); energy columns as a run's.
+SERVE_COLUMNS = ("rate_per_s", "max_wait_s", "offered_load", "throughput", "latency_p50_s", "latency_p90_s",
+                 "latency_p99_s", "latency_mean_s", "latency_max_s", "queueing_mean_s", "queueing_p99_s", "mean_in_system",
+                 "arrival_rate_per_s", "end_s", "utilisation_coprocessor", "utilisation_host", "utilisation_link_h2d",
+                 "utilisation_link_d2h", "batch_mean_encoder", "batch_mean_decode", "streams", "max_batch")
 
 
 def energy_columns(energy: dict[str, float], audio_s: float, utterances: int) -> dict[str, float]:

@@ -28,6 +28,7 @@ from pydantic import Field, field_validator, model_validator
 from accelsim.graph.ir import COMPONENTS
 from accelsim.hw.energy import ENERGY_COMPONENTS
 from accelsim.report.metrics import RESOURCE_CLASSES
+from accelsim.serve.result import SERVE_COLUMNS
 from accelsim.spec.base import Strict
 from accelsim.spec.loader import Change, Variation, flag_variation, read_yaml, validate
 
@@ -38,7 +39,9 @@ RESULT_COLUMNS = (*METRICS, "audio_s", "utterances", "beam", "iterations", "link
                   *(f"resource_{r}_rtf" for r in RESOURCE_CLASSES),
                   *(f"occupancy_{r}" for r in ("coprocessor", "host", "link_h2d", "link_d2h", "memory")),
                   # with a machine's energy model (hw.energy): see accelsim/hw/energy.py
-                  "energy_J_per_utterance", "energy_J_per_audio_h", *(f"energy_{c}_J_per_audio_h" for c in ENERGY_COMPONENTS))
+                  "energy_J_per_utterance", "energy_J_per_audio_h", *(f"energy_{c}_J_per_audio_h" for c in ENERGY_COMPONENTS),
+                  # points whose workload has a serving: section (accelsim/serve/result.py)
+                  *SERVE_COLUMNS)
 #: Figure files, by extension.
 PLOT_SUFFIXES = (".png", ".svg", ".pdf")
 

@@ -24,6 +24,8 @@ from typing import Callable, Sequence
 from accelsim.errors import AccelsimError
 from accelsim.files import atomic_write_text
 from accelsim.pipeline import Point, prepare, simulate_point, trace_digest
+from accelsim.serve.engine import serve
+from accelsim.serve.result import ServeResult, serve_result
 from accelsim.report.result import SimResult
 
 Outcome = SimResult | BaseException
@@ -51,8 +53,11 @@ def key_of(point: Point) -> str:
     return point_key(point.workload.model_dump_json(), point.hardware.model_dump_json())
 
 
-def run_point(point: Point) -> SimResult:
-    """Simulate one point (a test set utterance by utterance, in this process)."""
+def run_point(point: Point) -> SimResult | ServeResult:
+    """Simulate one point (a test set utterance by utterance, in this process); a workload with a ``serving:``
+    section is served (many streams on the machine, accelsim.serve) and gives a :class:`ServeResult`."""
+    if point.workload.serving is not None:
+        return serve_result(point.workload.name, point.hardware, serve(point))
     if point.workload.test_set is not None:
         from accelsim.pipeline import utterance_points
         from accelsim.report.metrics import aggregate
@@ -80,14 +85,16 @@ class Cache:
     def path(self, key: str) -> Path:
         return self.folder / f"{key}.json"
 
-    def load(self, key: str) -> SimResult | None:
+    def load(self, key: str) -> SimResult | ServeResult | None:
         try:
             data = json.loads(self.path(key).read_text(encoding="utf-8"))
+            if isinstance(data, dict) and data.get("result") == "serve":
+                return ServeResult.from_json(data)
             return SimResult.from_json(data)
         except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
             return None  # missing, truncated, not an object or not ours (SimResult.from_json checks each field): not done
 
-    def save(self, key: str, result: SimResult) -> None:
+    def save(self, key: str, result: SimResult | ServeResult) -> None:
         atomic_write_text(self.path(key), json.dumps(result.to_json(), sort_keys=True), parents=True)
 
 
@@ -153,6 +160,8 @@ def _prepare_shared(points: Sequence[Point], todo: list[int]) -> None:
         spec = points[index].workload
         if spec.test_set is not None:
             continue
+        if spec.serving is not None:  # served points prepare their utterances without the traffic
+            spec = spec.model_copy(update={"serving": None})
         key = spec.model_dump_json()
         if key in seen:
             continue

@@ -461,7 +461,7 @@ def cmd_capacity(args: argparse.Namespace) -> int:
         fmt = args.plot.rsplit(".", 1)[-1].lower()
         if fmt not in ("png", "svg", "pdf"):
             raise AccelsimError(f"--plot {args.plot}: expected a .png, .svg or .pdf file name")
-        atomic_write_bytes(args.plot, plot_capacity(found, fmt))
+        atomic_write_bytes(args.plot, plot_capacity(found, fmt), parents=True)
     print(_dumps(found.to_dict(), "capacity") if args.json else format_capacity(found))
     if args.plot and not args.json:
         print(f"wrote {args.plot}")

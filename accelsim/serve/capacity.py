@@ -14,8 +14,9 @@ from typing import Callable
 from accelsim.serve.result import Objective, ServeResult
 from accelsim.spec.serving import ServingSpec
 
-#: Most loads the search tries before giving up on doubling (streams: 2^16).
+#: Most loads the search tries before giving up on doubling, and the largest load it tries (the schema's limits).
 MAX_DOUBLINGS = 16
+LIMITS = {"streams": 100_000, "rate": 1_000_000.0}
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,8 @@ def find_capacity(spec: ServingSpec, run: Callable[[ServingSpec], ServeResult], 
                 break
     else:  # double until one does not
         for _ in range(MAX_DOUBLINGS):
+            if low * 2 > LIMITS[variable]:
+                break
             if not trial(low * 2).met:
                 high = low * 2
                 break

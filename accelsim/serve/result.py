@@ -197,6 +197,9 @@ def serve_result(workload: str, hw: HardwareSpec, served: Served) -> ServeResult
     spec = served.spec
     window = spec.duration - spec.warmup
     measured = [u for u in served.utterances if u.arrival.ready_s >= spec.warmup]
+    if not measured:
+        raise AccelsimError(f"workload {workload!r}: no utterance's audio ends within the serving window "
+                            f"[warmup {spec.warmup:g} s, duration {spec.duration:g} s); lengthen serving.duration")
     latencies = [u.latency_s for u in measured]
     waits = [u.wait_s for u in measured]
     audio_all = sum(u.arrival.audio_s for u in served.utterances)

@@ -122,34 +122,23 @@ def build_parser() -> argparse.ArgumentParser:
                           "as YAML and exit without simulating")
     run.set_defaults(func=cmd_run)
 
-    srv = sub.add_parser("serve", help="many concurrent streams on one machine: latency percentiles, throughput, batches",
-                         description="Serve the traffic of WORKLOAD's serving: section (or of the flags) on one HW: many "
-                                     "streams' ops share the cores, host and link in one SimPy run, batched across streams. "
-                                     "Prints latency (end of audio to result) p50/p90/p99, queueing delay, throughput "
-                                     "(audio seconds per second), utilisation and batch sizes.")
-    _add_inputs(srv)
-    _add_serving_flags(srv)
-    _add_model_flags(srv)
-    _add_json(srv)
-    srv.set_defaults(func=cmd_serve)
-
-    cap = sub.add_parser("capacity", help="the largest load meeting a latency objective, by bisection",
-                         description="Find the most always-active streams (or, with --rate, the highest Poisson rate) "
-                                     "that WORKLOAD's serving on HW sustains within --slo, by doubling or halving from "
-                                     "--streams (or --rate), then bisection, at the traffic's "
-                                     "seed, then rerun the capacity and the next load with other seeds for a confidence "
-                                     "statement.")
-    _add_inputs(cap)
+    _serving_parser(sub, "serve", cmd_serve, "many concurrent streams on one machine: latency percentiles, "
+                          "throughput, batches",
+                          "Serve the traffic of WORKLOAD's serving: section (or of the flags) on one HW: many streams' ops "
+                          "share the cores, host and link in one SimPy run, batched across streams. Prints latency (end of "
+                          "audio to result) p50/p90/p99, queueing delay, throughput (audio seconds per second), "
+                          "utilisation and batch sizes.")
+    cap = _serving_parser(sub, "capacity", cmd_capacity, "the largest load meeting a latency objective, by bisection",
+                          "Find the most always-active streams (or, with --rate, the highest Poisson rate) that WORKLOAD's "
+                          "serving on HW sustains within --slo, by doubling or halving from --streams (or --rate), then "
+                          "bisection, at the traffic's seed, then rerun the capacity and the next load with other seeds "
+                          "for a confidence statement.")
     cap.add_argument("--slo", required=True, metavar="OBJECTIVES",
                      help="e.g. \"p99_latency<=300 ms\" or \"p99_latency<=300 ms, rtf<=1\" (metrics: p50_latency, "
                           "p90_latency, p99_latency, mean_latency, max_latency, p99_queueing, rtf = p99 of latency/audio)")
     cap.add_argument("--replications", type=_non_negative_int, default=2, metavar="R",
                      help="seeds rerun at the capacity and just above it for the confidence statement (default 2)")
     cap.add_argument("--plot", metavar="FILE.png", help="write latency against load with the SLO line (png, svg or pdf)")
-    _add_serving_flags(cap)
-    _add_model_flags(cap)
-    _add_json(cap)
-    cap.set_defaults(func=cmd_capacity)
 
     exp = sub.add_parser("explain", help="why the RTF is what it is: critical path, occupancy, sensitivities",
                          description="Summarise the critical path (which components and resources it runs through), "
@@ -413,6 +402,17 @@ def cmd_run(args: argparse.Namespace) -> int:
         if args.trace:
             print(f"\nwrote {args.trace}")
     return 0
+
+
+def _serving_parser(sub, name: str, func, help: str, description: str) -> argparse.ArgumentParser:
+    """A serving command: the inputs, the traffic shorthands, the model flags and --json."""
+    p = sub.add_parser(name, help=help, description=description)
+    _add_inputs(p)
+    _add_serving_flags(p)
+    _add_model_flags(p)
+    _add_json(p)
+    p.set_defaults(func=func)
+    return p
 
 
 def _add_serving_flags(p: argparse.ArgumentParser) -> None:

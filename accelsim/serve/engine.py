@@ -25,7 +25,7 @@ from accelsim.graph.lower import Segment
 from accelsim.memo import Memo
 from accelsim.pipeline import Point, Prepared, execute, prepare, utterance_points
 from accelsim.serve.batching import batch_encoder, batch_iteration
-from accelsim.serve.traffic import Arrival, arrivals
+from accelsim.serve.traffic import Arrival, arrivals, ready_times
 from accelsim.sim.engine import Machine
 from accelsim.sim.policies import plan_residency
 from accelsim.spec.hardware import HardwareSpec
@@ -61,7 +61,7 @@ class Served:
     fetched_bytes: float = 0.0
     in_system_s: float = 0.0  # time integral of the number of utterances in the system over the statistics window
     jobs: int = 0  # ops and weight fetches the engine ran
-    ops: list = field(default_factory=list)  # (segment, count) of every submitted batch, for energy
+    segments: list = field(default_factory=list)  # (segment, count) of every distinct batch submitted, for energy
     exact_reuse: bool = False
 
 
@@ -200,8 +200,9 @@ class Server:
 
     def run(self) -> Served:
         utterances = [Utterance(a, self.prepared[a.source]) for a in arrivals(self.spec, self.audio)]
-        for u in utterances:
-            self.env.timeout(u.arrival.ready_s - self.env.now).callbacks.append(lambda _, u=u: self._ready(u))
+        for u in utterances:  # a non-streaming encoder starts once the last part of the audio is ready
+            ready = ready_times(u.arrival)[-1]
+            self.env.timeout(ready - self.env.now).callbacks.append(lambda _, u=u: self._ready(u))
         self.env.run()
         self._count(0)  # close the window's integral
         end = max((u.done_s for u in utterances), default=0.0)

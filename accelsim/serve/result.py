@@ -180,7 +180,7 @@ def served_energy(hw: HardwareSpec, served: Served) -> dict[str, float]:
     if hw.energy is None:
         return {}
     work: dict[str, float] = {}
-    for segment, count in served.ops:
+    for segment, count in served.segments:
         for k, v in segment_work(segment).items():
             work[k] = work.get(k, 0.0) + count * v
     return energy(work, served.fetched_bytes, served.end_s, served.busy.get("host", 0.0), hw)

@@ -12,6 +12,12 @@ from accelsim.spec.base import Bytes, BytesPerSecond, Hertz, Seconds, Strict, Te
 FORMAT_BITS: dict[str, int] = {"int2": 2, "int4": 4, "int8": 8, "hfp8": 8, "fp16": 16, "fp32": 32}
 
 
+def _known_format_names(value: dict) -> None:
+    unknown = sorted(set(value) - set(FORMAT_BITS))
+    if unknown:
+        raise ValueError(f"unknown arithmetic format(s) {unknown}; expected some of {list(FORMAT_BITS)}")
+
+
 class CoprocessorSpec(Strict):
     """The accelerator: identical cores of systolic PE arrays, each with a scratchpad."""
 
@@ -44,9 +50,7 @@ class CoprocessorSpec(Strict):
     @field_validator("macs_per_cycle")
     @classmethod
     def _known_formats(cls, value: dict[str, int]) -> dict[str, int]:
-        unknown = sorted(set(value) - set(FORMAT_BITS))
-        if unknown:
-            raise ValueError(f"unknown arithmetic format(s) {unknown}; expected some of {list(FORMAT_BITS)}")
+        _known_format_names(value)
         if not value:
             raise ValueError("must list at least one arithmetic format")
         return value
@@ -131,9 +135,7 @@ class EnergySpec(Strict):
     @field_validator("mac_pJ")
     @classmethod
     def _known(cls, value: dict[str, float]) -> dict[str, float]:
-        unknown = sorted(set(value) - set(FORMAT_BITS))
-        if unknown:
-            raise ValueError(f"unknown arithmetic format(s) {unknown}; expected some of {list(FORMAT_BITS)}")
+        _known_format_names(value)
         return value
 
 

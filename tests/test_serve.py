@@ -40,9 +40,9 @@ def test_one_stream_is_accelsim_run_on_both_paths():
 
 
 def test_littles_law_holds():
-    r = _result("workload.serving.arrivals=poisson", "workload.serving.rate=30", "workload.serving.duration=6 s",
+    r = _result("workload.serving.arrivals=poisson", "workload.serving.rate=30", "workload.serving.duration=4.5 s",
                 "workload.serving.warmup=0.5 s", "workload.serving.max_batch=8", exact_reuse=False)
-    assert r.utterances > 120 and r.mean_in_system > 0.5
+    assert r.utterances > 90 and r.mean_in_system > 0.5
     assert r.mean_in_system == pytest.approx(r.little_l, rel=0.05)
 
 

@@ -26,8 +26,9 @@ class ServingSpec(Strict):
     duration: PositiveSeconds = Field("60 s", description="Traffic window: utterances whose audio ends within it are served "
                                                         "(and all of them run to completion), e.g. '60 s'.")
     warmup: Seconds = Field("0 s", description="Utterances ready before this time are served but left out of the statistics.")
-    max_batch: int = Field(1, gt=0, le=4096, description="Most utterances whose encoders, or whose decode iterations, run as one "
-                                                         "batched op (one weight fetch for the batch); at most 4,096.")
+    max_batch: int = Field(1, gt=0, le=4096, description="Largest batch across streams; the encoders of that many utterances, or the "
+                                                         "decode iterations of that many streams, run as one batched op (one "
+                                                         "weight fetch for the batch); at most 4,096.")
     max_wait: Seconds = Field("0 s", description="Longest a ready utterance waits for its encoder batch to fill before a partial "
                                                "batch is started, e.g. '100 ms' (decode iterations batch whatever waits).")
     max_inflight: int = Field(2, gt=0, le=64, description="Batches of one kind (encoder, decode) in flight at once: 2 lets a "

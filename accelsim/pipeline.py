@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from accelsim.errors import AccelsimError
 from accelsim.graph.lower import EncoderWork, Program, Segment, lower_program
@@ -34,9 +35,8 @@ from accelsim.workload.testset import utterance_lengths
 # ---------------------------------------------------------------- resolve
 
 
-@dataclass(frozen=True)
-class Point:
-    """What one simulation runs: a validated workload on a validated machine."""
+class Point(NamedTuple):
+    """What one simulation runs: a validated workload on a validated machine (``workload, hardware = point``)."""
 
     workload: WorkloadSpec
     hardware: HardwareSpec

@@ -217,6 +217,22 @@ class WorkloadSpec(Strict):
         return self
 
     @model_validator(mode="after")
+    def _layer_names_differ(self) -> "WorkloadSpec":
+        """A name is a layer's identity in precision overrides, per-layer reports and pinned weights: two
+        layers of one network with one name would silently share all three."""
+        for net_name in ("encoder", "prediction", "joint", "lm_ext", "lm_src"):
+            net = getattr(self.model, net_name)
+            first: dict[str, int] = {}
+            for i, layer in enumerate(net.layers if net else []):
+                for name in (l.name for l in layer.expand()):
+                    if name in first:
+                        raise ValueError(f"model.{net_name}.layers.{i}: the name {show(name)} is already that of "
+                                         f"layers.{first[name]}; the layers of a network need different names (a "
+                                         "stack's are name1..nameN, an unnamed layer's is its kind): set `name:`")
+                    first[name] = i
+        return self
+
+    @model_validator(mode="after")
     def _overrides_name_layers(self) -> "WorkloadSpec":
         for i, override in enumerate(self.precision.layers):
             net = getattr(self.model, override.network)

@@ -214,6 +214,7 @@ class _JointNoise(NamedTuple):
     logw: NDArray[np.float64]  # log of w
     sum: NDArray[np.float64]  # (rows,) row sums of w
     blank_mass: list[float]  # sum - w[:, BLANK]: the mass of the non-blank symbols, as Python floats
+    log_blank_mass: list[float]  # math.log of each blank_mass
 
 
 class _LmNoise(NamedTuple):
@@ -232,7 +233,8 @@ def _joint_noise(seed: int, vocab: int) -> _JointNoise:
     joint = np.random.default_rng([seed, _STREAM_JOINT]).exponential(1.0, size=(_NOISE_ROWS, vocab))
     np.maximum(joint, _MIN_WEIGHT, out=joint)  # exponential weights = Dirichlet(1) shares over the other symbols
     total = joint.sum(axis=1)
-    return _read_only(_JointNoise(joint, np.log(joint), total, (total - joint[:, BLANK]).tolist()))
+    blank_mass = (total - joint[:, BLANK]).tolist()
+    return _read_only(_JointNoise(joint, np.log(joint), total, blank_mass, list(map(math.log, blank_mass))))
 
 
 @lru_cache(maxsize=16)
@@ -244,6 +246,21 @@ def _lm_noise(seed: int, vocab: int) -> _LmNoise:
     ext *= _LM_EXT_SPREAD
     src *= _LM_SRC_SPREAD
     return _read_only(_LmNoise(both, ext, src))
+
+
+@lru_cache(maxsize=16)
+def _scaled_lm_logp(seed: int, vocab: int, mu: float, lam: float) -> NDArray[np.float64]:
+    """``mu log P_ext`` over every LM_EXT noise row, then ``lam log P_src`` over every LM_SRC row.
+
+    An LM's log-probabilities after a prefix are its noise row's (the prefix hashes onto a row), so a
+    pool's rows are normalised and weighted once, shared by every decode of the pool and fusion weights:
+    the same operations on the same values as row by row (row-wise, elementwise), so the same bits.
+    """
+    scaled = _log_softmax_rows(_lm_noise(seed, vocab).both)
+    scaled[:_NOISE_ROWS] *= mu
+    scaled[_NOISE_ROWS:] *= lam
+    scaled.setflags(write=False)
+    return scaled
 
 
 def _log_softmax_rows(logits: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -546,25 +563,27 @@ class _FusedScores:
     """Fused label scores per prefix number, computed for a batch of new prefixes at a time.
 
     Row by row this is :meth:`SyntheticPosteriors.lm_logp` for both LMs followed by
-    :func:`_fused_label_scores`: the same operations on the same values, so the same bits. The
-    on-track prefixes ``reference[:u]``, whose LM_EXT logits carry the bonus, are normalised once up
-    front.
+    :func:`_fused_label_scores`: the same operations on the same values, so the same bits. The LMs'
+    weighted log-probabilities of every noise row come from :func:`_scaled_lm_logp`; the on-track
+    prefixes ``reference[:u]``, whose LM_EXT logits carry the bonus, are normalised once up front.
     """
 
-    __slots__ = ("rows", "_lm", "_fusion", "_prefixes", "_on_track_ext", "_scales")
+    __slots__ = ("rows", "_scaled", "_rho", "_prefixes", "_on_track_ext")
 
-    def __init__(self, lm: _LmNoise, fusion: Fusion, prefixes: _Prefixes, reference: tuple[int, ...], salt_ext: int) -> None:
-        self.rows = np.empty((256, lm.both.shape[1]))  # row `node`: scores of labels 1..vocab-1 after prefix `node`
-        self._lm, self._fusion, self._prefixes = lm, fusion, prefixes
-        # LM_EXT log-probabilities after reference[:u], u < len(reference) (the rows lm_logp adds the bonus to).
-        picks, crc = [], salt_ext
+    def __init__(self, synthetic: SyntheticPosteriors, fusion: Fusion, prefixes: _Prefixes) -> None:
+        emission, reference = synthetic.emission, synthetic.reference
+        self._scaled = _scaled_lm_logp(emission.pool_seed, emission.vocab, fusion.mu, fusion.lam)
+        self.rows = np.empty((256, self._scaled.shape[1]))  # row `node`: scores of labels 1..vocab-1 after prefix `node`
+        self._rho, self._prefixes = fusion.rho, prefixes
+        # mu LM_EXT log-probabilities after reference[:u], u < len(reference) (the rows lm_logp adds the bonus to).
+        picks, crc = [], synthetic._salt_lm[LM_EXT]
         for k in reference:
             picks.append(crc % _NOISE_ROWS)
             crc = zlib.crc32(struct.pack("<q", k), crc)
-        logits = lm.ext[picks]  # a copy
+        logits = synthetic._lm_tables().ext[picks]  # a copy
         logits[np.arange(len(reference)), np.array(reference) - 1] += _LM_EXT_BONUS
         self._on_track_ext = _log_softmax_rows(logits)
-        self._scales: dict[int, NDArray[np.float64]] = {}  # count -> column (mu,) * count + (lam,) * count
+        self._on_track_ext *= fusion.mu
 
     def add(self, created: list[int]) -> None:
         """Fill the rows of ``created``, consecutive numbers of prefixes made since the last call."""
@@ -574,23 +593,18 @@ class _FusedScores:
             grown[:first] = self.rows[:first]
             self.rows = grown
         prefixes = self._prefixes
-        # log P(k | prefix) for k = 1..vocab-1: LM_EXT rows, then LM_SRC rows (below LM_EXT in lm.both).
+        # mu log P_ext(k | prefix), then lam log P_src(k | prefix), k = 1..vocab-1.
         picks = [prefixes.crc_ext[node] % _NOISE_ROWS for node in created]
         picks += [_NOISE_ROWS + prefixes.crc_src[node] % _NOISE_ROWS for node in created]
-        logp = _log_softmax_rows(self._lm.both[picks])
+        logp = self._scaled[picks]  # a copy
         # reference[:u] with u < len(reference) (the whole reference has no next label, so no bonus).
         bonus = [(r, prefixes.length[node]) for r, node in enumerate(created) if prefixes.on_track[node]]
         bonus = [(r, u) for r, u in bonus if u < len(self._on_track_ext)]
         if bonus:
             logp[[r for r, _ in bonus]] = self._on_track_ext[[u for _, u in bonus]]
-        fusion = self._fusion
-        scale = self._scales.get(count)
-        if scale is None:
-            scale = self._scales[count] = np.array([fusion.mu] * count + [fusion.lam] * count)[:, None]
-        logp *= scale
         out = self.rows[first : first + count]
         np.subtract(logp[:count], logp[count:], out=out)  # mu log P_ext - lam log P_src
-        out += fusion.rho
+        out += self._rho
 
 
 def _run_alsd_synthetic(
@@ -608,7 +622,7 @@ def _run_alsd_synthetic(
     reference, due = synthetic.reference, synthetic.due
     n_ref = len(reference)
     joint = synthetic._joint
-    blank_mass = joint.blank_mass
+    blank_mass, log_blank_mass = joint.blank_mass, joint.log_blank_mass
     on_conf, on_rest = synthetic._log_conf, synthetic._log_rest
     off_conf, off_rest = synthetic._log_off, synthetic._log_off_rest
     # zlib.crc32(_pack((t, *y)), salt) == zlib.crc32(_pack(y), zlib.crc32(_pack((t,)), salt)): a CRC continues.
@@ -618,7 +632,7 @@ def _run_alsd_synthetic(
     parent, label = prefixes.parent, prefixes.label
     fused = None
     if fusion is not None:
-        fused = _FusedScores(synthetic._lm_tables(), fusion, prefixes, reference, synthetic._salt_lm[LM_EXT])
+        fused = _FusedScores(synthetic, fusion, prefixes)
     crc32, log = zlib.crc32, math.log
 
     beam_nodes, beam_scores = [0], [0.0]
@@ -647,15 +661,15 @@ def _run_alsd_synthetic(
         # joint_logp(t, y) for every active hypothesis: the noise row of (t, y), the log of the mass
         # the non-target symbols share over their weight sum, and the target's log-probability.
         rows = [crc32(packed[node], frame_crc[i - length[node]]) % _NOISE_ROWS for node in nodes]
-        offsets = [off_rest - log(blank_mass[row]) for row in rows]  # off track: the target is blank
+        offsets = [off_rest - log_blank_mass[row] for row in rows]  # off track: the target is blank
         confs = [off_conf] * n
         label_targets: list[tuple[int, int]] = []
         for r, node in enumerate(nodes):
             if on_track[node]:
                 u = length[node]
                 target = reference[u] if u < n_ref and i - u >= due[u] else BLANK
-                mass = blank_mass[rows[r]] if target == BLANK else float(joint.sum[rows[r]] - joint.w[rows[r], target])
-                offsets[r] = on_rest - log(mass)
+                row = rows[r]
+                offsets[r] = on_rest - (log_blank_mass[row] if target == BLANK else log(float(joint.sum[row] - joint.w[row, target])))
                 confs[r] = on_conf
                 if target != BLANK:
                     label_targets.append((r, target))

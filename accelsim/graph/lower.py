@@ -199,8 +199,10 @@ def lower_network(b: GraphBuilder, network: Network, ctx: Ctx, inputs: list[int]
     out = inputs
     for layer in network.layers:
         b.network, b.layer = layer.network, layer.name  # every op of the layer says which it lowers
+        b.codebook_bits = layer.precision.codebook_bits if layer.precision.codebook else 0
         out, ctx = LOWERINGS[layer.kind](b, layer, ctx, out)
     b.network = b.layer = ""
+    b.codebook_bits = 0
     return out
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 from typing import Iterable, Sequence
 
 from accelsim.graph.ir import COMPONENTS
-from accelsim.hw.coprocessor import select_format
+from accelsim.hw.coprocessor import describe_path
 from accelsim.hw.link import link_bytes_per_s
 from accelsim.memo import Memo
 from accelsim.errors import AccelsimError
@@ -170,15 +170,20 @@ def finite(result: SimResult) -> SimResult:
 
 
 #: Layer kinds lowered to matmuls (the others run on the special-function units).
-MATMUL_KINDS = ("lstm", "blstm", "linear")
+MATMUL_KINDS = ("lstm", "blstm", "linear", "conv_subsampling", "conformer_ffn", "conformer_mhsa", "conformer_conv")
+
+
+def layer_format(layer, hw: HardwareSpec) -> str:
+    """The format a layer's matmuls run in, with the path of codebook weights (decoded, or on LUT MACs)."""
+    p = layer.precision
+    return describe_path(hw.coprocessor, p.weight_bits, p.act_bits, p.codebook_bits if p.codebook else 0)
 
 
 def formats_of(model: Model, hw: HardwareSpec) -> dict[str, str]:
     """Per network, the distinct arithmetic formats its matmul layers run in, in layer order ("int8+int4")."""
     out = {}
     for name, network in model.networks.items():
-        found = [select_format(hw.coprocessor, l.precision.weight_bits, l.precision.act_bits)
-                 for l in network.layers if l.kind in MATMUL_KINDS]
+        found = [layer_format(l, hw) for l in network.layers if l.kind in MATMUL_KINDS]
         if found:
             out[name] = "+".join(dict.fromkeys(found))
     return out

@@ -11,8 +11,18 @@ from typing import Callable
 
 from accelsim.spec.limits import show
 
-BITS = (32, 16, 8, 4, 2, 1)
-QUANTIZERS = ("none", "FIX", "MAX", "SAWB", "PACT")
+#: Weight and activation bit widths a layer may use: any integer width 1..8, and 16/32 (floating point).
+BITS = (32, 16, 8, 7, 6, 5, 4, 3, 2, 1)
+QUANTIZERS = ("none", "FIX", "MAX", "SAWB", "PACT", "LUT", "GQ")
+#: Non-uniform (codebook) weight quantizers: each weight is stored as a k-bit index into a per-layer codebook of
+#: 2^k learned centroids. LUT is any learned codebook; GQ is Zhen et al.'s General Quantizer (centroids learned in a
+#: mu-law constrained space). Both store and execute the same way; they quantize weights only (offline).
+CODEBOOK_QUANTIZERS = ("LUT", "GQ")
+#: Bits of one codebook entry (centroid) by default. Assumption: centroids are held as 8-bit integers with one
+#: per-layer FP32 scale, so that a decoded weight runs on the chip's int8 units (the nearest native integer format
+#: that holds a non-uniform centroid to useful precision); ``codebook_bits`` in a layer override changes it.
+CODEBOOK_ENTRY_BITS = 8
+CODEBOOK_SCALE_BITS = 32
 
 #: Element-wise passes a quantizer makes over an activation tensor at run time. FIX and PACT use a
 #: fixed (or learned, then frozen) clipping range: one scale-round-clamp pass. MAX and SAWB need the
@@ -35,10 +45,20 @@ class LayerPrecision:
     weight_quantizer: str = "none"
     act_quantizer: str = "none"
     hidden_quantizer: str = "none"  # LSTM hidden state (and, with outer quantization, the cell output)
+    codebook_bits: int = CODEBOOK_ENTRY_BITS  # bits of one centroid, when the weight quantizer is a codebook
 
     @property
     def label(self) -> str:
         return f"{self.weight_bits}/{self.act_bits}"
+
+    @property
+    def codebook(self) -> bool:
+        """Weights stored as k-bit indices into a per-layer codebook (a non-uniform quantizer)."""
+        return self.weight_quantizer in CODEBOOK_QUANTIZERS and self.weight_bits < 16
+
+    def codebook_stored_bits(self) -> int:
+        """Bits of the per-layer codebook itself: 2^k centroids and one scale (0 for uniform weights)."""
+        return (2 ** self.weight_bits) * self.codebook_bits + CODEBOOK_SCALE_BITS if self.codebook else 0
 
 
 Preset = Callable[[str, str, int], LayerPrecision]

@@ -9,7 +9,7 @@ from pydantic import BeforeValidator, Field, field_validator, model_validator
 from accelsim.spec.base import FrameShift, Strict, Text
 from accelsim.spec.limits import show, show_names
 from accelsim.spec.layers import LAYER_KINDS
-from accelsim.spec.precision import BITS, PRESETS, QUANTIZERS, NETWORK_GROUPS
+from accelsim.spec.precision import BITS, CODEBOOK_QUANTIZERS, PRESETS, QUANTIZERS, NETWORK_GROUPS
 
 Frames = Annotated[int, Field(gt=0, le=1_000_000)]
 """Encoder frames of one utterance: 1 to 1,000,000."""
@@ -53,8 +53,19 @@ class LayerPrecisionSpec(Strict):
     layer: Text = Field(description="Layer name after stacks are expanded, e.g. 'blstm1'.")
     weight_bits: Bits | None = Field(None, description="Weight bits (default: the preset's).")
     act_bits: Bits | None = Field(None, description="Activation (input) bits (default: the preset's).")
-    weight_quantizer: Literal[QUANTIZERS] | None = Field(None, description="Weight quantizer (default: the preset's).")  # type: ignore[valid-type]
+    weight_quantizer: Literal[QUANTIZERS] | None = Field(
+        None, description="Weight quantizer (default: the preset's); LUT or GQ store k-bit indices into a per-layer "
+                          "codebook of learned centroids.")  # type: ignore[valid-type]
     act_quantizer: Literal[QUANTIZERS] | None = Field(None, description="Activation quantizer (default: the preset's).")  # type: ignore[valid-type]
+    codebook_bits: int | None = Field(None, ge=2, le=16, description="Bits of one codebook centroid with a LUT/GQ weight "
+                                      "quantizer (default 8: int8 centroids with a per-layer scale); 2 to 16.")
+
+    @field_validator("act_quantizer")
+    @classmethod
+    def _uniform_activations(cls, value: str | None) -> str | None:
+        if value in CODEBOOK_QUANTIZERS:
+            raise ValueError(f"{value} is a weight codebook (learned offline); activations take none, FIX, MAX, SAWB or PACT")
+        return value
 
 
 class PrecisionSpec(Strict):

@@ -45,7 +45,8 @@ class ModelLayer:
 
     @property
     def stored_bytes(self) -> float:
-        return self.weight_params * self.precision.weight_bits / 8 + self.bias_params * BIAS_BITS / 8
+        return (self.weight_params * self.precision.weight_bits / 8 + self.bias_params * BIAS_BITS / 8
+                + self.precision.codebook_stored_bits() / 8)
 
 
 @dataclass(frozen=True, slots=True)

@@ -119,6 +119,36 @@ def w2a4(network: str, kind: str, position: int) -> LayerPrecision:
     return base
 
 
+#: Layers an "8-bit ends" scheme keeps at 8/8: the front end and embeddings (first layers) and the joint network.
+_EIGHT_BIT_KINDS = ("conv_subsampling", "embedding")
+
+
+def _ends_at_eight(network: str, kind: str, position: int) -> bool:
+    return (kind in _EIGHT_BIT_KINDS or network == "joint"
+            or (network == "encoder" and kind in ("lstm", "blstm") and position == 0))
+
+
+@register_preset("w4a8")
+def w4a8(network: str, kind: str, position: int) -> LayerPrecision:
+    """4-bit weights, 8-bit activations (MAX), the first and last layers at 8/8 (seed 002's 4-bit Conformer; assumption).
+
+    Kept at 8/8: the convolutional front end (or the first encoder LSTM), embeddings and the joint network, the same
+    rule as the int4 preset's Fig. 1 scheme. Biases and normalisation parameters stay FP32, as everywhere.
+    """
+    if _ends_at_eight(network, kind, position):
+        return LayerPrecision(8, 8, "MAX", "MAX", "none")
+    return LayerPrecision(4, 8, "MAX", "MAX", "FIX")
+
+
+@register_preset("w4a8_mixed")
+def w4a8_mixed(network: str, kind: str, position: int) -> LayerPrecision:
+    """Mixed 4/8-bit weights (seed 002's second model; assumption): as w4a8, with the self-attention and convolution
+    modules' weights at 8 bits; the feed-forward modules and recurrent layers stay at 4."""
+    if kind in ("conformer_mhsa", "conformer_conv"):
+        return LayerPrecision(8, 8, "MAX", "MAX", "none")
+    return w4a8(network, kind, position)
+
+
 def parse_precision_flag(text: str) -> dict[str, str]:
     """``"int4"`` -> {"default": "int4"}; ``"rnnt=int4,lm_ext=int8"`` -> per-network presets.
 

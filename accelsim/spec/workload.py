@@ -244,6 +244,16 @@ class WorkloadSpec(Strict):
         return self
 
     @model_validator(mode="after")
+    def _encoder_only_layers(self) -> "WorkloadSpec":
+        for net_name in ("prediction", "joint", "lm_ext", "lm_src"):
+            net = getattr(self.model, net_name)
+            for i, layer in enumerate(net.layers if net else []):
+                if layer.encoder_only:
+                    raise ValueError(f"model.{net_name}.layers.{i}: a {layer.kind} layer runs over a whole sequence and "
+                                     "belongs in model.encoder only")
+        return self
+
+    @model_validator(mode="after")
     def _overrides_name_layers(self) -> "WorkloadSpec":
         for i, override in enumerate(self.precision.layers):
             net = getattr(self.model, override.network)

@@ -390,11 +390,12 @@ class EncoderWork:
     frames: int
     lstm_quant: str
     quantize: str = "separate"
+    keys: int = 0  # attention keys per query (a streaming chunk's context); 0: every frame
 
     def lower(self, steps: int | None = None) -> Segment:
         """The encoder segment; with ``steps`` only that many recurrent steps per layer and direction
         (every batched op keeps its size for all the frames)."""
-        return lower_encoder(self.network, self.frames, self.lstm_quant, steps, self.quantize)
+        return lower_encoder(self.network, self.frames, self.lstm_quant, steps, self.quantize, self.keys)
 
 
 @dataclass(frozen=True)
@@ -443,7 +444,7 @@ def lower_program(model: Model, frames: int, trace: DecodeTrace) -> Program:
 
 @memoize("lowered encoders", 64)
 def lower_encoder(encoder: Network, frames: int, lstm_quant: str, steps: int | None = None,
-                  quantize: str = "separate") -> Segment:
+                  quantize: str = "separate", keys: int = 0) -> Segment:
     """The encoder segment; memoized, since sweeps over beams and LM settings share it."""
     b = GraphBuilder()
     first = encoder.layers[0].spec
@@ -451,10 +452,10 @@ def lower_encoder(encoder: Network, frames: int, lstm_quant: str, steps: int | N
     feats = b.add("encoder.features", "transfer", "h2d", "encoder", "encoder", network="encoder", layer="features",
                   bytes=frames * first.subsampling * width * FEATURE_BYTES)
     launch = b.add("encoder.launch", "launch", "core", "encoder", "encoder", [feats], network="encoder", layer="launch")
-    ctx = Ctx("encoder", "encoder", lstm_quant, quantize, frames=frames, steps=steps or 0)
+    ctx = Ctx("encoder", "encoder", lstm_quant, quantize, frames=frames, steps=steps or 0, keys=keys)
     after = lower_network(b, encoder, ctx, [launch])
     # The key is every input of this function: the same inputs give the same ops (a review found quantize missing).
-    return Segment(tuple(b.ops), tuple(after), ("encoder", encoder, frames, lstm_quant, steps or frames, quantize))
+    return Segment(tuple(b.ops), tuple(after), ("encoder", encoder, frames, lstm_quant, steps or frames, quantize, keys))
 
 
 @memoize("lowered decode iterations", 8192)

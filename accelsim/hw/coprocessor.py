@@ -6,6 +6,7 @@ import math
 
 from accelsim.errors import AccelsimError
 from accelsim.spec.hardware import FORMAT_BITS, CoprocessorSpec
+from accelsim.spec.precision import LayerPrecision
 
 #: Preference among formats of equal width: integer units before hybrid FP8 (quantized operands are integers).
 _ORDER = ("int2", "int4", "int8", "hfp8", "fp16", "fp32")
@@ -120,6 +121,11 @@ def describe_path(cop: CoprocessorSpec, weight_bits: int, act_bits: int, codeboo
     return {"native": fmt, "lut": f"lut ({weight_bits}-bit indices)",
             "decode_sfu": f"{fmt} (codebook decoded on the SFU)",
             "decode_load_path": f"{fmt} (codebook decoded in the load path)"}[path]
+
+
+def layer_format(cop: CoprocessorSpec, p: LayerPrecision) -> str:
+    """The format a layer's matmuls run in, with the path of codebook weights (decoded, or on LUT MACs)."""
+    return describe_path(cop, p.weight_bits, p.act_bits, p.codebook_bits if p.codebook else 0)
 
 
 def codebook_matmul_seconds(cop: CoprocessorSpec, weight_bits: int, act_bits: int, codebook_bits: int, weights: int,

@@ -14,8 +14,7 @@ from typing import Any
 import pandas as pd
 
 from accelsim.errors import AccelsimError
-from accelsim.hw.coprocessor import select_format
-from accelsim.report.metrics import layer_format
+from accelsim.hw.coprocessor import layer_format, select_format
 from accelsim.report.critical import critical_path
 from accelsim.sim.engine import Record
 
@@ -40,7 +39,8 @@ LAYER_COLUMNS = {
 
 def _records(result: Any) -> tuple[Record, ...]:
     if not result.records:
-        raise AccelsimError("no per-op records: this result is a test set or was simulated with keep_records=False "
+        raise AccelsimError("no per-op records: this result is a test set or a streaming run, or was simulated with "
+                            "keep_records=False "
                             "(simulate one utterance with keep_records=True)")
     return result.records
 
@@ -110,7 +110,7 @@ def _mac_format(result: Any, record: Record) -> str:
     model = result.model
     if model is not None and record.network in model.networks:
         try:
-            return layer_format(model.networks[record.network].layer(record.layer), result.machine)
+            return layer_format(result.machine.coprocessor, model.networks[record.network].layer(record.layer).precision)
         except KeyError:
             pass
     return select_format(result.machine.coprocessor, record.weight_bits, record.act_bits)

@@ -26,6 +26,10 @@ def format_run(r: SimResult) -> str:
         f"{r.ops} ops, {r.fetched_weight_bytes / 1e6:.0f} MB of weights fetched",
         *([f"  test set of {len(r.utterance_rtfs)} utterances: RTF is total time / total audio; per utterance "
            f"p50 {r.percentile(50):.4f}, p90 {r.percentile(90):.4f}, p99 {r.percentile(99):.4f}"] if r.utterance_rtfs else []),
+        *([f"  streaming in {r.latency['chunks']:.0f} chunks: latency per chunk (end of its audio to its partial result) "
+           f"p50 {r.latency['chunk_p50_s'] * 1e3:.1f} ms, p90 {r.latency['chunk_p90_s'] * 1e3:.1f} ms, "
+           f"p99 {r.latency['chunk_p99_s'] * 1e3:.1f} ms; final latency {r.latency['final_s'] * 1e3:.1f} ms after the "
+           "last audio (the RTF counts processing time only)"] if r.latency else []),
         "",
         *_rows("component", r.breakdown_by_component, r.rtf),
         "",

@@ -177,6 +177,20 @@ class TestSetSpec(Strict):
         return self
 
 
+class StreamingSpec(Strict):
+    """Chunked (causal) execution: the encoder runs on each chunk of frames as its audio arrives, and the decoder
+    runs on each chunk's frames as soon as the encoder has them."""
+
+    chunk_frames: Frames = Field(description="Encoder frames per chunk; 1 to 1,000,000.")
+    left_context: int = Field(0, ge=0, le=1_000_000,
+                              description="Past encoder frames each chunk's self-attention also attends to (cached keys "
+                                          "and values, not recomputed); recurrent encoders carry their state instead; "
+                                          "0 to 1,000,000.")
+    look_ahead: int = Field(0, ge=0, le=1_000_000,
+                            description="Future encoder frames a chunk waits for before it runs; a Conformer encoder "
+                                        "computes them with the chunk (and again with the next); 0 to 1,000,000.")
+
+
 class WorkloadSpec(Strict):
     """What `accelsim run` simulates: a model, its precision and how it is decoded."""
 
@@ -187,6 +201,23 @@ class WorkloadSpec(Strict):
     model: ModelSpec = Field(description="The networks, layer by layer.")
     precision: PrecisionSpec = Field(PrecisionSpec(), description="Per-network presets and per-layer overrides of bits and quantizers.")
     decoding: DecodingSpec = Field(DecodingSpec(), description="The beam search and the synthetic posteriors it decodes.")
+    streaming: StreamingSpec | None = Field(None, description="Chunked, causal execution with per-chunk latencies "
+                                            "(default: none, the encoder runs once over the whole utterance).")
+
+    @model_validator(mode="after")
+    def _streams_causally(self) -> "WorkloadSpec":
+        if self.streaming is None:
+            return self
+        for i, layer in enumerate(self.model.encoder.layers):
+            if layer.kind == "blstm":
+                raise ValueError(f"streaming: model.encoder.layers.{i} is a bidirectional LSTM, whose backward direction "
+                                 "starts from the last frame of the utterance: it cannot stream (use kind: lstm, or a "
+                                 "Conformer encoder, or drop streaming)")
+        if self.test_set is not None:
+            raise ValueError("streaming: simulates one utterance; drop test_set (or streaming)")
+        if self.decoding.trace:
+            raise ValueError("streaming: a recorded decoder trace has no chunk boundaries; drop decoding.trace")
+        return self
 
     @model_validator(mode="after")
     def _test_set_seeds_fit(self) -> "WorkloadSpec":

@@ -157,6 +157,19 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--dask", metavar="local|ADDRESS", help="run the settings on Dask (as for sweep)")
     rep.set_defaults(func=cmd_reproduce)
 
+    seed = sub.add_parser("seed", help="the other seed papers' figures (002: 4-bit Conformer, 003: GQ sub-8-bit) and report",
+                          description="Compute seed 002's or 003's published figures on the shipped workloads (size "
+                                      "ratios, memory and latency savings; never fitted), compare them, and write "
+                                      "comparison.csv, sizes.csv, performance.csv, sizes.png and performance.png (size vs "
+                                      "precision; RTF vs precision and streaming latency vs chunk size).")
+    seed.add_argument("seed", choices=["002", "003"], help="which seed paper")
+    seed.add_argument("--out", default=None, help="output folder (default: reports/seedNNN)")
+    seed.add_argument("--targets", default=None, help="targets file (default: the one shipped with accelsim)")
+    seed.add_argument("--chunks", type=_positive_int, nargs="+", metavar="FRAMES",
+                      help="chunk sizes to stream, in encoder frames (default: 4 8 16 32)")
+    _add_json(seed)
+    seed.set_defaults(func=cmd_seed)
+
     swp = sub.add_parser("sweep", help="run a report recipe: a grid of points, in parallel, cached and resumable",
                          description="Expand RECIPE (reports/*.yaml) into points, run them in parallel, write results.csv "
                                      "(and results.parquet with pyarrow) with one row per point, and draw the recipe's plots. "
@@ -254,6 +267,19 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
                       for c in report.comparisons], "reproduce"))
     else:
         print(format_report(report))
+        print(f"wrote {', '.join(str(f) for f in report.files)}")
+    return 0
+
+
+def cmd_seed(args: argparse.Namespace) -> int:
+    from accelsim.calibrate.seeds import format_seed_report, seed_report
+
+    report = seed_report(args.seed, args.out or f"reports/seed{args.seed}", args.targets,
+                         tuple(args.chunks) if args.chunks else None)
+    if args.json:
+        print(_dumps([c.to_dict() for c in report.comparisons], "seed"))
+    else:
+        print(format_seed_report(report))
         print(f"wrote {', '.join(str(f) for f in report.files)}")
     return 0
 

@@ -149,6 +149,21 @@ def w4a8_mixed(network: str, kind: str, position: int) -> LayerPrecision:
     return w4a8(network, kind, position)
 
 
+@register_preset("gq")
+def gq(network: str, kind: str, position: int) -> LayerPrecision:
+    """Seed 003's GQ sub-8-bit scheme (assumptions): weights as learned mu-law codebooks, 8-bit activations (FIX).
+
+    The seed says only "sub-8-bit" and "some RNN-T layers at 1 bit". Assumed here: the same 8-bit ends as the int8
+    baseline stay 8/8 uniform (front end or first encoder LSTM, embeddings, joint network); the prediction network's
+    LSTM layers at 1 bit (2 centroids); every other matmul layer (encoder LSTMs, Conformer modules, linears) 4-bit GQ.
+    """
+    if _ends_at_eight(network, kind, position):
+        return LayerPrecision(8, 8, "MAX", "MAX", "FIX" if kind in ("lstm", "blstm") else "none")
+    if network == "prediction" and kind == "lstm":
+        return LayerPrecision(1, 8, "GQ", "FIX", "FIX")
+    return LayerPrecision(4, 8, "GQ", "FIX", "FIX")
+
+
 def parse_precision_flag(text: str) -> dict[str, str]:
     """``"int4"`` -> {"default": "int4"}; ``"rnnt=int4,lm_ext=int8"`` -> per-network presets.
 

@@ -140,6 +140,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_inputs(size, hardware=False)
     _add_model_flags(size, with_beam=False, hardware=False)
     _add_json(size)
+    size.add_argument("--by", choices=["layer"], help="also one row per layer: weight bits and quantizer (LUT/GQ: k-bit "
+                      "indices + a codebook), parameters kept in FP32 and stored size (with --json: a 'layers' list)")
     size.set_defaults(func=cmd_size)
 
     rep = sub.add_parser("reproduce", help="run every setting of the paper's hardware study and compare with its figures",
@@ -430,9 +432,9 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 
 def cmd_size(args: argparse.Namespace) -> int:
-    from accelsim.report.tables import format_size
+    from accelsim.report.tables import format_layer_sizes, format_size
     from accelsim.spec.loader import Variation, flag_variation, load_workload
-    from accelsim.workload.model import build_model, model_size
+    from accelsim.workload.model import build_model, layer_sizes, model_size
 
     overrides = Variation.from_flags(args.overrides)
     for change in overrides.changes:
@@ -440,8 +442,15 @@ def cmd_size(args: argparse.Namespace) -> int:
             raise AccelsimError(f"{change.source}: size reads only a workload; --set takes workload.* paths here")
     spec = load_workload(args.workload, overrides + flag_variation(args.precision))
     with_lms = args.lm if args.lm is not None else (spec.model.lm_ext is not None and spec.model.lm_src is not None)
-    report = model_size(build_model(spec, with_lms=with_lms))
-    print(_dumps(report, "size") if args.json else format_size(report))
+    model = build_model(spec, with_lms=with_lms)
+    report = model_size(model)
+    layers = layer_sizes(model) if args.by == "layer" else None
+    if args.json:
+        print(_dumps(report | ({"layers": layers} if layers is not None else {}), "size"))
+    else:
+        print(format_size(report))
+        if layers is not None:
+            print("\n" + format_layer_sizes(layers))
     return 0
 
 

@@ -99,3 +99,16 @@ def test_run_by_layer_prints_the_codebook_path(run_cli):
     assert proc.returncode == 0, proc.stderr
     line = next(l for l in proc.stdout.splitlines() if "blstm3" in l)
     assert "codebook decoded on the SFU" in line
+
+
+def test_size_by_layer_says_which_tensors_stay_wide(run_cli):
+    proc = run_cli("size", "workloads/ondevice_rnnt.yaml", "--by", "layer", "--json")
+    assert proc.returncode == 0, proc.stderr
+    import json
+
+    data = json.loads(proc.stdout)
+    rows = {(r["network"], r["layer"]): r for r in data["layers"]}
+    assert rows[("encoder", "lstm1")]["weight_bits"] == 8 and rows[("encoder", "lstm1")]["codebook_bytes"] == 0
+    assert rows[("prediction", "lstm1")]["weight_quantizer"] == "GQ" and rows[("prediction", "lstm1")]["weight_bits"] == 1
+    assert rows[("encoder", "lstm2")]["codebook_bytes"] == (16 * 8 + 32) / 8
+    assert sum(r["size_MB"] for r in data["layers"]) == pytest.approx(data["total_MB"])

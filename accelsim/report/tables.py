@@ -58,6 +58,15 @@ def format_layers(layers, rtf: float) -> str:
     return "\n".join(lines)
 
 
+def format_layer_sizes(rows: list[dict]) -> str:
+    lines = [f"  {'network':<11}{'layer':<20}{'kind':<22}{'weights (M)':>12}{'bits':>5}  {'quantizer':<10}"
+             f"{'FP32 params':>12}{'codebook B':>11}{'size (MB)':>10}"]
+    lines += [f"  {r['network']:<11}{r['layer']:<20}{r['kind']:<22}{r['weight_params'] / 1e6:>12.3f}{r['weight_bits']:>5}  "
+              f"{r['weight_quantizer']:<10}{r['fp32_params']:>12}{r['codebook_bytes']:>11.0f}{r['size_MB']:>10.3f}"
+              for r in rows]
+    return "\n".join(lines)
+
+
 def format_size(report: dict) -> str:
     lines = [f"  {'network':<12}{'precision':>10}{'params (M)':>12}{'size (MB)':>11}{'FP32 (MB)':>11}{'compr.':>8}"]
     for name, n in report["networks"].items():

@@ -68,3 +68,17 @@ def test_seed_command_json(run_cli, tmp_path):
     assert proc.returncode == 0, proc.stderr
     rows = json.loads(proc.stdout)
     assert [r["id"] for r in rows] == ["s002_w4_compression", "s002_mixed_compression"]
+
+
+def test_readme_shows_the_seed_comparison_as_it_comes_out(repo, monkeypatch):
+    import re
+
+    monkeypatch.chdir(repo)
+    readme = (repo / "README.md").read_text(encoding="utf-8")
+    figures = {f.id: f for f in load_targets().seeds}
+    shown = re.findall(r"^\s+(s00\w+)\s+(validate)\s+([\d.]+)\s+([\d.]+)\s+([+-][\d.]+)%", readme, re.M)
+    assert {row[0] for row in shown} == set(figures)
+    for fig_id, _, target, value, error in shown:
+        simulated = seed_value(figures[fig_id])
+        assert f"{figures[fig_id].value:.4g}" == target and f"{simulated:.4g}" == value, fig_id
+        assert f"{100 * (simulated - figures[fig_id].value) / figures[fig_id].value:+.1f}" == error, fig_id

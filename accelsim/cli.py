@@ -394,8 +394,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         from accelsim.report.trace import write_chrome_trace
 
         if not result.records:
-            raise AccelsimError("--trace draws one utterance; this workload describes a test set (drop --trace, or "
-                                "--set workload.test_set=null)")
+            raise AccelsimError(_no_records("--trace", result))
         write_chrome_trace(result, args.trace)
     layers = _layers(result) if args.by == "layer" else None
     if args.json:
@@ -547,9 +546,17 @@ def _flag_overrides(args: argparse.Namespace):
 
 def _layers(result):
     if not result.records:
-        raise AccelsimError("--by layer follows one utterance's records; this workload describes a test set (drop --by, "
-                            "or --set workload.test_set=null)")
+        raise AccelsimError(_no_records("--by layer", result))
     return result.layers()
+
+
+def _no_records(flag: str, result) -> str:
+    """Why a result has no per-op records for ``flag``: a streaming run or a test set, and how to get them."""
+    if result.latency:
+        return (f"{flag} follows one utterance run whole; this workload streams chunk by chunk (drop {flag.split()[0]}, "
+                "or --set workload.streaming=null)")
+    return (f"{flag} follows one utterance's records; this workload describes a test set (drop {flag.split()[0]}, or "
+            "--set workload.test_set=null)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -66,6 +66,10 @@ def test_attention_lowering_and_cost_by_hand(hw_spec):
     cop = hw_spec.coprocessor
     cycles = math.ceil(64 / 8) * math.ceil(16 / 16) * math.ceil(16 / 16) + 8 + 8
     assert op_cost(ops["scores"], hw_spec, 1).seconds == pytest.approx(cop.dispatch_overhead + cycles / 1.6e9)
+    # The whole block's MACs by hand: Q/K/V 3Td^2, positions (2T-1)d^2, content and position scores 2 T^2 d, context
+    # T^2 d, output Td^2 (T = 16, d = 64).
+    T, d = 16, 64
+    assert sum(op.macs for op in ops.values()) == 3 * T * d * d + (2 * T - 1) * d * d + 2 * T * T * d + T * T * d + T * d * d
     # Attention grows as T^2, the projections as T.
     long = _lowered(ConformerMHSA(name="mhsa", dim=64, heads=4), 64)
     assert long["scores"].macs == 16 * ops["scores"].macs and long["qkv"].macs == 4 * ops["qkv"].macs

@@ -116,3 +116,8 @@ def test_streaming_run_prints_latencies(run_cli):
                    "workload.utterance.frames=64")
     assert proc.returncode == 0, proc.stderr
     assert "streaming in 2 chunks" in proc.stdout and "final latency" in proc.stdout
+
+
+def test_streaming_run_has_no_layer_records_and_says_why(run_cli):
+    proc = run_cli("run", "workloads/ondevice_rnnt.yaml", "hwconfigs/phone_npu.yaml", "--by", "layer")
+    assert proc.returncode == 2 and "streams chunk by chunk" in proc.stderr and "workload.streaming=null" in proc.stderr

@@ -94,6 +94,9 @@ def explain(workload: WorkloadSpec | str | Path, hardware: HardwareSpec | str | 
     if point.workload.test_set is not None:
         raise AccelsimError("explain follows the critical path of one utterance; this workload describes a test set "
                             "(--set workload.test_set=null explains its utterance.frames)")
+    if point.workload.streaming is not None:
+        raise AccelsimError("explain follows the critical path of one utterance run whole; this workload streams chunk "
+                            "by chunk (--set workload.streaming=null explains it run whole)")
     base = simulate_point(point, keep_records=True)
     knobs = knob_variations(point.hardware)
     variants = [resolve_point(point.workload, point.hardware, v) for _, v, _, _ in knobs]

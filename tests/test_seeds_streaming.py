@@ -132,3 +132,10 @@ def test_two_chunks_faster_than_real_time_by_hand(repo, hw_path):
     assert 2 * r.latency["chunk_p50_s"] == pytest.approx(r.time_s, rel=1e-12)
     w1 = r.latency["final_s"]
     assert r.latency["chunk_p99_s"] == pytest.approx(max(w1, r.time_s - w1) - 0.01 * abs(2 * w1 - r.time_s), rel=1e-9)
+
+
+def test_explain_refuses_a_streaming_run(repo, hw_path):
+    from accelsim.errors import AccelsimError
+
+    with pytest.raises(AccelsimError, match="streams chunk by chunk"):
+        accelsim.explain(_small_conformer(repo, chunk_frames=24), hw_path.parent / "phone_npu.yaml")

@@ -21,6 +21,7 @@ from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Callable
 
+from accelsim.errors import AccelsimError
 from accelsim.graph.lower import Segment
 from accelsim.memo import Memo
 from accelsim.pipeline import Point, Prepared, execute, prepare, utterance_points
@@ -67,6 +68,9 @@ class Served:
 
 def distinct_utterances(point: Point) -> list[Prepared]:
     """The utterances the traffic takes in turn: the test set's, or the workload's one utterance."""
+    if point.workload.streaming is not None:
+        raise AccelsimError("serving: chunked streaming encoders (workload.streaming) are not wired into the serving "
+                            "engine yet: each utterance is served whole once its audio ends; drop streaming to serve it")
     spec = point.workload.model_copy(update={"serving": None})  # the traffic does not change the search or lowering
     base = Point(spec, point.hardware)
     points = utterance_points(base) if spec.test_set is not None else [base]

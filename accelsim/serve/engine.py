@@ -5,9 +5,10 @@ ready (:mod:`accelsim.serve.traffic`); when its encoder ends it joins the decode
 iteration again, until its last iteration ends. A queue starts a batch of its first ``max_batch`` utterances
 as long as fewer than ``max_inflight`` batches of its kind are running: the encoder queue when it holds that
 many or when its oldest has waited ``max_wait``; the decode queue at once, with whatever is waiting (continuous
-batching: a stream that waited for a decode batch to fill would wait at each of its hundreds of iterations). Batches are submitted to one :class:`accelsim.sim.engine.Machine`: their ops
-contend for the cores, host and link with every other batch in flight, under the engine's own resource model
-and policies (placement, residency, prefetch, fetch channel).
+batching: a stream that waited for a decode batch to fill would wait at each of its hundreds of iterations).
+Batches are submitted to one :class:`accelsim.sim.engine.Machine`: their ops contend for the cores, host and
+link with every other batch in flight, under the engine's own resource model and policies (placement,
+residency, prefetch, fetch channel).
 
 With one stream the machine is idle whenever an utterance is ready (if it keeps up), and every utterance is the
 program ``accelsim run`` simulates: :func:`serve_alone` then reuses the exact segment memo of

@@ -136,7 +136,8 @@ class Machine:
     work of many streams over time, and their jobs contend for the same cores, host and link. Core blocks
     (see :func:`_core_blocks`) must be the same for every submission, so a machine shared by DAGs of several
     lane layouts is told them all up front (``lanes``: (lane, lanes) pairs); without it the first submission's
-    layout is used. ``keep_rows=False`` records no rows (and no critical-path predecessors), only busy time.
+    layout is used. ``keep_rows=False`` records no rows (and no critical-path predecessors), only busy time;
+    with rows, a row's ``op`` is the op's index within its own submission.
     """
 
     def __init__(self, hw: HardwareSpec, policies: Policies | None = None, machine: str | None = None,
@@ -152,9 +153,10 @@ class Machine:
         self.jobs_done = 0
         self._last_release: dict[str, int] = {}
         self._plans: dict[object, tuple] = {}
-        self._blocks = (_core_blocks(hw.coprocessor.cores, {self.policies.placement.cores(Op(0, "", "", "core", "", "", lane=l, lanes=n),
-                                                                                      hw.coprocessor.cores) for l, n in lanes})
-                        if lanes else None)
+        cores = hw.coprocessor.cores
+        placed = {self.policies.placement.cores(Op(0, "", "", "core", "", "", lane=lane, lanes=count), cores)
+                  for lane, count in lanes}
+        self._blocks = _core_blocks(cores, placed) if lanes else None
 
     def _plan(self, ops: Sequence[Op], fetch_bytes: Sequence[float]) -> tuple:
         """What a submission of ``ops`` needs before it runs: its jobs, which ops fetch, and per job the count of

@@ -295,6 +295,11 @@ def _bytes(op: Op, params: int, hw: HardwareSpec) -> float:
     return params * device_weight_bits(hw.coprocessor, op.weight_bits) / 8
 
 
+def _reads(op, hw) -> list[tuple[str, float]]:
+    """(tensor, bytes) an op reads: its weights at their bits, its biases in FP32."""
+    return [(t, _bytes(op, n, hw)) for t, n in op.weights] + [(t, n * 4.0) for t, n in op.biases]
+
+
 def _size(lowered: Lowered, tensor: str) -> float:
     return next(_bytes(op, n, lowered.hw) for op in lowered.ops for t, n in op.weights if t == tensor)
 
@@ -307,10 +312,11 @@ def test_resident_weight_is_fetched_once(int4_run: Lowered) -> None:
     users = _users(ops, tensor)
     assert len(users) == 11 and all(len(op.weights) == 1 for op in users)
     assert ("encoder.blstm2", tensor) in run.plan.pinned
-    assert [run.plan.fetch_bytes[op.id] for op in users] == [size] + [0.0] * 10
+    bias = 2560 * 4  # b_hh in FP32, pinned with its matrix
+    assert [run.plan.fetch_bytes[op.id] for op in users] == [size + bias] + [0.0] * 10
     names = {u.name + ".fetch" for u in users}
     fetch_records = [r for r in run.records if r.kind == "fetch" and r.op in names]
-    assert len(fetch_records) == 1 and fetch_records[0].bytes == size
+    assert len(fetch_records) == 1 and fetch_records[0].bytes == size + bias
 
 
 def test_weight_that_does_not_fit_is_fetched_at_every_use(int4_run: Lowered) -> None:
@@ -330,10 +336,10 @@ def test_fetch_bytes_follow_the_plan(int4_run: Lowered) -> None:
     seen: set[tuple[str, str]] = set()
     for op in ops:
         expected = 0.0
-        for tensor, params in op.weights:
+        for tensor, size in _reads(op, int4_run.hw):
             key = (op.region, tensor)
             if key not in run.plan.pinned or key not in seen:
-                expected += _bytes(op, params, int4_run.hw)
+                expected += size
             seen.add(key)
         assert run.plan.fetch_bytes[op.id] == pytest.approx(expected, rel=1e-12), op.name
 
@@ -343,11 +349,11 @@ def test_pinned_weights_fit_in_their_scratchpad_share(int4_run: Lowered) -> None
     pinned_bytes: dict[tuple[str, int, int], float] = defaultdict(float)
     seen = set()
     for op in ops:
-        for tensor, params in op.weights:
+        for tensor, size in _reads(op, int4_run.hw):
             key = (op.region, tensor)
             if key in run.plan.pinned and key not in seen:
                 seen.add(key)
-                pinned_bytes[(op.region, op.lane, op.lanes)] += _bytes(op, params, int4_run.hw)
+                pinned_bytes[(op.region, op.lane, op.lanes)] += size
     assert seen == set(run.plan.pinned) and seen
     for (region, lane, lanes), total in pinned_bytes.items():
         assert total <= cores_per_lane(cop.cores, lanes) * cop.scratchpad * cop.weight_fraction, region
@@ -357,7 +363,7 @@ def test_per_op_residency_fetches_every_use() -> None:
     lowered = _lower_and_run(["workload.utterance.frames=12", "workload.decoding.beam=4", "hw.memory.residency=per_op"])
     assert not lowered.run.plan.pinned
     for op in lowered.ops:
-        expected = sum(_bytes(op, n, lowered.hw) for _, n in op.weights)
+        expected = sum(size for _, size in _reads(op, lowered.hw))
         assert lowered.run.plan.fetch_bytes[op.id] == pytest.approx(expected)
 
 

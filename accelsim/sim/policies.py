@@ -24,6 +24,7 @@ from accelsim.graph.ir import Op
 from accelsim.hw.coprocessor import device_weight_bits, weight_room
 from accelsim.hw.link import fetch_seconds
 from accelsim.spec.hardware import HardwareSpec
+from accelsim.workload.model import BIAS_BITS
 
 # ---------------------------------------------------------------- placement
 
@@ -82,10 +83,10 @@ class Residency:
             fetch = []
             for op in ops:
                 total = 0.0
-                for tensor, params in op.weights:
+                for tensor, size in _tensor_bytes(op, bits):
                     key = (op.region, tensor)
                     if key not in pinned or key not in fetched:
-                        total += params * bits(op.weight_bits)
+                        total += size
                         fetched.add(key)
                 fetch.append(total)
             out.append(tuple(fetch))
@@ -106,8 +107,8 @@ class PinnedResidency(Residency):
         for ops in runs:
             for op in ops:
                 group = uses[(op.region, op.lane, op.lanes)]
-                for tensor, params in op.weights:
-                    entry = group.setdefault(tensor, [0, params * bits(op.weight_bits)])
+                for tensor, size in _tensor_bytes(op, bits):
+                    entry = group.setdefault(tensor, [0, size])
                     entry[0] += 1
         pinned: set[tuple[str, str]] = set()
         for (region, _lane, lanes), tensors in uses.items():
@@ -117,6 +118,14 @@ class PinnedResidency(Residency):
                     pinned.add((region, tensor))
                     room -= size
         return frozenset(pinned)
+
+
+def _tensor_bytes(op: Op, bits: Callable[[int], float]):
+    """(tensor, bytes) of everything an op reads from memory: its weights at their bits, its biases in FP32."""
+    for tensor, params in op.weights:
+        yield tensor, params * bits(op.weight_bits)
+    for tensor, params in op.biases:
+        yield tensor, params * BIAS_BITS / 8
 
 
 def _bytes_per_param(hw: HardwareSpec) -> Callable[[int], float]:

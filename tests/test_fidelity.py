@@ -1,0 +1,170 @@
+"""The physical mechanisms of issue 10, each against a hand calculation: systolic dataflows (SCALE-Sim's
+analytical model), LSTM steps with a batched or per-step input projection, FP32 biases fetched with their layer,
+and the host's copy of the surviving hypotheses' recurrent states."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import accelsim
+from accelsim.graph.ir import GraphBuilder, Op
+from accelsim.graph.lower import lower, lower_decode_step, state_bytes
+from accelsim.hw import coprocessor, host, systolic
+from accelsim.hw.cost import op_cost
+from accelsim.sim.policies import plan_residency
+from accelsim.workload.model import build_model
+from accelsim.workload.search import DecodeTrace, StepRecord
+
+REPO = Path(__file__).resolve().parents[1]
+WORKLOAD = REPO / "workloads" / "rnnt_lm_fusion.yaml"
+
+# ---------------------------------------------------------------- dataflows on a 32 x 32 array
+
+# (m, k, n) of a batch-1 matvec and a batched matmul, and per dataflow the hand calculation:
+# folds = ceil(Sr / 32) x ceil(Sc / 32), one fold 2 x 32 + 32 + T - 2 = 94 + T cycles, or with overlap
+# folds x T + 94.
+HAND = {
+    # batch 1: m=1, k=64, n=96
+    ("output_stationary", 1): (3 * (94 + 64), 3 * 64 + 94),  # Sr=m=1 -> 1, Sc=n=96 -> 3 folds; T=k=64
+    ("weight_stationary", 1): (6 * (94 + 1), 6 * 1 + 94),  # Sr=k=64 -> 2, Sc=n=96 -> 3: 6 folds; T=m=1
+    ("input_stationary", 1): (2 * (94 + 96), 2 * 96 + 94),  # Sr=k=64 -> 2, Sc=m=1 -> 1: 2 folds; T=n=96
+    # batched: m=100, k=64, n=96
+    ("output_stationary", 100): (12 * (94 + 64), 12 * 64 + 94),  # 4 x 3 folds, T=64
+    ("weight_stationary", 100): (6 * (94 + 100), 6 * 100 + 94),  # 2 x 3 folds, T=100
+    ("input_stationary", 100): (8 * (94 + 96), 8 * 96 + 94),  # 2 x 4 folds, T=96
+}
+
+
+@pytest.mark.parametrize("dataflow,m", sorted(HAND))
+def test_dataflow_hand_calculations_on_a_32x32_array(dataflow, m):
+    separate, overlapped = HAND[(dataflow, m)]
+    assert systolic.matmul_cycles(dataflow, 32, 32, m, 64, 96, overlap=False) == separate
+    assert systolic.matmul_cycles(dataflow, 32, 32, m, 64, 96, overlap=True) == overlapped
+
+
+def test_concrete_hand_values():
+    """The table above, written out, so that a typo in it cannot hide a wrong formula."""
+    assert HAND[("output_stationary", 1)] == (474, 286)
+    assert HAND[("weight_stationary", 100)] == (1164, 694)
+    assert HAND[("input_stationary", 100)] == (1520, 862)
+
+
+@pytest.fixture(scope="module")
+def chip32(hw_path):
+    """One core, one 32 x 32 corelet, one FP16 MAC per PE (no SIMD), so the coprocessor's cycles are the array's."""
+    return accelsim.load_hardware(hw_path, overrides=[
+        "hw.coprocessor.cores=1", "hw.coprocessor.corelets_per_core=1", "hw.coprocessor.pe_rows=32",
+        "hw.coprocessor.pe_cols=32", "hw.coprocessor.macs_per_cycle={fp16: 1024}"])
+
+
+@pytest.mark.parametrize("dataflow,m", sorted(HAND))
+def test_coprocessor_uses_the_dataflow_of_the_spec(chip32, dataflow, m):
+    for overlap, expected in zip((False, True), HAND[(dataflow, m)]):
+        cop = chip32.coprocessor.model_copy(update={"dataflow": dataflow, "fold_overlap": overlap})
+        assert coprocessor.matmul_cycles(cop, "fp16", m, 64, 96, 1) == expected
+
+
+def test_folds_spread_over_corelets_and_simd_shortens_the_reduction(chip32):
+    """Two corelets share the folds; 8 SIMD lanes per PE make the reduction 64 / 8 = 8 steps."""
+    cop = chip32.coprocessor.model_copy(update={"corelets_per_core": 2, "macs_per_cycle": {"fp16": 2 * 1024 * 8},
+                                                "fold_overlap": False})
+    # OS, m=100 -> 4 row folds x n=96 -> 3 column folds = 12 folds, 6 per corelet, each 94 + 8 cycles
+    assert coprocessor.matmul_cycles(cop, "fp16", 100, 64, 96, 1) == 6 * (94 + 8)
+
+
+def test_unknown_dataflow_is_an_error():
+    with pytest.raises(ValueError, match="dataflow"):
+        systolic.mapping("row_stationary", 1, 2, 3)
+
+
+def test_dataflow_is_validated_in_the_spec(tmp_path, hw_path):
+    with pytest.raises(accelsim.SpecError, match="dataflow"):
+        accelsim.load_hardware(hw_path, overrides=["hw.coprocessor.dataflow=row_stationary"])
+
+
+# ---------------------------------------------------------------- LSTM steps and biases
+
+
+def _model(*overrides: str):
+    return build_model(accelsim.load_workload(WORKLOAD, ["workload.utterance.frames=6", *overrides]))
+
+
+def _encoder(*overrides: str) -> list[Op]:
+    return lower(_model(*overrides), 6, DecodeTrace(frames=6, beam=1, steps=(), reference=(), best=()))
+
+
+def _layer1_fwd(ops: list[Op]) -> list[Op]:
+    return [op for op in ops if op.kind == "matmul" and op.name.startswith("encoder.blstm1.fwd.")]
+
+
+def test_batched_projection_fetches_w_ih_once_and_w_hh_per_step():
+    mms = _layer1_fwd(_encoder("workload.runtime.lstm_input_projection=batched"))
+    proj, recs = mms[0], mms[1:]
+    assert proj.name.endswith("proj") and (proj.m, proj.k, proj.n) == (6, 340, 2560)
+    assert [w for w, _ in proj.weights] == ["encoder.blstm1.fwd.W_ih"]
+    assert len(recs) == 5 and all((op.m, op.k, op.n) == (1, 640, 2560) for op in recs)  # no step-0 matmul
+    assert all([w for w, _ in op.weights] == ["encoder.blstm1.fwd.W_hh"] for op in recs)
+
+
+def test_per_step_cell_fetches_input_and_recurrent_weights_every_step():
+    mms = _layer1_fwd(_encoder("workload.runtime.lstm_input_projection=per_step"))
+    assert len(mms) == 6 and all(op.name.endswith("gates") for op in mms)
+    assert all((op.m, op.k, op.n) == (1, 340 + 640, 2560) for op in mms)
+    assert all(dict(op.weights) == {"encoder.blstm1.fwd.W_ih": 2560 * 340, "encoder.blstm1.fwd.W_hh": 2560 * 640}
+               for op in mms)
+    assert [op.step for op in mms] == list(range(6))
+
+
+def _fetched(ops, hw) -> float:
+    return plan_residency(ops, hw).total_fetch_bytes
+
+
+def test_per_step_fetch_bytes_by_hand(hw_spec):
+    """INT4 encoder (Fig. 1 scheme: first and last layer at 8 bits), 6 frames, per-op residency. Layer 1 per
+    direction and step: (340 + 640) x 2560 weights at 8 bits plus 2 x 2560 FP32 biases; layers 2-6:
+    (1280 + 640) x 2560 at 4 bits. The linear layer: 256 x 1280 at 8 bits + 256 FP32."""
+    hw = hw_spec.model_copy(update={"memory": hw_spec.memory.model_copy(update={"residency": "per_op"})})
+    ops = _encoder("workload.runtime.lstm_input_projection=per_step", "workload.precision.default=int4")
+    biases = 2 * 2560 * 4
+    per_step = [(340 + 640) * 2560 + biases] + [(1280 + 640) * 2560 / 2 + biases] * 5
+    linear = 256 * 1280 + 256 * 4
+    assert _fetched(ops, hw) == pytest.approx(2 * 6 * sum(per_step) + linear, rel=1e-12)
+    no_bias = _encoder("workload.runtime.lstm_input_projection=per_step", "workload.precision.default=int4",
+                       "workload.runtime.fetch_biases=false")
+    assert _fetched(ops, hw) - _fetched(no_bias, hw) == pytest.approx(2 * 6 * 6 * biases + 256 * 4, rel=1e-12)
+
+
+def test_biases_cross_the_link_in_fp32_whatever_the_precision(hw_spec):
+    hw = hw_spec.model_copy(update={"memory": hw_spec.memory.model_copy(update={"residency": "per_op"})})
+    for preset in ("fp16", "int4"):
+        on = _encoder(f"workload.precision.default={preset}")
+        off = _encoder(f"workload.precision.default={preset}", "workload.runtime.fetch_biases=false")
+        # batched: the projection fetches b_ih once, each of the 5 recurrent steps b_hh; 6 layers x 2 directions
+        assert _fetched(on, hw) - _fetched(off, hw) == pytest.approx(2 * 6 * (1 + 5) * 2560 * 4 + 256 * 4, rel=1e-12)
+
+
+# ---------------------------------------------------------------- host state copies
+
+
+def test_state_bytes_by_hand():
+    """h and c in FP32 of every LSTM: prediction 768, LM_EXT 2 x 2048, LM_SRC 768."""
+    assert state_bytes(_model()) == 4 * 2 * (768 + 2 * 2048 + 768) == 45056
+    assert state_bytes(_model("workload.decoding.lm_fusion=false")) == 4 * 2 * 768 == 6144
+
+
+def _copy_op(model) -> Op | None:
+    b = GraphBuilder()
+    step = StepRecord(iteration=0, active=16, miss_prediction=4, miss_lm=4, candidates=16 * 46, merged=2, kept=16)
+    lower_decode_step(b, model, step, [], 16)
+    return next((op for op in b.ops if op.kind == "copy"), None)
+
+
+def test_survivors_states_are_copied_and_cost_bytes_over_bandwidth(hw_spec):
+    with_lms, without = _copy_op(_model()), _copy_op(_model("workload.decoding.lm_fusion=false"))
+    assert with_lms.bytes == 16 * 45056 and without.bytes == 16 * 6144  # without LMs less state is copied
+    expected = hw_spec.host.op_overhead + 16 * 45056 / hw_spec.host.memory_bandwidth
+    assert op_cost(with_lms, hw_spec).seconds == pytest.approx(expected, rel=1e-12)
+    assert host.copy_seconds(hw_spec.host, 0) == hw_spec.host.op_overhead
+    assert _copy_op(_model("workload.runtime.copy_states=false")) is None

@@ -168,3 +168,36 @@ def test_survivors_states_are_copied_and_cost_bytes_over_bandwidth(hw_spec):
     assert op_cost(with_lms, hw_spec).seconds == pytest.approx(expected, rel=1e-12)
     assert host.copy_seconds(hw_spec.host, 0) == hw_spec.host.op_overhead
     assert _copy_op(_model("workload.runtime.copy_states=false")) is None
+
+
+# ---------------------------------------------------------------- the link as a DMA queue
+
+
+def _two_transfers(hw_spec, depth: int, latency_us: float = 1.0):
+    from accelsim.sim.engine import simulate_ops
+
+    hw = hw_spec.model_copy(update={"link": hw_spec.link.model_copy(update={"queue_depth": depth,
+                                                                            "latency": latency_us * 1e-6})})
+    ops = [Op(i, f"t{i}", "transfer", "h2d", "search", "r", bytes=1e6) for i in range(3)]
+    run = simulate_ops(ops, hw)
+    return run, 1e6 / (hw.link.bandwidth * hw.link.lanes * hw.link.efficiency), hw.link.latency
+
+
+def test_queue_depth_one_blocks_the_link_for_each_latency(hw_spec):
+    run, data, latency = _two_transfers(hw_spec, 1)
+    assert run.time_s == pytest.approx(3 * (latency + data), rel=1e-12)
+    assert run.busy["h2d"] == pytest.approx(3 * (latency + data), rel=1e-12)
+
+
+def test_deeper_queue_overlaps_each_latency_with_the_transfer_before(hw_spec):
+    run, data, latency = _two_transfers(hw_spec, 2)
+    assert latency < data  # 1 us against 1 MB at the link's rate: the latency hides behind the data
+    assert run.time_s == pytest.approx(latency + 3 * data, rel=1e-12)
+    assert run.busy["h2d"] == pytest.approx(3 * data, rel=1e-12)  # the link is busy only while bytes move
+    # a latency longer than a transfer's data is only partly hidden: depth 2 keeps two in flight
+    run, data, latency = _two_transfers(hw_spec, 2, latency_us=100.0)
+    assert latency > data
+    # t0 and t1 set up together (0..L), t0's data L..L+d; t2's slot frees at L+d, its data ends at 2L+2d
+    assert run.time_s == pytest.approx(2 * latency + 2 * data, rel=1e-12)
+    run, data, latency = _two_transfers(hw_spec, 3, latency_us=100.0)
+    assert run.time_s == pytest.approx(latency + 3 * data, rel=1e-12)

@@ -40,6 +40,9 @@ MACHINES = st.fixed_dictionaries({
     "hw.memory.prefetch": st.sampled_from(["one_deep", "on_demand"]),
     "precision": st.sampled_from(["fp16", "int8", "int4", "w2a4"]),
     "workload.precision.lstm_quant": st.sampled_from(["outer", "inner"]),
+    "hw.link.queue_depth": st.sampled_from([1, 2, 4]),
+    "workload.runtime.lstm_input_projection": st.sampled_from(["batched", "per_step"]),
+    "hw.coprocessor.dataflow": st.sampled_from(["output_stationary", "weight_stationary", "input_stationary"]),
 })
 
 

@@ -22,12 +22,16 @@ import simpy
 
 from accelsim.graph.ir import Op
 from accelsim.hw.cost import cost_table
+from accelsim.hw.link import transfer_phases
 from accelsim.sim.policies import Policies, ResidencyPlan, plan_residency, policies_for
 from accelsim.spec.hardware import HardwareSpec
 
 #: Resource class of every resource label that is not a coprocessor core ("core0", "core0-3").
 RESOURCE_CLASS = {"host": "host", "h2d": "link", "d2h": "link", "dram": "memory"}
 NON_CORE = ("host", "h2d", "d2h", "dram")
+LINK_UNITS = ("h2d", "d2h")
+#: Suffix of a link direction's DMA queue (a resource of link.queue_depth slots; only with a depth above 1).
+QUEUE = ".queue"
 
 
 def resource_class(resource: str) -> str:
@@ -116,6 +120,7 @@ class _Job:
     label: str  # the row's resource label
     counters: tuple[str, ...]  # busy counters charged
     seconds: float
+    setup: float = 0.0  # spent holding only the first resource (a DMA queue slot) before the others are requested
 
 
 def simulate(ops: Sequence[Op], hw: HardwareSpec, fetch_bytes: Sequence[float],
@@ -140,7 +145,7 @@ def simulate(ops: Sequence[Op], hw: HardwareSpec, fetch_bytes: Sequence[float],
 
     env = simpy.Environment()
     names = sorted({name for job in jobs if job is not None for name in job.resources})
-    resources = {name: simpy.Resource(env, 1) for name in names}
+    resources = {name: simpy.Resource(env, hw.link.queue_depth if name.endswith(QUEUE) else 1) for name in names}
     busy = {f"core{i}": 0.0 for i in range(hw.coprocessor.cores)} | {name: 0.0 for name in NON_CORE}
     rows: list[Row] = []
     last_release: dict[str, int] = {}
@@ -153,14 +158,17 @@ def simulate(ops: Sequence[Op], hw: HardwareSpec, fetch_bytes: Sequence[float],
         name = jobs[j].resources[k]
         request = resources[name].request()
         held.append(request)
-        if k + 1 < len(jobs[j].resources):
+        if k == 0 and jobs[j].setup > 0:  # in a DMA queue slot: the transfer's latency, then the link itself
+            request.callbacks.append(lambda _: env.timeout(jobs[j].setup).callbacks.append(
+                lambda _: acquire(j, 1, held, since, pred)))
+        elif k + 1 < len(jobs[j].resources):
             request.callbacks.append(lambda _: acquire(j, k + 1, held, since, pred))
         else:
             request.callbacks.append(lambda _: hold(j, held, since, pred))
 
     def hold(j: int, held: list, since: float, pred: int) -> None:
         """Granted: whoever held a resource it waited for is on its path; then hold for the job's duration."""
-        if env.now > since:
+        if env.now > since + jobs[j].setup:
             pred = max((last_release.get(name, -1) for name in jobs[j].resources),
                        key=lambda i: (rows[i].end, i) if i >= 0 else (-1.0, -1))
         start = env.now
@@ -211,6 +219,7 @@ def _jobs(ops: Sequence[Op], hw: HardwareSpec, fetch_bytes: Sequence[float], pol
         placed.append(where[lane])
     block_of = _core_blocks(n_cores, set(where.values()))
     costs = cost_table(hw, machine)
+    queued = hw.link.queue_depth > 1
     # Resources, label and busy counters per distinct core set.
     holds = {cores: (tuple(sorted({block_of[c] for c in cores})),
                      f"core{cores[0]}" if len(cores) == 1 else f"core{cores[0]}-{cores[-1]}",
@@ -220,13 +229,26 @@ def _jobs(ops: Sequence[Op], hw: HardwareSpec, fetch_bytes: Sequence[float], pol
         if cores:
             names, label, counters = holds[cores]
             jobs.append(_Job(names, label, counters, costs.seconds(op, len(cores))))
+        elif op.unit in LINK_UNITS and queued:
+            jobs.append(_link_job(op.unit, transfer_phases(hw.link, op.bytes)))
         else:
             jobs.append(_Job((op.unit,), op.unit, (op.unit,), costs.seconds(op, 1)))
     channel = policies.channel.resource
     for op in ops:
         b = fetch_bytes[op.id]
-        jobs.append(_Job((channel,), channel, (channel,), policies.channel.seconds(hw, b)) if b > 0 else None)
+        if b <= 0:
+            jobs.append(None)
+        elif channel in LINK_UNITS and queued:
+            jobs.append(_link_job(channel, policies.channel.phases(hw, b)))
+        else:
+            jobs.append(_Job((channel,), channel, (channel,), policies.channel.seconds(hw, b)))
     return jobs
+
+
+def _link_job(unit: str, phases: tuple[float, float]) -> _Job:
+    """A transfer on a DMA queue: a slot of the direction's queue for its latency, then the link for its bytes."""
+    setup, data = phases
+    return _Job((unit + QUEUE, unit), unit, (unit,), data, setup)
 
 
 def _core_blocks(n_cores: int, core_sets: set[tuple[int, ...]]) -> dict[int, str]:

@@ -11,7 +11,8 @@ prefetch and the channel (placement has one policy so far, and the engine assume
 - prefetch (``memory.prefetch``): ``one_deep`` lets an op's weight fetch start once all its dependencies have
   started (double buffering); ``on_demand`` only once they have all ended.
 - fetch channel (``memory.weights_home``): ``host`` streams weights over the host->device link, ``device``
-  reads them from memory attached to the coprocessor.
+  reads them from memory attached to the coprocessor. The link is a DMA queue (``link.queue_depth``): deeper
+  than 1, a transfer's fixed latency is spent in a queue slot, overlapping the transfer before it.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Callable, Sequence
 
 from accelsim.graph.ir import Op
 from accelsim.hw.coprocessor import device_weight_bits, weight_room
-from accelsim.hw.link import fetch_seconds
+from accelsim.hw.link import fetch_phases, fetch_seconds
 from accelsim.spec.hardware import HardwareSpec
 from accelsim.workload.model import BIAS_BITS
 
@@ -177,6 +178,10 @@ class FetchChannel:
 
     def seconds(self, hw: HardwareSpec, n_bytes: float) -> float:
         return fetch_seconds(hw, n_bytes)
+
+    def phases(self, hw: HardwareSpec, n_bytes: float) -> tuple[float, float]:
+        """(setup, data): a fetch waits ``setup`` in a slot of the channel's DMA queue, then holds it for ``data``."""
+        return fetch_phases(hw, n_bytes)
 
 
 CHANNELS: dict[str, FetchChannel] = {"host": FetchChannel("host", "h2d"), "device": FetchChannel("device", "dram")}

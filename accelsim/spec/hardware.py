@@ -93,6 +93,12 @@ class LinkSpec(Strict):
     efficiency: float = Field(1.0, ge=0.01, le=1, description="Share of the raw bandwidth left after line encoding and protocol overhead; "
                                                             "0.01 to 1.")
     latency: Seconds = Field(description="Fixed cost of one transfer (DMA setup and flight time), e.g. '1 us'; at most 1 hour.")
+    queue_depth: int = Field(
+        1, gt=0, le=1024,
+        description="Transfers the DMA engine of one direction keeps in flight. 1: a transfer's fixed latency blocks the "
+                    "link (latency, then its bytes, then the next transfer); more: a transfer's latency (descriptor "
+                    "fetch, flight) overlaps the data of the one before it, and the link is held only while bytes move; "
+                    "at most 1,024.")
 
 
 class MemorySpec(Strict):

@@ -241,7 +241,7 @@ def _progress_points(desc: str):
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
     from accelsim.calibrate.reproduce import reproduce
-    from accelsim.report.paper import format_report, paper_settings
+    from accelsim.report.paper import format_ablation, format_report, paper_settings
     from accelsim.spec.targets import load_targets
     from accelsim.sweep.runner import default_workers
 
@@ -254,6 +254,8 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
                       for c in report.comparisons], "reproduce"))
     else:
         print(format_report(report))
+        if report.ablation is not None:
+            print(format_ablation(report.ablation))
         print(f"wrote {', '.join(str(f) for f in report.files)}")
     return 0
 

@@ -139,8 +139,9 @@ def test_per_step_fetch_bytes_by_hand(hw_spec):
 def test_biases_cross_the_link_in_fp32_whatever_the_precision(hw_spec):
     hw = hw_spec.model_copy(update={"memory": hw_spec.memory.model_copy(update={"residency": "per_op"})})
     for preset in ("fp16", "int4"):
-        on = _encoder(f"workload.precision.default={preset}")
-        off = _encoder(f"workload.precision.default={preset}", "workload.runtime.fetch_biases=false")
+        batched = "workload.runtime.lstm_input_projection=batched"
+        on = _encoder(f"workload.precision.default={preset}", batched)
+        off = _encoder(f"workload.precision.default={preset}", batched, "workload.runtime.fetch_biases=false")
         # batched: the projection fetches b_ih once, each of the 5 recurrent steps b_hh; 6 layers x 2 directions
         assert _fetched(on, hw) - _fetched(off, hw) == pytest.approx(2 * 6 * (1 + 5) * 2560 * 4 + 256 * 4, rel=1e-12)
 
@@ -201,3 +202,56 @@ def test_deeper_queue_overlaps_each_latency_with_the_transfer_before(hw_spec):
     assert run.time_s == pytest.approx(2 * latency + 2 * data, rel=1e-12)
     run, data, latency = _two_transfers(hw_spec, 3, latency_us=100.0)
     assert run.time_s == pytest.approx(latency + 3 * data, rel=1e-12)
+
+
+# ---------------------------------------------------------------- prefetch of the next iteration's first weights
+
+
+def _prepared(*flags: str):
+    from accelsim.pipeline import prepare, resolve
+
+    point = resolve(WORKLOAD, REPO / "hwconfigs" / "rapid_7nm.yaml",
+                    ["workload.utterance.frames=24", "workload.decoding.beam=4", *flags])
+    return point, prepare(point.workload)
+
+
+def test_prefetch_moves_the_first_weights_of_the_next_iteration_within_the_free_scratchpad():
+    from accelsim.hw.coprocessor import weight_room
+
+    point, prepared = _prepared("workload.runtime.prefetch_next_iteration=true", "hw.memory.residency=per_op")
+    _, without = _prepared("workload.runtime.prefetch_next_iteration=false", "hw.memory.residency=per_op")
+    ops, hw = prepared.program.ops, point.hardware
+    plan = plan_residency(ops, hw)
+    base = plan_residency(without.program.ops, hw)
+    # The same bytes cross the link in all (the last iteration has nothing after it to prefetch).
+    assert plan.total_fetch_bytes == pytest.approx(base.total_fetch_bytes, rel=1e-12)
+    room = weight_room(hw.coprocessor, hw.coprocessor.cores)  # 4 cores x 2 MiB x 0.5 = 4 MiB
+    assert room == 4 * 2**20
+    prefetches = [op for op in ops if op.kind == "prefetch"]
+    assert len(prefetches) == len(prepared.program.iterations)
+    moved = [plan.fetch_bytes[op.id] for op in prefetches]
+    assert moved[-1] == 0.0 and all(0 < b <= room for b in moved[:-1])
+    # Every iteration after the first fetches exactly what the one before prefetched less than without it.
+    def per_iteration(program_ops, fetch):
+        sums: dict[str, float] = {}
+        for op in program_ops:
+            if op.name.startswith("it") and op.kind != "prefetch":
+                tag = op.name.split(".", 1)[0]
+                sums[tag] = sums.get(tag, 0.0) + fetch[op.id]
+        return list(sums.values())
+
+    own, full = per_iteration(ops, plan.fetch_bytes), per_iteration(without.program.ops, base.fetch_bytes)
+    assert own[0] == full[0]
+    for k in range(1, len(own)):
+        assert own[k] == pytest.approx(full[k] - moved[k - 1], rel=1e-9), k
+
+
+def test_prefetched_program_runs_alike_segmented_and_whole():
+    from accelsim.sim.engine import simulate_ops
+    from accelsim.sim.segments import simulate_program
+
+    point, prepared = _prepared("workload.runtime.prefetch_next_iteration=true")
+    whole = simulate_ops(prepared.program.ops, point.hardware)
+    pieces = simulate_program(prepared.program, point.hardware)
+    assert pieces.plan.fetch_bytes == whole.plan.fetch_bytes
+    assert pieces.time_s == pytest.approx(whole.time_s, rel=1e-12)

@@ -40,6 +40,8 @@ MECHANISMS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
      ("workload.runtime.lstm_input_projection=batched",)),
     ("no_copy", "host does not copy the survivors' recurrent states", ("workload.runtime.copy_states=false",)),
     ("no_bias", "FP32 biases never cross the link", ("workload.runtime.fetch_biases=false",)),
+    ("no_pref", "no prefetch of the next iteration's first weights during the host's search",
+     ("workload.runtime.prefetch_next_iteration=false",)),
     ("queue1", "link DMA queue of depth 1: each transfer's latency blocks the link", ("hw.link.queue_depth=1",)),
     ("serial", "systolic folds do not overlap: fill and drain paid per fold", ("hw.coprocessor.fold_overlap=false",)),
     ("ws", "weight-stationary arrays instead of output-stationary", ("hw.coprocessor.dataflow=weight_stationary",)),

@@ -25,7 +25,7 @@ class Op:
 
     id: int
     name: str
-    kind: str  # matmul | sfu | quantize | gather | launch | transfer | fuse | topk | merge | copy
+    kind: str  # matmul | sfu | quantize | gather | launch | transfer | fuse | topk | merge | copy | prefetch
     unit: str
     component: str
     region: str  # residency scope: weights are pinned per region (an encoder layer, the decode loop)

@@ -260,6 +260,10 @@ def lower_decode_step(b: GraphBuilder, model: Model, step: StepRecord, after: li
         last = b.add(f"{tag}copy", "copy", "host", "search", region, [merge], network="search", layer="copy",
                      bytes=step.kept * state_bytes(model))
     select = b.add(f"{tag}select", "transfer", "h2d", "search", region, [last], network="search", layer="select", bytes=step.kept * SELECTION_BYTES)
+    if model.prefetch_next:  # while the host searches, the idle link brings in the next iteration's first weights
+        prefetch = b.add(f"{tag}prefetch", "prefetch", "h2d", "search", region, [scores], network="search",
+                         layer="prefetch")
+        return [select, prefetch]
     return [select]
 
 
@@ -281,6 +285,11 @@ class Segment:
     ops: tuple[Op, ...]
     exits: tuple[int, ...]
     made_by: tuple | None = None  # what it was lowered from, when that determines it (a cheaper key)
+
+    @cached_property
+    def prefetches(self) -> bool:
+        """Whether the segment has a prefetch op (whose fetch depends on the segment after it)."""
+        return any(op.kind == "prefetch" for op in self.ops)
 
     @cached_property
     def key(self) -> tuple:

@@ -229,7 +229,7 @@ def _jobs(ops: Sequence[Op], hw: HardwareSpec, fetch_bytes: Sequence[float], pol
         if cores:
             names, label, counters = holds[cores]
             jobs.append(_Job(names, label, counters, costs.seconds(op, len(cores))))
-        elif op.unit in LINK_UNITS and queued:
+        elif op.kind == "transfer" and queued:
             jobs.append(_link_job(op.unit, transfer_phases(hw.link, op.bytes)))
         else:
             jobs.append(_Job((op.unit,), op.unit, (op.unit,), costs.seconds(op, 1)))

@@ -143,6 +143,11 @@ class RuntimeSpec(Strict):
         True, description="The host search copies each surviving hypothesis's recurrent state (h and c of every LSTM of the "
                           "prediction network and the LMs, FP32) every decode iteration, at hw.host.memory_bandwidth; false "
                           "leaves the copy out (an ablation).")
+    prefetch_next_iteration: bool = Field(
+        False, description="While the host fuses, sorts and merges the scores of a decode iteration, the idle link "
+                           "brings in the first weights the next iteration will use, as much as the free scratchpad "
+                           "(coprocessor.weight_fraction of every core, less pinned weights) holds; the next iteration "
+                           "fetches only the rest.")
 
 
 class UtteranceSpec(Strict):

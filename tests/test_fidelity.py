@@ -117,6 +117,26 @@ def test_per_step_cell_fetches_input_and_recurrent_weights_every_step():
     assert [op.step for op in mms] == list(range(6))
 
 
+def test_per_step_cells_form_one_chain_per_direction_and_layers_wait_for_both():
+    ops = _encoder("workload.runtime.lstm_input_projection=per_step")
+    ancestors: list[set[int]] = []
+    for op in ops:
+        ancestors.append(set(op.deps).union(*(ancestors[d] for d in op.deps)))
+    for layer in range(1, 7):
+        lanes = []
+        for d in ("fwd", "bwd"):
+            cells = [op for op in ops if op.kind == "matmul" and op.name.startswith(f"encoder.blstm{layer}.{d}.")]
+            assert len(cells) == 6
+            for a, b in zip(cells, cells[1:]):
+                assert a.id in ancestors[b.id], (a.name, b.name)
+            lanes.append(cells)
+        fwd, bwd = lanes
+        assert not any(a.id in ancestors[b.id] for a in fwd for b in bwd)  # the directions are independent
+        if layer < 6:
+            first_next = [op for op in ops if op.kind == "matmul" and op.name.startswith(f"encoder.blstm{layer + 1}.")][0]
+            assert fwd[-1].id in ancestors[first_next.id] and bwd[-1].id in ancestors[first_next.id]
+
+
 def _fetched(ops, hw) -> float:
     return plan_residency(ops, hw).total_fetch_bytes
 

@@ -28,8 +28,13 @@ HIDDEN = 640
 FEATURES = 340
 
 
+#: The structure tested here is the batched input projection's, without the next-iteration prefetch; the shipped
+#: per-step cells and the prefetch are tested in tests/test_fidelity.py.
+CLASSIC = ("workload.runtime.lstm_input_projection=batched", "workload.runtime.prefetch_next_iteration=false")
+
+
 def _model(frames: int = 8, *overrides: str) -> Model:
-    spec = accelsim.load_workload(WORKLOAD, [f"workload.utterance.frames={frames}", *overrides])
+    spec = accelsim.load_workload(WORKLOAD, [f"workload.utterance.frames={frames}", *CLASSIC, *overrides])
     return build_model(spec)
 
 

@@ -154,28 +154,45 @@ def simulate(ops: Sequence[Op], hw: HardwareSpec, fetch_bytes: Sequence[float],
         """Every requirement of job j is met: request its resources, one after the other."""
         acquire(j, 0, [], env.now, pred)
 
-    def acquire(j: int, k: int, held: list, since: float, pred: int) -> None:
+    def acquire(j: int, k: int, held: list, since: float, pred: int, slot_at: float | None = None) -> None:
         name = jobs[j].resources[k]
         request = resources[name].request()
         held.append(request)
-        if k == 0 and jobs[j].setup > 0:  # in a DMA queue slot: the transfer's latency, then the link itself
-            request.callbacks.append(lambda _: env.timeout(jobs[j].setup).callbacks.append(
-                lambda _: acquire(j, 1, held, since, pred)))
+        if k == 0 and jobs[j].setup > 0:
+            request.callbacks.append(lambda _: queued(j, held, since, pred))
         elif k + 1 < len(jobs[j].resources):
-            request.callbacks.append(lambda _: acquire(j, k + 1, held, since, pred))
+            request.callbacks.append(lambda _: acquire(j, k + 1, held, since, pred, slot_at))
         else:
-            request.callbacks.append(lambda _: hold(j, held, since, pred))
+            request.callbacks.append(lambda _: hold(j, held, since, pred, slot_at))
 
-    def hold(j: int, held: list, since: float, pred: int) -> None:
-        """Granted: whoever held a resource it waited for is on its path; then hold for the job's duration."""
-        if env.now > since + jobs[j].setup:
-            pred = max((last_release.get(name, -1) for name in jobs[j].resources),
-                       key=lambda i: (rows[i].end, i) if i >= 0 else (-1.0, -1))
-        start = env.now
+    def queued(j: int, held: list, since: float, pred: int) -> None:
+        """In a slot of a DMA queue: the transfer's latency passes, then it requests the link itself."""
+        if env.now > since:  # it waited for the slot: whoever freed it released this job
+            pred = last_release.get(jobs[j].resources[0], pred)
+        slot_at = env.now
+        started(j, pred)  # a transfer in the queue has started (what waits for its start may go)
+        env.timeout(jobs[j].setup).callbacks.append(lambda _: acquire(j, 1, held, env.now, pred, slot_at))
+
+    def started(j: int, pred: int) -> None:
         for w in on_start[j]:  # e.g. a fetch that may start once its op's dependencies have started
             waiting[w] -= 1
             if waiting[w] == 0:
                 ready(w, pred)
+
+    def hold(j: int, held: list, since: float, pred: int, slot_at: float | None = None) -> None:
+        """Granted: whoever held a resource it waited for is on its path; then hold for the job's duration.
+
+        A queued transfer's row starts when its last wait ended: at the link's release when it waited for the
+        link after its latency (the latency was hidden), else when it got its queue slot (the latency is on
+        its path)."""
+        if env.now > since:
+            pred = max((last_release.get(name, -1) for name in jobs[j].resources),
+                       key=lambda i: (rows[i].end, i) if i >= 0 else (-1.0, -1))
+            start = env.now
+        else:
+            start = env.now if slot_at is None else slot_at
+        if slot_at is None:
+            started(j, pred)
         env.timeout(jobs[j].seconds).callbacks.append(lambda _: release(j, held, start, pred))
 
     def release(j: int, held: list, start: float, pred: int) -> None:

@@ -275,3 +275,66 @@ def test_prefetched_program_runs_alike_segmented_and_whole():
     pieces = simulate_program(prepared.program, point.hardware)
     assert pieces.plan.fetch_bytes == whole.plan.fetch_bytes
     assert pieces.time_s == pytest.approx(whole.time_s, rel=1e-12)
+
+
+# ---------------------------------------------------------------- the shipped configuration: golden values, ablations
+
+HW = REPO / "hwconfigs" / "rapid_7nm.yaml"
+
+#: RTFs of the shipped workload on the shipped (recalibrated) machine, as `accelsim reproduce` prints them.
+#: A change of the model or of the YAMLs that moves them must update these, reports/baselines/paper.csv and the README.
+GOLDEN = {
+    ("int4", True, "32 Gbps", 16): 0.063655,
+    ("fp16", True, "32 Gbps", 16): 0.226405,
+    ("fp16", False, "32 Gbps", 16): 0.105623,
+    ("int4", True, "64 Gbps", 1): 0.019446,
+}
+
+
+def _rtf(precision: str, lm: bool, link: str, beam: int, *flags: str) -> float:
+    return accelsim.simulate(WORKLOAD, HW, precision=precision, lm_fusion=lm, beam=beam, keep_records=False,
+                             overrides=[f"hw.link.bandwidth={link}", *flags]).rtf
+
+
+@pytest.mark.parametrize("setting", sorted(GOLDEN), ids=lambda s: "-".join(map(str, s)))
+def test_golden_rtf_of_the_shipped_config(setting):
+    assert _rtf(*setting) == pytest.approx(GOLDEN[setting], rel=2e-5)
+
+
+#: Switching each of these off removes work (bytes, host time, latency exposure, fill and drain), so the RTF can
+#: only fall; per-step cells fetch more than a batched projection, so batched is never slower either.
+REMOVES_WORK = {
+    "batched": "workload.runtime.lstm_input_projection=batched",
+    "no_copy": "workload.runtime.copy_states=false",
+    "no_bias": "workload.runtime.fetch_biases=false",
+}
+#: Switching these off adds work or exposes latency: the RTF can only grow.
+HIDES_WORK = {
+    "queue1": "hw.link.queue_depth=1",
+    "serial": "hw.coprocessor.fold_overlap=false",
+    "no_pref": "workload.runtime.prefetch_next_iteration=false",
+}
+
+
+@pytest.mark.parametrize("setting", [("int4", True, "32 Gbps", 16), ("fp16", False, "64 Gbps", 4)],
+                         ids=lambda s: "-".join(map(str, s)))
+def test_ablations_move_the_rtf_the_way_the_mechanism_says(setting):
+    shipped = _rtf(*setting)
+    for name, flag in REMOVES_WORK.items():
+        assert _rtf(*setting, flag) <= shipped * (1 + 1e-9), name
+    for name, flag in HIDES_WORK.items():
+        assert _rtf(*setting, flag) >= shipped * (1 - 1e-9), name
+    # and biases in FP32 and state copies are real work: switching them off changes the RTF
+    assert _rtf(*setting, REMOVES_WORK["no_bias"]) < shipped
+    assert _rtf(*setting, REMOVES_WORK["no_copy"]) < shipped
+
+
+def test_the_ablation_table_names_what_each_figure_is_sensitive_to():
+    from accelsim.report.paper import Ablation, format_ablation
+
+    table = Ablation([("a", "mechanism a"), ("b", "mechanism b")],
+                     {"f1": {"shipped": 1.0, "a": 1.5, "b": -3.0}, "f2": {"shipped": 2.0, "a": 2.0, "b": 2.9}})
+    assert table.sensitive("f1") == ["b"] and table.sensitive("f2") == []
+    text = format_ablation(table)
+    assert "mechanism a" in text and "f1" in text and text.rstrip().endswith("-")
+    assert list(table.to_frame().columns) == ["id", "shipped", "a", "b", "sensitive_to"]

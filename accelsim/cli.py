@@ -144,8 +144,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     rep = sub.add_parser("reproduce", help="run every setting of the paper's hardware study and compare with its figures",
                          description="Simulate the paper's study (FP16/INT8/INT4 x with/without LMs x 32/64 Gbps x beam "
-                                     "1..16, and Table 1's mixed-precision rows), write fig2a.png, fig2b.png, table1.csv "
-                                     "and comparison.csv, and print every published figure next to accelsim's.")
+                                     "1..16, and Table 1's mixed-precision rows), write fig2a.png, fig2b.png, table1.csv, "
+                                     "comparison.csv and ablation.csv, and print every published figure next to "
+                                     "accelsim's, then each figure's error with one modelling mechanism switched off at "
+                                     "a time (the ablation table).")
     rep.add_argument("--out", default="reports/paper", help="output folder (default: reports/paper)")
     rep.add_argument("--workload", default=DEFAULT_WORKLOAD, help=f"workload YAML (default: {DEFAULT_WORKLOAD})")
     rep.add_argument("--hardware", default=DEFAULT_HW, help=f"hardware YAML (default: {DEFAULT_HW})")

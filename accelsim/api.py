@@ -25,7 +25,7 @@ from accelsim.spec.loader import Variation, as_variation, flag_variation
 from accelsim.spec.workload import WorkloadSpec
 from accelsim.sweep.runner import Progress, default_workers, run_points, source_fingerprint
 
-__all__ = ["SimResult", "clear_caches", "decode_trace", "explain", "prepare", "resolve", "simulate", "source_fingerprint",
+__all__ = ["Point", "SimResult", "clear_caches", "decode_trace", "explain", "prepare", "resolve", "simulate", "source_fingerprint",
            "write_trace"]
 
 def _variation(overrides: Variation | Iterable[str], precision: str | None, beam: int | None,
@@ -35,10 +35,10 @@ def _variation(overrides: Variation | Iterable[str], precision: str | None, beam
 
 
 def resolve(workload: WorkloadSpec | str | Path, hardware: HardwareSpec | str | Path,
-            overrides: Variation | Iterable[str] = ()) -> tuple[WorkloadSpec, HardwareSpec]:
-    """Load (or take) the two specs and apply ``--set`` overrides (or a :class:`Variation`) to each."""
-    point = resolve_point(workload, hardware, as_variation(overrides if isinstance(overrides, Variation) else list(overrides)))
-    return point.workload, point.hardware
+            overrides: Variation | Iterable[str] = ()) -> Point:
+    """Load (or take) the two specs and apply ``--set`` overrides (or a :class:`Variation`) to each: the
+    pipeline's first stage (``point.workload``, ``point.hardware``; ``workload, hardware = point`` also works)."""
+    return resolve_point(workload, hardware, as_variation(overrides if isinstance(overrides, Variation) else list(overrides)))
 
 
 def simulate(workload: WorkloadSpec | str | Path, hardware: HardwareSpec | str | Path, *,
@@ -49,13 +49,22 @@ def simulate(workload: WorkloadSpec | str | Path, hardware: HardwareSpec | str |
     test set (run by the runner in ``workers`` processes) aggregated.
 
     ``keep_records=False`` drops the per-op records (and the model) from the result, which makes it
-    small enough to ship between processes. ``segmented=False`` runs the utterance as one SimPy run
-    instead of simulating each distinct segment once (same records; slower). ``workers=None`` is every
-    command's default (:func:`accelsim.sweep.runner.default_workers`).
+    small enough to ship between processes (a test set's result never has records). ``segmented=False`` runs
+    each utterance as one SimPy run instead of simulating each distinct segment once (same figures; much
+    slower: a reference for checking, so a test set's utterances then run one by one in this process).
+    ``workers=None`` is every command's default (:func:`accelsim.sweep.runner.default_workers`).
     """
     point = resolve_point(workload, hardware, _variation(overrides, precision, beam, lm_fusion))
     if point.workload.test_set is None:
         return simulate_point(point, keep_records=keep_records, segmented=segmented)
+    if not segmented:
+        utterances = utterance_points(point)
+        results = []
+        for p in utterances:
+            results.append(simulate_point(p, segmented=False))
+            if progress:
+                progress(len(results), 0, len(utterances))
+        return aggregate(results)
     return simulate_test_set(point, workers, progress)
 
 
@@ -85,6 +94,9 @@ def explain(workload: WorkloadSpec | str | Path, hardware: HardwareSpec | str | 
     if point.workload.test_set is not None:
         raise AccelsimError("explain follows the critical path of one utterance; this workload describes a test set "
                             "(--set workload.test_set=null explains its utterance.frames)")
+    if point.workload.streaming is not None:
+        raise AccelsimError("explain follows the critical path of one utterance run whole; this workload streams chunk "
+                            "by chunk (--set workload.streaming=null explains it run whole)")
     base = simulate_point(point, keep_records=True)
     knobs = knob_variations(point.hardware)
     variants = [resolve_point(point.workload, point.hardware, v) for _, v, _, _ in knobs]

@@ -140,6 +140,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_inputs(size, hardware=False)
     _add_model_flags(size, with_beam=False, hardware=False)
     _add_json(size)
+    size.add_argument("--by", choices=["layer"], help="also one row per layer: weight bits and quantizer (LUT/GQ: k-bit "
+                      "indices + a codebook), parameters kept in FP32 and stored size (with --json: a 'layers' list)")
     size.set_defaults(func=cmd_size)
 
     rep = sub.add_parser("reproduce", help="run every setting of the paper's hardware study and compare with its figures",
@@ -158,6 +160,19 @@ def build_parser() -> argparse.ArgumentParser:
                      help="reuse the settings already simulated into OUT/points (each finished setting is kept there)")
     rep.add_argument("--dask", metavar="local|ADDRESS", help="run the settings on Dask (as for sweep)")
     rep.set_defaults(func=cmd_reproduce)
+
+    seed = sub.add_parser("seed", help="the other seed papers' figures (002: 4-bit Conformer, 003: GQ sub-8-bit) and report",
+                          description="Compute seed 002's or 003's published figures on the shipped workloads (size "
+                                      "ratios, memory and latency savings; never fitted), compare them, and write "
+                                      "comparison.csv, sizes.csv, performance.csv, sizes.png and performance.png (size vs "
+                                      "precision; RTF vs precision and streaming latency vs chunk size).")
+    seed.add_argument("seed", choices=["002", "003"], help="which seed paper")
+    seed.add_argument("--out", default=None, help="output folder (default: reports/seedNNN)")
+    seed.add_argument("--targets", default=None, help="targets file (default: the one shipped with accelsim)")
+    seed.add_argument("--chunks", type=_positive_int, nargs="+", metavar="FRAMES",
+                      help="chunk sizes to stream, in encoder frames (default: 4 8 16 32)")
+    _add_json(seed)
+    seed.set_defaults(func=cmd_seed)
 
     swp = sub.add_parser("sweep", help="run a report recipe: a grid of points, in parallel, cached and resumable",
                          description="Expand RECIPE (reports/*.yaml) into points, run them in parallel, write results.csv "
@@ -258,6 +273,19 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         print(format_report(report))
         if report.ablation is not None:
             print(format_ablation(report.ablation))
+        print(f"wrote {', '.join(str(f) for f in report.files)}")
+    return 0
+
+
+def cmd_seed(args: argparse.Namespace) -> int:
+    from accelsim.calibrate.seeds import format_seed_report, seed_report
+
+    report = seed_report(args.seed, args.out or f"reports/seed{args.seed}", args.targets,
+                         tuple(args.chunks) if args.chunks else None)
+    if args.json:
+        print(_dumps([c.to_dict() for c in report.comparisons], "seed"))
+    else:
+        print(format_seed_report(report))
         print(f"wrote {', '.join(str(f) for f in report.files)}")
     return 0
 
@@ -370,8 +398,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         from accelsim.report.trace import write_chrome_trace
 
         if not result.records:
-            raise AccelsimError("--trace draws one utterance; this workload describes a test set (drop --trace, or "
-                                "--set workload.test_set=null)")
+            raise AccelsimError(_no_records("--trace", result))
         write_chrome_trace(result, args.trace)
     layers = _layers(result) if args.by == "layer" else None
     if args.json:
@@ -408,9 +435,9 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 
 def cmd_size(args: argparse.Namespace) -> int:
-    from accelsim.report.tables import format_size
+    from accelsim.report.tables import format_layer_sizes, format_size
     from accelsim.spec.loader import Variation, flag_variation, load_workload
-    from accelsim.workload.model import build_model, model_size
+    from accelsim.workload.model import build_model, layer_sizes, model_size
 
     overrides = Variation.from_flags(args.overrides)
     for change in overrides.changes:
@@ -418,8 +445,15 @@ def cmd_size(args: argparse.Namespace) -> int:
             raise AccelsimError(f"{change.source}: size reads only a workload; --set takes workload.* paths here")
     spec = load_workload(args.workload, overrides + flag_variation(args.precision))
     with_lms = args.lm if args.lm is not None else (spec.model.lm_ext is not None and spec.model.lm_src is not None)
-    report = model_size(build_model(spec, with_lms=with_lms))
-    print(_dumps(report, "size") if args.json else format_size(report))
+    model = build_model(spec, with_lms=with_lms)
+    report = model_size(model)
+    layers = layer_sizes(model) if args.by == "layer" else None
+    if args.json:
+        print(_dumps(report | ({"layers": layers} if layers is not None else {}), "size"))
+    else:
+        print(format_size(report))
+        if layers is not None:
+            print("\n" + format_layer_sizes(layers))
     return 0
 
 
@@ -516,9 +550,17 @@ def _flag_overrides(args: argparse.Namespace):
 
 def _layers(result):
     if not result.records:
-        raise AccelsimError("--by layer follows one utterance's records; this workload describes a test set (drop --by, "
-                            "or --set workload.test_set=null)")
+        raise AccelsimError(_no_records("--by layer", result))
     return result.layers()
+
+
+def _no_records(flag: str, result) -> str:
+    """Why a result has no per-op records for ``flag``: a streaming run or a test set, and how to get them."""
+    if result.latency:
+        return (f"{flag} follows one utterance run whole; this workload streams chunk by chunk (drop {flag.split()[0]}, "
+                "or --set workload.streaming=null)")
+    return (f"{flag} follows one utterance's records; this workload describes a test set (drop {flag.split()[0]}, or "
+            "--set workload.test_set=null)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

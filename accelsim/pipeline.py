@@ -14,8 +14,11 @@ A test set is many points, one per utterance (:func:`utterance_points`), run by 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
 
 from accelsim.errors import AccelsimError
 from accelsim.graph.lower import EncoderWork, Program, Segment, lower_program
@@ -24,19 +27,20 @@ from accelsim.report.metrics import Totals, measure as measure_result, program_t
 from accelsim.report.result import SimResult
 from accelsim.sim.engine import Run, simulate_ops
 from accelsim.sim.segments import distinct_runs, repeats_step_by_step, run_alone, simulate_program
+from accelsim.sim.streaming import stream_schedule
 from accelsim.spec.hardware import HardwareSpec
 from accelsim.spec.loader import Variation, as_variation, load_hardware, load_workload, override_spec
-from accelsim.spec.workload import WorkloadSpec
+from accelsim.spec.workload import StreamingSpec, WorkloadSpec
 from accelsim.workload.model import Model, build_model
+from accelsim.workload.streaming import chunk_of_iteration, plan_chunks
 from accelsim.workload.search import DecodeTrace, EmissionModel, load_trace_jsonl, run_alsd
 from accelsim.workload.testset import utterance_lengths
 
 # ---------------------------------------------------------------- resolve
 
 
-@dataclass(frozen=True)
-class Point:
-    """What one simulation runs: a validated workload on a validated machine."""
+class Point(NamedTuple):
+    """What one simulation runs: a validated workload on a validated machine (``workload, hardware = point``)."""
 
     workload: WorkloadSpec
     hardware: HardwareSpec
@@ -82,6 +86,8 @@ class Prepared:
     model: Model
     trace: DecodeTrace
     program: Program
+    streaming: StreamingSpec | None = None  # chunked execution (see execute_streaming)
+    frame_shift: float = 0.0
 
 
 def trace_digest(path: str | None) -> str | None:
@@ -107,7 +113,8 @@ def _prepare(spec: WorkloadSpec) -> Prepared:
     model = _model(spec.model.model_dump_json() + spec.precision.model_dump_json() + spec.runtime.model_dump_json()
                    + str(spec.decoding.lm_fusion), spec)
     trace = decode_trace(spec)
-    return Prepared(model, trace, lower_program(model, spec.utterance.frames, trace))
+    return Prepared(model, trace, lower_program(model, spec.utterance.frames, trace), spec.streaming,
+                    spec.utterance.frame_shift)
 
 
 _MODELS = Memo("built models", 64)
@@ -145,14 +152,18 @@ class Execution:
 
     totals: Totals
     run: Run | None = None
+    latency: dict[str, float] = field(default_factory=dict)  # streaming: per-chunk and final latencies
 
 
 def execute(prepared: Prepared, hw: HardwareSpec, records: bool = False, segmented: bool = True) -> Execution:
     """Simulate the program on ``hw``: each distinct segment once (``segmented``), or as one SimPy run.
 
     Without ``records`` only each distinct segment's totals are kept and counted as often as it occurs;
-    with them, the segments' rows are shifted into place to give the rows of the whole run.
+    with them, the segments' rows are shifted into place to give the rows of the whole run. A streaming
+    workload runs chunk by chunk (:func:`execute_streaming`), without records.
     """
+    if prepared.streaming is not None:
+        return execute_streaming(prepared, hw)
     if not segmented:
         run = simulate_ops(prepared.program.ops, hw)
         return Execution(run_totals(run), run)
@@ -164,6 +175,38 @@ def execute(prepared: Prepared, hw: HardwareSpec, records: bool = False, segment
     totals = encoder_totals(program.encoder, hw, machine)
     totals.add(program_totals(distinct_runs([seg for _, seg in program.iterations], hw, machine)))
     return Execution(totals)
+
+
+def execute_streaming(prepared: Prepared, hw: HardwareSpec) -> Execution:
+    """Chunk by chunk: each chunk's encoder (its frames, attending to its context) and the decode iterations that run
+    on its frames (see ``accelsim/workload/streaming.py``), simulated segment by segment; the chunks then run on the
+    audio's clock (:func:`accelsim.sim.streaming.stream_schedule`). The totals, and so the RTF, count processing time
+    only; waiting for audio shows in the latencies: per chunk, from the end of its audio to its partial result
+    (p50/p90/p99), and the final one, from the end of the utterance's audio to the last result."""
+    assert prepared.streaming is not None
+    machine = hw.model_dump_json()
+    encoder = prepared.program.encoder
+    recomputes = any(layer.spec.encoder_only for layer in encoder.network.layers)
+    chunks = plan_chunks(encoder.frames, prepared.streaming, recomputes)
+    groups: list[list[Segment]] = [[] for _ in chunks]
+    iterations = prepared.program.iterations
+    for i, (_, segment) in enumerate(iterations):
+        groups[chunk_of_iteration(i, len(iterations), encoder.frames, prepared.streaming.chunk_frames,
+                                  len(chunks))].append(segment)
+    totals, work = Totals(), []
+    for chunk, segments in zip(chunks, groups):
+        part = encoder_totals(replace(encoder, frames=chunk.rows, keys=chunk.keys), hw, machine)
+        if segments:
+            part.add(program_totals(distinct_runs(segments, hw, machine)))
+        work.append(part.time_s)
+        totals.add(part)
+    shift = prepared.frame_shift
+    schedule = stream_schedule([c.ready_frames * shift for c in chunks], work)
+    waits = np.array([done - c.end * shift for c, (_, done) in zip(chunks, schedule)])
+    latency = {"chunks": float(len(chunks)), "chunk_p50_s": float(np.percentile(waits, 50)),
+               "chunk_p90_s": float(np.percentile(waits, 90)), "chunk_p99_s": float(np.percentile(waits, 99)),
+               "final_s": schedule[-1][1] - encoder.frames * shift}
+    return Execution(totals, None, latency)
 
 
 #: Recurrent steps per layer of the shortest encoder measured for the steady state (see encoder_totals).
@@ -215,7 +258,7 @@ def _segment_totals(segment: Segment, hw: HardwareSpec, machine: str) -> Totals:
 def measure(point: Point, prepared: Prepared, execution: Execution, keep_records: bool = False) -> SimResult:
     records = execution.run.records if (keep_records and execution.run is not None) else ()
     return measure_result(point.workload, point.hardware, prepared.model, prepared.trace, execution.totals,
-                          records, prepared.model if keep_records else None)
+                          records, prepared.model if keep_records else None, execution.latency)
 
 
 def simulate_point(point: Point, keep_records: bool = False, segmented: bool = True) -> SimResult:

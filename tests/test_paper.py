@@ -128,6 +128,8 @@ def test_readme_shows_the_comparison_as_it_comes_out(reproduced):
 
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     shown = re.findall(r"^\s+(\w+)\s+(calibrate|validate)\s+([\d.]+)\s+([\d.]+)\s+([+-][\d.]+)%", readme, re.M)
+    seeds = {f.id for f in load_targets().seeds}  # the other seeds' table is checked in tests/test_seeds_report.py
+    shown = [row for row in shown if row[0] not in seeds]
     assert len(shown) >= 18
     simulated = {r["id"]: r for r in reproduced[1]}
     for fig_id, role, target, value, error in shown:

@@ -192,3 +192,24 @@ def test_a_worker_that_dies_fails_its_points_and_the_runner_returns(monkeypatch)
     outcomes = runner.run_points(points, workers=2, chunk=1)
     assert len(outcomes) == len(points)
     assert any(isinstance(o, BaseException) for o in outcomes)
+
+
+def test_a_test_set_honours_segmented_false(monkeypatch):
+    """segmented=False (one SimPy run per utterance, the reference) is not dropped for a test set."""
+    import accelsim.pipeline as pipeline
+
+    flags = ["workload.test_set={count: 3, mean_frames: 12, std_frames: 4, min_frames: 6}", "workload.decoding.beam=2"]
+    fast = accelsim.simulate(WORKLOAD, HW, overrides=flags)
+    global_runs, seen = [], []
+    monkeypatch.setattr(pipeline, "simulate_ops", lambda *a, **k: global_runs.append(1) or simulate_ops(*a, **k))
+    whole = accelsim.simulate(WORKLOAD, HW, overrides=flags, segmented=False, progress=lambda *a: seen.append(a))
+    assert len(global_runs) == 3 and seen[-1] == (3, 0, 3)
+    assert whole.rtf == pytest.approx(fast.rtf, rel=1e-9)
+    assert whole.percentile(99) == pytest.approx(fast.percentile(99), rel=1e-9)
+
+
+def test_the_public_resolve_is_the_pipelines_first_stage():
+    point = accelsim.api.resolve(WORKLOAD, HW, ["hw.coprocessor.cores=2"])
+    assert isinstance(point, accelsim.api.Point)
+    workload, hardware = point
+    assert (workload, hardware) == (point.workload, point.hardware) and hardware.coprocessor.cores == 2

@@ -192,21 +192,49 @@ def test_results_do_not_depend_on_decode_history() -> None:
     )
 
 
-def test_fast_ranking_breaks_ties_by_prefix_like_the_generic_one() -> None:
-    """Equal scores are rare in real decodes, so check the ranking of the fast path on made-up ties."""
-    from accelsim.workload.search import _Prefixes, _top, _top_nodes
+def test_compiled_cut_keeps_the_best_or_reports_ties_like_the_literal_one() -> None:
+    """The compiled loop's top-beam cut on made-up scores (ties are rare in real decodes): without equal values
+    at or above the cut it keeps what the literal loop's ``_top`` keeps, best first; with them it hands over (-1)."""
+    from accelsim.workload.alsd_jit import top_cells
+    from accelsim.workload.search import _top
 
     rng = np.random.default_rng(5)
-    vocab = 4
-    for case in range(300):
-        prefixes = _Prefixes((1, 2, 3), vocab, 11, 22)
-        nodes = [0]
-        for _ in range(int(rng.integers(0, 6))):  # a few more prefixes, as a search would reach them
-            nodes.append(prefixes.child(int(rng.choice(nodes)), int(rng.integers(1, vocab))))
-        nodes = sorted(set(nodes), key=lambda node: rng.random())
-        table = rng.integers(0, 4, size=(len(nodes), vocab)).astype(float) - 0.5 * (case % 2)
+    vocab, handed_over, kept_cases = 4, 0, 0
+    for case in range(600):
+        rows = int(rng.integers(1, 6))
+        table = rng.integers(0, 12 if case % 3 else 4, size=(rows, vocab)).astype(float) + rng.random() * (case % 2)
         table[rng.random(table.shape) < 0.2] = -np.inf
         beam = int(rng.integers(1, 8))
-        expected = _top(table.copy(), [(prefixes.labels(node), 0.0) for node in nodes], beam)
-        beam_nodes, beam_scores = _top_nodes(table.copy().ravel(), vocab, nodes, beam, prefixes)
-        assert [(prefixes.labels(node), score) for node, score in zip(beam_nodes, beam_scores)] == expected
+        expected = _top(table.copy(), [((r,), 0.0) for r in range(rows)], beam)  # prefix (r,) stands for row r
+        values, cells = np.empty(beam), np.empty(beam, dtype=np.int64)
+        kept = top_cells(table.ravel(), table.size, values, cells)
+        scores = [score for _, score in expected]
+        finite = sorted((v for v in table.ravel().tolist() if v > -np.inf), reverse=True)
+        contenders = [v for v in finite if len(finite) < beam or v >= finite[beam - 1]]  # at or above the cut
+        if len(set(contenders)) < len(contenders):
+            assert kept == -1
+            handed_over += 1
+            continue
+        assert kept == len(expected)
+        assert values[:kept].tolist() == scores
+        for (y, _), cell in zip(expected, cells[:kept].tolist()):
+            r, k = divmod(cell, vocab)
+            assert y == ((r,) if k == 0 else (r, k))
+        kept_cases += 1
+    assert handed_over > 50 and kept_cases > 50  # both branches are exercised
+
+
+def test_ties_at_the_cut_are_decoded_by_the_literal_loop(monkeypatch) -> None:
+    """When the compiled loop reports equal scores at the cut, run_alsd decodes with the literal loop."""
+    from accelsim.workload import alsd_jit
+
+    case = SPECIFIC_CASES["seed1_fusion"]
+    expected = run_alsd(**case)
+    calls = []
+
+    def tie(*args):
+        calls.append(1)
+        return alsd_jit.TIE, *([np.empty(0)] * 5)
+
+    monkeypatch.setattr(alsd_jit, "decode", tie)
+    assert run_alsd(**case) == expected and calls == [1]

@@ -386,3 +386,11 @@ def test_more_user_errors_are_one_line(run_cli, args, needle):
     assert proc.returncode == 2, proc.stderr
     assert needle in proc.stderr and "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_two_layers_of_one_name_are_refused(cli, tmp_path, workload_path, hw_path):
+    # A name identifies a layer in precision overrides, per-layer reports and pinned weights: two layers of one
+    # name would silently share all three (with pinned weights the second one's fetch was skipped).
+    bad = edited(workload_path, tmp_path / "w.yaml", "name: bottleneck, input: 768", "name: output, input: 768")
+    assert_one_line_error(cli("run", bad, hw_path), str(bad), "model.lm_src.layers.3", "'output'", "layers.2",
+                          "set `name:`")

@@ -48,6 +48,7 @@ class Op:
     epilogue: int = 0  # element-wise SFU ops fused into this op's epilogue (activation quantizers, passes included)
     network: str = ""  # the network whose layer this op lowers (encoder, lm_ext...); "search" for the decode loop's own ops
     layer: str = ""  # that layer's name (blstm3, out...), or the role of an op outside any layer (launch, scores, topk...)
+    codebook_bits: int = 0  # weights are weight_bits-bit indices into a codebook of centroids of this many bits (0: uniform)
 
     @property
     def macs(self) -> int:
@@ -58,6 +59,10 @@ class Op:
         return sum(n for _, n in self.weights)
 
 
+#: Op kinds that multiply by a weight matrix (a codebook-quantized layer's weights are decoded or looked up in them).
+MATMUL_OPS = ("matmul", "dwconv")
+
+
 @dataclass
 class GraphBuilder:
     """Appends ops in a topological order (every dependency has a smaller id)."""
@@ -65,11 +70,14 @@ class GraphBuilder:
     ops: list[Op] = field(default_factory=list)
     network: str = ""  # the layer being lowered, stamped on every op added unless the op names its own
     layer: str = ""
+    codebook_bits: int = 0  # the layer's codebook centroid bits (0: uniform weights), stamped on its matmuls
 
     def add(self, name: str, kind: str, unit: str, component: str, region: str, deps=(), **fields) -> int:
         op_id = len(self.ops)
         fields.setdefault("network", self.network)
         fields.setdefault("layer", self.layer)
+        if self.codebook_bits and fields.get("weights") and kind in MATMUL_OPS:
+            fields.setdefault("codebook_bits", self.codebook_bits)
         deps = tuple(sorted({d for d in deps if d is not None}))
         self.ops.append(Op(op_id, name, kind, unit, component, region, deps, **fields))
         return op_id

@@ -50,6 +50,7 @@ class Ctx:
     rows: int = 0  # step mode: batch rows (new prefixes, active hypotheses)
     tag: str = ""  # name prefix, e.g. "it12."
     input_quantized: bool = False
+    keys: int = 0  # sequence mode: attention keys per query (0: every frame; a streaming chunk: left + chunk + look-ahead)
     projection: str = "batched"  # sequence mode: LSTM input projection batched over frames, or "per_step" (fused cell)
     biases: bool = True  # FP32 biases are fetched with their layer's weights
 
@@ -214,13 +215,127 @@ def lower_log_softmax(b: GraphBuilder, layer: ModelLayer, ctx: Ctx, inputs: list
     return [out], replace(ctx, input_quantized=False)
 
 
+# ---------------------------------------------------------------- Conformer encoders
+#
+# Everything but the attention scores is batched over the frames (projections, FFNs, pointwise and depthwise
+# convolutions); the scores are T x T per head (chunk x context when streaming) and have no weights. Element-wise work
+# per element, on the SFU: layer norm 5 (mean, variance, normalise, scale, shift), swish 2 (sigmoid, product),
+# GLU 2, softmax 5 (add the position scores, scale, exponentiate, accumulate, divide), ReLU 1, residual 1 (2 with the
+# FFN's half step). Batch norm is folded into the depthwise convolution at inference (its parameters still count).
+
+LAYER_NORM_OPS = 5
+SWISH_OPS = 2
+GLU_OPS = 2
+SOFTMAX_OPS = 5
+RELU_OPS = 1
+
+
+def _encoder_rows(layer: ModelLayer, ctx: Ctx) -> int:
+    if not ctx.sequence:
+        raise ValueError(f"layer {layer.network}.{layer.name} ({layer.kind}) runs in the encoder only")
+    return ctx.frames
+
+
+def _weight(layer: ModelLayer, name: str) -> tuple[str, int]:
+    return (f"{layer.network}.{layer.name}.{name}", layer.weight_count(name))
+
+
+def _dense(b: GraphBuilder, layer: ModelLayer, ctx: Ctx, region: str, name: str, deps: list[int], m: int, k: int,
+           n: int, weights: tuple[str, ...], quantized: bool = False) -> list[int]:
+    """A matmul, its input quantized first unless it already is; no ``weights``: two activations multiplied."""
+    p = layer.precision
+    base = f"{ctx.tag}{layer.network}.{layer.name}.{name}"
+    if not quantized:
+        deps = _quant(b, f"{base}.quant_in", ctx, region, p.act_quantizer, p.act_bits, m * k, 1, deps)
+    return [b.add(base, "matmul", "core", ctx.component, region, deps, m=m, k=k, n=n,
+                  weights=tuple(_weight(layer, w) for w in weights),
+                  weight_bits=p.weight_bits if weights else p.act_bits, act_bits=p.act_bits)]
+
+
+def _sfu(b: GraphBuilder, layer: ModelLayer, ctx: Ctx, region: str, name: str, deps: list[int], elements: int) -> list[int]:
+    return [b.add(f"{ctx.tag}{layer.network}.{layer.name}.{name}", "sfu", "core", ctx.component, region, deps,
+                  elements=elements)]
+
+
+@register_lowering("conv_subsampling")
+def lower_conv_subsampling(b: GraphBuilder, layer: ModelLayer, ctx: Ctx, inputs: list[int]) -> tuple[list[int], Ctx]:
+    """Two 3x3 stride-2 convolutions as im2col matmuls (rows: output positions, reduction: 3 x 3 x input channels),
+    ReLU after each, and the linear over channels x feature bins; T output frames come from about 4T input frames."""
+    spec = layer.spec
+    rows, region = _encoder_rows(layer, ctx), _region(ctx, layer)
+    f1, f2 = spec.feature_bins()  # type: ignore[attr-defined]
+    c, k2 = spec.channels, spec.kernel ** 2  # type: ignore[attr-defined]
+    out = _dense(b, layer, ctx, region, "conv1", inputs, 2 * rows * f1, k2, c, ("conv1",))
+    out = _sfu(b, layer, ctx, region, "relu1", out, 2 * rows * f1 * c * RELU_OPS)
+    out = _dense(b, layer, ctx, region, "conv2", out, rows * f2, k2 * c, c, ("conv2",))
+    out = _sfu(b, layer, ctx, region, "relu2", out, rows * f2 * c * RELU_OPS)
+    out = _dense(b, layer, ctx, region, "out", out, rows, c * f2, spec.output, ("out",))  # type: ignore[attr-defined]
+    return out, replace(ctx, input_quantized=False)
+
+
+@register_lowering("conformer_ffn")
+def lower_conformer_ffn(b: GraphBuilder, layer: ModelLayer, ctx: Ctx, inputs: list[int]) -> tuple[list[int], Ctx]:
+    spec = layer.spec
+    rows, region, d = _encoder_rows(layer, ctx), _region(ctx, layer), spec.dim  # type: ignore[attr-defined]
+    h = spec.ffn_mult * d  # type: ignore[attr-defined]
+    out = _sfu(b, layer, ctx, region, "norm", inputs, rows * d * LAYER_NORM_OPS)
+    out = _dense(b, layer, ctx, region, "W1", out, rows, d, h, ("W1",))
+    out = _sfu(b, layer, ctx, region, "swish", out, rows * h * SWISH_OPS)
+    out = _dense(b, layer, ctx, region, "W2", out, rows, h, d, ("W2",))
+    tail = 2 + (LAYER_NORM_OPS if spec.final_norm else 0)  # type: ignore[attr-defined]
+    return _sfu(b, layer, ctx, region, "residual", out, rows * d * tail), replace(ctx, input_quantized=False)
+
+
+@register_lowering("conformer_mhsa")
+def lower_conformer_mhsa(b: GraphBuilder, layer: ModelLayer, ctx: Ctx, inputs: list[int]) -> tuple[list[int], Ctx]:
+    """Q, K, V for the frames computed (a streaming chunk's left context comes from the cache), the relative position
+    projection (queries + keys - 1 distances), then per head the content and position scores (rows x keys each),
+    softmax and the context (rows x head width), and the output projection."""
+    spec = layer.spec
+    rows, region, d = _encoder_rows(layer, ctx), _region(ctx, layer), spec.dim  # type: ignore[attr-defined]
+    heads = spec.heads  # type: ignore[attr-defined]
+    keys, dh = ctx.keys or rows, d // heads
+    norm = _sfu(b, layer, ctx, region, "norm", inputs, rows * d * LAYER_NORM_OPS)
+    qkv = _dense(b, layer, ctx, region, "qkv", norm, rows, d, 3 * d, ("Wq", "Wk", "Wv"))
+    pos = _dense(b, layer, ctx, region, "pos", inputs, rows + keys - 1, d, d, ("Wpos",), quantized=True)
+    content = _dense(b, layer, ctx, region, "scores", qkv, heads * rows, dh, keys, (), quantized=True)
+    position = _dense(b, layer, ctx, region, "pos_scores", qkv + pos, heads * rows, dh, keys, (), quantized=True)
+    soft = _sfu(b, layer, ctx, region, "softmax", content + position, heads * rows * keys * SOFTMAX_OPS)
+    context = _dense(b, layer, ctx, region, "context", soft, heads * rows, keys, dh, ())
+    out = _dense(b, layer, ctx, region, "Wo", context, rows, d, d, ("Wo",))
+    return _sfu(b, layer, ctx, region, "residual", out, rows * d), replace(ctx, input_quantized=False)
+
+
+@register_lowering("conformer_conv")
+def lower_conformer_conv(b: GraphBuilder, layer: ModelLayer, ctx: Ctx, inputs: list[int]) -> tuple[list[int], Ctx]:
+    """The depthwise convolution is a ``dwconv`` op costed as a matmul of rows x kernel x channels: each PE computes
+    one output (frame, channel) from the kernel taps of its channel over its SIMD lanes. It has kernel x dim weights
+    and no reuse across channels, and assumes the array's operand feed keeps up (optimistic for real arrays)."""
+    spec = layer.spec
+    rows, region, d = _encoder_rows(layer, ctx), _region(ctx, layer), spec.dim  # type: ignore[attr-defined]
+    p = layer.precision
+    out = _sfu(b, layer, ctx, region, "norm", inputs, rows * d * LAYER_NORM_OPS)
+    out = _dense(b, layer, ctx, region, "pw1", out, rows, d, 2 * d, ("pw1",))
+    out = _sfu(b, layer, ctx, region, "glu", out, rows * d * GLU_OPS)
+    out = _quant(b, f"{ctx.tag}{layer.network}.{layer.name}.dw.quant_in", ctx, region, p.act_quantizer, p.act_bits,
+                 rows * d, 1, out)
+    out = [b.add(f"{ctx.tag}{layer.network}.{layer.name}.dw", "dwconv", "core", ctx.component, region, out, m=rows,
+                 k=spec.kernel, n=d, weights=(_weight(layer, "dw"),), weight_bits=p.weight_bits,  # type: ignore[attr-defined]
+                 act_bits=p.act_bits)]
+    out = _sfu(b, layer, ctx, region, "swish", out, rows * d * SWISH_OPS)
+    out = _dense(b, layer, ctx, region, "pw2", out, rows, d, d, ("pw2",))
+    return _sfu(b, layer, ctx, region, "residual", out, rows * d), replace(ctx, input_quantized=False)
+
+
 def lower_network(b: GraphBuilder, network: Network, ctx: Ctx, inputs: list[int]) -> list[int]:
     """Lower a network's layers in order; returns the ops producing its output."""
     out = inputs
     for layer in network.layers:
         b.network, b.layer = layer.network, layer.name  # every op of the layer says which it lowers
+        b.codebook_bits = layer.precision.codebook_bits if layer.precision.codebook else 0
         out, ctx = LOWERINGS[layer.kind](b, layer, ctx, out)
     b.network = b.layer = ""
+    b.codebook_bits = 0
     return out
 
 
@@ -316,14 +431,15 @@ class EncoderWork:
     frames: int
     lstm_quant: str
     quantize: str = "separate"
+    keys: int = 0  # attention keys per query (a streaming chunk's context); 0: every frame
     projection: str = "batched"
     biases: bool = True
 
     def lower(self, steps: int | None = None) -> Segment:
         """The encoder segment; with ``steps`` only that many recurrent steps per layer and direction
         (every batched op keeps its size for all the frames)."""
-        return lower_encoder(self.network, self.frames, self.lstm_quant, steps, self.quantize, self.projection,
-                             self.biases)
+        return lower_encoder(self.network, self.frames, self.lstm_quant, steps, self.quantize, self.keys,
+                             self.projection, self.biases)
 
 
 @dataclass(frozen=True)
@@ -366,25 +482,26 @@ def lower_program(model: Model, frames: int, trace: DecodeTrace) -> Program:
     iterations (same counts) are lowered once, for every utterance of the process (memoized).
     """
     encoder = EncoderWork(model.networks["encoder"], frames, model.lstm_quant, model.quantize,
-                          model.lstm_input_projection, model.fetch_biases)
+                          projection=model.lstm_input_projection, biases=model.fetch_biases)
     iterations = tuple((f"it{step.iteration}.", lower_iteration(model, _work(step), trace.beam)) for step in trace.steps)
     return Program(encoder, iterations)
 
 
 @memoize("lowered encoders", 64)
 def lower_encoder(encoder: Network, frames: int, lstm_quant: str, steps: int | None = None,
-                  quantize: str = "separate", projection: str = "batched", biases: bool = True) -> Segment:
+                  quantize: str = "separate", keys: int = 0, projection: str = "batched", biases: bool = True) -> Segment:
     """The encoder segment; memoized, since sweeps over beams and LM settings share it."""
     b = GraphBuilder()
-    width = encoder.layers[0].spec.input  # type: ignore[attr-defined]
+    first = encoder.layers[0].spec
+    width = first.input  # type: ignore[attr-defined]
     feats = b.add("encoder.features", "transfer", "h2d", "encoder", "encoder", network="encoder", layer="features",
-                  bytes=frames * width * FEATURE_BYTES)
+                  bytes=frames * first.subsampling * width * FEATURE_BYTES)
     launch = b.add("encoder.launch", "launch", "core", "encoder", "encoder", [feats], network="encoder", layer="launch")
-    ctx = Ctx("encoder", "encoder", lstm_quant, quantize, frames=frames, steps=steps or 0, projection=projection,
-              biases=biases)
+    ctx = Ctx("encoder", "encoder", lstm_quant, quantize, frames=frames, steps=steps or 0, keys=keys,
+              projection=projection, biases=biases)
     after = lower_network(b, encoder, ctx, [launch])
     # The key is every input of this function: the same inputs give the same ops (a review found quantize missing).
-    return Segment(tuple(b.ops), tuple(after), ("encoder", encoder, frames, lstm_quant, steps or frames, quantize,
+    return Segment(tuple(b.ops), tuple(after), ("encoder", encoder, frames, lstm_quant, steps or frames, quantize, keys,
                                                 projection, biases))
 
 

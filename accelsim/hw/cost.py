@@ -63,11 +63,16 @@ def cost_table(hw: HardwareSpec, machine: str | None = None) -> CostTable:
     return _TABLES.get(machine or hw.model_dump_json(), lambda: CostTable(hw))
 
 
-@register_cost("matmul")
+@register_cost("matmul", "dwconv")
 def _matmul(op: Op, hw: HardwareSpec, cores: int) -> OpCost:
+    """A matmul, or a depthwise convolution mapped as one (see ``accelsim.graph.lower.lower_conformer_conv``)."""
     cop = hw.coprocessor
     args = (op.weight_bits, op.act_bits, op.m, op.k, op.n, cores)
-    seconds, roofline = coprocessor.matmul_seconds(cop, *args), coprocessor.matmul_roofline_seconds(cop, *args)
+    if op.codebook_bits:  # its weights are the k x n matrix (the cost key holds shapes, not tensor names)
+        seconds, roofline = coprocessor.codebook_matmul_seconds(cop, op.weight_bits, op.act_bits, op.codebook_bits,
+                                                                op.k * op.n, op.m, op.k, op.n, cores)
+    else:
+        seconds, roofline = coprocessor.matmul_seconds(cop, *args), coprocessor.matmul_roofline_seconds(cop, *args)
     if op.epilogue:  # fused quantizers: the SFU's cycles after the array's, no dispatch of their own
         seconds += coprocessor.sfu_cycles(cop, op.epilogue, cores) / cop.clock
         roofline += coprocessor.sfu_roofline_seconds(cop, op.epilogue, cores)

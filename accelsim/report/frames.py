@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from accelsim.errors import AccelsimError
-from accelsim.hw.coprocessor import select_format
+from accelsim.hw.coprocessor import layer_format, select_format
 from accelsim.report.critical import critical_path
 from accelsim.sim.engine import Record
 
@@ -39,7 +39,8 @@ LAYER_COLUMNS = {
 
 def _records(result: Any) -> tuple[Record, ...]:
     if not result.records:
-        raise AccelsimError("no per-op records: this result is a test set or was simulated with keep_records=False "
+        raise AccelsimError("no per-op records: this result is a test set or a streaming run, or was simulated with "
+                            "keep_records=False "
                             "(simulate one utterance with keep_records=True)")
     return result.records
 
@@ -89,7 +90,7 @@ def layers_frame(result: Any) -> pd.DataFrame:
         if r.kind == "matmul" and row["act_bits"] is None:
             row["weight_bits"], row["act_bits"] = r.weight_bits, r.act_bits
             if cop is not None:
-                row["mac_format"] = select_format(cop, r.weight_bits, r.act_bits)
+                row["mac_format"] = _mac_format(result, r)
         elif r.kind == "gather" and row["weight_bits"] is None:  # a table lookup: weights, no MACs or activations
             row["weight_bits"] = r.weight_bits
     for key, row in rows.items():
@@ -102,6 +103,17 @@ def layers_frame(result: Any) -> pd.DataFrame:
     for column in ("weight_bits", "act_bits"):
         table[column] = table[column].astype("Int64")
     return table
+
+
+def _mac_format(result: Any, record: Record) -> str:
+    """The record's MAC format, with the codebook path of its layer when the result carries the model."""
+    model = result.model
+    if model is not None and record.network in model.networks:
+        try:
+            return layer_format(result.machine.coprocessor, model.networks[record.network].layer(record.layer).precision)
+        except KeyError:
+            pass
+    return select_format(result.machine.coprocessor, record.weight_bits, record.act_bits)
 
 
 def to_records(table: pd.DataFrame) -> list[dict[str, Any]]:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 from typing import Iterable, Sequence
 
 from accelsim.graph.ir import COMPONENTS
-from accelsim.hw.coprocessor import select_format
+from accelsim.hw.coprocessor import layer_format
 from accelsim.hw.link import link_bytes_per_s
 from accelsim.memo import Memo
 from accelsim.errors import AccelsimError
@@ -131,7 +131,8 @@ def program_totals(runs: Iterable[tuple[SegmentRun, int]]) -> Totals:
 
 
 def measure(spec: WorkloadSpec, hw: HardwareSpec, model: Model, trace: DecodeTrace, totals: Totals,
-            records: tuple[Record, ...] = (), kept_model: Model | None = None) -> SimResult:
+            records: tuple[Record, ...] = (), kept_model: Model | None = None,
+            latency: dict[str, float] | None = None) -> SimResult:
     """The result of one utterance: RTF = processing time / audio, breakdowns in RTF units."""
     audio_s = spec.utterance.frames * spec.utterance.frame_shift
     by_component, by_resource = as_rtf(totals.component_s, totals.resource_s, audio_s)
@@ -157,6 +158,7 @@ def measure(spec: WorkloadSpec, hw: HardwareSpec, model: Model, trace: DecodeTra
         model=kept_model,  # type: ignore[arg-type]
         formats=formats_of(model, hw),
         machine=hw if records else None,
+        latency=dict(latency or {}),
     ))
 
 
@@ -170,15 +172,14 @@ def finite(result: SimResult) -> SimResult:
 
 
 #: Layer kinds lowered to matmuls (the others run on the special-function units).
-MATMUL_KINDS = ("lstm", "blstm", "linear")
+MATMUL_KINDS = ("lstm", "blstm", "linear", "conv_subsampling", "conformer_ffn", "conformer_mhsa", "conformer_conv")
 
 
 def formats_of(model: Model, hw: HardwareSpec) -> dict[str, str]:
     """Per network, the distinct arithmetic formats its matmul layers run in, in layer order ("int8+int4")."""
     out = {}
     for name, network in model.networks.items():
-        found = [select_format(hw.coprocessor, l.precision.weight_bits, l.precision.act_bits)
-                 for l in network.layers if l.kind in MATMUL_KINDS]
+        found = [layer_format(hw.coprocessor, l.precision) for l in network.layers if l.kind in MATMUL_KINDS]
         if found:
             out[name] = "+".join(dict.fromkeys(found))
     return out

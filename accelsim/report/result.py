@@ -41,6 +41,9 @@ class SimResult:
     #: :func:`accelsim.hw.coprocessor.select_format`.
     formats: dict[str, str] = field(default_factory=dict)
     machine: HardwareSpec | None = field(default=None, repr=False, compare=False)  # kept with the records (MAC formats)
+    #: A streaming run's latencies in seconds: chunks, chunk_p50_s / chunk_p90_s / chunk_p99_s (end of a chunk's audio
+    #: to its partial result) and final_s (end of the audio to the last result); empty when not streaming.
+    latency: dict[str, float] = field(default_factory=dict)
 
     def percentile(self, q: float) -> float:
         """Per-utterance RTF percentile (q in 0..100) of a test set; the RTF itself for one utterance."""
@@ -92,7 +95,7 @@ class SimResult:
             "rtf_p50": self.percentile(50),
             "rtf_p90": self.percentile(90),
             "rtf_p99": self.percentile(99),
-        }
+        } | ({"latency": dict(self.latency)} if self.latency else {})
 
     def row(self) -> dict[str, Any]:
         """One results-table row: headline metrics, both breakdowns and occupancy as columns, each name saying its
@@ -109,6 +112,7 @@ class SimResult:
         row.update({f"component_{k}_rtf": v for k, v in self.breakdown_by_component.items()})
         row.update({f"resource_{k}_rtf": v for k, v in self.breakdown_by_resource.items()})
         row.update({f"occupancy_{k}": v for k, v in self.occupancy.items()})
+        row.update({f"latency_{k}": v for k, v in self.latency.items()})
         return row
 
     def to_json(self) -> dict[str, Any]:
@@ -132,8 +136,12 @@ class SimResult:
         rtfs = data.get("utterance_rtfs", [])
         if not isinstance(rtfs, list):
             raise ValueError("utterance_rtfs: expected a list")
+        latency = data.get("latency", {})
+        if not isinstance(latency, dict):
+            raise ValueError("latency: expected an object")
         return cls(**fields_, presets=_names(data, "precision"), formats=_names(data, "formats", {}), records=(),
-                   model=None, utterance_rtfs=tuple(_number(rtfs, i) for i in range(len(rtfs))))  # type: ignore[arg-type]
+                   model=None, utterance_rtfs=tuple(_number(rtfs, i) for i in range(len(rtfs))),  # type: ignore[arg-type]
+                   latency={k: _number(latency, k) for k in latency})
 
 
 _NUMBERS = ("rtf", "time_s", "audio_s", "model_size_MB", "compression", "link_GBps", "fetched_weight_bytes")

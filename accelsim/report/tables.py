@@ -26,6 +26,10 @@ def format_run(r: SimResult) -> str:
         f"{r.ops} ops, {r.fetched_weight_bytes / 1e6:.0f} MB of weights fetched",
         *([f"  test set of {len(r.utterance_rtfs)} utterances: RTF is total time / total audio; per utterance "
            f"p50 {r.percentile(50):.4f}, p90 {r.percentile(90):.4f}, p99 {r.percentile(99):.4f}"] if r.utterance_rtfs else []),
+        *([f"  streaming in {r.latency['chunks']:.0f} chunks: latency per chunk (end of its audio to its partial result) "
+           f"p50 {r.latency['chunk_p50_s'] * 1e3:.1f} ms, p90 {r.latency['chunk_p90_s'] * 1e3:.1f} ms, "
+           f"p99 {r.latency['chunk_p99_s'] * 1e3:.1f} ms; final latency {r.latency['final_s'] * 1e3:.1f} ms after the "
+           "last audio (the RTF counts processing time only)"] if r.latency else []),
         "",
         *_rows("component", r.breakdown_by_component, r.rtf),
         "",
@@ -51,6 +55,15 @@ def format_layers(layers, rtf: float) -> str:
                      f"{bits:<9}{row.mac_format or '-':<7}")
     lines.append(f"  {'total':<24}{layers.ops.sum():>7}{layers.macs.sum() / 1e9:>9.3f}{layers.weight_bytes.sum() / 1e6:>12.1f}"
                  f"{layers.critical_s.sum() * 1e3:>10.3f}{layers.critical_rtf.sum():>9.5f}")
+    return "\n".join(lines)
+
+
+def format_layer_sizes(rows: list[dict]) -> str:
+    lines = [f"  {'network':<11}{'layer':<20}{'kind':<22}{'weights (M)':>12}{'bits':>5}  {'quantizer':<10}"
+             f"{'FP32 params':>12}{'codebook B':>11}{'size (MB)':>10}"]
+    lines += [f"  {r['network']:<11}{r['layer']:<20}{r['kind']:<22}{r['weight_params'] / 1e6:>12.3f}{r['weight_bits']:>5}  "
+              f"{r['weight_quantizer']:<10}{r['fp32_params']:>12}{r['codebook_bytes']:>11.0f}{r['size_MB']:>10.3f}"
+              for r in rows]
     return "\n".join(lines)
 
 

@@ -50,6 +50,19 @@ class CoprocessorSpec(Strict):
                     "paid once for the encoder graph and once per decode iteration; at most 1 hour."
     )
 
+    lut_macs_per_cycle: int | None = Field(
+        None, gt=0, le=10**9,
+        description="Look-up-table MACs per cycle per core: units that multiply activations by codebook centroids addressed "
+                    "directly by k-bit weight indices (LUT/GQ layers); unset: the chip has none and codebook weights are "
+                    "decoded to a native format; at most 1,000,000,000.")
+    lut_index_bits: int = Field(4, ge=1, le=8, description="Widest weight index the look-up-table MACs take; 1 to 8.")
+    lut_act_bits: int = Field(8, ge=1, le=16, description="Widest activation the look-up-table MACs take; 1 to 16.")
+    codebook_decode: Literal["sfu", "load_path"] = Field(
+        "sfu",
+        description="Where codebook (LUT/GQ) weights are decoded to centroids when they do not run on look-up-table MACs: "
+                    "'sfu': one special-function-unit op per weight each time an op uses them; 'load_path': by a table in "
+                    "the weight load path as they arrive (no compute time; the fetch still carries k-bit indices).")
+
     @field_validator("macs_per_cycle")
     @classmethod
     def _known_formats(cls, value: dict[str, int]) -> dict[str, int]:
@@ -63,10 +76,13 @@ class CoprocessorSpec(Strict):
     @model_validator(mode="after")
     def _lanes_fit(self) -> "CoprocessorSpec":
         pes = self.corelets_per_core * self.pe_rows * self.pe_cols
-        for fmt, macs in self.macs_per_cycle.items():
+        rates = dict(self.macs_per_cycle)
+        if self.lut_macs_per_cycle is not None:
+            rates["lut"] = self.lut_macs_per_cycle
+        for fmt, macs in rates.items():
             if macs % pes:
                 raise ValueError(
-                    f"macs_per_cycle.{fmt}={macs} is not a multiple of the {pes} PEs per core "
+                    f"{'lut_macs_per_cycle' if fmt == 'lut' else 'macs_per_cycle.' + fmt}={macs} is not a multiple of the {pes} PEs per core "
                     f"(corelets_per_core x pe_rows x pe_cols); each PE must do a whole number of MACs per cycle"
                 )
         return self

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from accelsim.spec.base import Strict, Text
 
@@ -33,6 +33,8 @@ class LayerSpec(Strict):
 
     name: Text | None = Field(None, description="Name used in reports and precision overrides (defaults to the kind).")
     recurrent: ClassVar[bool] = False
+    encoder_only: ClassVar[bool] = False  # runs over a whole sequence only (the Conformer kinds)
+    subsampling: ClassVar[int] = 1  # input frames per output frame (the convolutional front end: 4)
 
     def weights(self) -> dict[str, tuple[int, int]]:
         """Quantizable weight matrices by name -> (rows, cols)."""
@@ -153,6 +155,155 @@ class LogSoftmax(LayerSpec):
 
     kind: Literal["log_softmax"] = Field("log_softmax", description="Layer kind.")
     dim: Width = Field(description="Number of classes normalised; at most 1,000,000.")
+
+    def output_size(self) -> int:
+        return self.dim
+
+
+# ---------------------------------------------------------------- Conformer encoders (Gulati et al. 2020)
+
+
+@register_layer("conv_subsampling")
+class ConvSubsampling(LayerSpec):
+    """Convolutional front end: two 3x3 stride-2 Conv2d (+ ReLU) over the (time, feature) plane, then a linear to
+    ``output``: 4x fewer frames (the encoder's frames are its output frames)."""
+
+    kind: Literal["conv_subsampling"] = Field("conv_subsampling", description="Layer kind.")
+    input: Width = Field(description="Features per input frame (e.g. 80 log-Mel); at most 1,000,000.")
+    channels: Width = Field(description="Output channels of both convolutions; at most 1,000,000.")
+    output: Width = Field(description="Width of the linear after the convolutions (the model dimension); at most 1,000,000.")
+    kernel: ClassVar[int] = 3
+    stride: ClassVar[int] = 2
+    convs: ClassVar[int] = 2
+    subsampling: ClassVar[int] = 4  # stride ** convs
+
+    def feature_bins(self) -> tuple[int, ...]:
+        """Feature-axis size after each convolution (no padding)."""
+        out, f = [], self.input
+        for _ in range(self.convs):
+            f = (f - self.kernel) // self.stride + 1
+            out.append(f)
+        return tuple(out)
+
+    def weights(self):
+        k2 = self.kernel ** 2
+        return {"conv1": (self.channels, k2), "conv2": (self.channels, self.channels * k2),
+                "out": (self.output, self.channels * self.feature_bins()[-1])}
+
+    def bias_params(self) -> int:
+        return 2 * self.channels + self.output
+
+    def output_size(self) -> int:
+        return self.output
+
+
+class _ConformerModule(LayerSpec):
+    dim: Width = Field(description="Model dimension (input and output width); at most 1,000,000.")
+    encoder_only: ClassVar[bool] = True
+
+    @model_validator(mode="after")
+    def _heads_divide_dim(self):
+        heads = getattr(self, "heads", 1)
+        if self.dim % heads:
+            raise ValueError(f"dim {self.dim} is not a multiple of heads {heads}")
+        return self
+
+    @property
+    def input(self) -> int:
+        return self.dim
+
+    def output_size(self) -> int:
+        return self.dim
+
+
+@register_layer("conformer_ffn")
+class ConformerFFN(_ConformerModule):
+    """Half-step feed-forward module: layer norm, linear to ffn_mult x dim, swish, linear back, x 0.5 residual."""
+
+    kind: Literal["conformer_ffn"] = Field("conformer_ffn", description="Layer kind.")
+    ffn_mult: int = Field(4, gt=0, le=64, description="Hidden width of the feed-forward module over dim; at most 64.")
+    final_norm: bool = Field(False, description="Ends the block: the block's final layer norm follows (the second FFN).")
+
+    def weights(self):
+        return {"W1": (self.ffn_mult * self.dim, self.dim), "W2": (self.dim, self.ffn_mult * self.dim)}
+
+    def bias_params(self) -> int:  # the two linears' biases, the layer norm (and the block's final one): FP32
+        return self.ffn_mult * self.dim + self.dim + 2 * self.dim * (2 if self.final_norm else 1)
+
+
+@register_layer("conformer_mhsa")
+class ConformerMHSA(_ConformerModule):
+    """Multi-head self-attention with relative positional encoding (Transformer-XL style): layer norm, Q/K/V, position
+    projection, content and position scores, softmax, context, output projection, residual."""
+
+    kind: Literal["conformer_mhsa"] = Field("conformer_mhsa", description="Layer kind.")
+    heads: int = Field(4, gt=0, le=1024, description="Attention heads (dim must be a multiple); at most 1,024.")
+
+    def weights(self):
+        d = self.dim
+        return {"Wq": (d, d), "Wk": (d, d), "Wv": (d, d), "Wo": (d, d), "Wpos": (d, d)}
+
+    def bias_params(self) -> int:  # Q/K/V/out biases, layer norm, and the content and position biases u, v
+        return 4 * self.dim + 2 * self.dim + 2 * self.dim
+
+
+@register_layer("conformer_conv")
+class ConformerConv(_ConformerModule):
+    """Convolution module: layer norm, pointwise conv to 2 x dim, GLU, depthwise conv, batch norm, swish, pointwise
+    conv, residual."""
+
+    kind: Literal["conformer_conv"] = Field("conformer_conv", description="Layer kind.")
+    kernel: int = Field(32, gt=0, le=1024, description="Depthwise convolution kernel (frames); at most 1,024.")
+
+    def weights(self):
+        d = self.dim
+        return {"pw1": (2 * d, d), "dw": (d, self.kernel), "pw2": (d, d)}
+
+    def bias_params(self) -> int:  # conv biases, layer norm, batch norm (scale and shift; running stats are buffers)
+        return 2 * self.dim + self.dim + self.dim + 2 * self.dim + 2 * self.dim
+
+
+@register_layer("conformer")
+class Conformer(LayerSpec):
+    """A (stack of) Conformer block(s): FFN/2, self-attention, convolution module, FFN/2, layer norm. Each block
+    expands into four layers (name<k>.ffn1, .mhsa, .conv, .ffn2) so precision can differ per module."""
+
+    kind: Literal["conformer"] = Field("conformer", description="Layer kind.")
+    dim: Width = Field(description="Model dimension; at most 1,000,000.")
+    heads: int = Field(4, gt=0, le=1024, description="Attention heads; at most 1,024.")
+    ffn_mult: int = Field(4, gt=0, le=64, description="Feed-forward hidden width over dim; at most 64.")
+    kernel: int = Field(32, gt=0, le=1024, description="Depthwise convolution kernel (frames); at most 1,024.")
+    count: int = Field(1, gt=0, le=1_000, description="Stacked blocks; at most 1,000.")
+    encoder_only: ClassVar[bool] = True
+
+    @model_validator(mode="after")
+    def _heads_divide_dim(self):
+        if self.dim % self.heads:
+            raise ValueError(f"dim {self.dim} is not a multiple of heads {self.heads}")
+        return self
+
+    @property
+    def input(self) -> int:
+        return self.dim
+
+    def modules(self, prefix: str) -> list[LayerSpec]:
+        d = self.dim
+        return [ConformerFFN(name=f"{prefix}.ffn1", dim=d, ffn_mult=self.ffn_mult),
+                ConformerMHSA(name=f"{prefix}.mhsa", dim=d, heads=self.heads),
+                ConformerConv(name=f"{prefix}.conv", dim=d, kernel=self.kernel),
+                ConformerFFN(name=f"{prefix}.ffn2", dim=d, ffn_mult=self.ffn_mult, final_norm=True)]
+
+    def weights(self):
+        return {f"{m.name}.{w}": shape for m in self.expand() for w, shape in m.weights().items()}
+
+    def bias_params(self) -> int:
+        return sum(m.bias_params() for m in self.expand())
+
+    def expand(self) -> list[LayerSpec]:
+        base = self.name or self.kind
+        if self.count == 1:
+            return self.modules(base)
+        return [m for k in range(self.count) for m in self.modules(f"{base}{k + 1}")]
 
     def output_size(self) -> int:
         return self.dim

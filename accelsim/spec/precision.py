@@ -11,8 +11,18 @@ from typing import Callable
 
 from accelsim.spec.limits import show
 
-BITS = (32, 16, 8, 4, 2, 1)
-QUANTIZERS = ("none", "FIX", "MAX", "SAWB", "PACT")
+#: Weight and activation bit widths a layer may use: any integer width 1..8, and 16/32 (floating point).
+BITS = (32, 16, 8, 7, 6, 5, 4, 3, 2, 1)
+QUANTIZERS = ("none", "FIX", "MAX", "SAWB", "PACT", "LUT", "GQ")
+#: Non-uniform (codebook) weight quantizers: each weight is stored as a k-bit index into a per-layer codebook of
+#: 2^k learned centroids. LUT is any learned codebook; GQ is Zhen et al.'s General Quantizer (centroids learned in a
+#: mu-law constrained space). Both store and execute the same way; they quantize weights only (offline).
+CODEBOOK_QUANTIZERS = ("LUT", "GQ")
+#: Bits of one codebook entry (centroid) by default. Assumption: centroids are held as 8-bit integers with one
+#: per-layer FP32 scale, so that a decoded weight runs on the chip's int8 units (the nearest native integer format
+#: that holds a non-uniform centroid to useful precision); ``codebook_bits`` in a layer override changes it.
+CODEBOOK_ENTRY_BITS = 8
+CODEBOOK_SCALE_BITS = 32
 
 #: Element-wise passes a quantizer makes over an activation tensor at run time. FIX and PACT use a
 #: fixed (or learned, then frozen) clipping range: one scale-round-clamp pass. MAX and SAWB need the
@@ -35,10 +45,20 @@ class LayerPrecision:
     weight_quantizer: str = "none"
     act_quantizer: str = "none"
     hidden_quantizer: str = "none"  # LSTM hidden state (and, with outer quantization, the cell output)
+    codebook_bits: int = CODEBOOK_ENTRY_BITS  # bits of one centroid, when the weight quantizer is a codebook
 
     @property
     def label(self) -> str:
         return f"{self.weight_bits}/{self.act_bits}"
+
+    @property
+    def codebook(self) -> bool:
+        """Weights stored as k-bit indices into a per-layer codebook (a non-uniform quantizer)."""
+        return self.weight_quantizer in CODEBOOK_QUANTIZERS and self.weight_bits < 16
+
+    def codebook_stored_bits(self) -> int:
+        """Bits of the per-layer codebook itself: 2^k centroids and one scale (0 for uniform weights)."""
+        return (2 ** self.weight_bits) * self.codebook_bits + CODEBOOK_SCALE_BITS if self.codebook else 0
 
 
 Preset = Callable[[str, str, int], LayerPrecision]
@@ -97,6 +117,51 @@ def w2a4(network: str, kind: str, position: int) -> LayerPrecision:
     if network in NETWORK_GROUPS["rnnt"] and base.weight_bits == 4:
         return replace(base, weight_bits=2)
     return base
+
+
+#: Layers an "8-bit ends" scheme keeps at 8/8: the front end and embeddings (first layers) and the joint network.
+_EIGHT_BIT_KINDS = ("conv_subsampling", "embedding")
+
+
+def _ends_at_eight(network: str, kind: str, position: int) -> bool:
+    return (kind in _EIGHT_BIT_KINDS or network == "joint"
+            or (network == "encoder" and kind in ("lstm", "blstm") and position == 0))
+
+
+@register_preset("w4a8")
+def w4a8(network: str, kind: str, position: int) -> LayerPrecision:
+    """4-bit weights, 8-bit activations (MAX), the first and last layers at 8/8 (seed 002's 4-bit Conformer; assumption).
+
+    Kept at 8/8: the convolutional front end (or the first encoder LSTM), embeddings and the joint network, the same
+    rule as the int4 preset's Fig. 1 scheme. Biases and normalisation parameters stay FP32, as everywhere.
+    """
+    if _ends_at_eight(network, kind, position):
+        return LayerPrecision(8, 8, "MAX", "MAX", "none")
+    return LayerPrecision(4, 8, "MAX", "MAX", "FIX")
+
+
+@register_preset("w4a8_mixed")
+def w4a8_mixed(network: str, kind: str, position: int) -> LayerPrecision:
+    """Mixed 4/8-bit weights (seed 002's second model; assumption): as w4a8, with the self-attention and convolution
+    modules' weights at 8 bits; the feed-forward modules and recurrent layers stay at 4."""
+    if kind in ("conformer_mhsa", "conformer_conv"):
+        return LayerPrecision(8, 8, "MAX", "MAX", "none")
+    return w4a8(network, kind, position)
+
+
+@register_preset("gq")
+def gq(network: str, kind: str, position: int) -> LayerPrecision:
+    """Seed 003's GQ sub-8-bit scheme (assumptions): weights as learned mu-law codebooks, 8-bit activations (FIX).
+
+    The seed says only "sub-8-bit" and "some RNN-T layers at 1 bit". Assumed here: the same 8-bit ends as the int8
+    baseline stay 8/8 uniform (front end or first encoder LSTM, embeddings, joint network); the prediction network's
+    LSTM layers at 1 bit (2 centroids); every other matmul layer (encoder LSTMs, Conformer modules, linears) 4-bit GQ.
+    """
+    if _ends_at_eight(network, kind, position):
+        return LayerPrecision(8, 8, "MAX", "MAX", "FIX" if kind in ("lstm", "blstm") else "none")
+    if network == "prediction" and kind == "lstm":
+        return LayerPrecision(1, 8, "GQ", "FIX", "FIX")
+    return LayerPrecision(4, 8, "GQ", "FIX", "FIX")
 
 
 def parse_precision_flag(text: str) -> dict[str, str]:

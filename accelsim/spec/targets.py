@@ -121,12 +121,33 @@ class Qualitative(Strict):
     text: str
 
 
+class SeedFigure(Strict):
+    """A published figure of another seed paper, computed on a shipped workload (and machine) by ``accelsim seed``.
+
+    compression: FP32 size over the size at ``precision``; memory_saving: 1 - size / the size at ``baseline``;
+    latency_saving: 1 - processing time / that at ``baseline`` on ``hardware``. Never used to fit anything.
+    """
+
+    id: str
+    seed: Literal["002", "003"]
+    metric: Literal["compression", "memory_saving", "latency_saving"]
+    workload: str = Field(description="Workload YAML, relative to the working directory.")
+    hardware: str | None = Field(None, description="Hardware YAML (latency figures).")
+    precision: str
+    baseline: str = "fp32"
+    value: float = Field(gt=0)
+    role: Role = "validate"
+    src: str = ""
+    assumption: str = ""
+
+
 class TargetsFile(Strict):
     rtf: list[RtfFigure] = []
     shares: list[ShareFigure] = []
     speedups: list[SpeedupFigure] = []
     table1: list[Table1Row] = []
     qualitative: list[Qualitative] = []
+    seeds: list[SeedFigure] = []
 
 
 def default_targets_path() -> Path:

@@ -9,7 +9,7 @@ from pydantic import BeforeValidator, Field, field_validator, model_validator
 from accelsim.spec.base import FrameShift, Strict, Text
 from accelsim.spec.limits import show, show_names
 from accelsim.spec.layers import LAYER_KINDS
-from accelsim.spec.precision import BITS, PRESETS, QUANTIZERS, NETWORK_GROUPS
+from accelsim.spec.precision import BITS, CODEBOOK_QUANTIZERS, PRESETS, QUANTIZERS, NETWORK_GROUPS
 
 Frames = Annotated[int, Field(gt=0, le=1_000_000)]
 """Encoder frames of one utterance: 1 to 1,000,000."""
@@ -53,8 +53,19 @@ class LayerPrecisionSpec(Strict):
     layer: Text = Field(description="Layer name after stacks are expanded, e.g. 'blstm1'.")
     weight_bits: Bits | None = Field(None, description="Weight bits (default: the preset's).")
     act_bits: Bits | None = Field(None, description="Activation (input) bits (default: the preset's).")
-    weight_quantizer: Literal[QUANTIZERS] | None = Field(None, description="Weight quantizer (default: the preset's).")  # type: ignore[valid-type]
+    weight_quantizer: Literal[QUANTIZERS] | None = Field(
+        None, description="Weight quantizer (default: the preset's); LUT or GQ store k-bit indices into a per-layer "
+                          "codebook of learned centroids.")  # type: ignore[valid-type]
     act_quantizer: Literal[QUANTIZERS] | None = Field(None, description="Activation quantizer (default: the preset's).")  # type: ignore[valid-type]
+    codebook_bits: int | None = Field(None, ge=2, le=16, description="Bits of one codebook centroid with a LUT/GQ weight "
+                                      "quantizer (default 8: int8 centroids with a per-layer scale); 2 to 16.")
+
+    @field_validator("act_quantizer")
+    @classmethod
+    def _uniform_activations(cls, value: str | None) -> str | None:
+        if value in CODEBOOK_QUANTIZERS:
+            raise ValueError(f"{value} is a weight codebook (learned offline); activations take none, FIX, MAX, SAWB or PACT")
+        return value
 
 
 class PrecisionSpec(Strict):
@@ -188,6 +199,20 @@ class TestSetSpec(Strict):
         return self
 
 
+class StreamingSpec(Strict):
+    """Chunked (causal) execution: the encoder runs on each chunk of frames as its audio arrives, and the decoder
+    runs on each chunk's frames as soon as the encoder has them."""
+
+    chunk_frames: Frames = Field(description="Encoder frames per chunk; 1 to 1,000,000.")
+    left_context: int = Field(0, ge=0, le=1_000_000,
+                              description="Past encoder frames each chunk's self-attention also attends to (cached keys "
+                                          "and values, not recomputed); recurrent encoders carry their state instead; "
+                                          "0 to 1,000,000.")
+    look_ahead: int = Field(0, ge=0, le=1_000_000,
+                            description="Future encoder frames a chunk waits for before it runs; a Conformer encoder "
+                                        "computes them with the chunk (and again with the next); 0 to 1,000,000.")
+
+
 class WorkloadSpec(Strict):
     """What `accelsim run` simulates: a model, its precision and how it is decoded."""
 
@@ -200,6 +225,23 @@ class WorkloadSpec(Strict):
     decoding: DecodingSpec = Field(DecodingSpec(), description="The beam search and the synthetic posteriors it decodes.")
     runtime: RuntimeSpec = Field(RuntimeSpec(), description="How the runtime executes the model (LSTM steps, bias fetches, "
                                                             "host state copies).")
+    streaming: StreamingSpec | None = Field(None, description="Chunked, causal execution with per-chunk latencies "
+                                            "(default: none, the encoder runs once over the whole utterance).")
+
+    @model_validator(mode="after")
+    def _streams_causally(self) -> "WorkloadSpec":
+        if self.streaming is None:
+            return self
+        for i, layer in enumerate(self.model.encoder.layers):
+            if layer.kind == "blstm":
+                raise ValueError(f"streaming: model.encoder.layers.{i} is a bidirectional LSTM, whose backward direction "
+                                 "starts from the last frame of the utterance: it cannot stream (use kind: lstm, or a "
+                                 "Conformer encoder, or drop streaming)")
+        if self.test_set is not None:
+            raise ValueError("streaming: simulates one utterance; drop test_set (or streaming)")
+        if self.decoding.trace:
+            raise ValueError("streaming: a recorded decoder trace has no chunk boundaries; drop decoding.trace")
+        return self
 
     @model_validator(mode="after")
     def _test_set_seeds_fit(self) -> "WorkloadSpec":
@@ -238,6 +280,32 @@ class WorkloadSpec(Strict):
             for net_name in ("encoder", "prediction"):
                 if widths[net_name] != joint.dim:
                     raise ValueError(f"model.joint.layers.0: combines width {joint.dim} but model.{net_name} gives {widths[net_name]}")
+        return self
+
+    @model_validator(mode="after")
+    def _layer_names_differ(self) -> "WorkloadSpec":
+        """A name is a layer's identity in precision overrides, per-layer reports and pinned weights: two
+        layers of one network with one name would silently share all three."""
+        for net_name in ("encoder", "prediction", "joint", "lm_ext", "lm_src"):
+            net = getattr(self.model, net_name)
+            first: dict[str, int] = {}
+            for i, layer in enumerate(net.layers if net else []):
+                for name in (l.name for l in layer.expand()):
+                    if name in first:
+                        raise ValueError(f"model.{net_name}.layers.{i}: the name {show(name)} is already that of "
+                                         f"layers.{first[name]}; the layers of a network need different names (a "
+                                         "stack's are name1..nameN, an unnamed layer's is its kind): set `name:`")
+                    first[name] = i
+        return self
+
+    @model_validator(mode="after")
+    def _encoder_only_layers(self) -> "WorkloadSpec":
+        for net_name in ("prediction", "joint", "lm_ext", "lm_src"):
+            net = getattr(self.model, net_name)
+            for i, layer in enumerate(net.layers if net else []):
+                if layer.encoder_only:
+                    raise ValueError(f"model.{net_name}.layers.{i}: a {layer.kind} layer runs over a whole sequence and "
+                                     "belongs in model.encoder only")
         return self
 
     @model_validator(mode="after")

@@ -16,7 +16,7 @@ from accelsim.errors import SpecError
 from accelsim.spec.hardware import FORMAT_BITS, HardwareSpec
 from accelsim.spec.layers import LAYER_KINDS
 from accelsim.spec.loader import Variation, load_hardware, load_workload, read_yaml
-from accelsim.spec.precision import PRESETS, QUANTIZER_PASSES, QUANTIZERS
+from accelsim.spec.precision import CODEBOOK_QUANTIZERS, PRESETS, QUANTIZER_PASSES, QUANTIZERS
 from accelsim.spec.schema import field_docs, field_table, json_schema
 from accelsim.spec.workload import WorkloadSpec
 from accelsim.sweep.recipe import RecipeSpec, expand, load_recipe
@@ -47,6 +47,9 @@ def registries() -> dict[str, dict[str, str]]:
               for kind, cls in LAYER_KINDS.items()}
     presets = {name: doc(fn) or f"every layer {name.upper()}" for name, fn in PRESETS.items()}
     quantizers = {q: ("no quantizer (floating point)" if q == "none" else
+                      "weights only: k-bit indices into a per-layer codebook of learned (non-uniform) centroids"
+                      + (" in a mu-law constrained space (General Quantizer)" if q == "GQ" else "")
+                      if q in CODEBOOK_QUANTIZERS else
                       f"{QUANTIZER_PASSES[q]} element-wise pass{'es' if QUANTIZER_PASSES[q] > 1 else ''} per element"
                       + (" (needs run-time statistics)" if QUANTIZER_PASSES[q] > 1 else " (fixed range)"))
                   for q in QUANTIZERS}

@@ -59,7 +59,8 @@ class ModelLayer:
 
     @property
     def stored_bytes(self) -> float:
-        return self.weight_params * self.precision.weight_bits / 8 + self.bias_params * BIAS_BITS / 8
+        return (self.weight_params * self.precision.weight_bits / 8 + self.bias_params * BIAS_BITS / 8
+                + self.precision.codebook_stored_bits() / 8)
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,3 +190,13 @@ def model_size(model: Model) -> dict:
         "params_M": model.params / 1e6,
         "networks": networks,
     }
+
+
+def layer_sizes(model: Model) -> list[dict]:
+    """One row per layer: its weights' bits and quantizer (a codebook's k-bit indices), the parameters kept in FP32
+    (biases, norms), its codebook's bytes and its stored size: which tensors stay at which precision."""
+    return [{"network": l.network, "layer": l.name, "kind": l.kind, "weight_params": l.weight_params,
+             "fp32_params": l.bias_params, "weight_bits": l.precision.weight_bits,
+             "weight_quantizer": l.precision.weight_quantizer,
+             "codebook_bytes": l.precision.codebook_stored_bits() / 8, "size_MB": l.stored_bytes / 1e6}
+            for net in model.networks.values() for l in net.layers]

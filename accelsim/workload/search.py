@@ -49,15 +49,14 @@ that here merging happens *before* pruning, over all candidates.
 Two implementations of the same search
 --------------------------------------
 With injected ``joint_logp`` / ``lm_logp`` callables, :func:`run_alsd` runs the loop above literally,
-one hypothesis at a time. With the default synthetic posteriors it runs
-:func:`_run_alsd_synthetic`, which does each step of an iteration for all active hypotheses in one
-numpy call and keeps the per-hypothesis work O(1) in the prefix length: prefixes are numbered nodes
-of a prefix tree that carry their on-track flag, their packed bytes and their LM CRCs, each derived
-from the parent's (``zlib.crc32(a + b, s) == zlib.crc32(b, zlib.crc32(a, s))``, so the joint key
-``(t, *y)`` is the frame's CRC continued over ``y``); the LM rows of the prefixes new in an
-iteration are normalised together, those after ``reference[:u]`` (with the bonus) once per decode. Every floating-point value is computed by the same operations on the same operands
-as in the literal loop, so both give bit-identical traces (tests/test_search_golden.py checks this
-against digests recorded before the fast path existed).
+one hypothesis at a time. With the default synthetic posteriors it runs the compiled loop of
+:mod:`accelsim.workload.alsd_jit` (numba; compiled on first use and cached beside the module): prefixes
+are numbered nodes of a prefix tree carrying their on-track flag and CRC registers, each derived from the
+parent's in O(1), and the LMs' weighted log-probabilities of every noise row are computed once per noise
+pool (:func:`_scaled_lm_logp`). Every floating-point value is computed by the same operations on the same
+operands as in the literal loop, so both give bit-identical traces (tests/test_search_golden.py checks
+this against digests recorded before any fast path existed). Equal scores at the beam cut, which the
+literal loop orders by prefix, make the compiled loop hand the utterance over to the literal one.
 """
 
 from __future__ import annotations
@@ -214,6 +213,7 @@ class _JointNoise(NamedTuple):
     logw: NDArray[np.float64]  # log of w
     sum: NDArray[np.float64]  # (rows,) row sums of w
     blank_mass: list[float]  # sum - w[:, BLANK]: the mass of the non-blank symbols, as Python floats
+    log_blank_mass: NDArray[np.float64]  # math.log of each blank_mass
 
 
 class _LmNoise(NamedTuple):
@@ -232,7 +232,8 @@ def _joint_noise(seed: int, vocab: int) -> _JointNoise:
     joint = np.random.default_rng([seed, _STREAM_JOINT]).exponential(1.0, size=(_NOISE_ROWS, vocab))
     np.maximum(joint, _MIN_WEIGHT, out=joint)  # exponential weights = Dirichlet(1) shares over the other symbols
     total = joint.sum(axis=1)
-    return _read_only(_JointNoise(joint, np.log(joint), total, (total - joint[:, BLANK]).tolist()))
+    blank_mass = (total - joint[:, BLANK]).tolist()
+    return _read_only(_JointNoise(joint, np.log(joint), total, blank_mass, np.array(list(map(math.log, blank_mass)))))
 
 
 @lru_cache(maxsize=16)
@@ -244,6 +245,21 @@ def _lm_noise(seed: int, vocab: int) -> _LmNoise:
     ext *= _LM_EXT_SPREAD
     src *= _LM_SRC_SPREAD
     return _read_only(_LmNoise(both, ext, src))
+
+
+@lru_cache(maxsize=16)
+def _scaled_lm_logp(seed: int, vocab: int, mu: float, lam: float) -> NDArray[np.float64]:
+    """``mu log P_ext`` over every LM_EXT noise row, then ``lam log P_src`` over every LM_SRC row.
+
+    An LM's log-probabilities after a prefix are its noise row's (the prefix hashes onto a row), so a
+    pool's rows are normalised and weighted once, shared by every decode of the pool and fusion weights:
+    the same operations on the same values as row by row (row-wise, elementwise), so the same bits.
+    """
+    scaled = _log_softmax_rows(_lm_noise(seed, vocab).both)
+    scaled[:_NOISE_ROWS] *= mu
+    scaled[_NOISE_ROWS:] *= lam
+    scaled.setflags(write=False)
+    return scaled
 
 
 def _log_softmax_rows(logits: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -381,7 +397,9 @@ def run_alsd(
     elif u_max < 0:
         raise ValueError(f"u_max must be >= 0, got {u_max!r}")
     if joint_logp is None and lm_logp is None:
-        return _run_alsd_synthetic(frames, beam, synthetic, fusion, u_max, early_stop)
+        trace = _run_alsd_compiled(frames, beam, synthetic, fusion, u_max, early_stop)
+        if trace is not None:
+            return trace
     joint = joint_logp if joint_logp is not None else synthetic.joint_logp
     lm = lm_logp if lm_logp is not None else synthetic.lm_logp
 
@@ -489,268 +507,73 @@ def _top(scores: NDArray[np.float64], active: list[tuple[Prefix, float]], beam: 
 # --------------------------------------------------------------------------------------------
 
 
-class _Prefixes:
-    """The label prefixes the search has reached, numbered in order of creation (0 is the empty prefix).
-
-    A number stands for its prefix in the caches: equal prefixes are found through ``children`` and
-    get the same number. Each prefix stores what the synthetic posteriors need of it, derived in O(1)
-    from its parent's entry when it is created (plus a C-level copy of the packed bytes), so no
-    evaluation does O(len(prefix)) Python work: whether it is on track, ``_pack(prefix)`` for the
-    joint CRC, and the CRCs of the two LM keys, continued by one label.
-    """
-
-    __slots__ = ("packed", "length", "on_track", "parent", "label", "crc_ext", "crc_src", "children", "_reference", "_vocab")
-
-    def __init__(self, reference: tuple[int, ...], vocab: int, salt_ext: int, salt_src: int) -> None:
-        self._reference = reference
-        self._vocab = vocab
-        self.packed: list[bytes] = [b""]  # _pack(prefix)
-        self.length: list[int] = [0]
-        self.on_track: list[bool] = [True]  # prefix == reference[:len(prefix)]
-        self.parent: list[int] = [-1]
-        self.label: list[int] = [BLANK]  # last label (none for the empty prefix)
-        self.crc_ext: list[int] = [salt_ext]  # zlib.crc32(_pack(prefix), salt of the LM)
-        self.crc_src: list[int] = [salt_src]
-        self.children: dict[int, int] = {}  # node * vocab + label -> node of prefix + (label,)
-
-    def __len__(self) -> int:
-        return len(self.length)
-
-    def child(self, node: int, label: int) -> int:
-        """The number of ``prefix(node) + (label,)``, created if the search never reached it before."""
-        key = node * self._vocab + label
-        found = self.children.get(key)
-        if found is not None:
-            return found
-        new = self.children[key] = len(self.length)
-        u = self.length[node]
-        data = struct.pack("<q", label)
-        self.packed.append(self.packed[node] + data)
-        self.length.append(u + 1)
-        self.on_track.append(self.on_track[node] and u < len(self._reference) and self._reference[u] == label)
-        self.parent.append(node)
-        self.label.append(label)
-        self.crc_ext.append(zlib.crc32(data, self.crc_ext[node]))  # crc32(a + b, s) == crc32(b, crc32(a, s))
-        self.crc_src.append(zlib.crc32(data, self.crc_src[node]))
-        return new
-
-    def labels(self, node: int) -> Prefix:
-        out: list[int] = []
-        while node > 0:
-            out.append(self.label[node])
-            node = self.parent[node]
-        return tuple(reversed(out))
+_CRC_TABLE = None
+_COLUMNS = None
 
 
-class _FusedScores:
-    """Fused label scores per prefix number, computed for a batch of new prefixes at a time.
+def _crc_tables(labels: int) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """zlib's CRC-32 byte table, and the kernel's advance table for prefixes of up to ``labels`` labels."""
+    global _CRC_TABLE, _COLUMNS
+    from accelsim.workload import alsd_jit
 
-    Row by row this is :meth:`SyntheticPosteriors.lm_logp` for both LMs followed by
-    :func:`_fused_label_scores`: the same operations on the same values, so the same bits. The
-    on-track prefixes ``reference[:u]``, whose LM_EXT logits carry the bonus, are normalised once up
-    front.
-    """
+    if _CRC_TABLE is None:
+        _CRC_TABLE = alsd_jit.crc_table()
+    if _COLUMNS is None or _COLUMNS.shape[0] <= labels:
+        _COLUMNS = alsd_jit.advance_columns(max(labels, 1024, 0 if _COLUMNS is None else 2 * _COLUMNS.shape[0]), _CRC_TABLE)
+    return _CRC_TABLE, _COLUMNS
 
-    __slots__ = ("rows", "_lm", "_fusion", "_prefixes", "_on_track_ext", "_scales")
 
-    def __init__(self, lm: _LmNoise, fusion: Fusion, prefixes: _Prefixes, reference: tuple[int, ...], salt_ext: int) -> None:
-        self.rows = np.empty((256, lm.both.shape[1]))  # row `node`: scores of labels 1..vocab-1 after prefix `node`
-        self._lm, self._fusion, self._prefixes = lm, fusion, prefixes
-        # LM_EXT log-probabilities after reference[:u], u < len(reference) (the rows lm_logp adds the bonus to).
-        picks, crc = [], salt_ext
-        for k in reference:
+def _run_alsd_compiled(
+    frames: int, beam: int, synthetic: SyntheticPosteriors, fusion: Fusion | None, u_max: int, early_stop: bool
+) -> DecodeTrace | None:
+    """:func:`run_alsd` over the default synthetic posteriors, by the compiled loop of
+    :mod:`accelsim.workload.alsd_jit` (same operations on the same values, so the same trace); None when
+    equal scores meet at the cut, which the literal loop orders by prefix."""
+    from accelsim.workload import alsd_jit
+
+    emission, vocab = synthetic.emission, synthetic.emission.vocab
+    reference = np.array(synthetic.reference, dtype=np.int64)
+    joint = synthetic._joint
+    if fusion is not None:
+        scaled = _scaled_lm_logp(emission.pool_seed, vocab, fusion.mu, fusion.lam)
+        # mu LM_EXT log-probabilities after reference[:u], u < len(reference): the rows that carry the bonus.
+        picks, crc = [], synthetic._salt_lm[LM_EXT]
+        for k in synthetic.reference:
             picks.append(crc % _NOISE_ROWS)
             crc = zlib.crc32(struct.pack("<q", k), crc)
-        logits = lm.ext[picks]  # a copy
-        logits[np.arange(len(reference)), np.array(reference) - 1] += _LM_EXT_BONUS
-        self._on_track_ext = _log_softmax_rows(logits)
-        self._scales: dict[int, NDArray[np.float64]] = {}  # count -> column (mu,) * count + (lam,) * count
-
-    def add(self, created: list[int]) -> None:
-        """Fill the rows of ``created``, consecutive numbers of prefixes made since the last call."""
-        first, count = created[0], len(created)
-        if first + count > len(self.rows):
-            grown = np.empty((2 * (first + count), self.rows.shape[1]))
-            grown[:first] = self.rows[:first]
-            self.rows = grown
-        prefixes = self._prefixes
-        # log P(k | prefix) for k = 1..vocab-1: LM_EXT rows, then LM_SRC rows (below LM_EXT in lm.both).
-        picks = [prefixes.crc_ext[node] % _NOISE_ROWS for node in created]
-        picks += [_NOISE_ROWS + prefixes.crc_src[node] % _NOISE_ROWS for node in created]
-        logp = _log_softmax_rows(self._lm.both[picks])
-        # reference[:u] with u < len(reference) (the whole reference has no next label, so no bonus).
-        bonus = [(r, prefixes.length[node]) for r, node in enumerate(created) if prefixes.on_track[node]]
-        bonus = [(r, u) for r, u in bonus if u < len(self._on_track_ext)]
-        if bonus:
-            logp[[r for r, _ in bonus]] = self._on_track_ext[[u for _, u in bonus]]
-        fusion = self._fusion
-        scale = self._scales.get(count)
-        if scale is None:
-            scale = self._scales[count] = np.array([fusion.mu] * count + [fusion.lam] * count)[:, None]
-        logp *= scale
-        out = self.rows[first : first + count]
-        np.subtract(logp[:count], logp[count:], out=out)  # mu log P_ext - lam log P_src
-        out += fusion.rho
-
-
-def _run_alsd_synthetic(
-    frames: int, beam: int, synthetic: SyntheticPosteriors, fusion: Fusion | None, u_max: int, early_stop: bool
-) -> DecodeTrace:
-    """:func:`run_alsd` with the default synthetic posteriors, each step done for all active hypotheses at once.
-
-    Every floating-point operation is one that :meth:`SyntheticPosteriors.joint_logp`,
-    :meth:`SyntheticPosteriors.lm_logp`, :func:`_fused_label_scores` and the generic loop perform,
-    on the same operands and in the same order, only applied to a whole iteration's rows in one
-    numpy call (elementwise operations and row-wise reductions give the same bits either way), so the
-    trace is the generic path's. tests/test_search_golden.py checks both paths against digests.
-    """
-    vocab = synthetic.emission.vocab
-    reference, due = synthetic.reference, synthetic.due
-    n_ref = len(reference)
-    joint = synthetic._joint
-    blank_mass = joint.blank_mass
-    on_conf, on_rest = synthetic._log_conf, synthetic._log_rest
-    off_conf, off_rest = synthetic._log_off, synthetic._log_off_rest
-    # zlib.crc32(_pack((t, *y)), salt) == zlib.crc32(_pack(y), zlib.crc32(_pack((t,)), salt)): a CRC continues.
-    frame_crc = [zlib.crc32(struct.pack("<q", t), synthetic._salt_joint) for t in range(frames)]
-    prefixes = _Prefixes(reference, vocab, synthetic._salt_lm[LM_EXT], synthetic._salt_lm[LM_SRC])
-    packed, length, on_track = prefixes.packed, prefixes.length, prefixes.on_track
-    parent, label = prefixes.parent, prefixes.label
-    fused = None
-    if fusion is not None:
-        fused = _FusedScores(synthetic._lm_tables(), fusion, prefixes, reference, synthetic._salt_lm[LM_EXT])
-    crc32, log = zlib.crc32, math.log
-
-    beam_nodes, beam_scores = [0], [0.0]
-    created = [0]  # prefixes made by the last iteration
-    finals: list[tuple[int, float]] = []
-    best_final = -math.inf
-    steps: list[StepRecord] = []
-
-    for i in range(frames + u_max):
-        # The active beam entries: t = i - u < T. Finished ones are kept only to hold their slot.
-        if i < frames or all(length[node] > i - frames for node in beam_nodes):
-            nodes, scores = beam_nodes, beam_scores
-        else:
-            nodes = [node for node in beam_nodes if length[node] > i - frames]
-            scores = [score for node, score in zip(beam_nodes, beam_scores) if length[node] > i - frames]
-        if not nodes:
-            break
-        n = len(nodes)
-        # A prefix is created when it enters the beam as the label extension of an active hypothesis,
-        # at that hypothesis' frame t < T, so it is active in the very next iteration: the prefixes
-        # missing from the caches now are exactly those created by the last iteration.
-        misses = len(created)
-        if fused is not None and created:
-            fused.add(created)
-
-        # joint_logp(t, y) for every active hypothesis: the noise row of (t, y), the log of the mass
-        # the non-target symbols share over their weight sum, and the target's log-probability.
-        rows = [crc32(packed[node], frame_crc[i - length[node]]) % _NOISE_ROWS for node in nodes]
-        offsets = [off_rest - log(blank_mass[row]) for row in rows]  # off track: the target is blank
-        confs = [off_conf] * n
-        label_targets: list[tuple[int, int]] = []
-        for r, node in enumerate(nodes):
-            if on_track[node]:
-                u = length[node]
-                target = reference[u] if u < n_ref and i - u >= due[u] else BLANK
-                mass = blank_mass[rows[r]] if target == BLANK else float(joint.sum[rows[r]] - joint.w[rows[r], target])
-                offsets[r] = on_rest - log(mass)
-                confs[r] = on_conf
-                if target != BLANK:
-                    label_targets.append((r, target))
-
-        # Candidate scores, as in the generic loop: joint log-probabilities + score + fused label scores.
-        columns = np.array((offsets, scores))[:, :, None]
-        table = joint.logw[rows]  # a copy, one row per hypothesis
-        table += columns[0]
-        kept_blank = [(r, target, table[r, BLANK]) for r, target in label_targets]
-        table[:, BLANK] = confs
-        for r, target, value in kept_blank:
-            table[r, BLANK] = value
-            table[r, target] = confs[r]
-        table += columns[1]
-        if fused is not None:
-            table[:, 1:] += fused.rows[nodes]
-        flat = table.ravel()  # a view
-
-        # Merge the blank extension of y with label y[-1] of its parent y[:-1] (see run_alsd).
-        position = dict(zip(nodes, range(n)))
-        blank_cells: list[int] = []
-        label_cells: list[int] = []
-        for r, node in enumerate(nodes):
-            p = position.get(parent[node])
-            if p is not None:
-                blank_cells.append(r * vocab)
-                label_cells.append(p * vocab + label[node])
-        merged = len(blank_cells)
-        if merged:
-            pair = flat[blank_cells + label_cells]
-            flat[blank_cells] = np.logaddexp(pair[:merged], pair[merged:])
-            flat[label_cells] = -math.inf
-
-        if i + 1 >= frames:  # blank extensions that reach t == T are final
-            for r, node in enumerate(nodes):
-                if length[node] == i + 1 - frames:
-                    score = float(flat[r * vocab])
-                    finals.append((node, score))
-                    best_final = max(best_final, score)
-
-        # The next beam, and the prefixes it creates.
-        before = len(prefixes)
-        beam_nodes, beam_scores = _top_nodes(flat, vocab, nodes, beam, prefixes)
-        created = list(range(before, len(prefixes)))
-        steps.append(
-            StepRecord(
-                iteration=i,
-                active=n,
-                miss_prediction=misses,
-                miss_lm=misses if fused is not None else 0,
-                candidates=n * vocab,
-                merged=merged,
-                kept=len(beam_nodes),
-            )
-        )
-        if early_stop and finals:
-            if all(s <= best_final for node, s in zip(beam_nodes, beam_scores) if i + 1 - length[node] < frames):
-                break
-
-    pool = finals if finals else list(zip(beam_nodes, beam_scores))
-    best = min(((prefixes.labels(node), score) for node, score in pool), key=_rank_key)[0] if pool else ()
-    return DecodeTrace(frames=frames, beam=beam, steps=tuple(steps), reference=reference, best=best)
-
-
-def _top_nodes(
-    flat: NDArray[np.float64], vocab: int, nodes: list[int], beam: int, prefixes: _Prefixes
-) -> tuple[list[int], list[float]]:
-    """:func:`_top` over the candidate scores ``flat`` (row r: the candidates of ``nodes[r]``), as prefix numbers."""
-    size = flat.size
-    if size > beam:
-        # Everything scoring at least the beam-th best, ties included (-inf: merged away, never kept).
-        threshold = np.partition(flat, size - beam)[size - beam]
-        chosen = np.flatnonzero(flat >= threshold) if threshold > -math.inf else np.flatnonzero(np.isfinite(flat))
+        logits = synthetic._lm_tables().ext[picks]  # a copy
+        logits[np.arange(len(reference)), reference - 1] += _LM_EXT_BONUS
+        on_track_ext = _log_softmax_rows(logits)
+        on_track_ext *= fusion.mu
+        rho = fusion.rho
     else:
-        chosen = np.flatnonzero(np.isfinite(flat))
-    cells = chosen.tolist()
-    values = flat[chosen].tolist()
-    if len(set(values)) == len(values):
-        order = sorted(range(len(values)), key=values.__getitem__, reverse=True)
-    else:  # equal scores: best first, then by prefix, exactly as _top orders them
-        def key(j: int) -> tuple[float, Prefix]:
-            r, k = divmod(cells[j], vocab)
-            y = prefixes.labels(nodes[r])
-            return (-values[j], y if k == BLANK else y + (k,))
+        scaled, on_track_ext, rho = _read_only([np.zeros((1, vocab - 1))])[0], np.zeros((0, vocab - 1)), 0.0
+    table, columns = _crc_tables(frames + u_max + 1)
+    status, steps, parent, label, pool_nodes, pool_scores = alsd_jit.decode(
+        frames, beam, vocab, u_max, early_stop, fusion is not None, reference,
+        np.array(synthetic.due, dtype=np.int64), joint.logw, joint.w, joint.sum, joint.log_blank_mass,
+        synthetic._log_conf, synthetic._log_rest, synthetic._log_off, synthetic._log_off_rest,
+        synthetic._salt_joint, synthetic._salt_lm[LM_EXT], synthetic._salt_lm[LM_SRC], _NOISE_ROWS,
+        scaled, on_track_ext, float(rho), table, columns)
+    if status == alsd_jit.TIE:
+        return None
+    parents, labels = parent.tolist(), label.tolist()
 
-        order = sorted(range(len(values)), key=key)
-    beam_nodes: list[int] = []
-    children = prefixes.children
-    for j in order[:beam]:
-        r, k = divmod(cells[j], vocab)
-        node = nodes[r]
-        if k != BLANK:
-            node = children.get(node * vocab + k) or prefixes.child(node, k)
-        beam_nodes.append(node)
-    return beam_nodes, [values[j] for j in order[:beam]]
+    def prefix(node: int) -> Prefix:
+        out: list[int] = []
+        while node > 0:
+            out.append(labels[node])
+            node = parents[node]
+        return tuple(reversed(out))
+
+    pool = [(prefix(node), score) for node, score in zip(pool_nodes.tolist(), pool_scores.tolist())]
+    lm = fusion is not None
+    records = tuple(
+        StepRecord(iteration=i, active=n, miss_prediction=misses, miss_lm=misses if lm else 0, candidates=n * vocab,
+                   merged=merged, kept=kept)
+        for i, (n, misses, merged, kept) in enumerate(steps.tolist()))
+    best = min(pool, key=_rank_key)[0] if pool else ()
+    return DecodeTrace(frames=frames, beam=beam, steps=records, reference=synthetic.reference, best=best)
 
 
 def _check_frames(frames: int) -> None:

@@ -164,8 +164,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     rep = sub.add_parser("reproduce", help="run every setting of the paper's hardware study and compare with its figures",
                          description="Simulate the paper's study (FP16/INT8/INT4 x with/without LMs x 32/64 Gbps x beam "
-                                     "1..16, and Table 1's mixed-precision rows), write fig2a.png, fig2b.png, table1.csv "
-                                     "and comparison.csv, and print every published figure next to accelsim's.")
+                                     "1..16, and Table 1's mixed-precision rows), write fig2a.png, fig2b.png, table1.csv, "
+                                     "comparison.csv and ablation.csv, and print every published figure next to "
+                                     "accelsim's, then each figure's error with one modelling mechanism switched off at "
+                                     "a time (the ablation table).")
     rep.add_argument("--out", default="reports/paper", help="output folder (default: reports/paper)")
     rep.add_argument("--workload", default=DEFAULT_WORKLOAD, help=f"workload YAML (default: {DEFAULT_WORKLOAD})")
     rep.add_argument("--hardware", default=DEFAULT_HW, help=f"hardware YAML (default: {DEFAULT_HW})")
@@ -274,7 +276,7 @@ def _progress_points(desc: str):
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
     from accelsim.calibrate.reproduce import reproduce
-    from accelsim.report.paper import format_report, paper_settings
+    from accelsim.report.paper import format_ablation, format_report, paper_settings
     from accelsim.spec.targets import load_targets
     from accelsim.sweep.runner import default_workers
 
@@ -287,6 +289,8 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
                       for c in report.comparisons], "reproduce"))
     else:
         print(format_report(report))
+        if report.ablation is not None:
+            print(format_ablation(report.ablation))
         print(f"wrote {', '.join(str(f) for f in report.files)}")
     return 0
 

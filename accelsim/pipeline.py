@@ -110,7 +110,8 @@ def prepare(spec: WorkloadSpec) -> Prepared:
 
 
 def _prepare(spec: WorkloadSpec) -> Prepared:
-    model = _model(spec.model.model_dump_json() + spec.precision.model_dump_json() + str(spec.decoding.lm_fusion), spec)
+    model = _model(spec.model.model_dump_json() + spec.precision.model_dump_json() + spec.runtime.model_dump_json()
+                   + str(spec.decoding.lm_fusion), spec)
     trace = decode_trace(spec)
     return Prepared(model, trace, lower_program(model, spec.utterance.frames, trace), spec.streaming,
                     spec.utterance.frame_shift)

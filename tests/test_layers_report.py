@@ -28,7 +28,7 @@ def test_every_record_names_its_network_and_layer(result):
     layers = {(r.network, r.layer) for r in result.records}
     assert ("encoder", "blstm3") in layers and ("search", "topk") in layers and ("joint", "log_softmax") in layers
     steps = {r.step for r in result.records if r.network == "encoder" and r.layer == "blstm2" and r.kind == "matmul"}
-    assert steps == {-1} | set(range(1, 152))  # the input projection, then recurrent steps t = 1..T-1 (152 frames)
+    assert steps == set(range(152))  # one fused cell per step t = 0..T-1 (152 frames; runtime.lstm_input_projection)
 
 
 def test_per_layer_sums_equal_the_totals(result):

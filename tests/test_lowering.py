@@ -28,8 +28,13 @@ HIDDEN = 640
 FEATURES = 340
 
 
+#: The structure tested here is the batched input projection's, without the next-iteration prefetch; the shipped
+#: per-step cells and the prefetch are tested in tests/test_fidelity.py.
+CLASSIC = ("workload.runtime.lstm_input_projection=batched", "workload.runtime.prefetch_next_iteration=false")
+
+
 def _model(frames: int = 8, *overrides: str) -> Model:
-    spec = accelsim.load_workload(WORKLOAD, [f"workload.utterance.frames={frames}", *overrides])
+    spec = accelsim.load_workload(WORKLOAD, [f"workload.utterance.frames={frames}", *CLASSIC, *overrides])
     return build_model(spec)
 
 
@@ -304,7 +309,7 @@ def test_decode_step_host_and_link_ops() -> None:
     host = [op for op in ops if op.kind in ("fuse", "topk", "merge")]
     assert sorted(op.kind for op in host) == ["fuse", "merge", "topk"]
     assert all(op.unit == "host" and op.component == "search" for op in host)
-    assert {op.kind for op in ops if op.unit == "host"} == {"fuse", "topk", "merge"}
+    assert {op.kind for op in ops if op.unit == "host"} == {"fuse", "topk", "merge", "copy"}
     transfers = [op for op in ops if op.kind == "transfer"]
     assert sorted(op.unit for op in transfers) == ["d2h", "h2d"]
     assert all(op.kind == "transfer" for op in ops if op.unit in ("d2h", "h2d"))
@@ -312,7 +317,8 @@ def test_decode_step_host_and_link_ops() -> None:
     select = next(op for op in transfers if op.unit == "h2d")
     # Scores go down the link after every network, the host works on them in order, selections go back.
     fuse, topk, merge = (next(op for op in host if op.kind == k) for k in ("fuse", "topk", "merge"))
-    chain = [scores, fuse, topk, merge, select]
+    copy = next(op for op in ops if op.kind == "copy")
+    chain = [scores, fuse, topk, merge, copy, select]
     for a, b in zip(chain, chain[1:]):
         assert _depends(anc, b.id, a.id), (a.name, b.name)
     for op in ops:

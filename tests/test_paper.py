@@ -17,14 +17,14 @@ from accelsim.spec.targets import load_targets
 
 BANDS = {"calibrate": 10.0, "validate": 20.0}
 
-#: id -> (lowest, highest) error % accepted today. All four come from one imbalance: the paper's shares
-#: imply its FP16 encoder costs ~0.65x its LM_EXT; ours ~0.32x, because every one of ~180 beam-16 decode
-#: iterations streams the full LM_EXT weights (see README).
+#: id -> (lowest, highest) error % accepted today. Both come from one imbalance that no mechanism of the model
+#: closes with plausible values (see README, "Where accelsim and the paper differ"): with one fused LSTM cell per
+#: step the FP16 encoder streams ~0.89x the LM_EXT's weight bytes, where the paper's shares imply ~0.56x; the fit
+#: then gives the decoding loop fixed costs (launch, dispatch) near the top of their ranges, which caps the
+#: loop's INT4 gain at 64 Gbps.
 KNOWN_DEVIATIONS = {
-    "encoder_share_fp16_nolm": (-20.0, -8.0),
-    "lmext_share_fp16_lm": (12.0, 28.0),
-    "int4_lm_bw64_beam1": (-48.0, -30.0),
-    "t1_int4_accel": (-30.0, -18.0),
+    "lmext_share_fp16_lm": (-16.0, -10.0),
+    "decoder_int4_bw64": (-27.0, -20.0),
 }
 
 

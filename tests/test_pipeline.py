@@ -40,6 +40,10 @@ MACHINES = st.fixed_dictionaries({
     "hw.memory.prefetch": st.sampled_from(["one_deep", "on_demand"]),
     "precision": st.sampled_from(["fp16", "int8", "int4", "w2a4"]),
     "workload.precision.lstm_quant": st.sampled_from(["outer", "inner"]),
+    "hw.link.queue_depth": st.sampled_from([1, 2, 4]),
+    "workload.runtime.lstm_input_projection": st.sampled_from(["batched", "per_step"]),
+    "hw.coprocessor.dataflow": st.sampled_from(["output_stationary", "weight_stationary", "input_stationary"]),
+    "workload.runtime.prefetch_next_iteration": st.booleans(),
 })
 
 
@@ -63,7 +67,10 @@ def test_device_weights_steady_state_is_exact():
     _close(encoder_totals(encoder, point.hardware, m), _segment_totals(encoder.lower(), point.hardware, m))
 
 
-@pytest.mark.parametrize("flags", [[], ["hw.memory.residency=pinned"], ["workload.decoding.lm_fusion=false"]])
+@pytest.mark.parametrize("flags", [[], ["hw.memory.residency=pinned"], ["workload.decoding.lm_fusion=false"],
+                                   ["workload.runtime.prefetch_next_iteration=true", "hw.link.queue_depth=1"],
+                                   ["workload.runtime.prefetch_next_iteration=true", "hw.memory.residency=pinned",
+                                    "workload.runtime.lstm_input_projection=batched"]])
 def test_summary_equals_one_global_run(flags):
     """Metrics-only execution (steady encoder, each distinct iteration once) equals one SimPy run of it all."""
     point = resolve(WORKLOAD, HW, ["workload.utterance.frames=24", "workload.decoding.beam=4", *flags])

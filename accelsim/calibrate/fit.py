@@ -67,14 +67,17 @@ def si_scale(unit: str) -> float:
 
 #: The declared set: no source gives these, each has a physical reading and a plausible range.
 DEFAULT_PARAMETERS: tuple[Parameter, ...] = (
-    Parameter("link.efficiency", 0.4, 1.0, meaning="share of the raw link rate that weight streaming achieves "
-              "(DMA descriptor and TLP header overheads; measured PCIe DMA reaches 50-90%)"),
-    Parameter("coprocessor.launch_overhead", 1.0, 200.0, unit="us", log=True, meaning="host runtime cost of "
-              "starting one program on the coprocessor (descriptor upload, doorbell, completion interrupt)"),
-    Parameter("coprocessor.dispatch_overhead", 0.05, 5.0, unit="us", log=True, meaning="cost of issuing one op "
-              "inside a running program (descriptor fetch, barrier)"),
-    Parameter("host.sort_per_element", 0.5, 100.0, unit="ns", log=True, meaning="host time per candidate per "
-              "log2(beam) of the top-k selection, including the decoder's bookkeeping of hypothesis objects"),
+    Parameter("link.efficiency", 0.5, 0.9, meaning="share of the raw link rate that weight streaming achieves "
+              "(128b/130b encoding, TLP headers, DMA descriptors, flow control; measured PCIe DMA reaches 50-90%)"),
+    Parameter("coprocessor.launch_overhead", 1.0, 20.0, unit="us", log=True, meaning="host runtime cost of "
+              "starting one program on the coprocessor (descriptor upload, doorbell, completion interrupt): a few us, "
+              "as an accelerator kernel launch"),
+    Parameter("coprocessor.dispatch_overhead", 0.05, 2.0, unit="us", log=True, meaning="cost of issuing one op "
+              "inside a running program (descriptor fetch, barrier): 100 to 3,000 cycles at 1.6 GHz"),
+    Parameter("host.sort_per_element", 0.5, 5.0, unit="ns", log=True, meaning="one compare-and-sift step of a "
+              "compiled heap selection of the beam (per candidate per log2(beam))"),
+    Parameter("host.memory_bandwidth", 5.0, 25.0, unit="GB/s", log=True, meaning="one server core's memcpy rate "
+              "for the many small state buffers of the surviving hypotheses"),
 )
 
 

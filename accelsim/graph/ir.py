@@ -25,7 +25,7 @@ class Op:
 
     id: int
     name: str
-    kind: str  # matmul | sfu | quantize | gather | launch | transfer | fuse | topk | merge
+    kind: str  # matmul | sfu | quantize | gather | launch | transfer | fuse | topk | merge | copy | prefetch
     unit: str
     component: str
     region: str  # residency scope: weights are pinned per region (an encoder layer, the decode loop)
@@ -38,8 +38,9 @@ class Op:
     weight_bits: int = 16
     act_bits: int = 16
     weights: tuple[tuple[str, int], ...] = ()
+    biases: tuple[tuple[str, int], ...] = ()  # FP32 bias vectors (name, parameters) fetched with the weights
     elements: int = 0  # element-wise work (SFU ops, host candidates)
-    bytes: float = 0.0  # transfer payload
+    bytes: float = 0.0  # transfer payload; copy: bytes the host copies
     calls: int = 0  # quantizer calls this op stands for (Sec. 3.4 counts)
     quantizer: str = ""
     passes: int = 1  # element-wise passes per element (quantizers that need statistics make more)
@@ -85,8 +86,8 @@ class GraphBuilder:
 #: Fields of an op that say where it sits (its identity, dependencies, attribution, placement hint and the
 #: tensors it reads), not how much work it does. Every other field is work: :func:`work_key` is derived from
 #: the dataclass, so a field added to :class:`Op` joins the cost key without anyone keeping a list.
-PLACE_FIELDS = frozenset({"id", "name", "deps", "component", "region", "lane", "lanes", "weights", "step", "network",
-                          "layer"})
+PLACE_FIELDS = frozenset({"id", "name", "deps", "component", "region", "lane", "lanes", "weights", "biases", "step",
+                          "network", "layer"})
 WORK_FIELDS = tuple(f.name for f in fields(Op) if f.name not in PLACE_FIELDS)
 #: Everything but the op's name and absolute id: what makes two segments the same work (deps relative).
 CONTENT_FIELDS = tuple(f.name for f in fields(Op) if f.name not in ("id", "name", "deps"))

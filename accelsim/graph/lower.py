@@ -1,7 +1,8 @@
 """Lowering: a model and a decode step trace become one operator DAG.
 
 The encoder becomes a sequence DAG (input projections batched over all frames, then T dependent
-recurrent steps per layer and direction; the two directions are independent chains; layer l+1 waits
+recurrent steps per layer and direction, or with ``runtime.lstm_input_projection: per_step`` T fused cells
+that each fetch input and recurrent weights; the two directions are independent chains; layer l+1 waits
 for both directions of layer l). Each ALSD iteration becomes a small DAG: the prediction network and
 LMs for the new label prefixes only, the joint network for every active hypothesis, scores to the
 host, host-side fusion, top-k and merging, and the selections back to the coprocessor.
@@ -32,6 +33,8 @@ SCORE_BYTES = 4
 SELECTION_BYTES = 8
 #: Acoustic features cross the link in FP16.
 FEATURE_BYTES = 2
+#: Assumption: the host keeps each hypothesis's recurrent state (h and c) in FP32, as the networks' framework does.
+STATE_BYTES = 4
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,8 @@ class Ctx:
     tag: str = ""  # name prefix, e.g. "it12."
     input_quantized: bool = False
     keys: int = 0  # sequence mode: attention keys per query (0: every frame; a streaming chunk: left + chunk + look-ahead)
+    projection: str = "batched"  # sequence mode: LSTM input projection batched over frames, or "per_step" (fused cell)
+    biases: bool = True  # FP32 biases are fetched with their layer's weights
 
     @property
     def sequence(self) -> bool:
@@ -90,6 +95,14 @@ def _quant(b: GraphBuilder, name: str, ctx: Ctx, region: str, quantizer: str, bi
                   act_bits=bits, step=step)]
 
 
+def _biases(ctx: Ctx, layer: ModelLayer, *names: str) -> tuple[tuple[str, int], ...]:
+    """The layer's FP32 bias vectors ``names`` as (tensor, parameters), when the runtime fetches biases."""
+    if not ctx.biases:
+        return ()
+    have = layer.bias_tensors()
+    return tuple((f"{layer.network}.{layer.name}.{n}", have[n]) for n in names)
+
+
 def _region(ctx: Ctx, layer: ModelLayer) -> str:
     return f"{ctx.region_prefix}.{layer.name}" if ctx.sequence else ctx.region_prefix
 
@@ -126,24 +139,31 @@ def lower_recurrent(b: GraphBuilder, layer: ModelLayer, ctx: Ctx, inputs: list[i
             last = _quant(b, f"{name}quant_h", ctx, region, p.hidden_quantizer, p.act_bits, rows * hid, 1,
                           dir_in, lane, lanes) if inner else dir_in
             mm = b.add(f"{name}gates", "matmul", "core", ctx.component, region, last, m=rows, k=width + hid,
-                       n=4 * hid, weights=(w_ih, w_hh), **common)
+                       n=4 * hid, weights=(w_ih, w_hh), biases=_biases(ctx, layer, f"{d}b_ih", f"{d}b_hh"), **common)
             cell = b.add(f"{name}cell", "sfu", "core", ctx.component, region, [mm], lane=lane, lanes=lanes,
                          elements=rows * hid * LSTM_CELL_OPS)
             out = [cell] if inner else _quant(b, f"{name}quant_out", ctx, region, p.hidden_quantizer, p.act_bits,
                                               rows * hid, 1, [cell], lane, lanes)
             outputs += out
             continue
-        proj = b.add(f"{name}proj", "matmul", "core", ctx.component, region, dir_in, m=rows, k=width, n=4 * hid,
-                     weights=(w_ih,), **common)
-        prev = [proj]
+        per_step = ctx.projection == "per_step"
+        if per_step:  # no batched projection: every step's fused cell multiplies [x_t, h_{t-1}] by [W_ih, W_hh]
+            prev = list(dir_in)
+        else:
+            prev = [b.add(f"{name}proj", "matmul", "core", ctx.component, region, dir_in, m=rows, k=width, n=4 * hid,
+                          weights=(w_ih,), biases=_biases(ctx, layer, f"{d}b_ih"), **common)]
         for t in range(ctx.steps or rows):
             step = f"{name}t{t}."
             if inner:
                 prev = _quant(b, f"{step}quant_h", ctx, region, p.hidden_quantizer, p.act_bits, hid, 1, prev,
                               lane, lanes, t)
-            if t > 0:  # h_{-1} = 0: the first step has no recurrent matmul
+            if per_step:  # the same kernel at every step (h_{-1} = 0 is multiplied like any other state)
+                prev = [b.add(f"{step}gates", "matmul", "core", ctx.component, region, prev, m=1, k=width + hid,
+                              n=4 * hid, weights=(w_ih, w_hh), biases=_biases(ctx, layer, f"{d}b_ih", f"{d}b_hh"),
+                              step=t, **common)]
+            elif t > 0:  # h_{-1} = 0: the first step has no recurrent matmul
                 prev = [b.add(f"{step}rec", "matmul", "core", ctx.component, region, prev, m=1, k=hid, n=4 * hid,
-                              weights=(w_hh,), step=t, **common)]
+                              weights=(w_hh,), biases=_biases(ctx, layer, f"{d}b_hh"), step=t, **common)]
             prev = [b.add(f"{step}cell", "sfu", "core", ctx.component, region, prev, lane=lane, lanes=lanes,
                           elements=hid * LSTM_CELL_OPS, step=t)]
             if not inner:
@@ -165,7 +185,7 @@ def lower_linear(b: GraphBuilder, layer: ModelLayer, ctx: Ctx, inputs: list[int]
         deps = _quant(b, f"{name}.quant_in", ctx, region, p.act_quantizer, p.act_bits, rows * spec.input, 1, inputs)  # type: ignore[attr-defined]
     out = b.add(f"{name}.matmul", "matmul", "core", ctx.component, region, deps, m=rows, k=spec.input,  # type: ignore[attr-defined]
                 n=spec.output, weights=((f"{layer.network}.{layer.name}.W", layer.weight_count("W")),),  # type: ignore[attr-defined]
-                weight_bits=p.weight_bits, act_bits=p.act_bits)
+                biases=_biases(ctx, layer, "b"), weight_bits=p.weight_bits, act_bits=p.act_bits)
     return [out], replace(ctx, input_quantized=False)
 
 
@@ -336,12 +356,13 @@ def lower_decode_step(b: GraphBuilder, model: Model, step: StepRecord, after: li
     pred_out: list[int] = []
     for net, rows in (("prediction", step.miss_prediction), ("lm_ext", step.miss_lm), ("lm_src", step.miss_lm)):
         if net in model.networks and rows > 0:
-            done = lower_network(b, model.networks[net], Ctx(net, region, q, fused, rows=rows, tag=tag), after)
+            done = lower_network(b, model.networks[net], Ctx(net, region, q, fused, rows=rows, tag=tag, biases=model.fetch_biases), after)
             if net == "prediction":
                 pred_out = done
             else:
                 outs += done
-    joint = lower_network(b, model.networks["joint"], Ctx("joint", region, q, fused, rows=step.active, tag=tag),
+    joint = lower_network(b, model.networks["joint"], Ctx("joint", region, q, fused, rows=step.active, tag=tag,
+                                                                  biases=model.fetch_biases),
                           after + pred_out)
     lm_scores = 2 * step.miss_lm * model.vocab if "lm_ext" in model.networks else 0
     scores = b.add(f"{tag}scores", "transfer", "d2h", "search", region, joint + outs, network="search", layer="scores",
@@ -349,8 +370,23 @@ def lower_decode_step(b: GraphBuilder, model: Model, step: StepRecord, after: li
     fuse = b.add(f"{tag}fuse", "fuse", "host", "search", region, [scores], network="search", layer="fuse", elements=step.candidates)
     topk = b.add(f"{tag}topk", "topk", "host", "search", region, [fuse], network="search", layer="topk", elements=step.candidates, k=beam)
     merge = b.add(f"{tag}merge", "merge", "host", "search", region, [topk], network="search", layer="merge", elements=step.kept + step.merged)
-    select = b.add(f"{tag}select", "transfer", "h2d", "search", region, [merge], network="search", layer="select", bytes=step.kept * SELECTION_BYTES)
+    last = merge
+    if model.copy_states:  # each survivor's recurrent state is copied into the next iteration's hypothesis slots
+        last = b.add(f"{tag}copy", "copy", "host", "search", region, [merge], network="search", layer="copy",
+                     bytes=step.kept * state_bytes(model))
+    select = b.add(f"{tag}select", "transfer", "h2d", "search", region, [last], network="search", layer="select", bytes=step.kept * SELECTION_BYTES)
+    if model.prefetch_next:  # while the host searches, the idle link brings in the next iteration's first weights
+        prefetch = b.add(f"{tag}prefetch", "prefetch", "h2d", "search", region, [scores], network="search",
+                         layer="prefetch")
+        return [select, prefetch]
     return [select]
+
+
+def state_bytes(model: Model) -> int:
+    """Bytes of recurrent state one hypothesis carries on the host: h and c of every LSTM layer of the decoding
+    networks (prediction, and LM_EXT and LM_SRC when fused), :data:`STATE_BYTES` each."""
+    return STATE_BYTES * sum(layer.state_elements for net in ("prediction", "lm_ext", "lm_src")
+                             if net in model.networks for layer in model.networks[net].layers)
 
 
 @dataclass(frozen=True, eq=False)
@@ -364,6 +400,11 @@ class Segment:
     ops: tuple[Op, ...]
     exits: tuple[int, ...]
     made_by: tuple | None = None  # what it was lowered from, when that determines it (a cheaper key)
+
+    @cached_property
+    def prefetches(self) -> bool:
+        """Whether the segment has a prefetch op (whose fetch depends on the segment after it)."""
+        return any(op.kind == "prefetch" for op in self.ops)
 
     @cached_property
     def key(self) -> tuple:
@@ -391,11 +432,14 @@ class EncoderWork:
     lstm_quant: str
     quantize: str = "separate"
     keys: int = 0  # attention keys per query (a streaming chunk's context); 0: every frame
+    projection: str = "batched"
+    biases: bool = True
 
     def lower(self, steps: int | None = None) -> Segment:
         """The encoder segment; with ``steps`` only that many recurrent steps per layer and direction
         (every batched op keeps its size for all the frames)."""
-        return lower_encoder(self.network, self.frames, self.lstm_quant, steps, self.quantize, self.keys)
+        return lower_encoder(self.network, self.frames, self.lstm_quant, steps, self.quantize, self.keys,
+                             self.projection, self.biases)
 
 
 @dataclass(frozen=True)
@@ -437,14 +481,15 @@ def lower_program(model: Model, frames: int, trace: DecodeTrace) -> Program:
     op of an iteration is an ancestor of its selections, so segments never overlap in time. Equal
     iterations (same counts) are lowered once, for every utterance of the process (memoized).
     """
-    encoder = EncoderWork(model.networks["encoder"], frames, model.lstm_quant, model.quantize)
+    encoder = EncoderWork(model.networks["encoder"], frames, model.lstm_quant, model.quantize,
+                          projection=model.lstm_input_projection, biases=model.fetch_biases)
     iterations = tuple((f"it{step.iteration}.", lower_iteration(model, _work(step), trace.beam)) for step in trace.steps)
     return Program(encoder, iterations)
 
 
 @memoize("lowered encoders", 64)
 def lower_encoder(encoder: Network, frames: int, lstm_quant: str, steps: int | None = None,
-                  quantize: str = "separate", keys: int = 0) -> Segment:
+                  quantize: str = "separate", keys: int = 0, projection: str = "batched", biases: bool = True) -> Segment:
     """The encoder segment; memoized, since sweeps over beams and LM settings share it."""
     b = GraphBuilder()
     first = encoder.layers[0].spec
@@ -452,10 +497,12 @@ def lower_encoder(encoder: Network, frames: int, lstm_quant: str, steps: int | N
     feats = b.add("encoder.features", "transfer", "h2d", "encoder", "encoder", network="encoder", layer="features",
                   bytes=frames * first.subsampling * width * FEATURE_BYTES)
     launch = b.add("encoder.launch", "launch", "core", "encoder", "encoder", [feats], network="encoder", layer="launch")
-    ctx = Ctx("encoder", "encoder", lstm_quant, quantize, frames=frames, steps=steps or 0, keys=keys)
+    ctx = Ctx("encoder", "encoder", lstm_quant, quantize, frames=frames, steps=steps or 0, keys=keys,
+              projection=projection, biases=biases)
     after = lower_network(b, encoder, ctx, [launch])
     # The key is every input of this function: the same inputs give the same ops (a review found quantize missing).
-    return Segment(tuple(b.ops), tuple(after), ("encoder", encoder, frames, lstm_quant, steps or frames, quantize, keys))
+    return Segment(tuple(b.ops), tuple(after), ("encoder", encoder, frames, lstm_quant, steps or frames, quantize, keys,
+                                                projection, biases))
 
 
 @memoize("lowered decode iterations", 8192)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from accelsim.errors import AccelsimError
+from accelsim.hw import systolic
 from accelsim.spec.hardware import FORMAT_BITS, CoprocessorSpec
 from accelsim.spec.precision import LayerPrecision
 
@@ -59,17 +60,18 @@ def weight_room(cop: CoprocessorSpec, cores: int) -> float:
 def matmul_cycles(cop: CoprocessorSpec, fmt: str, m: int, k: int, n: int, cores: int, macs: int | None = None) -> int:
     """Cycles of an (m x k) @ (k x n) matmul split over ``cores`` cores by output columns.
 
-    Mapping: output features over the corelets' PE columns, batch rows over PE rows, the reduction over
-    each PE's SIMD lanes (macs_per_cycle / PEs). Partial tiles cost a whole tile (folding), and each
-    call pays the array's fill and drain (pe_rows + pe_cols cycles). A batch-1 matvec therefore uses one
-    PE row in pe_rows: it is slower per MAC than a batched matmul. ``macs`` replaces the format's rate
-    (the look-up-table MACs of :func:`codebook_matmul_seconds`).
+    Each core's corelets are systolic arrays of pe_rows x pe_cols PEs running ``coprocessor.dataflow``
+    (:mod:`accelsim.hw.systolic`, SCALE-Sim's analytical model); the reduction goes over each PE's SIMD lanes
+    (macs_per_cycle / PEs), so k counts in SIMD steps. Partial folds cost a whole fold, and fill and drain are
+    paid per fold, or once per call when ``coprocessor.fold_overlap``. A batch-1 matvec on the output
+    stationary array therefore uses one PE row in pe_rows: it is slower per MAC than a batched matmul. ``macs``
+    replaces the format's rate (the look-up-table MACs of :func:`codebook_matmul_seconds`).
     """
     pes = cop.corelets_per_core * cop.pe_rows * cop.pe_cols
     simd = (macs or cop.macs_per_cycle[fmt]) // pes
     n_per_core = math.ceil(n / cores)
-    tiles = math.ceil(m / cop.pe_rows) * math.ceil(n_per_core / (cop.corelets_per_core * cop.pe_cols))
-    return tiles * math.ceil(k / simd) + cop.pe_rows + cop.pe_cols
+    return systolic.matmul_cycles(cop.dataflow, cop.pe_rows, cop.pe_cols, m, math.ceil(k / simd), n_per_core,
+                                  cop.corelets_per_core, cop.fold_overlap)
 
 
 def matmul_seconds(cop: CoprocessorSpec, weight_bits: int, act_bits: int, m: int, k: int, n: int, cores: int) -> float:

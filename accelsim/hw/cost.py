@@ -109,3 +109,14 @@ def _topk(op: Op, hw: HardwareSpec, cores: int) -> OpCost:
 @register_cost("merge")
 def _merge(op: Op, hw: HardwareSpec, cores: int) -> OpCost:
     return OpCost(host.merge_seconds(hw.host, op.elements), op.elements * hw.host.merge_per_element)
+
+
+@register_cost("copy")
+def _copy(op: Op, hw: HardwareSpec, cores: int) -> OpCost:
+    return OpCost(host.copy_seconds(hw.host, op.bytes), op.bytes / hw.host.memory_bandwidth)
+
+
+@register_cost("prefetch")
+def _prefetch(op: Op, hw: HardwareSpec, cores: int) -> OpCost:
+    """A marker: its weight fetch (the next iteration's first weights) is the work; the op itself takes no time."""
+    return OpCost(0.0, 0.0)

@@ -94,7 +94,8 @@ class Explanation:
 
 _KIND_PHRASE = {"fetch": "weight fetches", "matmul": "matmuls", "sfu": "element-wise (SFU) ops",
                 "quantize": "quantizers", "gather": "state gathers", "launch": "program launches",
-                "transfer": "transfers", "fuse": "score fusion", "topk": "top-k selection", "merge": "prefix merging"}
+                "transfer": "transfers", "fuse": "score fusion", "topk": "top-k selection", "merge": "prefix merging",
+                "copy": "hypothesis state copies", "prefetch": "next-iteration prefetches"}
 _WHERE = {"link": "over the link", "coprocessor": "on the coprocessor", "host": "on the host",
           "memory": "from device memory"}
 

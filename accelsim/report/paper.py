@@ -110,6 +110,43 @@ class PaperReport:
     table1: pd.DataFrame
     results: dict[tuple, SimResult]
     files: list[Path]
+    ablation: "Ablation | None" = None
+
+
+#: A figure is called sensitive to a mechanism when switching it off moves its error by at least this many points.
+SENSITIVE_POINTS = 1.0
+
+
+@dataclass(frozen=True)
+class Ablation:
+    """Each paper figure's error with one modelling mechanism switched off at a time (nothing refitted)."""
+
+    mechanisms: list[tuple[str, str]]  # (short name, what switching it off means)
+    errors: dict[str, dict[str, float]]  # figure id -> {"shipped": error %, mechanism: error % with it off}
+
+    def sensitive(self, figure: str) -> list[str]:
+        row = self.errors[figure]
+        return [m for m, _ in self.mechanisms if abs(row[m] - row["shipped"]) >= SENSITIVE_POINTS]
+
+    def to_frame(self) -> pd.DataFrame:
+        rows = [{"id": f, **{k: v for k, v in row.items()}, "sensitive_to": " ".join(self.sensitive(f))}
+                for f, row in self.errors.items()]
+        return pd.DataFrame(rows)
+
+
+def format_ablation(ablation: Ablation) -> str:
+    """The ablation table: error (%) per figure as shipped and with each mechanism off, and what it is sensitive to."""
+    names = [m for m, _ in ablation.mechanisms]
+    width = max(9, *(len(n) + 2 for n in names))
+    buf = io.StringIO()
+    buf.write("\n  ablation: error (%) of each figure with one mechanism switched off (the rest as shipped, nothing refitted)\n")
+    for name, meaning in ablation.mechanisms:
+        buf.write(f"    {name:<{width}}{meaning}\n")
+    buf.write(f"  {'figure':<30}{'shipped':>9}" + "".join(f"{n:>{width}}" for n in names) + "  sensitive to\n")
+    for figure, row in ablation.errors.items():
+        cells = "".join(f"{row[n]:>+{width}.1f}" for n in names)
+        buf.write(f"  {figure:<30}{row['shipped']:>+9.1f}{cells}  {', '.join(ablation.sensitive(figure)) or '-'}\n")
+    return buf.getvalue()
 
 
 def format_report(report: PaperReport) -> str:

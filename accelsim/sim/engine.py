@@ -22,12 +22,16 @@ import simpy
 
 from accelsim.graph.ir import Op
 from accelsim.hw.cost import cost_table
+from accelsim.hw.link import transfer_phases
 from accelsim.sim.policies import Policies, ResidencyPlan, plan_residency, policies_for
 from accelsim.spec.hardware import HardwareSpec
 
 #: Resource class of every resource label that is not a coprocessor core ("core0", "core0-3").
 RESOURCE_CLASS = {"host": "host", "h2d": "link", "d2h": "link", "dram": "memory"}
 NON_CORE = ("host", "h2d", "d2h", "dram")
+LINK_UNITS = ("h2d", "d2h")
+#: Suffix of a link direction's DMA queue (a resource of link.queue_depth slots; only with a depth above 1).
+QUEUE = ".queue"
 
 
 def resource_class(resource: str) -> str:
@@ -116,6 +120,7 @@ class _Job:
     label: str  # the row's resource label
     counters: tuple[str, ...]  # busy counters charged
     seconds: float
+    setup: float = 0.0  # spent holding only the first resource (a DMA queue slot) before the others are requested
 
 
 def simulate(ops: Sequence[Op], hw: HardwareSpec, fetch_bytes: Sequence[float],
@@ -179,7 +184,8 @@ class Machine:
             if job is not None:
                 for name in job.resources:
                     if name not in self.resources:
-                        self.resources[name] = simpy.Resource(self.env, 1)
+                        slots = self.hw.link.queue_depth if name.endswith(QUEUE) else 1
+                        self.resources[name] = simpy.Resource(self.env, slots)
         return jobs, fetching, waiting, on_end, on_start, n + sum(fetching)
 
     def submit(self, ops: Sequence[Op], fetch_bytes: Sequence[float], done: Callable[[float], None] | None = None,
@@ -204,25 +210,46 @@ class Machine:
             """Every requirement of job j is met: request its resources, one after the other."""
             acquire(j, 0, [], env.now, pred)
 
-        def acquire(j: int, k: int, held: list, since: float, pred: int) -> None:
+        def acquire(j: int, k: int, held: list, since: float, pred: int, slot_at: float | None = None) -> None:
             name = jobs[j].resources[k]
             request = resources[name].request()
             held.append(request)
-            if k + 1 < len(jobs[j].resources):
-                request.callbacks.append(lambda _: acquire(j, k + 1, held, since, pred))
+            if k == 0 and jobs[j].setup > 0:
+                request.callbacks.append(lambda _: queued(j, held, since, pred))
+            elif k + 1 < len(jobs[j].resources):
+                request.callbacks.append(lambda _: acquire(j, k + 1, held, since, pred, slot_at))
             else:
-                request.callbacks.append(lambda _: hold(j, held, since, pred))
+                request.callbacks.append(lambda _: hold(j, held, since, pred, slot_at))
 
-        def hold(j: int, held: list, since: float, pred: int) -> None:
-            """Granted: whoever held a resource it waited for is on its path; then hold for the job's duration."""
-            if keep_rows and env.now > since:
-                pred = max((last_release.get(name, -1) for name in jobs[j].resources),
-                           key=lambda i: (rows[i].end, i) if i >= 0 else (-1.0, -1))
-            start = env.now
+        def queued(j: int, held: list, since: float, pred: int) -> None:
+            """In a slot of a DMA queue: the transfer's latency passes, then it requests the link itself."""
+            if env.now > since:  # it waited for the slot: whoever freed it released this job
+                pred = last_release.get(jobs[j].resources[0], pred)
+            slot_at = env.now
+            started(j, pred)  # a transfer in the queue has started (what waits for its start may go)
+            env.timeout(jobs[j].setup).callbacks.append(lambda _: acquire(j, 1, held, env.now, pred, slot_at))
+
+        def started(j: int, pred: int) -> None:
             for w in on_start[j]:  # e.g. a fetch that may start once its op's dependencies have started
                 waiting[w] -= 1
                 if waiting[w] == 0:
                     ready(w, pred)
+
+        def hold(j: int, held: list, since: float, pred: int, slot_at: float | None = None) -> None:
+            """Granted: whoever held a resource it waited for is on its path; then hold for the job's duration.
+
+            A queued transfer's row starts when its last wait ended: at the link's release when it waited for
+            the link after its latency (the latency was hidden), else when it got its queue slot (the latency is
+            on its path)."""
+            if env.now > since:
+                if keep_rows:
+                    pred = max((last_release.get(name, -1) for name in jobs[j].resources),
+                               key=lambda i: (rows[i].end, i) if i >= 0 else (-1.0, -1))
+                start = env.now
+            else:
+                start = env.now if slot_at is None else slot_at
+            if slot_at is None:
+                started(j, pred)
             env.timeout(jobs[j].seconds).callbacks.append(lambda _: release(j, held, start, pred))
 
         def release(j: int, held: list, start: float, pred: int) -> None:
@@ -271,6 +298,7 @@ def _jobs(ops: Sequence[Op], hw: HardwareSpec, fetch_bytes: Sequence[float], pol
     if block_of is None:
         block_of = _core_blocks(n_cores, set(where.values()))
     costs = cost_table(hw, machine)
+    queued = hw.link.queue_depth > 1
     # Resources, label and busy counters per distinct core set.
     holds = {cores: (tuple(sorted({block_of[c] for c in cores})),
                      f"core{cores[0]}" if len(cores) == 1 else f"core{cores[0]}-{cores[-1]}",
@@ -280,13 +308,26 @@ def _jobs(ops: Sequence[Op], hw: HardwareSpec, fetch_bytes: Sequence[float], pol
         if cores:
             names, label, counters = holds[cores]
             jobs.append(_Job(names, label, counters, costs.seconds(op, len(cores))))
+        elif op.kind == "transfer" and queued:
+            jobs.append(_link_job(op.unit, transfer_phases(hw.link, op.bytes)))
         else:
             jobs.append(_Job((op.unit,), op.unit, (op.unit,), costs.seconds(op, 1)))
     channel = policies.channel.resource
     for op in ops:
         b = fetch_bytes[op.id]
-        jobs.append(_Job((channel,), channel, (channel,), policies.channel.seconds(hw, b)) if b > 0 else None)
+        if b <= 0:
+            jobs.append(None)
+        elif channel in LINK_UNITS and queued:
+            jobs.append(_link_job(channel, policies.channel.phases(hw, b)))
+        else:
+            jobs.append(_Job((channel,), channel, (channel,), policies.channel.seconds(hw, b)))
     return jobs, block_of
+
+
+def _link_job(unit: str, phases: tuple[float, float]) -> _Job:
+    """A transfer on a DMA queue: a slot of the direction's queue for its latency, then the link for its bytes."""
+    setup, data = phases
+    return _Job((unit + QUEUE, unit), unit, (unit,), data, setup)
 
 
 def _core_blocks(n_cores: int, core_sets: set[tuple[int, ...]]) -> dict[int, str]:

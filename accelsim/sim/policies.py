@@ -9,9 +9,12 @@ prefetch and the channel (placement has one policy so far, and the engine assume
   weights used more than once in the scratchpads while they fit (static, decided before the run, so it is
   deterministic and cheap: within each region and lane, most uses first, greedily).
 - prefetch (``memory.prefetch``): ``one_deep`` lets an op's weight fetch start once all its dependencies have
-  started (double buffering); ``on_demand`` only once they have all ended.
+  started (double buffering); ``on_demand`` only once they have all ended. A ``prefetch`` op (the decode
+  loop's, with ``runtime.prefetch_next_iteration``) fetches the first weights of the ops after it, as much as the
+  free scratchpad holds, and those ops then fetch only the rest.
 - fetch channel (``memory.weights_home``): ``host`` streams weights over the host->device link, ``device``
-  reads them from memory attached to the coprocessor.
+  reads them from memory attached to the coprocessor. The link is a DMA queue (``link.queue_depth``): deeper
+  than 1, a transfer's fixed latency is spent in a queue slot, overlapping the transfer before it.
 """
 
 from __future__ import annotations
@@ -22,8 +25,9 @@ from typing import Callable, Sequence
 
 from accelsim.graph.ir import Op
 from accelsim.hw.coprocessor import device_weight_bits, weight_room
-from accelsim.hw.link import fetch_seconds
+from accelsim.hw.link import fetch_phases, fetch_seconds
 from accelsim.spec.hardware import HardwareSpec
+from accelsim.workload.model import BIAS_BITS
 
 # ---------------------------------------------------------------- placement
 
@@ -77,15 +81,29 @@ class Residency:
         pinned = self.pinned(runs, hw)
         bits = _bytes_per_param(hw)
         fetched: set[tuple[str, str]] = set()
+        flat: list[Op] = []
+        carry: dict[tuple[str, str], float] = {}  # bytes of a tensor already brought in by a prefetch op
         out = []
+        rooms: dict[tuple[str, int], float] = {}
+        position = 0  # of the op in the runs one after the other (equal segments share their Op objects)
         for ops in runs:
             fetch = []
             for op in ops:
+                position += 1
+                if op.kind == "prefetch":
+                    if not flat:  # built only when a program prefetches
+                        flat = [o for run in runs for o in run]
+                    place = (op.region, op.lanes)
+                    if place not in rooms:
+                        rooms[place] = _prefetch_room(hw, op, pinned, flat, bits)
+                    carry = _lookahead(flat, position, rooms[place], pinned, fetched, bits)
+                    fetch.append(sum(carry.values()))
+                    continue
                 total = 0.0
-                for tensor, params in op.weights:
+                for tensor, size in _tensor_bytes(op, bits):
                     key = (op.region, tensor)
                     if key not in pinned or key not in fetched:
-                        total += params * bits(op.weight_bits)
+                        total += size - carry.pop(key, 0.0)
                         fetched.add(key)
                 fetch.append(total)
             out.append(tuple(fetch))
@@ -106,8 +124,8 @@ class PinnedResidency(Residency):
         for ops in runs:
             for op in ops:
                 group = uses[(op.region, op.lane, op.lanes)]
-                for tensor, params in op.weights:
-                    entry = group.setdefault(tensor, [0, params * bits(op.weight_bits)])
+                for tensor, size in _tensor_bytes(op, bits):
+                    entry = group.setdefault(tensor, [0, size])
                     entry[0] += 1
         pinned: set[tuple[str, str]] = set()
         for (region, _lane, lanes), tensors in uses.items():
@@ -117,6 +135,48 @@ class PinnedResidency(Residency):
                     pinned.add((region, tensor))
                     room -= size
         return frozenset(pinned)
+
+
+def _lookahead(flat: Sequence[Op], start: int, room: float, pinned: frozenset, fetched: set,
+               bits: Callable[[int], float]) -> dict[tuple[str, str], float]:
+    """What a prefetch op brings in: the first ``room`` bytes of the weights the ops after it (up to the next
+    prefetch op: the next decode iteration) will fetch, in their order; a tensor may come in part."""
+    carry: dict[tuple[str, str], float] = {}
+    used = 0.0
+    for op in flat[start:]:
+        if op.kind == "prefetch":
+            break
+        for tensor, size in _tensor_bytes(op, bits):
+            key = (op.region, tensor)
+            if key in carry or (key in pinned and key in fetched):
+                continue
+            take = min(size, room - used)
+            if take <= 0:
+                return carry
+            carry[key] = take
+            used += take
+    return carry
+
+
+def _prefetch_room(hw: HardwareSpec, op: Op, pinned: frozenset, flat: Sequence[Op], bits: Callable[[int], float]) -> float:
+    """Scratchpad free for prefetched weights while the coprocessor is idle: the weight share of the op's cores,
+    less what pinned weights of its region hold."""
+    held: dict[str, float] = {}
+    for o in flat:
+        if o.region == op.region:
+            for tensor, size in _tensor_bytes(o, bits):
+                if (o.region, tensor) in pinned:
+                    held[tensor] = size
+    room = weight_room(hw.coprocessor, cores_per_lane(hw.coprocessor.cores, op.lanes))
+    return max(0.0, room - sum(held.values()))
+
+
+def _tensor_bytes(op: Op, bits: Callable[[int], float]):
+    """(tensor, bytes) of everything an op reads from memory: its weights at their bits, its biases in FP32."""
+    for tensor, params in op.weights:
+        yield tensor, params * bits(op.weight_bits)
+    for tensor, params in op.biases:
+        yield tensor, params * BIAS_BITS / 8
 
 
 def _bytes_per_param(hw: HardwareSpec) -> Callable[[int], float]:
@@ -168,6 +228,10 @@ class FetchChannel:
 
     def seconds(self, hw: HardwareSpec, n_bytes: float) -> float:
         return fetch_seconds(hw, n_bytes)
+
+    def phases(self, hw: HardwareSpec, n_bytes: float) -> tuple[float, float]:
+        """(setup, data): a fetch waits ``setup`` in a slot of the channel's DMA queue, then holds it for ``data``."""
+        return fetch_phases(hw, n_bytes)
 
 
 CHANNELS: dict[str, FetchChannel] = {"host": FetchChannel("host", "h2d"), "device": FetchChannel("device", "dram")}

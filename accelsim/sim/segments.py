@@ -99,7 +99,8 @@ def simulate_program(program: Program, hw: HardwareSpec) -> Run:
 def _plan(segments: list[Segment], hw: HardwareSpec, machine: str) -> tuple[frozenset, list[tuple[float, ...]]]:
     """Per occurrence, the weight bytes each op fetches (per-op residency: the same for equal segments)."""
     residency = policies_for(hw).residency
-    if residency.name == "per_op":  # every occurrence of a segment fetches alike: plan each distinct one once
+    if residency.name == "per_op" and not any(seg.prefetches for seg in segments):
+        # every occurrence of a segment fetches alike: plan each distinct one once
         def plan(seg: Segment) -> tuple[float, ...]:
             return _PLANS.get((machine, seg), lambda: residency.plan([seg.ops], hw)[1][0])
 

@@ -41,6 +41,15 @@ class CoprocessorSpec(Strict):
         description="Share of each scratchpad that can keep weights resident across ops (the rest holds activations and stream buffers); "
                     "more than 0, at most 1.",
     )
+    dataflow: Literal["output_stationary", "weight_stationary", "input_stationary"] = Field(
+        "output_stationary",
+        description="What stays in the PEs of each array (SCALE-Sim's dataflows): 'output_stationary' maps a matmul's "
+                    "batch rows and output features onto the array and streams the reduction; 'weight_stationary' maps "
+                    "reduction x output features and streams the batch; 'input_stationary' maps reduction x batch and "
+                    "streams the output features.")
+    fold_overlap: bool = Field(
+        True, description="Successive folds of a matmul pipeline through the array (fill and drain paid once per call); "
+                          "false: every fold pays its own fill and drain (2 x pe_rows + pe_cols - 2 cycles).")
     dispatch_overhead: Seconds = Field(description="Fixed cost of issuing one op within a running program, e.g. '1 us'; at most 1 hour.")
     launch_overhead: Seconds = Field(
         description="Cost of the host starting one program on the coprocessor (descriptors, doorbell, completion): "
@@ -88,9 +97,12 @@ class HostSpec(Strict):
 
     op_overhead: Seconds = Field(description="Fixed cost of each host step (a call into the search loop); at most 1 hour.")
     fuse_per_element: Seconds = Field(description="Time to fuse one candidate's RNN-T and LM scores (Eq. 1); at most 1 hour.")
-    sort_per_element: Seconds = Field(description="Time per candidate per log2(k) of a top-k selection of k (the beam) among the candidates; "
-                                                  "at most 1 hour.")
+    sort_per_element: Seconds = Field(description="Time per candidate per log2(k) of a top-k selection of k (the beam) among the candidates "
+                                                  "(a heap of size k: one compare-and-sift per candidate and level); at most 1 hour.")
     merge_per_element: Seconds = Field(description="Time to hash and merge one surviving candidate by label prefix; at most 1 hour.")
+    memory_bandwidth: BytesPerSecond = Field(
+        "10 GB/s", description="Host memory bandwidth of the search loop's copies of hypothesis states (one core's memcpy "
+                               "of many small buffers, read plus write counted once); 1 kbit/s to 1 Pbit/s.")
 
 
 class LinkSpec(Strict):
@@ -101,6 +113,12 @@ class LinkSpec(Strict):
     efficiency: float = Field(1.0, ge=0.01, le=1, description="Share of the raw bandwidth left after line encoding and protocol overhead; "
                                                             "0.01 to 1.")
     latency: Seconds = Field(description="Fixed cost of one transfer (DMA setup and flight time), e.g. '1 us'; at most 1 hour.")
+    queue_depth: int = Field(
+        1, gt=0, le=1024,
+        description="Transfers the DMA engine of one direction keeps in flight. 1: a transfer's fixed latency blocks the "
+                    "link (latency, then its bytes, then the next transfer); more: a transfer's latency (descriptor "
+                    "fetch, flight) overlaps the data of the one before it, and the link is held only while bytes move; "
+                    "at most 1,024.")
 
 
 class MemorySpec(Strict):

@@ -140,6 +140,28 @@ class DecodingSpec(Strict):
                               "model (a relative path in a workload file is relative to that file).")
 
 
+class RuntimeSpec(Strict):
+    """How the software stack on the machine runs the model: choices of a runtime, not of the model or the chip."""
+
+    lstm_input_projection: Literal["batched", "per_step"] = Field(
+        "batched", description="How an encoder LSTM's input projection runs: 'batched' once over all frames (one matmul of "
+                               "T rows, W_ih fetched once), then only W_hh per recurrent step; 'per_step' one fused LSTM cell "
+                               "per time step (input and recurrent weights fetched together at every step), as a runtime "
+                               "that runs the cell as one kernel per step does.")
+    fetch_biases: bool = Field(
+        True, description="Biases (FP32 whatever the precision) cross the link with their layer's weights; false leaves them "
+                          "out of every fetch (an ablation: they are always counted in the model size).")
+    copy_states: bool = Field(
+        True, description="The host search copies each surviving hypothesis's recurrent state (h and c of every LSTM of the "
+                          "prediction network and the LMs, FP32) every decode iteration, at hw.host.memory_bandwidth; false "
+                          "leaves the copy out (an ablation).")
+    prefetch_next_iteration: bool = Field(
+        False, description="While the host fuses, sorts and merges the scores of a decode iteration, the idle link "
+                           "brings in the first weights the next iteration will use, as much as the free scratchpad "
+                           "(coprocessor.weight_fraction of every core, less pinned weights) holds; the next iteration "
+                           "fetches only the rest.")
+
+
 class UtteranceSpec(Strict):
     frames: int = Field(gt=0, le=1_000_000, description="Encoder frames of the utterance; at most 1,000,000 (5.6 hours at 20 ms).")
     frame_shift: FrameShift = Field(description="Audio time per encoder frame, e.g. '20 ms'; 1 us to 10 s.")
@@ -202,6 +224,8 @@ class WorkloadSpec(Strict):
     model: ModelSpec = Field(description="The networks, layer by layer.")
     precision: PrecisionSpec = Field(PrecisionSpec(), description="Per-network presets and per-layer overrides of bits and quantizers.")
     decoding: DecodingSpec = Field(DecodingSpec(), description="The beam search and the synthetic posteriors it decodes.")
+    runtime: RuntimeSpec = Field(RuntimeSpec(), description="How the runtime executes the model (LSTM steps, bias fetches, "
+                                                            "host state copies).")
     streaming: StreamingSpec | None = Field(None, description="Chunked, causal execution with per-chunk latencies "
                                             "(default: none, the encoder runs once over the whole utterance).")
     serving: ServingSpec | None = Field(None, description="Many streams served on one machine (`accelsim serve`, `accelsim capacity`); "

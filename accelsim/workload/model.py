@@ -38,6 +38,20 @@ class ModelLayer:
     def params(self) -> int:
         return self.weight_params + self.bias_params
 
+    def bias_tensors(self) -> dict[str, int]:
+        """FP32 bias vectors by name -> parameters: an LSTM direction's b_ih and b_hh (4 x hidden each), a linear
+        layer's b (output). They sum to :attr:`bias_params`."""
+        spec = self.spec
+        if spec.recurrent:
+            return {f"{d}b_{w}": 4 * spec.hidden for d in spec.direction_names() for w in ("ih", "hh")}  # type: ignore[attr-defined]
+        return {"b": self.bias_params} if self.bias_params else {}
+
+    @property
+    def state_elements(self) -> int:
+        """Recurrent state per hypothesis (h and c of every direction); 0 for a layer without state."""
+        spec = self.spec
+        return spec.directions * 2 * spec.hidden if spec.recurrent else 0  # type: ignore[attr-defined]
+
     def weight_count(self, name: str) -> int:
         """Parameters of one weight matrix."""
         rows, cols = self.spec.weights()[name]
@@ -80,11 +94,16 @@ class Model:
     lstm_quant: str = "outer"
     presets: dict[str, str] = field(default_factory=dict)  # network -> preset name, for reports
     quantize: str = "separate"  # activation quantizers: "fused" into their producer's epilogue, or "separate" ops
+    lstm_input_projection: str = "batched"  # encoder LSTMs: input projection "batched" over all frames, or "per_step"
+    fetch_biases: bool = True  # FP32 biases cross the link with their layer
+    copy_states: bool = True  # the host copies each surviving hypothesis's recurrent state per iteration
+    prefetch_next: bool = False  # the link brings in the next iteration's first weights during the host's search
 
     @cached_property
     def key(self) -> tuple:
         """The content that lowering depends on (hashable): later stages memoize by it."""
-        return (self.vocab, self.lstm_quant, self.quantize, tuple(self.networks.items()), tuple(self.presets.items()))
+        return (self.vocab, self.lstm_quant, self.quantize, self.lstm_input_projection, self.fetch_biases,
+                self.copy_states, self.prefetch_next, tuple(self.networks.items()), tuple(self.presets.items()))
 
     @cached_property
     def _hash(self) -> int:
@@ -147,7 +166,9 @@ def build_model(spec: WorkloadSpec, with_lms: bool | None = None) -> Model:
             changes = override.model_dump(exclude={"network", "layer"}, exclude_none=True)
             layers = [replace(l, precision=replace(l.precision, **changes)) if l.name == override.layer else l for l in layers]
         networks[net_name] = Network(net_name, tuple(layers))
-    return Model(spec.model.vocab, networks, spec.precision.lstm_quant, presets, spec.precision.quantize)
+    run = spec.runtime
+    return Model(spec.model.vocab, networks, spec.precision.lstm_quant, presets, spec.precision.quantize,
+                 run.lstm_input_projection, run.fetch_biases, run.copy_states, run.prefetch_next_iteration)
 
 
 def model_size(model: Model) -> dict:

@@ -213,3 +213,23 @@ def test_the_public_resolve_is_the_pipelines_first_stage():
     assert isinstance(point, accelsim.api.Point)
     workload, hardware = point
     assert (workload, hardware) == (point.workload, point.hardware) and hardware.coprocessor.cores == 2
+
+
+@pytest.mark.parametrize("flags", [
+    [],
+    ["workload.decoding.beam=4", "workload.utterance.frames=40"],
+    ["workload.decoding.lm_fusion=false", "workload.utterance.frames=30", "hw.coprocessor.scratchpad=64 KiB"],
+    ["workload.precision.default=int4", "workload.utterance.frames=30", "hw.coprocessor.cores=1"],
+])
+def test_per_segment_fetch_plans_equal_the_whole_programs(flags):
+    """With the next-iteration prefetch a segment's fetches depend on its neighbours; planning each distinct
+    (prefetch before, segment, segment after) once gives exactly the plan of the whole program."""
+    from accelsim.sim import segments
+    from accelsim.sim.policies import policies_for
+
+    point = resolve(WORKLOAD, HW, flags)
+    program = prepare(point.workload).program
+    assert any(seg.prefetches for seg in program.segments)
+    fast = segments._plan(program.segments, point.hardware, point.hardware.model_dump_json())[1]
+    whole = policies_for(point.hardware).residency.plan([seg.ops for seg in program.segments], point.hardware)[1]
+    assert fast == whole

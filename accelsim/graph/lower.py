@@ -407,6 +407,11 @@ class Segment:
         return any(op.kind == "prefetch" for op in self.ops)
 
     @cached_property
+    def prefetches_last(self) -> bool:
+        """Whether its only prefetch op is its last op (as a decode iteration's is)."""
+        return self.ops[-1].kind == "prefetch" and sum(op.kind == "prefetch" for op in self.ops) == 1
+
+    @cached_property
     def key(self) -> tuple:
         return self.made_by if self.made_by is not None else content_key(self.ops)
 

@@ -113,6 +113,30 @@ class Residency:
 class PerOpResidency(Residency):
     name = "per_op"
 
+    @staticmethod
+    def segment_plan(ops: Sequence[Op], hw: HardwareSpec, carried_by: Op | None,
+                     following: Sequence[Op] | None) -> tuple[float, ...]:
+        """What :meth:`plan` gives the ops of one segment, from that segment and the next alone: per-op residency
+        pins nothing, so a segment's fetches depend only on what the prefetch op ending the previous segment
+        (``carried_by``) brought in of them, and on what its own prefetch op (its last op) brings in of the
+        next segment's ops (``following``). Valid when every segment after the first prefetching one prefetches,
+        as its last op (the caller checks)."""
+        bits = _bytes_per_param(hw)
+        carry = {} if carried_by is None else \
+            _lookahead(ops, 0, _prefetch_room(hw, carried_by, frozenset(), (), bits), frozenset(), set(), bits)
+        fetch = []
+        for op in ops:
+            if op.kind == "prefetch":
+                room = _prefetch_room(hw, op, frozenset(), (), bits)
+                ahead = _lookahead(following, 0, room, frozenset(), set(), bits) if following else {}
+                fetch.append(sum(ahead.values()))
+                continue
+            total = 0.0
+            for tensor, size in _tensor_bytes(op, bits):
+                total += size - carry.pop((op.region, tensor), 0.0)
+            fetch.append(total)
+        return tuple(fetch)
+
 
 class PinnedResidency(Residency):
     name = "pinned"

@@ -105,10 +105,36 @@ def _plan(segments: list[Segment], hw: HardwareSpec, machine: str) -> tuple[froz
             return _PLANS.get((machine, seg), lambda: residency.plan([seg.ops], hw)[1][0])
 
         return frozenset(), [plan(seg) for seg in segments]
+    if residency.name == "per_op" and _prefetch_at_ends(segments):
+        # a segment's fetches depend on it, whether the one before prefetched, and the one after: plan each
+        # distinct triple once (a test set's utterances share most of theirs)
+        def planned(i: int) -> tuple[float, ...]:
+            seg = segments[i]
+            carried_by = segments[i - 1].ops[-1] if i and segments[i - 1].prefetches else None
+            following = segments[i + 1] if i + 1 < len(segments) and seg.prefetches else None
+            return _PLANS.get((machine, seg, carried_by, following), lambda: residency.segment_plan(
+                seg.ops, hw, carried_by, following.ops if following is not None else None))
+
+        return frozenset(), [planned(i) for i in range(len(segments))]
     return residency.plan([seg.ops for seg in segments], hw)
 
 
-#: Per-op fetch plans of distinct segments, by (machine, segment).
+def _prefetch_at_ends(segments: list[Segment]) -> bool:
+    """Every segment after the first prefetching one prefetches too, with its prefetch op last (and only there):
+    then no prefetched weights are left over for a later segment than the next."""
+    seen = False
+    for seg in segments:
+        if seg.prefetches:
+            seen = True
+            if not seg.prefetches_last:
+                return False
+        elif seen:
+            return False
+    return True
+
+
+#: Per-op fetch plans of distinct segments, by (machine, segment) or, with prefetches, (machine, segment, the
+#: prefetch op before it, the segment after it).
 _PLANS = Memo("per-op fetch plans", 8192)
 
 

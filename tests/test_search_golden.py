@@ -234,7 +234,17 @@ def test_ties_at_the_cut_are_decoded_by_the_literal_loop(monkeypatch) -> None:
 
     def tie(*args):
         calls.append(1)
-        return alsd_jit.TIE, *([np.empty(0)] * 5)
+        return alsd_jit.TIE, *([np.empty(0)] * 5), args[-1]
 
     monkeypatch.setattr(alsd_jit, "decode", tie)
     assert run_alsd(**case) == expected and calls == [1]
+
+
+def test_prefixes_longer_than_the_first_advance_table_decode_like_the_literal_loop() -> None:
+    """The compiled loop lengthens its CRC advance table when a prefix outgrows it (1,023 labels at first)."""
+    from accelsim.workload import search
+
+    case = dict(frames=1100, beam=2, emission=EmissionModel(seed=3, vocab=6, label_rate=1.0), fusion=None)
+    trace = run_alsd(**case)
+    assert len(trace.best) > 1023 and search._crc_tables()[1].shape[0] > len(trace.best)
+    assert trace == _through_callables(**case)

@@ -40,17 +40,27 @@ def crc_table() -> np.ndarray:
 
 
 def advance_columns(labels: int, table: np.ndarray) -> np.ndarray:
-    """``out[u, i]``: the raw CRC register ``1 << i`` advanced over ``8 u`` zero bytes (``u`` labels), u <= labels."""
+    """``out[u, i]``: the raw CRC register ``1 << i`` advanced over ``8 u`` zero bytes (``u`` labels), u <= labels.
+    The kernel extends it when a prefix grows longer (:func:`_longer_columns`)."""
     out = np.empty((labels + 1, 32), dtype=np.int64)
-    _fill_columns(out, table)
+    for i in range(32):
+        out[0, i] = 1 << i
+    _fill_columns(out, 1, table)
     return out
 
 
 @njit(cache=True)
-def _fill_columns(out, table):
-    for i in range(32):
-        out[0, i] = 1 << i
-    for u in range(1, out.shape[0]):
+def _longer_columns(columns, table):
+    """``columns`` with twice the rows."""
+    out = np.empty((2 * columns.shape[0], 32), dtype=np.int64)
+    out[: columns.shape[0]] = columns
+    _fill_columns(out, columns.shape[0], table)
+    return out
+
+
+@njit(cache=True)
+def _fill_columns(out, start, table):
+    for u in range(start, out.shape[0]):
         for i in range(32):
             c = out[u - 1, i]
             for _ in range(8):
@@ -118,7 +128,7 @@ def top_cells(flat, size, top_values, top_cells_):
 def decode(frames, beam, vocab, u_max, early_stop, fusion, reference, due,  # noqa: C901 (one loop, as in search.py)
            logw, w, wsum, log_blank, on_conf, on_rest, off_conf, off_rest,
            salt_joint, salt_ext, salt_src, noise_rows, scaled, on_track_ext, rho, table, columns):
-    """One utterance's ALSD; returns (status, steps, parent, label, pool nodes, pool scores).
+    """One utterance's ALSD; returns (status, steps, parent, label, pool nodes, pool scores, columns).
 
     ``steps[i]`` = (active, misses, merged, kept); the pool is the finals in order of finishing, or the
     last beam if none finished.
@@ -253,7 +263,7 @@ def decode(frames, beam, vocab, u_max, early_stop, fusion, reference, due,  # no
         # The next beam. Equal scores among the kept ones are ordered by prefix in the literal loop: report them.
         kept = top_cells(flat, n * vocab, top_values, top_cells_)
         if kept < 0:
-            return TIE, steps[:0], parent[:0], label[:0], final_nodes[:0], final_scores[:0]
+            return TIE, steps[:0], parent[:0], label[:0], final_nodes[:0], final_scores[:0], columns
         if count + kept > parent.shape[0]:
             size_new = 2 * (count + kept)
             parent, label, length = _grow(parent, size_new), _grow(label, size_new), _grow(length, size_new)
@@ -281,6 +291,8 @@ def decode(frames, beam, vocab, u_max, early_stop, fusion, reference, due,  # no
                     next_sibling[count] = first_child[node]
                     first_child[node] = count
                     u = length[node]
+                    if u + 1 >= columns.shape[0]:
+                        columns = _longer_columns(columns, table)
                     parent[count], label[count], length[count] = node, k, u + 1
                     on_track[count] = on_track[node] and u < n_ref and reference[u] == k
                     raw_y[count] = _raw_label(raw_y[node], k, table)
@@ -304,5 +316,5 @@ def decode(frames, beam, vocab, u_max, early_stop, fusion, reference, due,  # no
                 break
 
     if finals:
-        return 0, steps[:done], parent[:count], label[:count], final_nodes[:finals], final_scores[:finals]
-    return 0, steps[:done], parent[:count], label[:count], beam_nodes, beam_scores
+        return 0, steps[:done], parent[:count], label[:count], final_nodes[:finals], final_scores[:finals], columns
+    return 0, steps[:done], parent[:count], label[:count], beam_nodes, beam_scores, columns

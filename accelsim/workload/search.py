@@ -511,15 +511,15 @@ _CRC_TABLE = None
 _COLUMNS = None
 
 
-def _crc_tables(labels: int) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-    """zlib's CRC-32 byte table, and the kernel's advance table for prefixes of up to ``labels`` labels."""
+def _crc_tables() -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """zlib's CRC-32 byte table, and the kernel's advance table (for prefixes of up to 1,023 labels at first; the
+    kernel lengthens it when a prefix outgrows it, and the longest one is kept)."""
     global _CRC_TABLE, _COLUMNS
     from accelsim.workload import alsd_jit
 
     if _CRC_TABLE is None:
         _CRC_TABLE = alsd_jit.crc_table()
-    if _COLUMNS is None or _COLUMNS.shape[0] <= labels:
-        _COLUMNS = alsd_jit.advance_columns(max(labels, 1024, 0 if _COLUMNS is None else 2 * _COLUMNS.shape[0]), _CRC_TABLE)
+        _COLUMNS = alsd_jit.advance_columns(1023, _CRC_TABLE)
     return _CRC_TABLE, _COLUMNS
 
 
@@ -548,13 +548,16 @@ def _run_alsd_compiled(
         rho = fusion.rho
     else:
         scaled, on_track_ext, rho = _read_only([np.zeros((1, vocab - 1))])[0], np.zeros((0, vocab - 1)), 0.0
-    table, columns = _crc_tables(frames + u_max + 1)
-    status, steps, parent, label, pool_nodes, pool_scores = alsd_jit.decode(
+    global _COLUMNS
+    table, columns = _crc_tables()
+    status, steps, parent, label, pool_nodes, pool_scores, longer = alsd_jit.decode(
         frames, beam, vocab, u_max, early_stop, fusion is not None, reference,
         np.array(synthetic.due, dtype=np.int64), joint.logw, joint.w, joint.sum, joint.log_blank_mass,
         synthetic._log_conf, synthetic._log_rest, synthetic._log_off, synthetic._log_off_rest,
         synthetic._salt_joint, synthetic._salt_lm[LM_EXT], synthetic._salt_lm[LM_SRC], _NOISE_ROWS,
         scaled, on_track_ext, float(rho), table, columns)
+    if longer.shape[0] > columns.shape[0]:
+        _COLUMNS = longer
     if status == alsd_jit.TIE:
         return None
     parents, labels = parent.tolist(), label.tolist()

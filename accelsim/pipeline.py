@@ -32,7 +32,7 @@ from accelsim.spec.hardware import HardwareSpec
 from accelsim.spec.loader import Variation, as_variation, load_hardware, load_workload, override_spec
 from accelsim.spec.workload import StreamingSpec, WorkloadSpec
 from accelsim.workload.model import Model, build_model
-from accelsim.workload.streaming import chunk_of_iteration, plan_chunks
+from accelsim.workload.streaming import Chunk, chunk_of_iteration, plan_chunks
 from accelsim.workload.search import DecodeTrace, EmissionModel, load_trace_jsonl, run_alsd
 from accelsim.workload.testset import utterance_lengths
 
@@ -183,30 +183,47 @@ def execute_streaming(prepared: Prepared, hw: HardwareSpec) -> Execution:
     audio's clock (:func:`accelsim.sim.streaming.stream_schedule`). The totals, and so the RTF, count processing time
     only; waiting for audio shows in the latencies: per chunk, from the end of its audio to its partial result
     (p50/p90/p99), and the final one, from the end of the utterance's audio to the last result."""
-    assert prepared.streaming is not None
-    machine = hw.model_dump_json()
-    encoder = prepared.program.encoder
-    recomputes = any(layer.spec.encoder_only for layer in encoder.network.layers)
-    chunks = plan_chunks(encoder.frames, prepared.streaming, recomputes)
-    groups: list[list[Segment]] = [[] for _ in chunks]
-    iterations = prepared.program.iterations
-    for i, (_, segment) in enumerate(iterations):
-        groups[chunk_of_iteration(i, len(iterations), encoder.frames, prepared.streaming.chunk_frames,
-                                  len(chunks))].append(segment)
-    totals, work = Totals(), []
-    for chunk, segments in zip(chunks, groups):
-        part = encoder_totals(replace(encoder, frames=chunk.rows, keys=chunk.keys), hw, machine)
-        if segments:
-            part.add(program_totals(distinct_runs(segments, hw, machine)))
-        work.append(part.time_s)
-        totals.add(part)
+    chunks, work, totals = streaming_work(prepared, hw)
     shift = prepared.frame_shift
     schedule = stream_schedule([c.ready_frames * shift for c in chunks], work)
     waits = np.array([done - c.end * shift for c, (_, done) in zip(chunks, schedule)])
     latency = {"chunks": float(len(chunks)), "chunk_p50_s": float(np.percentile(waits, 50)),
                "chunk_p90_s": float(np.percentile(waits, 90)), "chunk_p99_s": float(np.percentile(waits, 99)),
-               "final_s": schedule[-1][1] - encoder.frames * shift}
+               "final_s": schedule[-1][1] - prepared.program.encoder.frames * shift}
     return Execution(totals, None, latency)
+
+
+def streaming_work(prepared: Prepared, hw: HardwareSpec) -> tuple[list[Chunk], list[float], Totals]:
+    """The chunks, each one's processing time (its encoder and its decode iterations, on an idle machine) and
+    the totals of them all."""
+    machine = hw.model_dump_json()
+    totals, work, chunks = Totals(), [], []
+    for chunk, encoder, steps in streaming_chunks(prepared):
+        part = encoder_totals(encoder, hw, machine)
+        if len(steps):
+            part.add(program_totals(distinct_runs([prepared.program.iterations[i][1] for i in steps], hw, machine)))
+        chunks.append(chunk)
+        work.append(part.time_s)
+        totals.add(part)
+    return chunks, work, totals
+
+
+def streaming_chunks(prepared: Prepared) -> list[tuple[Chunk, EncoderWork, range]]:
+    """Each chunk of a streaming utterance, its encoder (its frames, attending to its context) and the decode
+    iterations that run on its frames (consecutive indices into the program's iterations: the chunk of an
+    iteration never decreases, see ``accelsim/workload/streaming.py``)."""
+    assert prepared.streaming is not None
+    encoder = prepared.program.encoder
+    recomputes = any(layer.spec.encoder_only for layer in encoder.network.layers)
+    chunks = plan_chunks(encoder.frames, prepared.streaming, recomputes)
+    n = len(prepared.program.iterations)
+    of = [chunk_of_iteration(i, n, encoder.frames, prepared.streaming.chunk_frames, len(chunks)) for i in range(n)]
+    out, first = [], 0
+    for chunk in chunks:
+        count = of.count(chunk.index)
+        out.append((chunk, replace(encoder, frames=chunk.rows, keys=chunk.keys), range(first, first + count)))
+        first += count
+    return out
 
 
 #: Recurrent steps per layer of the shortest encoder measured for the steady state (see encoder_totals).

@@ -147,9 +147,3 @@ plots:
     assert (tmp_path / "out" / "results.csv").read_bytes() == first
     assert (tmp_path / "out" / "latency.png").read_bytes()[:4] == b"\x89PNG"
 
-
-def test_serving_a_streaming_workload_says_it_is_not_wired():
-    point = resolve("workloads/ondevice_rnnt.yaml", HARDWARE, ["workload.serving.streams=2"])
-    assert point.workload.streaming is not None
-    with pytest.raises(AccelsimError, match="streaming .* not wired"):
-        serve(point)

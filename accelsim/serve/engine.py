@@ -2,9 +2,13 @@
 
 Two queues, one per kind of batch (encoder, decode iteration). An utterance joins the encoder queue when it is
 ready (:mod:`accelsim.serve.traffic`); when its encoder ends it joins the decode queue, and after each decode
-iteration again, until its last iteration ends. A queue starts a batch of its first ``max_batch`` utterances
-as long as fewer than ``max_inflight`` batches of its kind are running: the encoder queue when it holds that
-many or when its oldest has waited ``max_wait``; the decode queue at once, with whatever is waiting (continuous
+iteration again, until its last iteration ends. A streaming utterance (``workload.streaming``) does so chunk by
+chunk (:func:`accelsim.pipeline.streaming_chunks`): a chunk joins the encoder queue once its audio (with its
+look-ahead) has arrived and the stream's chunk before it is done, its encoder batched only with other streams'
+chunks of the same shape; its decode iterations follow; when the last ends, its partial result is out (its
+latency: from the end of the chunk's audio). A queue starts a batch of its first ``max_batch`` utterances as
+long as fewer than ``max_inflight`` batches of its kind are running: the encoder queue when it holds that many
+or when its oldest has waited ``max_wait``; the decode queue at once, with whatever is waiting (continuous
 batching: a stream that waited for a decode batch to fill would wait at each of its hundreds of iterations).
 Batches are submitted to one :class:`accelsim.sim.engine.Machine`: their ops contend for the cores, host and
 link with every other batch in flight, under the engine's own resource model and policies (placement,
@@ -26,16 +30,17 @@ from __future__ import annotations
 import math
 from collections import Counter, deque
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Callable
 
-from accelsim.errors import AccelsimError
-from accelsim.graph.lower import Segment
+from accelsim.graph.lower import EncoderWork, Segment
 from accelsim.memo import Memo
-from accelsim.pipeline import Point, Prepared, execute, prepare, utterance_points
+from accelsim.pipeline import Point, Prepared, execute, prepare, streaming_chunks, streaming_work, utterance_points
 from accelsim.serve.batching import batch_encoder, batch_iteration
 from accelsim.serve.traffic import Arrival, arrivals, ready_times
 from accelsim.sim.engine import Machine
 from accelsim.sim.policies import plan_residency
+from accelsim.sim.streaming import stream_schedule
 from accelsim.spec.hardware import HardwareSpec
 from accelsim.spec.serving import ServingSpec
 
@@ -47,14 +52,36 @@ class Utterance:
     arrival: Arrival
     prepared: Prepared
     step: int = 0  # the next decode iteration
+    chunks: list | None = None  # streaming: (chunk, its encoder, its decode iterations), see streaming_chunks
+    chunk: int = 0  # streaming: the chunk it is on
+    chunk_latencies_s: list[float] = field(default_factory=list)  # streaming: end of each chunk's audio to its result
     queued_s: float = 0.0  # when it joined its current queue
     wait_s: float = 0.0  # total time spent in queues
     done_s: float = math.nan
 
     @property
     def latency_s(self) -> float:
-        """From the end of its audio (when it was ready) to its result."""
+        """From the end of its audio (when it was ready) to its (final) result."""
         return self.done_s - self.arrival.ready_s
+
+    @property
+    def encoder(self) -> EncoderWork:
+        """The encoder it waits for or runs: its whole encoder, or its chunk's."""
+        return self.prepared.program.encoder if self.chunks is None else self.chunks[self.chunk][1]
+
+    @property
+    def steps_end(self) -> int:
+        """One past the last decode iteration of its encoder (of its chunk's, streaming)."""
+        return len(self.prepared.trace.steps) if self.chunks is None else self.chunks[self.chunk][2].stop
+
+    def chunk_ready_s(self, index: int) -> float:
+        """When chunk ``index``'s audio, up to its look-ahead, has arrived."""
+        return self.arrival.start_s + self.chunks[index][0].ready_frames * self.prepared.frame_shift
+
+    def chunk_done(self, now: float) -> None:
+        chunk = self.chunks[self.chunk][0]
+        self.chunk_latencies_s.append(now - (self.arrival.start_s + chunk.end * self.prepared.frame_shift))
+        self.chunk += 1
 
 
 @dataclass
@@ -75,9 +102,6 @@ class Served:
 
 def distinct_utterances(point: Point) -> list[Prepared]:
     """The utterances the traffic takes in turn: the test set's, or the workload's one utterance."""
-    if point.workload.streaming is not None:
-        raise AccelsimError("serving: chunked streaming encoders (workload.streaming) are not wired into the serving "
-                            "engine yet: each utterance is served whole once its audio ends; drop streaming to serve it")
     spec = point.workload.model_copy(update={"serving": None})  # the traffic does not change the search or lowering
     base = Point(spec, point.hardware)
     points = utterance_points(base) if spec.test_set is not None else [base]
@@ -118,6 +142,8 @@ class Server:
         self.hw = point.hardware
         self.machine_key = self.hw.model_dump_json()
         self.prepared = distinct_utterances(point)
+        self.plans = [streaming_chunks(p) if p.streaming is not None else None for p in self.prepared]
+        self.chunked = any(plan is not None for plan in self.plans)
         self.audio = audio_seconds(point, self.prepared)
         model = self.prepared[0].model
         self.model, self.beam = model, self.prepared[0].trace.beam
@@ -154,17 +180,32 @@ class Server:
         spec, now = self.spec, self.env.now
         while queue.items and queue.inflight < spec.max_inflight:
             due = queue.items[0].queued_s + (spec.max_wait if queue.kind == "encoder" else 0.0)
-            if len(queue.items) < spec.max_batch and now < due:
+            batch = self._batchable(queue)
+            if len(batch) < spec.max_batch and now < due:
                 if queue.timer_at != due:  # wake up when the oldest has waited long enough
                     queue.timer_at = due
                     self.env.timeout(due - now).callbacks.append(lambda _: self._try(queue))
                 return
-            batch = [queue.items.popleft() for _ in range(min(spec.max_batch, len(queue.items)))]
+            if self.chunked and queue.kind == "encoder":
+                taken = {id(u) for u in batch}
+                queue.items = deque(u for u in queue.items if id(u) not in taken)
+            else:
+                for _ in batch:
+                    queue.items.popleft()
             for u in batch:
                 u.wait_s += now - u.queued_s
             queue.inflight += 1
             self.batches[queue.kind][len(batch)] += 1
             queue.start(batch)
+
+    def _batchable(self, queue: _Queue) -> list[Utterance]:
+        """What the queue's next batch may take, oldest first: everything, except that streaming chunks are batched
+        with chunks of the same shape (frames computed, attention keys) as the oldest's."""
+        if queue.kind != "encoder" or not self.chunked:
+            return list(islice(queue.items, self.spec.max_batch))
+        head = queue.items[0].encoder
+        same = (u for u in queue.items if (u.encoder.frames, u.encoder.keys) == (head.frames, head.keys))
+        return list(islice(same, self.spec.max_batch))
 
     def _submit(self, queue: _Queue, segment: Segment, batch: list[Utterance], then: Callable[[Utterance], None]) -> None:
         fetch = fetch_plan(segment, self.hw, self.machine_key)
@@ -180,8 +221,8 @@ class Server:
         self.machine.submit(segment.ops, fetch, done, key=segment)
 
     def _start_encoders(self, batch: list[Utterance]) -> None:
-        longest = max(batch, key=lambda u: u.prepared.program.encoder.frames)
-        segment = batch_encoder(longest.prepared.program.encoder.lower(), len(batch))
+        longest = max(batch, key=lambda u: u.encoder.frames)
+        segment = batch_encoder(longest.encoder.lower(), len(batch))
         self._submit(self.queues["encoder"], segment, batch, self._decode_next)
 
     def _start_iteration(self, batch: list[Utterance]) -> None:
@@ -195,25 +236,45 @@ class Server:
         self._submit(self.queues["decode"], segment, batch, advance)
 
     def _decode_next(self, u: Utterance) -> None:
-        if u.step < len(u.prepared.trace.steps):
+        if u.step < u.steps_end:
             self._join(self.queues["decode"], u)
-        else:
-            u.done_s = self.env.now
-            if u.arrival.ready_s >= self.spec.warmup:
-                self._count(-1)
+            return
+        if u.chunks is not None:
+            u.chunk_done(self.env.now)
+            if u.chunk < len(u.chunks):
+                self._at(u.chunk_ready_s(u.chunk), lambda: self._join(self.queues["encoder"], u))
+                return
+        u.done_s = self.env.now
+        if u.arrival.ready_s >= self.spec.warmup:
+            self._count(-1)
 
     def _ready(self, u: Utterance) -> None:
-        if u.arrival.ready_s >= self.spec.warmup:
-            self._count(+1)
+        self._audio_ended(u)
         self._join(self.queues["encoder"], u)
+
+    def _audio_ended(self, u: Utterance) -> None:
+        if u.arrival.ready_s >= self.spec.warmup:  # in the system (and measured) from the end of its audio
+            self._count(+1)
+
+    def _at(self, time: float, then: Callable[[], None]) -> None:
+        """``then()`` at ``time``: now if it has passed."""
+        if time <= self.env.now:
+            then()
+        else:
+            self.env.timeout(time - self.env.now).callbacks.append(lambda _: then())
 
     # -------------------------------------------------------------- run
 
     def run(self) -> Served:
-        utterances = [Utterance(a, self.prepared[a.source]) for a in arrivals(self.spec, self.audio)]
-        for u in utterances:  # a non-streaming encoder starts once the last part of the audio is ready
-            ready = ready_times(u.arrival)[-1]
-            self.env.timeout(ready - self.env.now).callbacks.append(lambda _, u=u: self._ready(u))
+        utterances = [Utterance(a, self.prepared[a.source], chunks=self.plans[a.source])
+                      for a in arrivals(self.spec, self.audio)]
+        for u in utterances:
+            if u.chunks is None:  # a non-streaming encoder starts once the last part of the audio is ready
+                ready = ready_times(u.arrival)[-1]
+                self.env.timeout(ready - self.env.now).callbacks.append(lambda _, u=u: self._ready(u))
+            else:  # in the system from the end of its audio; its first chunk starts when that chunk's audio is in
+                self._at(u.arrival.ready_s, lambda u=u: self._audio_ended(u))
+                self._at(u.chunk_ready_s(0), lambda u=u: self._join(self.queues["encoder"], u))
         self.env.run()
         self._count(0)  # close the window's integral
         end = max((u.done_s for u in utterances), default=0.0)
@@ -223,8 +284,9 @@ class Server:
 
 def serve_alone(point: Point) -> Served:
     """One stream on a machine that is idle whenever its next utterance is ready: each utterance's time is that
-    of ``accelsim run`` (each distinct segment simulated once, :mod:`accelsim.sim.segments`), and an utterance
-    ready before the previous one's result waits for it. Valid for one stream only (``exact_reuse``)."""
+    of ``accelsim run`` (each distinct segment simulated once, :mod:`accelsim.sim.segments`; a streaming one's
+    chunks on the audio clock as there), and an utterance ready before the previous one's result waits for it.
+    Valid for one stream only (``exact_reuse``)."""
     spec = point.workload.serving
     assert spec is not None and spec.arrivals == "closed" and spec.streams == 1
     prepared = distinct_utterances(point)
@@ -236,16 +298,28 @@ def serve_alone(point: Point) -> Served:
     submitted: Counter = Counter()
     for a in arrivals(spec, audio_seconds(point, prepared)):
         p = prepared[a.source]
-        totals = execute(p, point.hardware).totals
-        u = Utterance(a, p, step=len(p.trace.steps), wait_s=max(0.0, free - a.ready_s))
-        u.done_s = free = max(free, a.ready_s) + totals.time_s
+        if p.streaming is None:
+            totals = execute(p, point.hardware).totals
+            u = Utterance(a, p, step=len(p.trace.steps), wait_s=max(0.0, free - a.ready_s))
+            u.done_s = free = max(free, a.ready_s) + totals.time_s
+        else:  # chunk by chunk on the audio clock, from when the machine is free (execute_streaming's schedule)
+            chunks, work, totals = streaming_work(p, point.hardware)
+            ready = [a.start_s + c.ready_frames * p.frame_shift for c in chunks]
+            schedule = stream_schedule(ready, work, free)
+            u = Utterance(a, p, step=len(p.trace.steps), chunk=len(chunks),
+                          wait_s=max(0.0, free - ready[0]),
+                          chunk_latencies_s=[done - (a.start_s + c.end * p.frame_shift)
+                                             for c, (_, done) in zip(chunks, schedule)])
+            u.done_s = free = schedule[-1][1]
         utterances.append(u)
         for name, seconds in totals.busy.items():
             busy[name] = busy.get(name, 0.0) + seconds
         fetched += totals.fetched_bytes
-        batches["encoder"][1] += 1
+        encoders = [p.program.encoder] if p.streaming is None else [e for _, e, _ in streaming_chunks(p)]
+        batches["encoder"][1] += len(encoders)
         batches["decode"][1] += len(p.trace.steps)
-        submitted[p.program.encoder.lower()] += 1
+        for encoder in encoders:
+            submitted[encoder.lower()] += 1
         for _, seg in p.program.iterations:
             submitted[seg] += 1
     in_system = sum(max(0.0, min(u.done_s, spec.duration) - max(u.arrival.ready_s, spec.warmup))

@@ -56,6 +56,12 @@ class ServeResult:
     served: int = 0  # utterances served
     latencies_s: tuple[float, ...] = field(repr=False, default=())
     energy: dict[str, float] = field(default_factory=dict)  # joules per component over the run (empty: no energy model)
+    #: Streaming: the measured utterances' chunks, and their latencies from the end of a chunk's audio to its partial
+    #: result (``latency_*`` is then the final one, end of the audio to the last result); 0 when not streaming.
+    chunks: int = 0
+    chunk_latency_p50_s: float = 0.0
+    chunk_latency_p90_s: float = 0.0
+    chunk_latency_p99_s: float = 0.0
 
     @property
     def little_l(self) -> float:
@@ -73,6 +79,9 @@ class ServeResult:
             "mean_in_system": self.mean_in_system, "arrival_rate_per_s": self.arrival_rate,
             "fetched_weight_bytes": self.fetched_weight_bytes, "end_s": self.end_s,
         }
+        if self.chunks:
+            row.update({"chunks": self.chunks, "chunk_latency_p50_s": self.chunk_latency_p50_s,
+                        "chunk_latency_p90_s": self.chunk_latency_p90_s, "chunk_latency_p99_s": self.chunk_latency_p99_s})
         row.update({f"utilisation_{k}": v for k, v in self.utilisation.items()})
         row.update({f"batch_mean_{k}": v for k, v in self.batch_mean.items()})
         row.update(energy_columns(self.energy, self.served_audio_s, self.served))
@@ -133,7 +142,7 @@ class ServeResult:
 
 #: Field types the JSON reader checks (the rest are numbers).
 _KINDS = {"workload": str, "hardware": str, "arrivals": str, "streams": int, "max_batch": int, "utterances": int,
-          "jobs": int, "served": int, "exact_reuse": bool, "utilisation": dict, "batch_mean": dict, "batch_sizes": dict,
+          "jobs": int, "served": int, "chunks": int, "exact_reuse": bool, "utilisation": dict, "batch_mean": dict, "batch_sizes": dict,
           "energy": dict, "latencies_s": tuple}
 
 
@@ -201,6 +210,7 @@ def serve_result(workload: str, hw: HardwareSpec, served: Served) -> ServeResult
         raise AccelsimError(f"workload {workload!r}: no utterance's audio ends within the serving window "
                             f"[warmup {spec.warmup:g} s, duration {spec.duration:g} s); lengthen serving.duration")
     latencies = [u.latency_s for u in measured]
+    chunks = [t for u in measured for t in u.chunk_latencies_s]
     waits = [u.wait_s for u in measured]
     audio_all = sum(u.arrival.audio_s for u in served.utterances)
     counts = {k: dict(sorted(v.items())) for k, v in served.batches.items()}
@@ -221,7 +231,8 @@ def serve_result(workload: str, hw: HardwareSpec, served: Served) -> ServeResult
         utilisation=occupancy_of(served.busy, served.end_s, hw.coprocessor.cores), batch_mean=means, batch_sizes=counts,
         fetched_weight_bytes=served.fetched_bytes, end_s=served.end_s, jobs=served.jobs, exact_reuse=served.exact_reuse,
         served_audio_s=audio_all, served=len(served.utterances), latencies_s=tuple(latencies),
-        energy=served_energy(hw, served),
+        energy=served_energy(hw, served), chunks=len(chunks), chunk_latency_p50_s=_percentile(chunks, 50),
+        chunk_latency_p90_s=_percentile(chunks, 90), chunk_latency_p99_s=_percentile(chunks, 99),
     )
 
 

@@ -16,6 +16,8 @@ def format_serve(r: ServeResult) -> str:
         "  latency (end of audio to result)",
         f"    p50 {r.latency_p50_s * 1e3:9.1f} ms   p90 {r.latency_p90_s * 1e3:9.1f} ms   p99 {r.latency_p99_s * 1e3:9.1f} ms   "
         f"max {r.latency_max_s * 1e3:9.1f} ms",
+        *([f"    per chunk ({r.chunks} chunks, end of its audio to its partial result): p50 {r.chunk_latency_p50_s * 1e3:.1f} ms"
+           f"   p90 {r.chunk_latency_p90_s * 1e3:.1f} ms   p99 {r.chunk_latency_p99_s * 1e3:.1f} ms"] if r.chunks else []),
         f"    queueing mean {r.queueing_mean_s * 1e3:.1f} ms, p99 {r.queueing_p99_s * 1e3:.1f} ms; p99 latency/audio {r.rtf_p99:.4f}",
         f"    Little's law: mean in system {r.mean_in_system:.3f} vs arrival rate x mean latency {r.little_l:.3f}",
         "",

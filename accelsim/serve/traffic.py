@@ -1,8 +1,8 @@
 """Arrivals: when each utterance's audio starts and ends, on which stream, and which test-set utterance it is.
 
 Deterministic for a given spec: Poisson arrival times and closed streams' offsets are drawn from the serving
-seed. A non-streaming utterance is ready for the encoder when its audio ends (``ready_s``); a streaming encoder
-would instead be ready chunk by chunk from ``start_s`` on (the extension point is :func:`ready_times`).
+seed. A non-streaming utterance is ready for the encoder when its audio ends (``ready_s``); a streaming one is
+ready chunk by chunk from ``start_s`` on (the serving engine times its chunks, :mod:`accelsim.serve.engine`).
 """
 
 from __future__ import annotations
@@ -30,10 +30,8 @@ class Arrival:
 
 
 def ready_times(arrival: Arrival) -> tuple[float, ...]:
-    """When each part of the utterance's audio is ready for the encoder: the whole of it at the end of its audio.
-
-    Chunked streaming encoders (work per chunk as audio arrives) are not modelled yet; this is where chunk
-    arrival times would come from."""
+    """When a non-streaming utterance's audio is ready for the encoder: the whole of it at the end of its audio
+    (a streaming utterance's chunks are timed by the serving engine, ``Utterance.chunk_ready_s``)."""
     return (arrival.ready_s,)
 
 

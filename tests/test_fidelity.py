@@ -166,6 +166,26 @@ def test_biases_cross_the_link_in_fp32_whatever_the_precision(hw_spec):
         assert _fetched(on, hw) - _fetched(off, hw) == pytest.approx(2 * 6 * (1 + 5) * 2560 * 4 + 256 * 4, rel=1e-12)
 
 
+def test_conformer_modules_fetch_their_fp32_parameters(hw_spec):
+    """Each Conformer module (and the subsampling front end) brings its FP32 parameters (biases, norms) in with its
+    first matmul: with per-op residency, switching biases off saves exactly their bytes at 4 per parameter."""
+    hw = hw_spec.model_copy(update={"memory": hw_spec.memory.model_copy(update={"residency": "per_op"})})
+    conformer = REPO / "workloads" / "conformer_transducer.yaml"
+    trace = DecodeTrace(frames=8, beam=1, steps=(), reference=(), best=())
+
+    def encoder(*overrides: str):
+        model = build_model(accelsim.load_workload(conformer, ["workload.utterance.frames=8", *overrides]))
+        return model, lower(model, 8, trace)
+
+    model, on = encoder()
+    _, off = encoder("workload.runtime.fetch_biases=false")
+    fp32 = sum(layer.bias_params for layer in model.networks["encoder"].layers
+               if layer.spec.kind.startswith(("conformer", "conv_subsampling")))
+    assert fp32 > 0
+    linears = sum(layer.bias_params for layer in model.networks["encoder"].layers if layer.spec.kind == "linear")
+    assert _fetched(on, hw) - _fetched(off, hw) == pytest.approx(4 * (fp32 + linears), rel=1e-12)
+
+
 # ---------------------------------------------------------------- host state copies
 
 

@@ -241,14 +241,15 @@ def _weight(layer: ModelLayer, name: str) -> tuple[str, int]:
 
 
 def _dense(b: GraphBuilder, layer: ModelLayer, ctx: Ctx, region: str, name: str, deps: list[int], m: int, k: int,
-           n: int, weights: tuple[str, ...], quantized: bool = False) -> list[int]:
-    """A matmul, its input quantized first unless it already is; no ``weights``: two activations multiplied."""
+           n: int, weights: tuple[str, ...], quantized: bool = False, fp32: bool = False) -> list[int]:
+    """A matmul, its input quantized first unless it already is; no ``weights``: two activations multiplied.
+    ``fp32``: it also fetches the layer's FP32 parameters (biases, norms), as the first matmul of a module does."""
     p = layer.precision
     base = f"{ctx.tag}{layer.network}.{layer.name}.{name}"
     if not quantized:
         deps = _quant(b, f"{base}.quant_in", ctx, region, p.act_quantizer, p.act_bits, m * k, 1, deps)
     return [b.add(base, "matmul", "core", ctx.component, region, deps, m=m, k=k, n=n,
-                  weights=tuple(_weight(layer, w) for w in weights),
+                  weights=tuple(_weight(layer, w) for w in weights), biases=_biases(ctx, layer, "b") if fp32 else (),
                   weight_bits=p.weight_bits if weights else p.act_bits, act_bits=p.act_bits)]
 
 
@@ -265,7 +266,7 @@ def lower_conv_subsampling(b: GraphBuilder, layer: ModelLayer, ctx: Ctx, inputs:
     rows, region = _encoder_rows(layer, ctx), _region(ctx, layer)
     f1, f2 = spec.feature_bins()  # type: ignore[attr-defined]
     c, k2 = spec.channels, spec.kernel ** 2  # type: ignore[attr-defined]
-    out = _dense(b, layer, ctx, region, "conv1", inputs, 2 * rows * f1, k2, c, ("conv1",))
+    out = _dense(b, layer, ctx, region, "conv1", inputs, 2 * rows * f1, k2, c, ("conv1",), fp32=True)
     out = _sfu(b, layer, ctx, region, "relu1", out, 2 * rows * f1 * c * RELU_OPS)
     out = _dense(b, layer, ctx, region, "conv2", out, rows * f2, k2 * c, c, ("conv2",))
     out = _sfu(b, layer, ctx, region, "relu2", out, rows * f2 * c * RELU_OPS)
@@ -279,7 +280,7 @@ def lower_conformer_ffn(b: GraphBuilder, layer: ModelLayer, ctx: Ctx, inputs: li
     rows, region, d = _encoder_rows(layer, ctx), _region(ctx, layer), spec.dim  # type: ignore[attr-defined]
     h = spec.ffn_mult * d  # type: ignore[attr-defined]
     out = _sfu(b, layer, ctx, region, "norm", inputs, rows * d * LAYER_NORM_OPS)
-    out = _dense(b, layer, ctx, region, "W1", out, rows, d, h, ("W1",))
+    out = _dense(b, layer, ctx, region, "W1", out, rows, d, h, ("W1",), fp32=True)
     out = _sfu(b, layer, ctx, region, "swish", out, rows * h * SWISH_OPS)
     out = _dense(b, layer, ctx, region, "W2", out, rows, h, d, ("W2",))
     tail = 2 + (LAYER_NORM_OPS if spec.final_norm else 0)  # type: ignore[attr-defined]
@@ -296,7 +297,7 @@ def lower_conformer_mhsa(b: GraphBuilder, layer: ModelLayer, ctx: Ctx, inputs: l
     heads = spec.heads  # type: ignore[attr-defined]
     keys, dh = ctx.keys or rows, d // heads
     norm = _sfu(b, layer, ctx, region, "norm", inputs, rows * d * LAYER_NORM_OPS)
-    qkv = _dense(b, layer, ctx, region, "qkv", norm, rows, d, 3 * d, ("Wq", "Wk", "Wv"))
+    qkv = _dense(b, layer, ctx, region, "qkv", norm, rows, d, 3 * d, ("Wq", "Wk", "Wv"), fp32=True)
     pos = _dense(b, layer, ctx, region, "pos", inputs, rows + keys - 1, d, d, ("Wpos",), quantized=True)
     content = _dense(b, layer, ctx, region, "scores", qkv, heads * rows, dh, keys, (), quantized=True)
     position = _dense(b, layer, ctx, region, "pos_scores", qkv + pos, heads * rows, dh, keys, (), quantized=True)
@@ -315,7 +316,7 @@ def lower_conformer_conv(b: GraphBuilder, layer: ModelLayer, ctx: Ctx, inputs: l
     rows, region, d = _encoder_rows(layer, ctx), _region(ctx, layer), spec.dim  # type: ignore[attr-defined]
     p = layer.precision
     out = _sfu(b, layer, ctx, region, "norm", inputs, rows * d * LAYER_NORM_OPS)
-    out = _dense(b, layer, ctx, region, "pw1", out, rows, d, 2 * d, ("pw1",))
+    out = _dense(b, layer, ctx, region, "pw1", out, rows, d, 2 * d, ("pw1",), fp32=True)
     out = _sfu(b, layer, ctx, region, "glu", out, rows * d * GLU_OPS)
     out = _quant(b, f"{ctx.tag}{layer.network}.{layer.name}.dw.quant_in", ctx, region, p.act_quantizer, p.act_bits,
                  rows * d, 1, out)

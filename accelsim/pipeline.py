@@ -18,12 +18,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import NamedTuple
 
-import numpy as np
 
 from accelsim.errors import AccelsimError
 from accelsim.graph.lower import EncoderWork, Program, Segment, lower_program
 from accelsim.memo import Memo
-from accelsim.report.metrics import Totals, measure as measure_result, program_totals, run_totals, segment_totals
+from accelsim.report.metrics import (Totals, measure as measure_result, program_totals, run_totals, segment_totals,
+                                     streaming_latency)
 from accelsim.report.result import SimResult
 from accelsim.sim.engine import Run, simulate_ops
 from accelsim.sim.segments import distinct_runs, repeats_step_by_step, run_alone, simulate_program
@@ -186,11 +186,8 @@ def execute_streaming(prepared: Prepared, hw: HardwareSpec) -> Execution:
     chunks, work, totals = streaming_work(prepared, hw)
     shift = prepared.frame_shift
     schedule = stream_schedule([c.ready_frames * shift for c in chunks], work)
-    waits = np.array([done - c.end * shift for c, (_, done) in zip(chunks, schedule)])
-    latency = {"chunks": float(len(chunks)), "chunk_p50_s": float(np.percentile(waits, 50)),
-               "chunk_p90_s": float(np.percentile(waits, 90)), "chunk_p99_s": float(np.percentile(waits, 99)),
-               "final_s": schedule[-1][1] - prepared.program.encoder.frames * shift}
-    return Execution(totals, None, latency)
+    waits = [done - c.end * shift for c, (_, done) in zip(chunks, schedule)]
+    return Execution(totals, None, streaming_latency(waits, schedule[-1][1] - prepared.program.encoder.frames * shift))
 
 
 def streaming_work(prepared: Prepared, hw: HardwareSpec) -> tuple[list[Chunk], list[float], Totals]:

@@ -7,6 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Iterable, Sequence
 
+import numpy as np
+
 from accelsim.graph.ir import COMPONENTS
 from accelsim.hw.coprocessor import layer_format
 from accelsim.hw.energy import energy, work_counters
@@ -131,6 +133,15 @@ def program_totals(runs: Iterable[tuple[SegmentRun, int]]) -> Totals:
 
 
 # ---------------------------------------------------------------- results
+
+
+def streaming_latency(chunk_latencies: Sequence[float], final_s: float) -> dict[str, float]:
+    """A streaming run's latencies: per chunk (end of its audio to its partial result) p50/p90/p99, and the final one
+    (end of the utterance's audio to its last result)."""
+    waits = np.asarray(chunk_latencies, dtype=float)
+    return {"chunks": float(len(waits)), "chunk_p50_s": float(np.percentile(waits, 50)),
+            "chunk_p90_s": float(np.percentile(waits, 90)), "chunk_p99_s": float(np.percentile(waits, 99)),
+            "final_s": final_s}
 
 
 def measure(spec: WorkloadSpec, hw: HardwareSpec, model: Model, trace: DecodeTrace, totals: Totals,

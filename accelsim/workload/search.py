@@ -507,20 +507,18 @@ def _top(scores: NDArray[np.float64], active: list[tuple[Prefix, float]], beam: 
 # --------------------------------------------------------------------------------------------
 
 
-_CRC_TABLE = None
-_COLUMNS = None
+#: The compiled loop's CRC tables, made on first use: zlib's byte table, and the advance table (for prefixes of up
+#: to 1,023 labels at first; the kernel returns a longer one when a prefix outgrows it, and the longest is kept).
+_CRC: dict[str, NDArray[np.int64]] = {}
 
 
 def _crc_tables() -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-    """zlib's CRC-32 byte table, and the kernel's advance table (for prefixes of up to 1,023 labels at first; the
-    kernel lengthens it when a prefix outgrows it, and the longest one is kept)."""
-    global _CRC_TABLE, _COLUMNS
     from accelsim.workload import alsd_jit
 
-    if _CRC_TABLE is None:
-        _CRC_TABLE = alsd_jit.crc_table()
-        _COLUMNS = alsd_jit.advance_columns(1023, _CRC_TABLE)
-    return _CRC_TABLE, _COLUMNS
+    if not _CRC:
+        _CRC["table"] = alsd_jit.crc_table()
+        _CRC["columns"] = alsd_jit.advance_columns(1023, _CRC["table"])
+    return _CRC["table"], _CRC["columns"]
 
 
 def _run_alsd_compiled(
@@ -548,7 +546,6 @@ def _run_alsd_compiled(
         rho = fusion.rho
     else:
         scaled, on_track_ext, rho = _read_only([np.zeros((1, vocab - 1))])[0], np.zeros((0, vocab - 1)), 0.0
-    global _COLUMNS
     table, columns = _crc_tables()
     status, steps, parent, label, pool_nodes, pool_scores, longer = alsd_jit.decode(
         frames, beam, vocab, u_max, early_stop, fusion is not None, reference,
@@ -557,7 +554,7 @@ def _run_alsd_compiled(
         synthetic._salt_joint, synthetic._salt_lm[LM_EXT], synthetic._salt_lm[LM_SRC], _NOISE_ROWS,
         scaled, on_track_ext, float(rho), table, columns)
     if longer.shape[0] > columns.shape[0]:
-        _COLUMNS = longer
+        _CRC["columns"] = longer
     if status == alsd_jit.TIE:
         return None
     parents, labels = parent.tolist(), label.tolist()

@@ -18,6 +18,7 @@ from accelsim.errors import AccelsimError
 from accelsim.graph.ir import Op
 from accelsim.hw import coprocessor, host, link
 from accelsim.hw.cost import COSTS, op_cost
+from accelsim.hw.family import family_of
 from accelsim.spec.hardware import FORMAT_BITS, HardwareSpec
 
 GHZ = 1.6e9
@@ -84,7 +85,7 @@ def test_batch1_fp16_matvec_on_two_cores(hw):
     assert cost.seconds == pytest.approx(1 * US + cycles / GHZ, rel=1e-12)  # 5.01 us
     assert cost.seconds == pytest.approx(5.01375e-6, rel=1e-12)
     # roofline: 1 x 640 x 2560 MACs over 2 cores x 1024 MACs/cycle at 1.6 GHz
-    assert cost.roofline_seconds == pytest.approx(640 * 2560 / (2 * 1024 * GHZ), rel=1e-12)  # 0.5 us
+    assert cost.roofline_s == pytest.approx(640 * 2560 / (2 * 1024 * GHZ), rel=1e-12)  # 0.5 us
 
 
 def test_batched_int4_projection_on_one_core(hw):
@@ -96,7 +97,7 @@ def test_batched_int4_projection_on_one_core(hw):
     cycles = 19 * 160 * 20 + 22
     cost = op_cost(matmul(152, 1280, 2560, 4, 4), hw, cores=1)
     assert cost.seconds == pytest.approx(1 * US + cycles / GHZ, rel=1e-12)  # 39.01 us
-    assert cost.roofline_seconds == pytest.approx(152 * 1280 * 2560 / (8192 * GHZ), rel=1e-12)
+    assert cost.roofline_s == pytest.approx(152 * 1280 * 2560 / (8192 * GHZ), rel=1e-12)
 
 
 def test_partial_tiles_cost_whole_tiles(hw):
@@ -189,7 +190,7 @@ def test_sfu_cost(hw):
     op = Op(0, "cell", "sfu", "core", "lm_ext", "r", elements=16 * 640 * 10)
     cost = op_cost(op, hw, cores=1)
     assert cost.seconds == pytest.approx(1 * US + 1600 / GHZ, rel=1e-12)  # 2 us
-    assert cost.roofline_seconds == pytest.approx(1600 / GHZ, rel=1e-12)
+    assert cost.roofline_s == pytest.approx(1600 / GHZ, rel=1e-12)
 
 
 def test_quantizer_passes_multiply_the_work(hw):
@@ -219,28 +220,31 @@ def test_transfer_is_latency_plus_bytes_over_bandwidth(hw, n_bytes):
     op = Op(0, "t", "transfer", "h2d", "search", "r", bytes=float(n_bytes))
     cost = op_cost(op, hw)
     assert cost.seconds == pytest.approx(1 * US + n_bytes / (8 * 4e9 * 0.985), rel=1e-12)
-    assert cost.roofline_seconds == pytest.approx(n_bytes / 31.52e9, rel=1e-12, abs=0.0)
-    assert link.transfer_seconds(hw.link, n_bytes) == cost.seconds
+    assert cost.roofline_s == pytest.approx(n_bytes / 31.52e9, rel=1e-12, abs=0.0)
+    assert link.transfer(hw.link, "h2d", n_bytes) == cost
 
 
 def test_one_mib_transfer(hw):
-    assert link.transfer_seconds(hw.link, 2**20) == pytest.approx(1e-6 + 1_048_576 / 31.52e9, rel=1e-12)  # 34.27 us
+    assert link.transfer(hw.link, "h2d", 2**20).seconds == pytest.approx(1e-6 + 1_048_576 / 31.52e9, rel=1e-12)  # 34.27 us
 
 
 def test_faster_link_halves_the_streaming_time(hw_path, hw):
     hw64 = accelsim.load_hardware(hw_path, overrides=PINNED + ["hw.link.bandwidth=64 Gbps"])
     n = 25_632_040  # the 4-bit LM_EXT
-    assert link.transfer_seconds(hw64.link, n) - 1 * US == pytest.approx((link.transfer_seconds(hw.link, n) - 1 * US) / 2,
-                                                                          rel=1e-12)
+    def seconds(spec):
+        return link.transfer(spec.link, "h2d", n).seconds
+
+    assert seconds(hw64) - 1 * US == pytest.approx((seconds(hw) - 1 * US) / 2, rel=1e-12)
 
 
 def test_weight_fetch_channel(hw_path, hw):
-    assert link.fetch_resource(hw) == "h2d"
-    assert link.fetch_seconds(hw, 2**20) == link.transfer_seconds(hw.link, 2**20)
+    fetch = family_of(hw).fetch(2**20)
+    assert fetch.unit == "h2d" and fetch == link.transfer(hw.link, "h2d", 2**20)
     dev = accelsim.load_hardware(
         hw_path, overrides=PINNED + ["hw.memory.weights_home=device", "hw.memory.device_bandwidth=100 GB/s"])
-    assert link.fetch_resource(dev) == "dram"
-    assert link.fetch_seconds(dev, 2**20) == pytest.approx(1_048_576 / 100e9, rel=1e-12)
+    fetch = family_of(dev).fetch(2**20)
+    assert fetch.unit == "dram" and fetch.level_bytes == (("device", 2**20),)
+    assert fetch.seconds == pytest.approx(1_048_576 / 100e9, rel=1e-12)
 
 
 # ---------------------------------------------------------------- host
@@ -332,10 +336,10 @@ def test_detailed_cost_never_beats_the_roofline(hw, data):
         widest = max(FORMAT_BITS[f] for f in machine.coprocessor.macs_per_cycle)
         assert op.kind == "matmul" and max(op.weight_bits, op.act_bits) > widest
         return
-    assert cost.roofline_seconds >= 0
+    assert cost.roofline_s >= 0
     assert math.isfinite(cost.seconds)
     # 1e-12 relative slack: with zero overheads the two are equal up to floating-point rounding.
-    assert cost.seconds >= cost.roofline_seconds * (1 - 1e-12), (op, cost)
+    assert cost.seconds >= cost.roofline_s * (1 - 1e-12), (op, cost)
 
 
 @settings(max_examples=150, deadline=None, derandomize=True)

@@ -14,6 +14,7 @@ from accelsim.graph.lower import lower, lower_decode_step, state_bytes
 from accelsim.hw import coprocessor, host, systolic
 from accelsim.hw.cost import op_cost
 from accelsim.sim.policies import plan_residency
+from accelsim.sim.target import target_for
 from accelsim.workload.model import build_model
 from accelsim.workload.search import DecodeTrace, StepRecord
 
@@ -220,7 +221,7 @@ def _two_transfers(hw_spec, depth: int, latency_us: float = 1.0):
     hw = hw_spec.model_copy(update={"link": hw_spec.link.model_copy(update={"queue_depth": depth,
                                                                             "latency": latency_us * 1e-6})})
     ops = [Op(i, f"t{i}", "transfer", "h2d", "search", "r", bytes=1e6) for i in range(3)]
-    run = simulate_ops(ops, hw)
+    run = simulate_ops(ops, target_for(hw))
     return run, 1e6 / (hw.link.bandwidth * hw.link.lanes * hw.link.efficiency), hw.link.latency
 
 
@@ -291,8 +292,8 @@ def test_prefetched_program_runs_alike_segmented_and_whole():
     from accelsim.sim.segments import simulate_program
 
     point, prepared = _prepared("workload.runtime.prefetch_next_iteration=true")
-    whole = simulate_ops(prepared.program.ops, point.hardware)
-    pieces = simulate_program(prepared.program, point.hardware)
+    whole = simulate_ops(prepared.program.ops, target_for(point.hardware))
+    pieces = simulate_program(prepared.program, target_for(point.hardware))
     assert pieces.plan.fetch_bytes == whole.plan.fetch_bytes
     assert pieces.time_s == pytest.approx(whole.time_s, rel=1e-12)
 

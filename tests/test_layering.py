@@ -81,3 +81,12 @@ def test_the_checker_sees_an_upward_import(tmp_path):
     probe = tmp_path / "probe.py"
     probe.write_text("def f():\n    from accelsim.api import simulate\n")
     assert "accelsim.api" in _imports(probe, {"accelsim.api"})
+
+
+def test_execution_never_reaches_into_reports():
+    """``sim/`` runs programs and hands back immutable totals; turning them into metrics is ``report/``'s job, so
+    nothing in ``sim/`` imports from ``report/`` (nor from anything above it)."""
+    modules = _modules()
+    found = sorted(f"{name} imports {target}" for name, path in modules.items() if name.startswith("accelsim.sim")
+                   for target in _imports(path, set(modules)) if _rank(target) > RANKS["sim"])
+    assert not found, "\n".join(found)

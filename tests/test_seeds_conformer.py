@@ -85,7 +85,7 @@ def test_depthwise_conv_cost_by_hand(hw_spec):
     # Two cores split 64 channels: 32 each over 16 PE columns -> 2 column tiles; 40 rows / 8 -> 5; 32 taps / 16 lanes -> 2.
     cycles = 5 * 2 * 2 + 2 * 8 + 8 - 2  # one fill and drain of the 8 x 8 array (SCALE-Sim's 2R + C - 2)
     assert op_cost(dw, hw_spec, 2).seconds == pytest.approx(cop.dispatch_overhead + cycles / 1.6e9)
-    assert op_cost(dw, hw_spec, 2).roofline_seconds <= op_cost(dw, hw_spec, 2).seconds
+    assert op_cost(dw, hw_spec, 2).roofline_s <= op_cost(dw, hw_spec, 2).seconds
     assert (ops["pw1"].m, ops["pw1"].k, ops["pw1"].n) == (40, 64, 128)
 
 

@@ -41,7 +41,7 @@ def test_cpu_roofline_is_cores_simd_clock(repo):
     op = Op(0, "mm", "matmul", "core", "encoder", "r", m=64, k=1024, n=1024, weight_bits=8, act_bits=8,
             weights=(("W", 1024 * 1024),))
     cost = op_cost(op, hw, 16)
-    assert cost.roofline_seconds == pytest.approx(64 * 1024 * 1024 / (16 * 128 * 2.5e9))
+    assert cost.roofline_s == pytest.approx(64 * 1024 * 1024 / (16 * 128 * 2.5e9))
     # One "PE" per core: m x ceil(n / cores) outputs, each ceil(k / 128) cycles, plus one fill and drain of the
     # 1 x 1 array, 2 x 1 + 1 - 2 = 1 cycle (SCALE-Sim).
     assert cost.seconds == pytest.approx(0.5e-6 + (64 * 64 * 8 + 1) / 2.5e9)

@@ -84,7 +84,7 @@ def test_codebook_on_lut_macs_by_hand(hw_spec):
     assert coprocessor.weight_path(cop, 5, 8, 8)[0] == "decode_sfu"  # wider indices than the LUT MACs take
     for bits in (4, 3, 2, 1):  # the roofline holds on the LUT path too
         cost = op_cost(_matmul(bits, 8, 8), hw, 1)
-        assert cost.roofline_seconds <= cost.seconds
+        assert cost.roofline_s <= cost.seconds
 
 
 def test_codebook_is_not_an_activation_quantizer(run_cli):

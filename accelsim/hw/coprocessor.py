@@ -1,11 +1,15 @@
-"""Coprocessor cost: systolic PE arrays for matmuls, special-function units for element-wise work."""
+"""The systolic coprocessor family: systolic PE arrays for matmuls, special-function units for element-wise work,
+a scratchpad per core that weights are fetched into (over the host link, or from device memory)."""
 
 from __future__ import annotations
 
 import math
 
 from accelsim.errors import AccelsimError
-from accelsim.hw import systolic
+from accelsim.graph.ir import Op
+from accelsim.hw import link, systolic
+from accelsim.hw.family import Family, register_family
+from accelsim.hw.job import JobCost
 from accelsim.spec.hardware import FORMAT_BITS, CoprocessorSpec
 from accelsim.spec.precision import LayerPrecision
 
@@ -150,3 +154,55 @@ def codebook_matmul_seconds(cop: CoprocessorSpec, weight_bits: int, act_bits: in
         seconds += sfu_cycles(cop, weights, cores) / cop.clock
         roofline += sfu_roofline_seconds(cop, weights, cores)
     return seconds, roofline
+
+
+# ---------------------------------------------------------------- the family
+
+
+@register_family
+class SystolicCoprocessor(Family):
+    """A RaPiD-class chip: ``coprocessor`` cores of systolic arrays with scratchpads (``hardware.family: systolic``)."""
+
+    name = "systolic"
+
+    @property
+    def cores(self) -> int:
+        return self.hw.coprocessor.cores
+
+    def matmul(self, op: Op, cores: int) -> tuple[float, float]:
+        cop = self.hw.coprocessor
+        if op.codebook_bits:  # its weights are the k x n matrix (the cost key holds shapes, not tensor names)
+            seconds, roofline = codebook_matmul_seconds(cop, op.weight_bits, op.act_bits, op.codebook_bits, op.k * op.n,
+                                                        op.m, op.k, op.n, cores)
+        else:
+            args = (op.weight_bits, op.act_bits, op.m, op.k, op.n, cores)
+            seconds, roofline = matmul_seconds(cop, *args), matmul_roofline_seconds(cop, *args)
+        if op.epilogue:  # fused quantizers: the SFU's cycles after the array's, no dispatch of their own
+            seconds += sfu_cycles(cop, op.epilogue, cores) / cop.clock
+            roofline += sfu_roofline_seconds(cop, op.epilogue, cores)
+        return seconds, roofline
+
+    def elementwise(self, ops: int, cores: int) -> tuple[float, float]:
+        cop = self.hw.coprocessor
+        return sfu_seconds(cop, ops, cores), sfu_roofline_seconds(cop, ops, cores)
+
+    def launch_seconds(self) -> float:
+        return self.hw.coprocessor.launch_overhead
+
+    def fetch(self, n_bytes: float) -> JobCost:
+        """Over the host link into the scratchpad (``memory.weights_home: host``), or from device memory."""
+        memory = self.hw.memory
+        if memory.weights_home == "host":
+            return link.transfer(self.hw.link, "h2d", n_bytes)
+        assert memory.device_bandwidth is not None  # guaranteed by MemorySpec validation
+        seconds = n_bytes / memory.device_bandwidth
+        return JobCost("dram", seconds, seconds, level_bytes=(("device", n_bytes),))
+
+    def bytes_per_weight(self, weight_bits: int) -> float:
+        return device_weight_bits(self.hw.coprocessor, weight_bits) / 8
+
+    def weight_room(self, cores: int) -> float:
+        return weight_room(self.hw.coprocessor, cores)
+
+    def layer_format(self, precision: LayerPrecision) -> str:
+        return layer_format(self.hw.coprocessor, precision)

@@ -1,6 +1,5 @@
-"""The engine's policies: where an op runs, which weights stay on chip, when a fetch may start, and which
-channel fetches use. Each is a small object registered by name; the hardware spec names the residency, the
-prefetch and the channel (placement has one policy so far, and the engine assumes it depends on the lane only).
+"""The engine's policies: where an op runs, which weights stay on chip and when a fetch may start. Each is a
+small object registered by name; the hardware spec names the residency and the prefetch (placement has one policy so far, and the engine assumes it depends on the lane only).
 
 - placement (``lanes``): the cores are split evenly among the independent chains (lanes) of an op's region:
   the encoder's forward and backward directions each get half the chip; decode ops, one chain, get all
@@ -12,9 +11,9 @@ prefetch and the channel (placement has one policy so far, and the engine assume
   started (double buffering); ``on_demand`` only once they have all ended. A ``prefetch`` op (the decode
   loop's, with ``runtime.prefetch_next_iteration``) fetches the first weights of the ops after it, as much as the
   free scratchpad holds, and those ops then fetch only the rest.
-- fetch channel (``memory.weights_home``): ``host`` streams weights over the host->device link, ``device``
-  reads them from memory attached to the coprocessor. The link is a DMA queue (``link.queue_depth``): deeper
-  than 1, a transfer's fixed latency is spent in a queue slot, overlapping the transfer before it.
+
+Where fetched weights come from, and what a fetch costs, is the hardware's answer, not a policy: each fetch's cost
+record (:meth:`accelsim.hw.cost.CostTable.fetch`) names the unit it holds (the host link or device memory).
 """
 
 from __future__ import annotations
@@ -24,8 +23,9 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from accelsim.graph.ir import Op
-from accelsim.hw.coprocessor import device_weight_bits, weight_room
-from accelsim.hw.link import fetch_phases, fetch_seconds
+from accelsim.graph.lower import Segment
+from accelsim.hw.family import Family, family_of
+from accelsim.memo import Memo
 from accelsim.spec.hardware import HardwareSpec
 from accelsim.workload.model import BIAS_BITS
 
@@ -56,10 +56,12 @@ def cores_per_lane(cores: int, lanes: int) -> int:
 
 # ---------------------------------------------------------------- residency
 
+Pinned = frozenset[tuple[str, str]]  # (region, tensor)
+
 
 @dataclass(frozen=True, slots=True)
 class ResidencyPlan:
-    pinned: frozenset[tuple[str, str]]  # (region, tensor)
+    pinned: Pinned
     fetch_bytes: tuple[float, ...]  # per op id: weight bytes to bring in before the op can run
 
     @property
@@ -73,13 +75,13 @@ class Residency:
 
     name = ""
 
-    def pinned(self, runs: Sequence[Sequence[Op]], hw: HardwareSpec) -> frozenset[tuple[str, str]]:
+    def pinned(self, runs: Sequence[Sequence[Op]], device: Family) -> Pinned:
         return frozenset()
 
-    def plan(self, runs: Sequence[Sequence[Op]], hw: HardwareSpec) -> tuple[frozenset[tuple[str, str]], list[tuple[float, ...]]]:
+    def plan(self, runs: Sequence[Sequence[Op]], device: Family) -> tuple[Pinned, list[tuple[float, ...]]]:
         """The pinned tensors, and per run the bytes each of its ops fetches."""
-        pinned = self.pinned(runs, hw)
-        bits = _bytes_per_param(hw)
+        pinned = self.pinned(runs, device)
+        bits = device.bytes_per_weight
         fetched: set[tuple[str, str]] = set()
         flat: list[Op] = []
         carry: dict[tuple[str, str], float] = {}  # bytes of a tensor already brought in by a prefetch op
@@ -95,7 +97,7 @@ class Residency:
                         flat = [o for run in runs for o in run]
                     place = (op.region, op.lanes)
                     if place not in rooms:
-                        rooms[place] = _prefetch_room(hw, op, pinned, flat, bits)
+                        rooms[place] = _prefetch_room(device, op, pinned, flat)
                     carry = _lookahead(flat, position, rooms[place], pinned, fetched, bits)
                     fetch.append(sum(carry.values()))
                     continue
@@ -109,25 +111,48 @@ class Residency:
             out.append(tuple(fetch))
         return pinned, out
 
+    def program_plan(self, segments: Sequence[Segment], device: Family, plans: Memo) -> tuple[Pinned, list[tuple[float, ...]]]:
+        """Per occurrence of a program's segments (in order), the weight bytes each op fetches: the whole
+        program's plan (a policy whose plan is local to a segment plans each distinct one once, in ``plans``)."""
+        return self.plan([seg.ops for seg in segments], device)
+
 
 class PerOpResidency(Residency):
     name = "per_op"
 
+    def program_plan(self, segments: Sequence[Segment], device: Family, plans: Memo) -> tuple[Pinned, list[tuple[float, ...]]]:
+        """Per-op residency pins nothing, so equal segments fetch alike: each distinct segment is planned once; with
+        the next-iteration prefetch, each distinct (prefetch op before it, segment, segment after) once (a test set's
+        utterances share most of theirs). Else the whole program's plan."""
+        if not any(seg.prefetches for seg in segments):
+            return frozenset(), [plans.get(seg, lambda seg=seg: self.plan([seg.ops], device)[1][0]) for seg in segments]
+        if not _prefetch_at_ends(segments):
+            return super().program_plan(segments, device, plans)
+
+        def planned(i: int) -> tuple[float, ...]:
+            seg = segments[i]
+            carried_by = segments[i - 1].ops[-1] if i and segments[i - 1].prefetches else None
+            following = segments[i + 1] if i + 1 < len(segments) and seg.prefetches else None
+            return plans.get((seg, carried_by, following), lambda: self.segment_plan(
+                seg.ops, device, carried_by, following.ops if following is not None else None))
+
+        return frozenset(), [planned(i) for i in range(len(segments))]
+
     @staticmethod
-    def segment_plan(ops: Sequence[Op], hw: HardwareSpec, carried_by: Op | None,
+    def segment_plan(ops: Sequence[Op], device: Family, carried_by: Op | None,
                      following: Sequence[Op] | None) -> tuple[float, ...]:
         """What :meth:`plan` gives the ops of one segment, from that segment and the next alone: per-op residency
         pins nothing, so a segment's fetches depend only on what the prefetch op ending the previous segment
         (``carried_by``) brought in of them, and on what its own prefetch op (its last op) brings in of the
         next segment's ops (``following``). Valid when every segment after the first prefetching one prefetches,
         as its last op (the caller checks)."""
-        bits = _bytes_per_param(hw)
+        bits = device.bytes_per_weight
         carry = {} if carried_by is None else \
-            _lookahead(ops, 0, _prefetch_room(hw, carried_by, frozenset(), (), bits), frozenset(), set(), bits)
+            _lookahead(ops, 0, _prefetch_room(device, carried_by, frozenset(), ()), frozenset(), set(), bits)
         fetch = []
         for op in ops:
             if op.kind == "prefetch":
-                room = _prefetch_room(hw, op, frozenset(), (), bits)
+                room = _prefetch_room(device, op, frozenset(), ())
                 ahead = _lookahead(following, 0, room, frozenset(), set(), bits) if following else {}
                 fetch.append(sum(ahead.values()))
                 continue
@@ -141,9 +166,8 @@ class PerOpResidency(Residency):
 class PinnedResidency(Residency):
     name = "pinned"
 
-    def pinned(self, runs: Sequence[Sequence[Op]], hw: HardwareSpec) -> frozenset[tuple[str, str]]:
-        cop = hw.coprocessor
-        bits = _bytes_per_param(hw)
+    def pinned(self, runs: Sequence[Sequence[Op]], device: Family) -> Pinned:
+        bits = device.bytes_per_weight
         uses: dict[tuple[str, int, int], dict[str, list[float]]] = defaultdict(dict)
         for ops in runs:
             for op in ops:
@@ -153,7 +177,7 @@ class PinnedResidency(Residency):
                     entry[0] += 1
         pinned: set[tuple[str, str]] = set()
         for (region, _lane, lanes), tensors in uses.items():
-            room = weight_room(cop, cores_per_lane(cop.cores, lanes))
+            room = device.weight_room(cores_per_lane(device.cores, lanes))
             for tensor, (count, size) in sorted(tensors.items(), key=lambda kv: (-kv[1][0], kv[1][1], kv[0])):
                 if count > 1 and size <= room:
                     pinned.add((region, tensor))
@@ -161,7 +185,21 @@ class PinnedResidency(Residency):
         return frozenset(pinned)
 
 
-def _lookahead(flat: Sequence[Op], start: int, room: float, pinned: frozenset, fetched: set,
+def _prefetch_at_ends(segments: Sequence[Segment]) -> bool:
+    """Every segment after the first prefetching one prefetches too, with its prefetch op last (and only there):
+    then no prefetched weights are left over for a later segment than the next."""
+    seen = False
+    for seg in segments:
+        if seg.prefetches:
+            seen = True
+            if not seg.prefetches_last:
+                return False
+        elif seen:
+            return False
+    return True
+
+
+def _lookahead(flat: Sequence[Op], start: int, room: float, pinned: Pinned, fetched: set,
                bits: Callable[[int], float]) -> dict[tuple[str, str], float]:
     """What a prefetch op brings in: the first ``room`` bytes of the weights the ops after it (up to the next
     prefetch op: the next decode iteration) will fetch, in their order; a tensor may come in part."""
@@ -182,16 +220,16 @@ def _lookahead(flat: Sequence[Op], start: int, room: float, pinned: frozenset, f
     return carry
 
 
-def _prefetch_room(hw: HardwareSpec, op: Op, pinned: frozenset, flat: Sequence[Op], bits: Callable[[int], float]) -> float:
+def _prefetch_room(device: Family, op: Op, pinned: Pinned, flat: Sequence[Op]) -> float:
     """Scratchpad free for prefetched weights while the coprocessor is idle: the weight share of the op's cores,
     less what pinned weights of its region hold."""
     held: dict[str, float] = {}
     for o in flat:
         if o.region == op.region:
-            for tensor, size in _tensor_bytes(o, bits):
+            for tensor, size in _tensor_bytes(o, device.bytes_per_weight):
                 if (o.region, tensor) in pinned:
                     held[tensor] = size
-    room = weight_room(hw.coprocessor, cores_per_lane(hw.coprocessor.cores, op.lanes))
+    room = device.weight_room(cores_per_lane(device.cores, op.lanes))
     return max(0.0, room - sum(held.values()))
 
 
@@ -203,17 +241,12 @@ def _tensor_bytes(op: Op, bits: Callable[[int], float]):
         yield tensor, params * BIAS_BITS / 8
 
 
-def _bytes_per_param(hw: HardwareSpec) -> Callable[[int], float]:
-    cop = hw.coprocessor
-    return lambda weight_bits: device_weight_bits(cop, weight_bits) / 8
-
-
 RESIDENCIES: dict[str, Residency] = {p.name: p for p in (PerOpResidency(), PinnedResidency())}
 
 
 def plan_residency(ops: Sequence[Op], hw: HardwareSpec) -> ResidencyPlan:
     """The residency plan of one op list run as a whole."""
-    pinned, (fetch,) = RESIDENCIES[hw.memory.residency].plan([ops], hw)
+    pinned, (fetch,) = RESIDENCIES[hw.memory.residency].plan([ops], family_of(hw))
     return ResidencyPlan(pinned, fetch)
 
 
@@ -221,7 +254,7 @@ def plan_residency(ops: Sequence[Op], hw: HardwareSpec) -> ResidencyPlan:
 
 
 class Prefetch:
-    """When an op's weight fetch may request the fetch channel: on the start or on the end of its dependencies."""
+    """When an op's weight fetch may request its unit: on the start or on the end of its dependencies."""
 
     name = ""
     on_start = True
@@ -240,36 +273,13 @@ class OnDemandPrefetch(Prefetch):
 PREFETCHES: dict[str, Prefetch] = {p.name: p for p in (OneDeepPrefetch(), OnDemandPrefetch())}
 
 
-# ---------------------------------------------------------------- fetch channel
-
-
-class FetchChannel:
-    """The resource weight fetches hold, and how long a fetch of n bytes holds it."""
-
-    def __init__(self, name: str, resource: str):
-        self.name = name
-        self.resource = resource
-
-    def seconds(self, hw: HardwareSpec, n_bytes: float) -> float:
-        return fetch_seconds(hw, n_bytes)
-
-    def phases(self, hw: HardwareSpec, n_bytes: float) -> tuple[float, float]:
-        """(setup, data): a fetch waits ``setup`` in a slot of the channel's DMA queue, then holds it for ``data``."""
-        return fetch_phases(hw, n_bytes)
-
-
-CHANNELS: dict[str, FetchChannel] = {"host": FetchChannel("host", "h2d"), "device": FetchChannel("device", "dram")}
-
-
 @dataclass(frozen=True)
 class Policies:
     placement: LanePlacement
     residency: Residency
     prefetch: Prefetch
-    channel: FetchChannel
 
 
 def policies_for(hw: HardwareSpec) -> Policies:
     """The policy objects the hardware spec names."""
-    return Policies(PLACEMENTS["lanes"], RESIDENCIES[hw.memory.residency], PREFETCHES[hw.memory.prefetch],
-                    CHANNELS[hw.memory.weights_home])
+    return Policies(PLACEMENTS["lanes"], RESIDENCIES[hw.memory.residency], PREFETCHES[hw.memory.prefetch])

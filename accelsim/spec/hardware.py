@@ -178,6 +178,9 @@ class HardwareSpec(Strict):
 
     name: Text = Field(description="A short name for reports.")
     description: Text = Field("", description="Free text.")
+    family: Literal["systolic"] = Field(
+        "systolic", description="The device's hardware family, which costs its ops: 'systolic', a coprocessor of cores "
+                                "of systolic PE arrays with scratchpads (the coprocessor section).")
     coprocessor: CoprocessorSpec = Field(description="The accelerator: cores of PE arrays with scratchpads.")
     host: HostSpec = Field(description="The host CPU running the beam search bookkeeping.")
     link: LinkSpec = Field(description="The host <-> coprocessor link (each direction its own channel).")

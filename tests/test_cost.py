@@ -238,11 +238,11 @@ def test_faster_link_halves_the_streaming_time(hw_path, hw):
 
 
 def test_weight_fetch_channel(hw_path, hw):
-    fetch = family_of(hw).fetch(2**20)
+    fetch = family_of(hw).memory.fetch("host", 2**20)
     assert fetch.unit == "h2d" and fetch == link.transfer(hw.link, "h2d", 2**20)
     dev = accelsim.load_hardware(
         hw_path, overrides=PINNED + ["hw.memory.weights_home=device", "hw.memory.device_bandwidth=100 GB/s"])
-    fetch = family_of(dev).fetch(2**20)
+    fetch = family_of(dev).memory.fetch("device", 2**20)
     assert fetch.unit == "dram" and fetch.level_bytes == (("device", 2**20),)
     assert fetch.seconds == pytest.approx(1_048_576 / 100e9, rel=1e-12)
 

@@ -257,7 +257,7 @@ def _prepared(*flags: str):
 
 
 def test_prefetch_moves_the_first_weights_of_the_next_iteration_within_the_free_scratchpad():
-    from accelsim.hw.coprocessor import weight_room
+    from accelsim.hw.family import family_of
 
     point, prepared = _prepared("workload.runtime.prefetch_next_iteration=true", "hw.memory.residency=per_op")
     _, without = _prepared("workload.runtime.prefetch_next_iteration=false", "hw.memory.residency=per_op")
@@ -266,7 +266,7 @@ def test_prefetch_moves_the_first_weights_of_the_next_iteration_within_the_free_
     base = plan_residency(without.program.ops, hw)
     # The same bytes cross the link in all (the last iteration has nothing after it to prefetch).
     assert plan.total_fetch_bytes == pytest.approx(base.total_fetch_bytes, rel=1e-12)
-    room = weight_room(hw.coprocessor, hw.coprocessor.cores)  # 4 cores x 2 MiB x 0.5 = 4 MiB
+    room = family_of(hw).weight_room(hw.coprocessor.cores)  # 4 cores x 2 MiB x 0.5 = 4 MiB
     assert room == 4 * 2**20
     prefetches = [op for op in ops if op.kind == "prefetch"]
     assert len(prefetches) == len(prepared.program.iterations)

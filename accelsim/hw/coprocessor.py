@@ -7,14 +7,13 @@ import math
 
 from accelsim.errors import AccelsimError
 from accelsim.graph.ir import Op
-from accelsim.hw import link, systolic
+from accelsim.hw import systolic
 from accelsim.hw.family import Family, register_family
-from accelsim.hw.job import JobCost
 from accelsim.spec.hardware import FORMAT_BITS, CoprocessorSpec
 from accelsim.spec.precision import LayerPrecision
 
 #: Preference among formats of equal width: integer units before hybrid FP8 (quantized operands are integers).
-_ORDER = ("int2", "int4", "int8", "hfp8", "fp16", "fp32")
+_ORDER = ("int2", "int4", "int8", "hfp8", "fp16", "bf16", "fp32")
 
 
 def select_format(cop: CoprocessorSpec, weight_bits: int, act_bits: int) -> str:
@@ -54,11 +53,6 @@ def device_weight_bits(cop: CoprocessorSpec, weight_bits: int) -> int:
     if weight_bits == 32 and "fp32" not in cop.macs_per_cycle and "fp16" in cop.macs_per_cycle:
         return 16
     return weight_bits
-
-
-def weight_room(cop: CoprocessorSpec, cores: int) -> float:
-    """Bytes of scratchpad that ``cores`` cores can keep weights resident in."""
-    return cores * cop.scratchpad * cop.weight_fraction
 
 
 def matmul_cycles(cop: CoprocessorSpec, fmt: str, m: int, k: int, n: int, cores: int, macs: int | None = None) -> int:
@@ -166,11 +160,22 @@ class SystolicCoprocessor(Family):
     name = "systolic"
 
     @property
-    def cores(self) -> int:
-        return self.hw.coprocessor.cores
-
-    def matmul(self, op: Op, cores: int) -> tuple[float, float]:
+    def cop(self) -> CoprocessorSpec:
         cop = self.hw.coprocessor
+        assert cop is not None  # the spec's family check
+        return cop
+
+    @property
+    def cores(self) -> int:
+        return self.cop.cores
+
+    def matmul(self, op: Op, cores: int, reads=()) -> tuple[float, float]:
+        cop = self.cop
+        if reads:  # streamed while the arrays compute: the dispatch, then the arrays overlapped with the reads
+            cycles = matmul_cycles(cop, select_format(cop, op.weight_bits, op.act_bits), op.m, op.k, op.n, cores)
+            cycles += sfu_cycles(cop, op.epilogue, cores) if op.epilogue else 0
+            roofline = matmul_roofline_seconds(cop, op.weight_bits, op.act_bits, op.m, op.k, op.n, cores)
+            return self.with_reads(cop.dispatch_overhead, cycles / cop.clock, roofline, reads, cores)
         if op.codebook_bits:  # its weights are the k x n matrix (the cost key holds shapes, not tensor names)
             seconds, roofline = codebook_matmul_seconds(cop, op.weight_bits, op.act_bits, op.codebook_bits, op.k * op.n,
                                                         op.m, op.k, op.n, cores)
@@ -182,27 +187,21 @@ class SystolicCoprocessor(Family):
             roofline += sfu_roofline_seconds(cop, op.epilogue, cores)
         return seconds, roofline
 
-    def elementwise(self, ops: int, cores: int) -> tuple[float, float]:
-        cop = self.hw.coprocessor
+    def elementwise(self, ops: int, cores: int, reads=()) -> tuple[float, float]:
+        cop = self.cop
+        if reads:
+            return self.with_reads(cop.dispatch_overhead, sfu_cycles(cop, ops, cores) / cop.clock,
+                                   sfu_roofline_seconds(cop, ops, cores), reads, cores)
         return sfu_seconds(cop, ops, cores), sfu_roofline_seconds(cop, ops, cores)
 
     def launch_seconds(self) -> float:
-        return self.hw.coprocessor.launch_overhead
-
-    def fetch(self, n_bytes: float) -> JobCost:
-        """Over the host link into the scratchpad (``memory.weights_home: host``), or from device memory."""
-        memory = self.hw.memory
-        if memory.weights_home == "host":
-            return link.transfer(self.hw.link, "h2d", n_bytes)
-        assert memory.device_bandwidth is not None  # guaranteed by MemorySpec validation
-        seconds = n_bytes / memory.device_bandwidth
-        return JobCost("dram", seconds, seconds, level_bytes=(("device", n_bytes),))
+        return self.cop.launch_overhead
 
     def bytes_per_weight(self, weight_bits: int) -> float:
-        return device_weight_bits(self.hw.coprocessor, weight_bits) / 8
+        return device_weight_bits(self.cop, weight_bits) / 8
 
-    def weight_room(self, cores: int) -> float:
-        return weight_room(self.hw.coprocessor, cores)
+    def format_of(self, weight_bits: int, act_bits: int) -> str:
+        return select_format(self.cop, weight_bits, act_bits)
 
     def layer_format(self, precision: LayerPrecision) -> str:
-        return layer_format(self.hw.coprocessor, precision)
+        return layer_format(self.cop, precision)

@@ -34,6 +34,7 @@ from itertools import islice
 from typing import Callable
 
 from accelsim.graph.lower import ChunkWork, EncoderWork, Segment
+from accelsim.hw.family import Reads
 from accelsim.pipeline import Point, Prepared, prepare, utterance_points
 from accelsim.serve.batching import batch_encoder, batch_iteration
 from accelsim.serve.traffic import Arrival, arrivals, ready_times
@@ -112,9 +113,9 @@ def audio_seconds(point: Point, prepared: list[Prepared]) -> list[float]:
     return [p.program.encoder.frames * shift for p in prepared]
 
 
-def fetch_plan(segment: Segment, target: Target) -> tuple[float, ...]:
-    """The weight bytes each op of a batch fetches, planned for the batch on its own (per-op residency, as the
-    shipped chip, is exact; with pinned residency a batch does not find weights a batch before it left)."""
+def fetch_plan(segment: Segment, target: Target) -> tuple[Reads, ...]:
+    """The weight reads of each op of a batch, planned for the batch on its own (per-op residency, as the shipped
+    chip, is exact; with pinned residency a batch does not find weights a batch before it left)."""
     return target.plan_alone(segment)
 
 
@@ -204,7 +205,7 @@ class Server:
 
     def _submit(self, queue: _Queue, segment: Segment, batch: list[Utterance], then: Callable[[Utterance], None]) -> None:
         fetch = fetch_plan(segment, self.target)
-        self.fetched += sum(fetch)
+        self.fetched += sum(n for reads in fetch for _, n in reads)
         self.submitted[segment] += 1
 
         def done(_time: float) -> None:

@@ -92,6 +92,16 @@ class Hierarchy:
         seconds = source.latency + n_bytes / _bandwidth(source, 1)
         return JobCost("dram", seconds, n_bytes / _bandwidth(source, 1), level_bytes=((level, n_bytes),))
 
+    def delivery_seconds(self, level: str, n_bytes: float) -> float | None:
+        """The least time ``level`` needs to deliver ``n_bytes`` at its full bandwidth (every core, or the link's);
+        None where its bandwidth is not charged."""
+        source = self.by_name[level]
+        if source.via_link:
+            return n_bytes / link.link_bytes_per_s(self.hw.link)
+        cores = self.hw.cpu.cores if self.hw.cpu is not None else self.hw.coprocessor.cores  # type: ignore[union-attr]
+        bandwidth = _bandwidth(source, cores)
+        return None if bandwidth == INF else n_bytes / bandwidth
+
     def stream(self, compute_s: float, reads: tuple[tuple[str, float], ...], cores: int) -> tuple[float, float]:
         """(seconds, roofline seconds) of an op that computes for ``compute_s`` while it reads ``reads`` ((level,
         bytes) pairs) on ``cores`` cores: the two overlapped by ``memory.overlap``, plus the farthest level's latency."""

@@ -70,17 +70,21 @@ class Record:
     step: int = -1
     weight_bits: int = 16
     act_bits: int = 16
-    level: str = ""  # the memory level(s) the op's weights came from ("L3", "host"; "" when it read none)
+    level: str = ""  # the memory level(s) the weights this row moved came from ("L3", "host"; "" when none)
+    weight_bytes: float = 0.0  # weight bytes this row moved (a fetch, or an op that streams its weights)
 
 
 class Run:
-    """The outcome of a simulation: the rows, the ops they ran, the residency plan, busy time per resource."""
+    """The outcome of a simulation: the rows, the ops they ran, the residency plan, busy time per resource, and
+    whether ops streamed their weight reads (else fetch rows moved them)."""
 
-    def __init__(self, rows: list[Row], ops: Sequence[Op], plan: ResidencyPlan, busy: dict[str, float]):
+    def __init__(self, rows: list[Row], ops: Sequence[Op], plan: ResidencyPlan, busy: dict[str, float],
+                 streams: bool = False):
         self.rows = rows
         self.ops = ops
         self.plan = plan
         self.busy = busy  # busy seconds per physical resource (core0.., host, h2d, d2h, dram)
+        self.streams = streams
 
     @property
     def time_s(self) -> float:
@@ -92,15 +96,17 @@ class Run:
         fetched = self.plan.fetch_bytes
         for idx, row in enumerate(self.rows):
             op = self.ops[row.op]
-            level = "+".join(name for name, _ in self.plan.reads[row.op])
+            moved = row.fetch or self.streams  # the row that moved the op's weights
+            level = "+".join(name for name, _ in self.plan.reads[row.op]) if moved else ""
+            weights = fetched[row.op] if moved else 0.0
             if row.fetch:
                 out.append(Record(idx, f"{op.name}.fetch", "fetch", op.component, row.resource,
-                                  resource_class(row.resource), row.start, row.end, 0, fetched[row.op], row.pred,
-                                  op.network, op.layer, op.step, op.weight_bits, op.act_bits, level))
+                                  resource_class(row.resource), row.start, row.end, 0, weights, row.pred,
+                                  op.network, op.layer, op.step, op.weight_bits, op.act_bits, level, weights))
             else:
                 out.append(Record(idx, op.name, op.kind, op.component, row.resource, resource_class(row.resource),
                                   row.start, row.end, op.macs, op.bytes, row.pred, op.network, op.layer, op.step,
-                                  op.weight_bits, op.act_bits, level))
+                                  op.weight_bits, op.act_bits, level, weights))
         return tuple(out)
 
     def component(self, index: int) -> str:
@@ -115,7 +121,7 @@ def simulate_ops(ops: Sequence[Op], target: Target) -> Run:
     pinned, (reads,) = target.policies.residency.plan([ops], target.device)
     plan = ResidencyPlan(pinned, reads)
     rows, busy = simulate(ops, target, reads)
-    return Run(rows, ops, plan, busy)
+    return Run(rows, ops, plan, busy, target.costs.streams)
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,13 +34,14 @@ class SegmentRun:
     reads: tuple[Reads, ...]
     rows: tuple[Row, ...]
     busy: dict[str, float]
+    streams: bool = False
 
     @property
     def time_s(self) -> float:
         return max((row.end for row in self.rows), default=0.0)
 
     def run(self) -> Run:
-        return Run(list(self.rows), self.segment.ops, ResidencyPlan(frozenset(), self.reads), self.busy)
+        return Run(list(self.rows), self.segment.ops, ResidencyPlan(frozenset(), self.reads), self.busy, self.streams)
 
 
 def run_segment(segment: Segment, reads: tuple[Reads, ...], target: Target) -> SegmentRun:
@@ -49,7 +50,7 @@ def run_segment(segment: Segment, reads: tuple[Reads, ...], target: Target) -> S
 
     def make() -> SegmentRun:
         rows, busy = simulate(segment.ops, target, reads)
-        return SegmentRun(segment, reads, tuple(rows), busy)
+        return SegmentRun(segment, reads, tuple(rows), busy, target.costs.streams)
 
     return target.memo("simulated segments", 4096).get((segment, reads), make)
 
@@ -97,7 +98,7 @@ def simulate_program(program: Program, target: Target) -> Run:
         clock = end
         base_op += len(seg.ops)
     plan = ResidencyPlan(pinned, tuple(r for fetch in fetches for r in fetch))
-    return Run(rows, program.ops, plan, busy)
+    return Run(rows, program.ops, plan, busy, target.costs.streams)
 
 
 def run_alone(segment: Segment, target: Target) -> SegmentRun:

@@ -583,9 +583,13 @@ def _at_least_five(text: str) -> int:
 
 
 def cmd_probe(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from accelsim.measure.hwyaml import hardware_yaml
     from accelsim.measure.probe import format_probe, run_probe
 
+    if args.out and not Path(args.out).absolute().parent.is_dir():  # before minutes of measuring, not after
+        raise AccelsimError(f"{args.out}: cannot write: folder {Path(args.out).absolute().parent} does not exist")
     probe = run_probe(quick=args.quick)
     if args.out:
         from accelsim.files import atomic_write_text

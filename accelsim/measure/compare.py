@@ -78,13 +78,12 @@ def measure(point: Point, source: str, repeats: int = 5, threads: int = 1, onnxr
     check_measurable(point, source)
     spec = point.workload
     model = build_model(spec)
-    trace = decode_trace(spec)
-    index, work = IterationWork.typical(trace.steps)
     fusion = (spec.decoding.fusion.mu, spec.decoding.fusion.lam, spec.decoding.fusion.rho) if spec.decoding.lm_fusion else None
     try:
         encoder, decoder = Encoder(model), Decoder(model, spec.decoding.beam, fusion)
     except Unsupported as exc:
         raise AccelsimError(f"{source}: {exc}") from None
+    index, work = IterationWork.typical(decode_trace(spec).steps)
     features = np.random.default_rng(3).standard_normal(encoder.input_shape(spec.utterance.frames), dtype=np.float32)
     inputs = decoder.inputs(work)
     encoder_s, iteration_s = predict(point, index)

@@ -603,21 +603,33 @@ def cmd_probe(args: argparse.Namespace) -> int:
 
 def cmd_measure(args: argparse.Namespace) -> int:
     import tempfile
+    from dataclasses import replace
 
     import accelsim.api as api
     from accelsim.measure.compare import format_measurement, measure
 
+    if args.onnxruntime:
+        from accelsim.measure.onnx_graph import require_onnxruntime
+
+        require_onnxruntime()
     with tempfile.TemporaryDirectory(prefix="accelsim-probe-") as folder:
         hardware = args.hardware
         if hardware is None:
             from accelsim.measure.hwyaml import hardware_yaml
             from accelsim.measure.probe import run_probe
 
+            from accelsim.measure.compare import check_measurable
+            from accelsim.spec.loader import load_workload
+
+            check_measurable(load_workload(args.workload, _flag_overrides(args)), args.workload)  # before the probe
             hardware = f"{folder}/probe.yaml"
             with open(hardware, "w") as handle:
                 handle.write(hardware_yaml(run_probe()))
         point = api.resolve(args.workload, hardware, _flag_overrides(args))
     result = measure(point, args.workload, repeats=args.repeats, threads=args.threads, onnxruntime=args.onnxruntime)
+    if args.hardware is None:
+        result = replace(result, notes=(*result.notes, "predicted on a fresh probe of this machine (accelsim probe "
+                                                       "--out FILE.yaml keeps one to predict on)"))
     print(_dumps(result.to_dict(), "measure") if args.json else format_measurement(result))
     return 0
 

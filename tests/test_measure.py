@@ -371,3 +371,25 @@ def test_measure_bad_input_is_one_line_and_exit_2(probed, tmp_path, capsys, chan
     assert needle in lines[-1], captured.err
     if change != "repeats":  # argparse prints its usage line first
         assert len(lines) == 1 and args[0] in lines[0] and not captured.out
+
+
+def test_measure_without_hw_refuses_bad_input_before_probing(tmp_path, capsys):
+    """The default HW is a fresh full probe: a workload the runtime cannot run fails first, in no time."""
+    import time
+
+    from accelsim.cli import main
+
+    start = time.perf_counter()
+    code = main(["measure", str(_tiny(tmp_path)), "--set", "workload.streaming={chunk_frames: 4}"])
+    assert code == 2 and time.perf_counter() - start < 5
+    assert "streaming" in capsys.readouterr().err
+
+
+def test_measure_without_onnxruntime_says_how_to_install_it(probed, tmp_path, capsys, monkeypatch):
+    import sys
+
+    from accelsim.cli import main
+
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # an import of it now fails, as when it is not installed
+    assert main(["measure", str(_tiny(tmp_path)), str(probed[1]), "--onnxruntime"]) == 2
+    assert "pip install 'accelsim[measure]'" in capsys.readouterr().err

@@ -22,7 +22,8 @@ import numpy as np
 
 from accelsim.errors import AccelsimError
 from accelsim.measure.harness import Controls, Timing, controlled, time_call
-from accelsim.measure.reference import Decoder, Encoder, IterationWork, Unsupported
+from accelsim.measure.reference import Decoder, Encoder, IterationWork, Unsupported, check_model
+from accelsim.spec.workload import WorkloadSpec
 from accelsim.api import Point, decode_trace, simulate
 from accelsim.workload.model import build_model
 
@@ -61,28 +62,28 @@ class Measurement:
                 "controls": self.controls.to_dict(), "notes": list(self.notes)}
 
 
-def check_measurable(point: Point, source: str) -> None:
-    """One clear error for a workload the reference runtime cannot run whole."""
-    spec = point.workload
+def check_measurable(spec: WorkloadSpec, source: str) -> None:
+    """One clear error for a workload the reference runtime cannot run whole (``source`` names it)."""
     if spec.test_set is not None:
         raise AccelsimError(f"{source}: test_set: measure runs one utterance (--set workload.test_set=null runs "
                             "utterance.frames)")
     if spec.streaming is not None:
         raise AccelsimError(f"{source}: streaming: the reference runtime runs the encoder over the whole utterance "
                             "(--set workload.streaming=null)")
+    try:
+        check_model(build_model(spec))
+    except Unsupported as exc:
+        raise AccelsimError(f"{source}: {exc}") from None
 
 
 def measure(point: Point, source: str, repeats: int = 5, threads: int = 1, onnxruntime: bool = False) -> Measurement:
     """Time the encoder and the typical decode iteration of ``point.workload`` and predict both on
     ``point.hardware``; ``source`` names the workload in errors."""
-    check_measurable(point, source)
     spec = point.workload
+    check_measurable(spec, source)
     model = build_model(spec)
     fusion = (spec.decoding.fusion.mu, spec.decoding.fusion.lam, spec.decoding.fusion.rho) if spec.decoding.lm_fusion else None
-    try:
-        encoder, decoder = Encoder(model), Decoder(model, spec.decoding.beam, fusion)
-    except Unsupported as exc:
-        raise AccelsimError(f"{source}: {exc}") from None
+    encoder, decoder = Encoder(model), Decoder(model, spec.decoding.beam, fusion)
     index, work = IterationWork.typical(decode_trace(spec).steps)
     features = np.random.default_rng(3).standard_normal(encoder.input_shape(spec.utterance.frames), dtype=np.float32)
     inputs = decoder.inputs(work)
@@ -100,7 +101,15 @@ def measure(point: Point, source: str, repeats: int = 5, threads: int = 1, onnxr
             session = onnx_encoder(encoder, threads, frames)
             parts.append(Part("encoder (onnxruntime)", f"the same encoder graph, {threads} intra-op thread(s)",
                               time_call(lambda: session(features), repeats), encoder_s))
-    return Measurement(spec.name, point.hardware.name, tuple(parts), controls)
+    return Measurement(spec.name, point.hardware.name, tuple(parts), controls, tuple(_threads_seen(parts, threads)))
+
+
+def _threads_seen(parts: list[Part], threads: int) -> list[str]:
+    """A check that the BLAS limit took effect: one thread's CPU time cannot exceed its wall time (by more than
+    the clocks' granularity)."""
+    return [f"{p.name}: median CPU time {p.timing.cpu_median * 1e3:.3g} ms exceeds median wall time "
+            f"{p.timing.wall_median * 1e3:.3g} ms: more than {threads} thread(s) ran" for p in parts
+            if p.timing.cpu_median > 1.2 * threads * p.timing.wall_median + 1e-3]
 
 
 def _layers(model) -> str:

@@ -23,10 +23,7 @@ ONNX_GATES = [0, 3, 1, 2]  # ONNX's i, o, f, c taken from PyTorch's i, f, g, o b
 
 def onnx_encoder(encoder: Encoder, threads: int = 1, frames: int | None = None) -> Callable[[np.ndarray], np.ndarray]:
     """An onnxruntime session of ``encoder`` for inputs of ``frames`` encoder frames, as a function of the features."""
-    try:
-        import onnxruntime as ort
-    except ImportError:
-        raise AccelsimError("--onnxruntime needs onnxruntime and onnx: pip install 'accelsim[measure]'") from None
+    ort = require_onnxruntime()
     model = encoder_model(encoder, frames)
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
@@ -34,6 +31,16 @@ def onnx_encoder(encoder: Encoder, threads: int = 1, frames: int | None = None) 
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
     return lambda x: session.run(None, {"features": x})[0]
+
+
+def require_onnxruntime():
+    """The onnxruntime module, or one clear error saying how to install it (with onnx)."""
+    try:
+        import onnx  # noqa: F401
+        import onnxruntime
+    except ImportError:
+        raise AccelsimError("--onnxruntime needs onnxruntime and onnx: pip install 'accelsim[measure]'") from None
+    return onnxruntime
 
 
 def encoder_model(encoder: Encoder, frames: int | None = None):

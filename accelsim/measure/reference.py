@@ -249,6 +249,19 @@ def _check(network: Network, kinds: dict | tuple, where: str) -> None:
                               f"{p.act_bits}-bit activations; the reference runtime computes in float32 (--precision fp32)")
 
 
+def check_model(model: Model) -> None:
+    """:class:`Unsupported` for a layer of ``model`` the reference runtime cannot run (or not in float32)."""
+    _check(model.networks["encoder"], SEQUENCE, "in an encoder")
+    joint = model.networks["joint"]
+    _check(joint, JOINT, "in a joint network")
+    if joint.layers[0].kind != "multiplicative_joint":
+        raise Unsupported("model.joint: the reference runtime runs joint networks that start with a "
+                          "multiplicative_joint layer")
+    for name in ("prediction", "lm_ext", "lm_src"):
+        if name in model.networks:
+            _check(model.networks[name], STEP, "in a decoding network")
+
+
 class Encoder:
     """The encoder of a built model, ready to run: ``encoder(features)`` -> its output sequence."""
 
@@ -299,7 +312,6 @@ class _StepNetwork:
     """A prediction network or LM run for a few rows at a time, from the parents' recurrent states."""
 
     def __init__(self, network: Network, rng: np.random.Generator):
-        _check(network, STEP, "in a decoding network")
         self.runners = [_Runner(layer, init_params(layer, rng)) for layer in network.layers]
 
     def states(self, rows: int, rng: np.random.Generator) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -333,11 +345,8 @@ class Decoder:
 
     def __init__(self, model: Model, beam: int, fusion: tuple[float, float, float] | None = None, seed: int = 1):
         rng = np.random.default_rng(seed)
+        check_model(model)
         joint = model.networks["joint"]
-        _check(joint, JOINT, "in a joint network")
-        if joint.layers[0].kind != "multiplicative_joint":
-            raise Unsupported("model.joint: the reference runtime runs joint networks that start with a "
-                              "multiplicative_joint layer")
         self.vocab, self.beam, self.fusion = model.vocab, beam, fusion
         self.prediction = _StepNetwork(model.networks["prediction"], rng)
         self.lms = [_StepNetwork(model.networks[n], rng) for n in ("lm_ext", "lm_src") if fusion and n in model.networks]

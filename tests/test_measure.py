@@ -394,3 +394,24 @@ def test_measure_without_onnxruntime_says_how_to_install_it(probed, tmp_path, ca
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # an import of it now fails, as when it is not installed
     assert main(["measure", str(_tiny(tmp_path)), str(probed[1]), "--onnxruntime"]) == 2
     assert "pip install 'accelsim[measure]'" in capsys.readouterr().err
+
+
+def test_the_decode_iteration_runs_the_lms_when_fused(tmp_path):
+    """With LM fusion the iteration also runs LM_EXT and LM_SRC for the LM rows; their scores change the survivors'
+    ranking by mu * ext - lam * src + rho."""
+    lm = ("    layers:\n      - {kind: embedding, name: embedding, vocab: 8, dim: 4}\n"
+          "      - {kind: lstm, name: lstm, input: 4, hidden: 5}\n"
+          "      - {kind: linear, name: out, input: 5, output: 8}\n      - {kind: log_softmax, name: ls, dim: 8}\n")
+    text = _tiny(tmp_path).read_text().replace("decoding: {beam: 3, lm_fusion: false}", "decoding: {beam: 3}")
+    text = text.replace("  joint:", "  lm_ext:\n" + lm + "  lm_src:\n" + lm + "  joint:")
+    path = tmp_path / "lms.yaml"
+    path.write_text(text)
+    model = build_model(accelsim.load_workload(path))
+    decoder = ref.Decoder(model, beam=3, fusion=(0.7, 0.5, 0.2))
+    assert len(decoder.lms) == 2
+    work = ref.IterationWork(active=3, miss_prediction=1, miss_lm=2, kept=3)
+    s = decoder.inputs(work)
+    lm_terms = decoder._lm_scores(work, s)
+    assert lm_terms.shape == (3, 8) and not np.allclose(lm_terms[:2], lm_terms[2])  # fresh rows differ from cached
+    parents, labels, copies = decoder.iteration(work, s)
+    assert len(parents) == 3 and len(copies) == 3  # prediction, LM_EXT and LM_SRC states copied

@@ -147,7 +147,10 @@ def _single_thread(clock: float, sets: dict[str, int], quick: bool) -> dict[str,
         out[f"read_{level}"] = _read_bandwidth(size, 1, quick, f"one thread, {level} working set")
     out["copy_L2"] = _copy_bandwidth(sets.get("L2", 1 << 20))
     out["call_overhead"] = _call_overhead(quick)
-    out["elementwise_ops_per_s"] = _elementwise_rate()
+    out["elementwise_ops_per_s"] = _elementwise_rate(16_384, "192 KiB in all: in L2")
+    out["elementwise_L1_ops_per_s"] = _elementwise_rate(2_048, "24 KiB in all: in L1")
+    out["tanh_L1_ops_per_s"] = _elementwise_rate(2_048, "16 KiB in all: in L1", np.tanh)
+    out["exp_L1_ops_per_s"] = _elementwise_rate(2_048, "16 KiB in all: in L1", np.exp)
     rate = out["elementwise_ops_per_s"]
     out["elementwise_ops_per_cycle"] = Figure(rate.value / clock, "op/cycle", f"({rate.method}) / clock")
     out["topk_per_element"] = _topk_cost()
@@ -209,19 +212,24 @@ def _call_overhead(quick: bool) -> Figure:
                   f"CPU time of {timing.repeats} repeats / calls (the runtime's cost per numpy call)")
 
 
-def _elementwise_rate() -> Figure:
-    n = 16_384  # 64 KiB per operand: in L2 everywhere, and long enough that the call overhead is a few percent
-    a, b = np.ones(n, np.float32), np.ones(n, np.float32)
-    c = np.empty(n, np.float32)
+def _elementwise_rate(n: int, where: str, ufunc: np.ufunc = np.multiply) -> Figure:
+    """Elements per second of ``ufunc`` on ``n``-element float32 operands, the per-call overhead taken out:
+    (time of n-element calls - time of 16-element calls) / (n - 16), since a call's overhead is charged on its own
+    (the dispatch overhead)."""
+    def timed(size: int) -> float:
+        args = [np.full(size, 0.5, np.float32) for _ in range(ufunc.nin)]
+        out = np.empty(size, np.float32)
 
-    def loop():
-        for _ in range(100):
-            np.multiply(a, b, out=c)
+        def loop():
+            for _ in range(200):
+                ufunc(*args, out=out)
 
-    timing = time_call(loop, repeats=5)
-    return Figure(100 * n / timing.cpu_min, "op/s",
-                  f"np.multiply of two {n:,}-element float32 arrays, 100 calls: elements / minimum CPU time of "
-                  f"{timing.repeats} repeats (call overhead included)")
+        return time_call(loop, repeats=7).cpu_min / 200
+
+    extra = max(timed(n) - timed(16), 1e-12)
+    return Figure((n - 16) / extra, "op/s",
+                  f"np.{ufunc.__name__} of {n:,}-element float32 arrays ({where}), 200 calls, minimum CPU time of 7 "
+                  f"repeats, less the same for 16 elements: elements per second beyond the call overhead")
 
 
 def _topk_cost() -> Figure:

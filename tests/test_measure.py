@@ -415,3 +415,28 @@ def test_the_decode_iteration_runs_the_lms_when_fused(tmp_path):
     assert lm_terms.shape == (3, 8) and not np.allclose(lm_terms[:2], lm_terms[2])  # fresh rows differ from cached
     parents, labels, copies = decoder.iteration(work, s)
     assert len(parents) == 3 and len(copies) == 3  # prediction, LM_EXT and LM_SRC states copied
+
+
+def test_without_threadpoolctl_blas_threads_are_said_uncontrolled(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "threadpoolctl", None)
+    with controlled(1) as controls:
+        assert controls.blas_threads is None
+    assert any("BLAS threads not controlled" in n for n in controls.notes)
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two CPUs to restrict the set to one")
+def test_probe_on_a_restricted_cpu_set_says_so_and_still_writes_its_config(tmp_path, repo):
+    import subprocess
+    import sys
+
+    one = min(os.sched_getaffinity(0))
+    out = tmp_path / "one.yaml"
+    proc = subprocess.run([sys.executable, "-m", "accelsim.cli", "probe", "--quick", "--json", "--out", str(out)],
+                          cwd=repo, capture_output=True, text=True, timeout=300,
+                          preexec_fn=lambda: os.sched_setaffinity(0, {one}))
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert any("restricted CPU set" in n for n in data["notes"]) and data["controls"]["all"]["cpus"] == [one]
+    accelsim.load_hardware(out)

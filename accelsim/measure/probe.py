@@ -77,6 +77,9 @@ def run_probe(quick: bool = False) -> ProbeResult:
     with controlled(len(cpu.allowed_cpus)) as every:
         figures.update(_all_cores(clock, sets, cpu.caches, every, quick))
     notes = tuple(cpu.notes) + tuple(single.notes) + tuple(n for n in every.notes if n not in single.notes)
+    if len(cpu.allowed_cpus) < cpu.logical_cpus:
+        notes += (f"a restricted CPU set: the process may run on {len(cpu.allowed_cpus)} of the {cpu.logical_cpus} "
+                  "CPUs; the all-core figures are for those",)
     return ProbeResult(datetime.date.today().isoformat(), cpu, figures, sets,
                        {"single": single.to_dict(), "all": every.to_dict()}, quick, notes)
 

@@ -2,6 +2,7 @@
 
     python tests/benchmarks/bench_measure.py            # a full probe, then every target (about two minutes)
     python tests/benchmarks/bench_measure.py --quick    # a quick probe (the figures are noisier)
+    python tests/benchmarks/bench_measure.py --keep probe.yaml   # and keep the probe's hardware YAML
 
 1. `accelsim probe` of this machine (micro-benchmarks only), written to a temporary hardware YAML.
 2. Every target of workloads/measure/ -- 2-layer LSTM encoders of hidden 320, 640 and 1024 (input 340, 200 frames),
@@ -56,13 +57,14 @@ def references() -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a quick probe")
+    parser.add_argument("--keep", metavar="FILE.yaml", help="also keep the probe's hardware YAML in FILE")
     args = parser.parse_args()
     print(references())
     probe = run_probe(quick=args.quick)
     print(format_probe(probe) + "\n")
     rows = []
     with tempfile.TemporaryDirectory() as folder:
-        hw = Path(folder) / "probe.yaml"
+        hw = Path(args.keep or Path(folder) / "probe.yaml")
         hw.write_text(hardware_yaml(probe))
         for name, projection in TARGETS:
             sets = [f"workload.runtime.lstm_input_projection={projection}"] if projection else []

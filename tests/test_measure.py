@@ -257,7 +257,8 @@ def _fake_probe(flags=(), caches=(Cache(2, "Unified", 1 << 20, 1, True),)) -> Pr
     figures = {name: Figure(value, "x", f"how {name}") for name, value in (
         ("clock", 2.5e9), ("fp32_macs_per_cycle", 15.6), ("elementwise_ops_per_cycle", 3.3),
         ("elementwise_ops_per_s", 8e9), ("call_overhead", 4e-7), ("topk_per_element", 4e-10),
-        ("merge_per_element", 8e-8), ("copy_L2", 3e10), ("read_DRAM", 2e10), ("read_L2", 1e11))}
+        ("merge_per_element", 8e-8), ("copy_L2", 3e10), ("read_DRAM", 2e10), ("read_L2", 1e11),
+        ("read_all_DRAM", 3e10), ("sigmoid_ops_per_cycle", 0.08), ("gather_ops_per_cycle", 0.25))}
     cpu = CpuInfo("Test CPU", "x", "x86_64", 4, (0, 1), 1, 2000.0, True, tuple(flags), tuple(caches))
     return ProbeResult("2026-01-02", cpu, figures, {"L2": 1 << 19, "DRAM": 1 << 26}, {}, True)
 
@@ -272,16 +273,21 @@ def test_the_yaml_maps_every_figure_and_cites_each_value(tmp_path, flags, caches
     path = tmp_path / "probe.yaml"
     path.write_text(text)
     hw = accelsim.load_hardware(path)
-    assert set(hw.coprocessor.macs_per_cycle) == formats
-    assert hw.coprocessor.macs_per_cycle["fp32"] == 16 and hw.coprocessor.clock == 2.5e9
-    assert hw.memory.device_bandwidth == 2e10 and hw.coprocessor.dispatch_overhead == pytest.approx(4e-7)
+    assert hw.family == "cpu" and set(hw.cpu.macs_per_cycle) == formats
+    assert hw.cpu.macs_per_cycle["fp32"] == 15.6 and hw.cpu.clock == 2.5e9
+    assert hw.cpu.call_overhead == pytest.approx(4e-7) and hw.cpu.special_ops_per_cycle == {"sigmoid": 0.08, "gather": 0.25}
+    levels = {level.name: level for level in hw.memory.levels}
+    assert levels["DRAM"].read_bandwidth == 2e10 and levels["DRAM"].shared_bandwidth == 3e10
+    assert [level.name for level in hw.memory.levels] == [c.name for c in caches] + ["DRAM"]
+    if caches:
+        assert levels["L2"].capacity == 1 << 20 and levels["L2"].read_bandwidth == 1e11 and levels["L2"].scope == "core"
     values = [line for line in text.splitlines() if re.match(r"\s+\w+: \S", line)]  # every value of a section
     assert values and all("  # " in line for line in values), [l for l in values if "  # " not in l]
     for line in values:
         comment = line.split("  # ", 1)[1]
         assert "measured by accelsim probe on 2026-01-02" in comment or "Assumption:" in comment or \
-            line.split(":")[0].strip() in ("corelets_per_core", "pe_rows", "pe_cols", "lanes", "efficiency",
-                                           "weights_home"), line
+            line.split(":")[0].strip().lstrip("- ") in (
+                "lanes", "efficiency", "weights_home", "family", "residency", "name", "kind"), line
 
 
 @pytest.fixture(scope="module")

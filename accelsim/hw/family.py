@@ -42,8 +42,9 @@ class Family:
         it streams ``reads``."""
         raise NotImplementedError
 
-    def elementwise(self, ops: int, cores: int, reads: Reads = ()) -> tuple[float, float]:
-        """``ops`` element-wise operations on ``cores`` cores (a gather streams the table it reads)."""
+    def elementwise(self, op: Op, cores: int, reads: Reads = ()) -> tuple[float, float]:
+        """An element-wise op (an SFU op, a quantizer, a gather) on ``cores`` cores (a gather streams the table it
+        reads)."""
         raise NotImplementedError
 
     def launch_seconds(self) -> float:

@@ -1,10 +1,9 @@
 """A probe's figures as a hardware YAML, every value with its source in a comment.
 
 :func:`hardware_values` is the one mapping from :class:`ProbeResult` to the hardware schema
-(``accelsim/spec/hardware.py``); :func:`hardware_yaml` only renders it. Today's schema has no CPU family, so the CPU
-is written as ``hwconfigs/cpu_only.yaml`` writes one: a coprocessor of one-PE "arrays" whose SIMD width is the
-measured MAC rate, its L2 as the scratchpad, weights in DRAM (``weights_home: device``), and the link a copy in the
-same memory. Retargeting the probe to a CPU family means rewriting that one function.
+(``accelsim/spec/hardware.py``); :func:`hardware_yaml` only renders it. The CPU is written in the ``cpu`` hardware
+family: one core at the measured clock and MAC rate, the caches the OS describes as ``memory.levels`` with their
+measured read bandwidths, weights in DRAM, streamed while each op computes; the link is a copy in the same memory.
 """
 
 from __future__ import annotations
@@ -22,28 +21,24 @@ FP16_PER_FP32 = 2
 Entry = tuple[object, str]  # (value, comment)
 
 
-def hardware_values(probe: ProbeResult) -> dict[str, dict[str, Entry | dict[str, Entry]]]:
-    """The hardware file's sections, each key with its value and the comment that cites it."""
+def hardware_values(probe: ProbeResult) -> dict[str, object]:
+    """The hardware file's sections (family cpu), each key with its value and the comment that cites it."""
     seen = _Cite(probe)
-    fp32 = max(1, round(probe.value("fp32_macs_per_cycle")))
-    l2 = _scratchpad(probe)
+    fp32 = _sig(probe.value("fp32_macs_per_cycle"), 3)
     overhead = probe.value("call_overhead")
+    special = {name: (_sig(probe.value(f"{name}_ops_per_cycle"), 3), seen(f"{name}_ops_per_cycle"))
+               for name in ("sigmoid", "tanh", "exp", "gather") if f"{name}_ops_per_cycle" in probe.figures}
     return {
-        "coprocessor": {
+        "family": ("cpu", "the CPU runs every op of the model itself (accelsim/hw/cpu.py)"),
+        "cpu": {
             "cores": (1, "Assumption: one thread runs the workload (accelsim measure --threads 1, the default); the "
                          "probe's all-core figures are in accelsim probe --json"),
             "clock": (units.format_frequency(_sig(probe.value("clock"))), seen("clock")),
-            "corelets_per_core": (1, "one 'PE' per core (as hwconfigs/cpu_only.yaml): a matmul takes m x n x "
-                                     "ceil(k / MACs per cycle) cycles"),
-            "pe_rows": (1, "see corelets_per_core"),
-            "pe_cols": (1, "see corelets_per_core"),
             "macs_per_cycle": _formats(probe, fp32, seen),
-            "sfu_ops_per_cycle": (max(1, round(probe.value("elementwise_ops_per_cycle"))), seen("elementwise_ops_per_cycle")),
-            "scratchpad": l2,
-            "weight_fraction": (0.5, "Assumption: half of L2 keeps weights reused across ops (the rest holds "
-                                     "activations), as hwconfigs/cpu_only.yaml"),
-            "dispatch_overhead": (_time(overhead), seen("call_overhead")),
-            "launch_overhead": (_time(overhead), "one numpy call per program started; " + seen("call_overhead")),
+            "vector_ops_per_cycle": (_sig(probe.value("elementwise_ops_per_cycle"), 3), seen("elementwise_ops_per_cycle")),
+            **({"special_ops_per_cycle": special} if special else {}),
+            "call_overhead": (_time(overhead), seen("call_overhead")),
+            "launch_overhead": ("0 s", "Assumption: a numpy program starts with its first call (each charged above)"),
         },
         "host": {
             "op_overhead": (_time(overhead), seen("call_overhead")),
@@ -61,14 +56,50 @@ def hardware_values(probe: ProbeResult) -> dict[str, dict[str, Entry | dict[str,
             "latency": (_time(overhead), "one numpy call per copy; " + seen("call_overhead")),
         },
         "memory": {
-            "weights_home": ("device", "weights live in the CPU's own DRAM"),
-            "device_bandwidth": (_bandwidth(probe.value("read_DRAM")), seen("read_DRAM")),
-            "residency": ("pinned", "Assumption: a cache keeps weights reused across ops while they fit (L2 as the "
-                                    "scratchpad)"),
-            "prefetch": ("one_deep", "Assumption: hardware prefetchers stream an op's weights while the op before it "
-                                     "runs"),
+            "weights_home": ("DRAM", "weights live in the CPU's own DRAM"),
+            "residency": ("cache", "hardware caches: each op reads its weights from the nearest level still holding them"),
+            "overlap": (1.0, "Assumption: an out-of-order core with hardware prefetchers streams a matmul's weights "
+                             "while it computes (not measured)"),
+            "levels": _levels(probe, seen),
         },
     }
+
+
+def _levels(probe: ProbeResult, seen: "_Cite") -> list[dict[str, Entry]]:
+    """The data caches the OS describes, then DRAM, each with its measured read bandwidth (one thread; all CPUs for a
+    shared level's cap)."""
+    out = []
+    for cache in sorted((c for c in probe.cpu.caches if c.kind != "Instruction"), key=lambda c: c.level):
+        if f"read_{cache.name}" not in probe.figures:
+            continue
+        scope = "core" if cache.per_core else "shared"
+        level: dict[str, Entry] = {
+            "name": (cache.name, f"the OS's level {cache.level} {cache.kind.lower()} cache"),
+            "kind": ("cache", "hardware-managed"),
+            "scope": (scope, f"measured by accelsim probe on {probe.date}: shared by {cache.shared_by} CPU(s), read "
+                             "from /sys/devices/system/cpu/cpu0/cache"),
+            "capacity": (units.format_size(cache.size_bytes), f"measured by accelsim probe on {probe.date}: size read "
+                                                             "from /sys/devices/system/cpu/cpu0/cache"),
+            "read_bandwidth": (_bandwidth(probe.value(f"read_{cache.name}")), seen(f"read_{cache.name}")),
+        }
+        if scope == "shared":
+            _cap(level, probe, cache.name, seen)
+        out.append(level)
+    dram: dict[str, Entry] = {
+        "name": ("DRAM", "main memory"),
+        "kind": ("memory", "where the weights live"),
+        "read_bandwidth": (_bandwidth(probe.value("read_DRAM")), seen("read_DRAM")),
+    }
+    _cap(dram, probe, "DRAM", seen)
+    return out + [dram]
+
+
+def _cap(level: dict[str, Entry], probe: ProbeResult, name: str, seen: "_Cite") -> None:
+    """A shared level's cap for all cores together: what every CPU read at once, when that is more than one thread
+    reads alone (else co-tenants on the other CPUs held it down, and one core's rate is all the file says)."""
+    figure = f"read_all_{name}"
+    if figure in probe.figures and probe.value(figure) > probe.value(f"read_{name}"):
+        level["shared_bandwidth"] = (_bandwidth(probe.value(figure)), seen(figure))
 
 
 class _Cite:
@@ -81,7 +112,7 @@ class _Cite:
         return f"measured by accelsim probe on {self.probe.date}: {self.probe.figures[name].method}"
 
 
-def _formats(probe: ProbeResult, fp32: int, seen: _Cite) -> dict[str, Entry]:
+def _formats(probe: ProbeResult, fp32: float, seen: _Cite) -> dict[str, Entry]:
     out: dict[str, Entry] = {"fp32": (fp32, seen("fp32_macs_per_cycle"))}
     flags = set(probe.cpu.flags)
     vnni = sorted(flags & {"avx512_vnni", "avx_vnni", "asimddp"})
@@ -94,16 +125,6 @@ def _formats(probe: ProbeResult, fp32: int, seen: _Cite) -> dict[str, Entry]:
         out["fp16"] = (FP16_PER_FP32 * fp32, f"Assumption: derived by accelsim probe on {probe.date} from the ISA flag "
                        f"avx512_fp16 (twice the FP32 lanes) as {FP16_PER_FP32} x the measured FP32 rate; not measured")
     return out
-
-
-def _scratchpad(probe: ProbeResult) -> Entry:
-    caches = {c.name: c for c in probe.cpu.caches}
-    l2 = caches.get("L2")
-    if l2 is None:
-        return ("1 MiB", "Assumption: the OS gave no L2 size (/sys/devices/system/cpu/cpu0/cache)")
-    scope = "per core" if l2.per_core else f"shared by {l2.shared_by} CPUs"
-    return (units.format_size(l2.size_bytes), f"measured by accelsim probe on {probe.date}: L2 size read from "
-                                              f"/sys/devices/system/cpu/cpu0/cache ({scope})")
 
 
 def _sig(value: float, digits: int = 4) -> float:
@@ -132,26 +153,27 @@ def hardware_yaml(probe: ProbeResult) -> str:
              "Assumption:;",
              "# nothing was fitted to a workload. Single-thread timings are the minimum CPU time of at least 5 repeats, "
              "pinned,",
-             "# BLAS on one thread. In today's schema a CPU is one core of one-PE arrays (see hwconfigs/cpu_only.yaml).",
-             *_not_in_schema(probe),
+             "# BLAS on one thread.",
              "name: probed_cpu",
              f"description: \"{cpu.model.replace(chr(34), '')} as measured by accelsim probe on {probe.date}\""]
     for section, entries in hardware_values(probe).items():
+        if isinstance(entries, tuple):
+            lines.append(_line(section, *entries, 0))
+            continue
         lines.append(f"{section}:")
         for key, entry in entries.items():
             if isinstance(entry, dict):
                 lines.append(f"  {key}:")
                 lines += [_line(sub, value, comment, 4) for sub, (value, comment) in entry.items()]
+            elif isinstance(entry, list):
+                lines.append(f"  {key}:")
+                for item in entry:
+                    first, *rest = item.items()
+                    lines.append("    - " + _line(first[0], *first[1], 0))
+                    lines += [_line(sub, value, comment, 6) for sub, (value, comment) in rest]
             else:
                 lines.append(_line(key, *entry, 2))
     return "\n".join(lines) + "\n"
-
-
-def _not_in_schema(probe: ProbeResult) -> list[str]:
-    """The memory levels' measured read bandwidths, which today's schema has no place for, as comments."""
-    levels = ", ".join(f"{level} {_sig(probe.value(f'read_{level}') / 1e9, 3)} GB/s ({units.format_size(size)} read)"
-                       for level, size in probe.working_sets.items())
-    return [f"# Not in today's schema: single-thread read bandwidth by level: {levels}; the rest in accelsim probe --json."]
 
 
 def _line(key: str, value: object, comment: str, indent: int) -> str:

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
+from scipy.special import expit
 
 from accelsim.measure.harness import Controls, controlled, time_call
 from accelsim.measure.machine import Cache, CpuInfo, describe_cpu
@@ -156,6 +157,11 @@ def _single_thread(clock: float, sets: dict[str, int], quick: bool) -> dict[str,
     out["exp_L1_ops_per_s"] = _elementwise_rate(2_048, "16 KiB in all: in L1", np.exp)
     rate = out["elementwise_ops_per_s"]
     out["elementwise_ops_per_cycle"] = Figure(rate.value / clock, "op/cycle", f"({rate.method}) / clock")
+    for name, ufunc in SPECIAL.items():  # the special functions as the reference runtime computes them, in L2
+        rate = _elementwise_rate(16_384, "in L2", ufunc)
+        out[f"{name}_ops_per_cycle"] = Figure(rate.value / clock, "op/cycle", f"({rate.method}) / clock")
+    rate = _gather_rate()
+    out["gather_ops_per_cycle"] = Figure(rate.value / clock, "op/cycle", f"({rate.method}) / clock")
     out["topk_per_element"] = _topk_cost()
     out["merge_per_element"] = _merge_cost()
     return out
@@ -231,8 +237,34 @@ def _elementwise_rate(n: int, where: str, ufunc: np.ufunc = np.multiply) -> Figu
 
     extra = max(timed(n) - timed(16), 1e-12)
     return Figure((n - 16) / extra, "op/s",
-                  f"np.{ufunc.__name__} of {n:,}-element float32 arrays ({where}), 200 calls, minimum CPU time of 7 "
+                  f"{'scipy.special' if ufunc is expit else 'np'}.{ufunc.__name__} of {n:,}-element float32 arrays ({where}), "
+                  "200 calls, minimum CPU time of 7 "
                   f"repeats, less the same for 16 elements: elements per second beyond the call overhead")
+
+
+#: The special functions ``runtime.kernels: eager`` workloads evaluate, as the reference runtime computes them
+#: (``accelsim/measure/reference.py``: sigmoid is scipy.special.expit).
+SPECIAL = {"sigmoid": expit, "tanh": np.tanh, "exp": np.exp}
+
+
+def _gather_rate() -> Figure:
+    """Elements per second of a data rearrangement (an im2col copy, a transpose): a 256 x 256 float32 array copied
+    into a contiguous transposed one (256 KiB each way, in L2), less the same for 4 x 4."""
+    def timed(n: int) -> float:
+        src = np.full((n, n), 0.5, np.float32)
+        dst = np.empty((n, n), np.float32)
+
+        def loop():
+            for _ in range(100):
+                np.copyto(dst, src.T)
+
+        return time_call(loop, repeats=7).cpu_min / 100
+
+    extra = max(timed(256) - timed(4), 1e-12)
+    return Figure((256 * 256 - 16) / extra, "op/s",
+                  "np.copyto of a 256 x 256 float32 array's transpose into a contiguous one (256 KiB each way, in L2), "
+                  "100 calls, minimum CPU time of 7 repeats, less the same for 4 x 4: elements rearranged per second "
+                  "beyond the call overhead")
 
 
 def _topk_cost() -> Figure:

@@ -26,6 +26,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Callable
 
 import numpy as np
@@ -190,13 +191,28 @@ def _run_ffn(r: _Runner, x: np.ndarray, projection: str) -> np.ndarray:
     return layer_norm(out, r.p["final_g"], r.p["final_b"]) if r.layer.spec.final_norm else out
 
 
+@lru_cache(maxsize=64)
 def relative_positions(frames: int, dim: int) -> np.ndarray:
-    """Sinusoidal encodings of the relative distances i - j = T - 1 .. -(T - 1), one row each (2T - 1, dim)."""
+    """Sinusoidal encodings of the relative distances i - j = T - 1 .. -(T - 1), one row each (2T - 1, dim); they
+    depend on the length only, so a runtime computes them once per length (cached here: read-only)."""
     distance = np.arange(frames - 1, -frames, -1, dtype=np.float64)[:, None]
     freq = np.exp(-math.log(10000.0) * np.arange(0, dim, 2) / dim)[None, :]
     out = np.empty((2 * frames - 1, dim))
     out[:, 0::2], out[:, 1::2] = np.sin(distance * freq), np.cos(distance * freq[:, : dim // 2])
-    return out.astype(F32)
+    out = out.astype(F32)
+    out.flags.writeable = False
+    return out
+
+
+def relative_shift(position: np.ndarray) -> np.ndarray:
+    """Transformer-XL's relative shift: ``out[h, i, j] = position[h, i, T - 1 - i + j]`` as a strided view of the
+    (heads, T, 2T - 1) scores (row i starts T - 1 - i columns in, so rows step by 2T - 2 elements); the add that
+    reads it does the gather, with no index arrays."""
+    heads, frames, width = position.shape
+    flat = np.ascontiguousarray(position).reshape(heads, frames * width)[:, frames - 1:]
+    item = flat.itemsize
+    return np.lib.stride_tricks.as_strided(flat, shape=(heads, frames, frames),
+                                           strides=(frames * width * item, (width - 1) * item, item), writeable=False)
 
 
 def _run_mhsa(r: _Runner, x: np.ndarray, projection: str) -> np.ndarray:
@@ -209,8 +225,7 @@ def _run_mhsa(r: _Runner, x: np.ndarray, projection: str) -> np.ndarray:
     pos = (relative_positions(frames, d) @ r.t["Wpos"]).reshape(2 * frames - 1, heads, dh).transpose(1, 2, 0)
     content = (q + r.p["u"].reshape(heads, 1, dh)) @ k.transpose(0, 2, 1)
     position = (q + r.p["v"].reshape(heads, 1, dh)) @ pos  # (heads, T, 2T - 1), column = T - 1 - (i - j)
-    shift = frames - 1 - np.arange(frames)[:, None] + np.arange(frames)[None, :]
-    position = np.take_along_axis(position, np.broadcast_to(shift, (heads, frames, frames)), axis=2)
+    position = relative_shift(position)
     attention = softmax((content + position) * F32(1 / math.sqrt(dh)))
     context = (attention @ v).transpose(1, 0, 2).reshape(frames, d)
     return x + context @ r.t["Wo"] + r.p["bo"]

@@ -106,8 +106,13 @@ class CpuSpec(Strict):
         description="Multiply-accumulates per cycle per core that a matmul sustains, by arithmetic format (fp32, bf16, "
                     "fp16, int8: FMA, AVX-512, VNNI or AMX units); each more than 0, at most 1,000,000,000.")
     vector_ops_per_cycle: float = Field(
-        gt=0, le=10**9, description="Element-wise operations per cycle per core (activation functions, products, "
-                                    "quantizers) from the SIMD width; more than 0, at most 1,000,000,000.")
+        gt=0, le=10**9, description="Element-wise operations per cycle per core (additions, products, quantizers) from "
+                                    "the SIMD width; more than 0, at most 1,000,000,000.")
+    special_ops_per_cycle: dict[Literal["sigmoid", "tanh", "exp", "gather"], Annotated[float, Field(gt=0, le=10**9)]] = Field(
+        default_factory=dict,
+        description="Evaluations per cycle per core of special functions, as the runtime computes them: sigmoid, tanh, "
+                    "exp, and gather (a data rearrangement such as an im2col copy); one not listed runs at "
+                    "vector_ops_per_cycle; each more than 0, at most 1,000,000,000.")
     call_overhead: Seconds = Field(description="The runtime's fixed cost of one op (a kernel call), e.g. '1 us'; at most 1 hour.")
     launch_overhead: Seconds = Field("0 s", description="Starting one program (the encoder graph, a decode iteration), "
                                                         "beyond its ops' calls; at most 1 hour.")
@@ -219,7 +224,8 @@ class MemorySpec(Strict):
         description="'pinned': weights used more than once stay in the scratchpads while they fit (the scratchpad's weight_fraction); "
                     "'per_op': every op fetches its weights, as a runtime that runs each op as its own kernel does; "
                     "'cache': every op reads its weights from the nearest cache level that holds everything read since "
-                    "their last use (least recently used out first), else from where they live.",
+                    "their last use (least recently used out first), else from where they live (with no cache level: "
+                    "always from there).",
     )
     prefetch: Literal["one_deep", "on_demand"] = Field(
         "one_deep",
@@ -253,8 +259,6 @@ class MemorySpec(Strict):
         if self.overlap is not None and home.via_link:
             raise ValueError("overlap streams weights during an op, which needs them in device memory, not across the link")
         kinds = {level.kind for level in self.levels}
-        if self.residency == "cache" and "cache" not in kinds:
-            raise ValueError("residency 'cache' needs a level of kind 'cache'")
         if self.residency != "cache" and "scratchpad" not in kinds:
             raise ValueError(f"residency {self.residency!r} keeps weights in a scratchpad; the hierarchy has none "
                              "(use residency 'cache')")

@@ -155,6 +155,11 @@ class RuntimeSpec(Strict):
         True, description="The host search copies each surviving hypothesis's recurrent state (h and c of every LSTM of the "
                           "prediction network and the LMs, FP32) every decode iteration, at hw.host.memory_bandwidth; false "
                           "leaves the copy out (an ablation).")
+    kernels: Literal["fused", "eager"] = Field(
+        "fused", description="How many kernels the runtime calls per op: 'fused', one (an inference runtime that fuses "
+                             "each op's element-wise work into one kernel); 'eager', one per element-wise operation "
+                             "(numpy, PyTorch eager: a layer norm is nine calls, an LSTM cell eight), each paying the "
+                             "device's per-call overhead.")
     prefetch_next_iteration: bool = Field(
         False, description="While the host fuses, sorts and merges the scores of a decode iteration, the idle link "
                            "brings in the first weights the next iteration will use, as much as the free scratchpad "

@@ -34,6 +34,13 @@ def _non_negative_int(text: str) -> int:
     return value
 
 
+class _Parser(argparse.ArgumentParser):
+    """Bad flags are one line, like every other error of accelsim: no usage block before it."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def _dumps(obj: object, what: str) -> str:
     """Strict JSON (RFC 8259: no Infinity or NaN); a non-finite number is a clear error, never in the output."""
     try:
@@ -77,9 +84,11 @@ def _add_workers(p: argparse.ArgumentParser, what: str = "") -> None:
 
 
 def _add_model_flags(p: argparse.ArgumentParser, with_beam: bool = True, hardware: bool = True) -> None:
+    from accelsim.spec.precision import PRESETS
+
     p.add_argument("--precision", metavar="P",
-                   help="precision preset for every network (fp32, fp16, int8, int4, w2a4) or per network, "
-                        "e.g. rnnt=int4,lm_ext=int8,lm_src=fp32 (groups: rnnt, lms)")
+                   help=f"precision preset for every network ({', '.join(PRESETS)}; accelsim list describes them) or "
+                        "per network, e.g. rnnt=int4,lm_ext=int8,lm_src=fp32 (groups: rnnt, lms)")
     if with_beam:
         p.add_argument("--beam", type=_positive_int, metavar="N", help="beam width (default: the workload's)")
     p.add_argument("--lm", dest="lm", action=argparse.BooleanOptionalAction, default=None,
@@ -95,7 +104,7 @@ def _add_model_flags(p: argparse.ArgumentParser, with_beam: bool = True, hardwar
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="accelsim",
         description="Discrete-event performance simulator for quantized speech recognition (RNN-T with LM fusion) "
                     "on an AI accelerator: a coprocessor, a host CPU and the link between them.",
@@ -162,12 +171,14 @@ def build_parser() -> argparse.ArgumentParser:
                       "indices + a codebook), parameters kept in FP32 and stored size (with --json: a 'layers' list)")
     size.set_defaults(func=cmd_size)
 
+    from accelsim.calibrate.reproduce import REPRODUCE_FILES
+
     rep = sub.add_parser("reproduce", help="run every setting of the paper's hardware study and compare with its figures",
                          description="Simulate the paper's study (FP16/INT8/INT4 x with/without LMs x 32/64 Gbps x beam "
-                                     "1..16, and Table 1's mixed-precision rows), write fig2a.png, fig2b.png, table1.csv, "
-                                     "comparison.csv and ablation.csv, and print every published figure next to "
-                                     "accelsim's, then each figure's error with one modelling mechanism switched off at "
-                                     "a time (the ablation table).")
+                                     f"1..16, and Table 1's mixed-precision rows), write {', '.join(REPRODUCE_FILES)} "
+                                     "(energy.png when the machine has an energy model), and print every published "
+                                     "figure next to accelsim's, then each figure's error with one modelling mechanism "
+                                     "switched off at a time (the ablation table).")
     rep.add_argument("--out", default="reports/paper", help="output folder (default: reports/paper)")
     rep.add_argument("--workload", default=DEFAULT_WORKLOAD, help=f"workload YAML (default: {DEFAULT_WORKLOAD})")
     rep.add_argument("--hardware", default=DEFAULT_HW, help=f"hardware YAML (default: {DEFAULT_HW})")
@@ -313,7 +324,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
     from accelsim.sweep import load_recipe, run_sweep
     from accelsim.sweep.recipe import expand
-    from accelsim.sweep.run import default_out
+    from accelsim.sweep.run import default_out, sweep_files
 
     recipe = load_recipe(args.recipe)
     out = args.out or default_out(recipe)
@@ -332,7 +343,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     print(f"{recipe.spec.name}: {len(table)} points, " + ", ".join(f"{n} {s}" for s, n in counts.items()))
     for _, row in table[table["status"] != "ok"].head(5).iterrows():
         print(f"  point {row['point']}: {row['status']}: {row['error']}")
-    print(f"wrote {out}/results.csv" + "".join(f", {out}/{p.file}" for p in recipe.spec.plots))
+    print(f"wrote {', '.join(str(f) for f in sweep_files(recipe, out))}")
     return _failures(table, args.allow_failures)
 
 

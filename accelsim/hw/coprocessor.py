@@ -117,17 +117,40 @@ def weight_path(cop: CoprocessorSpec, weight_bits: int, act_bits: int, codebook_
     return f"decode_{cop.codebook_decode}", select_format(cop, codebook_bits, act_bits)
 
 
+#: How reports name the decode of codebook weights.
+_DECODES = {"decode_sfu": "codebook decoded on the SFU", "decode_load_path": "codebook decoded in the load path"}
+
+
+def _unit_and_path(cop: CoprocessorSpec, weight_bits: int, act_bits: int, codebook_bits: int) -> tuple[str, str]:
+    """('int8', 'decode_sfu'), ('lut (4-bit indices)', 'lut'), ('int4', 'native'): the MAC units and the path to them."""
+    path, fmt = weight_path(cop, weight_bits, act_bits, codebook_bits)
+    return (f"lut ({weight_bits}-bit indices)" if path == "lut" else fmt), path
+
+
 def describe_path(cop: CoprocessorSpec, weight_bits: int, act_bits: int, codebook_bits: int = 0) -> str:
     """The path as reports print it: 'int4', 'lut (4-bit indices)', 'int8 (codebook decoded on the SFU)'."""
-    path, fmt = weight_path(cop, weight_bits, act_bits, codebook_bits)
-    return {"native": fmt, "lut": f"lut ({weight_bits}-bit indices)",
-            "decode_sfu": f"{fmt} (codebook decoded on the SFU)",
-            "decode_load_path": f"{fmt} (codebook decoded in the load path)"}[path]
+    units, path = _unit_and_path(cop, weight_bits, act_bits, codebook_bits)
+    return f"{units} ({_DECODES[path]})" if path in _DECODES else units
 
 
 def layer_format(cop: CoprocessorSpec, p: LayerPrecision) -> str:
     """The format a layer's matmuls run in, with the path of codebook weights (decoded, or on LUT MACs)."""
     return describe_path(cop, p.weight_bits, p.act_bits, p.codebook_bits if p.codebook else 0)
+
+
+def network_formats(cop: CoprocessorSpec, precisions: list[LayerPrecision]) -> str:
+    """The MAC formats of a network's matmul layers, each once, in layer order: 'int8+int4', or
+    'int8 (codebook decoded in the load path for 17 of 18 layers)' when only some of its layers decode codebooks."""
+    found: dict[str, list[str]] = {}
+    for p in precisions:
+        units, path = _unit_and_path(cop, p.weight_bits, p.act_bits, p.codebook_bits if p.codebook else 0)
+        found.setdefault(units, []).append(path)
+    parts = []
+    for units, paths in found.items():
+        notes = [_DECODES[path] + (f" for {paths.count(path)} of {len(paths)} layers" if paths.count(path) < len(paths) else "")
+                 for path in dict.fromkeys(paths) if path in _DECODES]
+        parts.append(units + (f" ({'; '.join(notes)})" if notes else ""))
+    return "+".join(parts)
 
 
 def codebook_matmul_seconds(cop: CoprocessorSpec, weight_bits: int, act_bits: int, codebook_bits: int, weights: int,

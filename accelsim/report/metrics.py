@@ -10,7 +10,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from accelsim.graph.ir import COMPONENTS
-from accelsim.hw.coprocessor import layer_format
+from accelsim.hw.coprocessor import network_formats
 from accelsim.hw.energy import energy, work_counters
 from accelsim.hw.link import link_bytes_per_s
 from accelsim.memo import Memo
@@ -192,12 +192,13 @@ MATMUL_KINDS = ("lstm", "blstm", "linear", "conv_subsampling", "conformer_ffn", 
 
 
 def formats_of(model: Model, hw: HardwareSpec) -> dict[str, str]:
-    """Per network, the distinct arithmetic formats its matmul layers run in, in layer order ("int8+int4")."""
+    """Per network, the distinct arithmetic formats its matmul layers run in, in layer order ("int8+int4"; see
+    :func:`accelsim.hw.coprocessor.network_formats`)."""
     out = {}
     for name, network in model.networks.items():
-        found = [layer_format(hw.coprocessor, l.precision) for l in network.layers if l.kind in MATMUL_KINDS]
+        found = [l.precision for l in network.layers if l.kind in MATMUL_KINDS]
         if found:
-            out[name] = "+".join(dict.fromkeys(found))
+            out[name] = network_formats(hw.coprocessor, found)
     return out
 
 

@@ -31,6 +31,7 @@ from accelsim.report.metrics import RESOURCE_CLASSES
 from accelsim.serve.result import SERVE_COLUMNS
 from accelsim.spec.base import Strict
 from accelsim.spec.loader import Change, Variation, flag_variation, read_yaml, validate
+from accelsim.spec.precision import parse_precision_flag
 
 METRICS = ("rtf", "time_s", "rtf_p50", "rtf_p90", "rtf_p99", "model_size_MB", "compression")
 #: Every numeric column of a results table a plot may show (``SimResult.row``; a test keeps them in step).
@@ -46,9 +47,17 @@ RESULT_COLUMNS = (*METRICS, "audio_s", "utterances", "beam", "iterations", "link
 PLOT_SUFFIXES = (".png", ".svg", ".pdf")
 
 
-def _check_axis(name: str) -> str:
+def _check_axis(name: str, values: list[Any]) -> str:
+    """A known kind of axis; a precision axis's values are presets (or per-network flags), checked here so that a bad
+    one is an error of the recipe's key, not of a --precision flag the user never typed."""
     if name != "precision" and not name.startswith(("hw.", "workload.")):
         raise ValueError(f"axis {name!r}: expected 'precision' or a dotted path starting with 'hw.' or 'workload.'")
+    if name == "precision":
+        for i, value in enumerate(values):
+            try:
+                parse_precision_flag(str(value))
+            except ValueError as exc:
+                raise ValueError(f"precision[{i}]: {exc}") from None
     return name
 
 
@@ -106,7 +115,7 @@ class RecipeSpec(Strict):
     @classmethod
     def _axes(cls, value: dict[str, list[Any]]) -> dict[str, list[Any]]:
         for name, values in value.items():
-            _check_axis(name)
+            _check_axis(name, values)
             if not values:
                 raise ValueError(f"axis {name!r} has no values")
         return value
@@ -116,8 +125,11 @@ class RecipeSpec(Strict):
     def _zips(cls, value: list[dict[str, list[Any]]]) -> list[dict[str, list[Any]]]:
         for i, group in enumerate(value):
             lengths = {len(v) for v in group.values()}
-            for name in group:
-                _check_axis(name)
+            for name, values in group.items():
+                try:
+                    _check_axis(name, values)
+                except ValueError as exc:
+                    raise ValueError(f"zip.{i}: {exc}") from None
             if len(lengths) != 1 or 0 in lengths:
                 raise ValueError(f"zip.{i}: every axis of a zipped group needs the same, non-zero number of values")
         return value

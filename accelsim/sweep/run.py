@@ -128,11 +128,23 @@ def _table(points: list[Point], rows: dict[int, dict[str, Any]], resolved: dict[
     return table
 
 
+def _parquet() -> bool:
+    """Whether results.parquet is written (pyarrow is installed)."""
+    import importlib.util
+
+    return importlib.util.find_spec("pyarrow") is not None
+
+
+def sweep_files(recipe: Recipe, out: str | Path) -> list[Path]:
+    """Every file a sweep of ``recipe`` writes into ``out`` (besides the points it keeps in ``out/points``)."""
+    out = Path(out)
+    tables = ["results.csv"] + (["results.parquet"] if _parquet() else [])
+    return [out / name for name in tables] + [out / plot.file for plot in recipe.spec.plots]
+
+
 def _write_results(out: Path, table: pd.DataFrame) -> None:
     atomic_write_text(out / "results.csv", table.to_csv(index=False), parents=True)
-    try:
-        import pyarrow  # noqa: F401
-    except ImportError:
+    if not _parquet():
         return
     import io
 

@@ -42,7 +42,12 @@ def test_recovers_a_known_link_efficiency(run_cli, tmp_path, small_workload, hw_
     original = hw_path.read_text().splitlines()
     written = out.read_text().splitlines()
     assert len(original) == len(written)
-    assert sum(a != b for a, b in zip(original, written)) == 1
+    assert sum(a != b for a, b in zip(original[1:], written[1:])) == 1
+    # the editor's schema line still finds the schema from where the file was written
+    prefix = "# yaml-language-server: $schema="
+    assert written[0].startswith(prefix) and original[0].startswith(prefix)
+    schema = (out.parent / written[0].removeprefix(prefix)).resolve()
+    assert schema == (hw_path.parent / original[0].removeprefix(prefix)).resolve() and schema.is_file()
     assert "mine" in proc.stdout and "efficiency" in proc.stdout
 
 

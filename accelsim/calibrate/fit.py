@@ -24,7 +24,7 @@ from accelsim.report.compare import Comparison, compare, settings_needed
 from accelsim.spec import units
 from accelsim.spec.hardware import HardwareSpec
 from accelsim.spec.loader import Variation, load_hardware, load_workload, read_yaml
-from accelsim.spec.schema import field_at, unit_at
+from accelsim.spec.schema import EDITOR_SCHEMA, editor_schema_line, field_at, unit_at
 from accelsim.spec.targets import TargetsFile
 from accelsim.pipeline import resolve
 from accelsim.sweep.runner import run_points
@@ -228,6 +228,8 @@ def write_calibrated(hardware: str | Path, out: str | Path, fit: Fit, parameters
         indent = re.match(r"\s*", lines[index]).group(0)
         note = f"calibrated: {procedure}; range {p.low:g}..{p.high:g}{(' ' + p.unit) if p.unit else ''}; {date}"
         lines[index] = f"{indent}{key}: {p.to_yaml(fit.values[p.path])}  # {note}"
+    if lines and lines[0].startswith(EDITOR_SCHEMA) and "://" not in lines[0]:  # keep it pointing at the schema
+        lines[0] = editor_schema_line(Path(hardware).parent / lines[0].removeprefix(EDITOR_SCHEMA), out)
     text = "\n".join(lines) + "\n"
     atomic_write_text(out, text, parents=False)  # calibrate --out: the folder must exist
     try:

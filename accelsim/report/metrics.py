@@ -188,7 +188,8 @@ def finite(result: SimResult) -> SimResult:
 
 
 #: Layer kinds lowered to matmuls (the others run on the special-function units).
-MATMUL_KINDS = ("lstm", "blstm", "linear", "conv_subsampling", "conformer_ffn", "conformer_mhsa", "conformer_conv")
+MATMUL_KINDS = ("lstm", "blstm", "gru", "bgru", "linear", "conv1d", "conv_subsampling", "conformer_ffn", "conformer_mhsa",
+                "conformer_conv")
 
 
 def formats_of(model: Model, hw: HardwareSpec) -> dict[str, str]:

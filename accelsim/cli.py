@@ -249,7 +249,52 @@ def build_parser() -> argparse.ArgumentParser:
                           "which a new process pool per evaluation would not speed up on a few cores)")
     cal.set_defaults(func=cmd_calibrate)
     _add_reference_commands(sub)
+    _add_import_command(sub)
     return parser
+
+
+def _add_import_command(sub) -> None:
+    imp = sub.add_parser("import", help="turn a speech model exported to ONNX into a workload YAML",
+                         description="Read MODEL.onnx (a whole transducer), or three files (encoder, prediction network, "
+                                     "joint network, in that order), map its nodes to accelsim layers (shapes and "
+                                     "parameters from the initializers, bits from QuantizeLinear/DequantizeLinear or "
+                                     "MatMulInteger) and write a workload. The parts of one graph are told apart by "
+                                     "structure (features and labels as inputs) or names, or by --encoder, --predictor "
+                                     "and --joint. Needs pip install 'accelsim[onnx]'.")
+    imp.add_argument("models", nargs="+", metavar="MODEL.onnx", help="one ONNX file, or three (encoder, prediction, joint)")
+    imp.add_argument("--out", required=True, metavar="FILE.yaml", help="where to write the workload, e.g. workloads/mine.yaml")
+    for flag, part in (("--encoder", "encoder"), ("--predictor", "prediction network"), ("--joint", "joint network")):
+        imp.add_argument(flag, metavar="PREFIX", help=f"node names of the {part} begin with PREFIX (one graph only)")
+    imp.add_argument("--as-elementwise", action="append", default=[], metavar="OP",
+                     help="count nodes of op type OP, which accelsim has no layer for, as element-wise work (one "
+                          "operation per element; a warning names each node) instead of refusing (repeatable)")
+    imp.add_argument("--name", help="the workload's name (default: the file's stem; with three files, their folder's name)")
+    imp.add_argument("--frames", type=_positive_int, default=150, metavar="N",
+                     help="encoder frames of the utterance (default 150; an assumption the graph cannot give)")
+    imp.add_argument("--frame-shift", default="20 ms", metavar="TIME",
+                     help="audio per encoder frame (default '20 ms'; an assumption the graph cannot give)")
+    imp.set_defaults(func=cmd_import)
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from accelsim.files import atomic_write_text
+    from accelsim.importer import import_onnx
+    from accelsim.spec.schema import editor_schema_line
+
+    prefixes = {"encoder": args.encoder, "prediction": args.predictor, "joint": args.joint}
+    imported = import_onnx(args.models, prefixes if any(prefixes.values()) else None, frozenset(args.as_elementwise))
+    for warning in imported.warnings:
+        print(f"accelsim import: warning: {warning}", file=sys.stderr)
+    schema = Path("reports") / "reference" / "workload.schema.json"  # the repository's, when run from a clone
+    first = editor_schema_line(schema, args.out) if schema.is_file() else None
+    default = Path(args.models[0]).stem if len(args.models) == 1 else Path(args.models[0]).resolve().parent.name
+    text = imported.yaml_text(args.name or default, args.frames, args.frame_shift, first)
+    atomic_write_text(args.out, text, parents=True)
+    print(imported.summary())
+    print(f"wrote {args.out}")
+    return 0
 
 
 def _progress(desc: str, total: int):

@@ -53,7 +53,7 @@ def test_readme_opens_with_the_two_commands():
 def workdir(tmp_path_factory) -> Path:
     """A folder with the shipped inputs, so that commands writing outputs leave the repo alone."""
     work = tmp_path_factory.mktemp("readme")
-    for folder in ("workloads", "hwconfigs", "tests/benchmarks"):
+    for folder in ("workloads", "hwconfigs", "tests/benchmarks", "examples"):
         shutil.copytree(REPO / folder, work / folder)
     (work / "reports" / "baselines").mkdir(parents=True)
     for recipe in (REPO / "reports").glob("*.yaml"):

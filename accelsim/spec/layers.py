@@ -227,9 +227,10 @@ class ConvSubsampling(LayerSpec):
         return self.output
 
 
-class _ConformerModule(LayerSpec):
-    dim: Width = Field(description="Model dimension (input and output width); at most 1,000,000.")
-    encoder_only: ClassVar[bool] = True
+class _Dim(LayerSpec):
+    """A layer whose input and output are ``dim`` features (and whose ``heads``, if it has them, divide them)."""
+
+    dim: Width = Field(description="Features in and out; at most 1,000,000.")
 
     @model_validator(mode="after")
     def _heads_divide_dim(self):
@@ -244,6 +245,11 @@ class _ConformerModule(LayerSpec):
 
     def output_size(self) -> int:
         return self.dim
+
+
+class _ConformerModule(_Dim):
+    dim: Width = Field(description="Model dimension (input and output width); at most 1,000,000.")
+    encoder_only: ClassVar[bool] = True
 
 
 @register_layer("conformer_ffn")
@@ -342,17 +348,6 @@ class Conformer(LayerSpec):
 # ---------------------------------------------------------------- generic layers (what `accelsim import` maps a graph to)
 
 
-class _Dim(LayerSpec):
-    dim: Width = Field(description="Features in and out; at most 1,000,000.")
-
-    @property
-    def input(self) -> int:
-        return self.dim
-
-    def output_size(self) -> int:
-        return self.dim
-
-
 @register_layer("conv1d")
 class Conv1d(LayerSpec):
     """A 1-D convolution over the frames (stride 1, the frame count kept): ``output`` x ``input``/``groups`` x ``kernel``
@@ -395,12 +390,6 @@ class Attention(_Dim):
     kind: Literal["attention"] = Field("attention", description="Layer kind.")
     heads: int = Field(1, gt=0, le=1024, description="Attention heads (dim must be a multiple); at most 1,024.")
     encoder_only: ClassVar[bool] = True
-
-    @model_validator(mode="after")
-    def _heads_divide_dim(self):
-        if self.dim % self.heads:
-            raise ValueError(f"dim {self.dim} is not a multiple of heads {self.heads}")
-        return self
 
 
 @register_layer("layer_norm")

@@ -358,7 +358,7 @@ class Conv1d(LayerSpec):
     output: Width = Field(description="Output channels; at most 1,000,000.")
     kernel: int = Field(gt=0, le=1024, description="Kernel width in frames; at most 1,024.")
     groups: int = Field(1, gt=0, le=1_000_000, description="Channel groups (dividing input and output); input for a "
-                                                           "depthwise convolution.")
+                                                           "depthwise convolution; at most 1,000,000.")
     bias: bool = Field(True, description="Has a bias vector (kept in FP32).")
     encoder_only: ClassVar[bool] = True
 
@@ -410,9 +410,10 @@ class Elementwise(LayerSpec):
 
     kind: Literal["elementwise"] = Field("elementwise", description="Layer kind.")
     input: Width = Field(description="Features in; at most 1,000,000.")
-    output: Width | None = Field(None, description="Features out (default: input; a GLU halves them).")
+    output: Width | None = Field(None, description="Features out (default: input; a GLU halves them); at most 1,000,000.")
     ops: int = Field(1, gt=0, le=10_000, description="Operations per input element; at most 10,000.")
-    fp32_params: int = Field(0, ge=0, le=1_000_000_000, description="Parameters it reads, kept in FP32; at most 10^9.")
+    fp32_params: int = Field(0, ge=0, le=1_000_000_000,
+                             description="Parameters it reads, kept in FP32; at most 1,000,000,000.")
 
     def bias_params(self) -> int:
         return self.fp32_params

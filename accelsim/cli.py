@@ -248,6 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="processes per evaluation (default 1: an evaluation is about ten short simulations, "
                           "which a new process pool per evaluation would not speed up on a few cores)")
     cal.set_defaults(func=cmd_calibrate)
+    _add_measure_commands(sub)
     _add_reference_commands(sub)
     _add_import_command(sub)
     return parser
@@ -592,6 +593,100 @@ def cmd_size(args: argparse.Namespace) -> int:
         print(format_size(report))
         if layers is not None:
             print("\n" + format_layer_sizes(layers))
+    return 0
+
+
+# ---------------------------------------------------------------- this machine: probe and measure
+
+
+def _add_measure_commands(sub) -> None:
+    pro = sub.add_parser("probe", help="characterise this CPU with micro-benchmarks and write a hardware YAML",
+                         description="Describe the local CPU (model, caches, ISA flags) and measure it with numpy "
+                                     "micro-benchmarks only (clock, single-thread and all-core float32 matmul, read "
+                                     "bandwidth inside each cache level and in DRAM, per-call overhead), pinned, "
+                                     "repeated, minimum CPU time; --out writes a hardware YAML in which every value "
+                                     "cites how it was measured.")
+    pro.add_argument("--out", metavar="FILE.yaml", help="write the hardware YAML (today's schema) to FILE")
+    pro.add_argument("--quick", action="store_true", help="smaller problems and fewer passes (a few seconds; still "
+                                                          "at least 5 repeats of each figure)")
+    _add_json(pro)
+    pro.set_defaults(func=cmd_probe)
+
+    mea = sub.add_parser("measure", help="run a workload's encoder and one decode iteration on this CPU and compare "
+                                         "with accelsim's prediction",
+                         description="Run WORKLOAD's encoder and its typical decode iteration for real in a numpy "
+                                     "float32 reference runtime (random weights at the model's shapes), pinned, BLAS on "
+                                     "--threads threads, at least 5 repeats, and print the minimum and median CPU time "
+                                     "beside accelsim's prediction of the same work on HW, with the error.")
+    mea.add_argument("workload", help="workload YAML, e.g. workloads/measure/lstm640.yaml")
+    mea.add_argument("hardware", nargs="?", help="hardware YAML (default: a fresh accelsim probe of this machine)")
+    _add_model_flags(mea, with_beam=True)
+    mea.add_argument("--repeats", type=_at_least_five, default=5, metavar="N", help="timed repeats, at least 5 "
+                                                                                  "(default 5)")
+    mea.add_argument("--threads", type=_positive_int, default=1, metavar="N",
+                     help="CPUs and BLAS (onnxruntime intra-op) threads the reference runs on (default 1)")
+    mea.add_argument("--onnxruntime", action="store_true",
+                     help="also run the encoder through onnxruntime (pip install 'accelsim[measure]')")
+    _add_json(mea)
+    mea.set_defaults(func=cmd_measure)
+
+
+def _at_least_five(text: str) -> int:
+    value = _positive_int(text)
+    if value < 5:
+        raise argparse.ArgumentTypeError(f"expected at least 5 repeats (a minimum of fewer is not robust), got {text!r}")
+    return value
+
+
+def cmd_probe(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from accelsim.measure.hwyaml import hardware_yaml
+    from accelsim.measure.probe import format_probe, run_probe
+
+    if args.out and not Path(args.out).absolute().parent.is_dir():  # before minutes of measuring, not after
+        raise AccelsimError(f"{args.out}: cannot write: folder {Path(args.out).absolute().parent} does not exist")
+    probe = run_probe(quick=args.quick)
+    if args.out:
+        from accelsim.files import atomic_write_text
+
+        atomic_write_text(args.out, hardware_yaml(probe), parents=False)  # --out: its folder must exist
+    print(_dumps(probe.to_dict(), "probe") if args.json else format_probe(probe))
+    if args.out and not args.json:
+        print(f"\nwrote {args.out}")
+    return 0
+
+
+def cmd_measure(args: argparse.Namespace) -> int:
+    import tempfile
+    from dataclasses import replace
+
+    import accelsim.api as api
+    from accelsim.measure.compare import format_measurement, measure
+
+    if args.onnxruntime:
+        from accelsim.measure.onnx_graph import require_onnxruntime
+
+        require_onnxruntime()
+    with tempfile.TemporaryDirectory(prefix="accelsim-probe-") as folder:
+        hardware = args.hardware
+        if hardware is None:
+            from accelsim.measure.hwyaml import hardware_yaml
+            from accelsim.measure.probe import run_probe
+
+            from accelsim.measure.compare import check_measurable
+            from accelsim.spec.loader import load_workload
+
+            check_measurable(load_workload(args.workload, _flag_overrides(args)), args.workload)  # before the probe
+            hardware = f"{folder}/probe.yaml"
+            with open(hardware, "w") as handle:
+                handle.write(hardware_yaml(run_probe()))
+        point = api.resolve(args.workload, hardware, _flag_overrides(args))
+    result = measure(point, args.workload, repeats=args.repeats, threads=args.threads, onnxruntime=args.onnxruntime)
+    if args.hardware is None:
+        result = replace(result, notes=(*result.notes, "predicted on a fresh probe of this machine (accelsim probe "
+                                                       "--out FILE.yaml keeps one to predict on)"))
+    print(_dumps(result.to_dict(), "measure") if args.json else format_measurement(result))
     return 0
 
 

@@ -16,11 +16,12 @@ _ALL: list["Memo"] = []
 class Memo:
     """A bounded mapping from a content key to what was computed for it."""
 
-    def __init__(self, name: str, maxsize: int):
+    def __init__(self, name: str, maxsize: int, register: bool = True):
         self.name = name
         self.maxsize = maxsize
         self._data: OrderedDict[Hashable, Any] = OrderedDict()
-        _ALL.append(self)
+        if register:  # a memo held by an object that is itself in a registered memo is forgotten with it
+            _ALL.append(self)
 
     def get(self, key: Hashable, make: Callable[[], Any]) -> Any:
         """The value for ``key``, computing it with ``make()`` the first time."""

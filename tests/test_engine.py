@@ -24,6 +24,7 @@ from accelsim.hw.coprocessor import device_weight_bits
 from accelsim.hw.cost import op_cost
 from accelsim.report.metrics import breakdowns, critical_path, occupancy
 from accelsim.sim.engine import Record, Run, simulate_ops
+from accelsim.sim.target import target_for
 from accelsim.sim.policies import cores_per_lane
 from accelsim.spec.hardware import HardwareSpec
 from accelsim.workload.model import build_model
@@ -57,7 +58,7 @@ class Lowered:
 def _lower_and_run(overrides: list[str]) -> Lowered:
     spec, hw = resolve(WORKLOAD, HW, overrides)
     ops = lower(build_model(spec), spec.utterance.frames, decode_trace(spec))
-    return Lowered(ops, hw, simulate_ops(ops, hw), spec.utterance.frames * spec.utterance.frame_shift)
+    return Lowered(ops, hw, simulate_ops(ops, target_for(hw)), spec.utterance.frames * spec.utterance.frame_shift)
 
 
 def _physical(resource: str) -> list[str]:

@@ -1,6 +1,7 @@
 """The packages import strictly downward along the pipeline, and no module imports itself back.
 
-    errors, files, memo -> spec -> workload, importer -> graph -> hw -> sim -> report -> pipeline -> serve -> sweep -> calibrate -> api -> cli
+    errors, files, memo -> spec -> workload, importer -> graph -> hw -> sim -> report -> pipeline -> serve -> sweep -> calibrate
+    -> api -> measure -> cli
 
 Every import counts, also the ones inside functions: a lazy import that goes upward is still a knot.
 """
@@ -17,7 +18,9 @@ PACKAGE = Path(__file__).resolve().parents[1] / "accelsim"
 RANKS = {
     "errors": 0, "files": 0, "memo": 0, "reference": 0,
     "spec": 1, "workload": 2, "importer": 2, "graph": 3, "hw": 4, "sim": 5, "report": 6,
-    "pipeline": 7, "serve": 8, "sweep": 9, "calibrate": 10, "api": 11, "__init__": 12, "cli": 13,
+    "pipeline": 7, "serve": 8, "sweep": 9, "calibrate": 10, "api": 11,
+    "measure": 12,  # probe and measure this machine: the reference runtime and its comparison with accelsim.simulate
+    "__init__": 13, "cli": 14,
 }
 
 
@@ -81,3 +84,12 @@ def test_the_checker_sees_an_upward_import(tmp_path):
     probe = tmp_path / "probe.py"
     probe.write_text("def f():\n    from accelsim.api import simulate\n")
     assert "accelsim.api" in _imports(probe, {"accelsim.api"})
+
+
+def test_execution_never_reaches_into_reports():
+    """``sim/`` runs programs and hands back immutable totals; turning them into metrics is ``report/``'s job, so
+    nothing in ``sim/`` imports from ``report/`` (nor from anything above it)."""
+    modules = _modules()
+    found = sorted(f"{name} imports {target}" for name, path in modules.items() if name.startswith("accelsim.sim")
+                   for target in _imports(path, set(modules)) if _rank(target) > RANKS["sim"])
+    assert not found, "\n".join(found)

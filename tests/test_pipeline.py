@@ -10,9 +10,12 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 import accelsim
 from accelsim.graph.ir import CONTENT_FIELDS, PLACE_FIELDS, WORK_FIELDS, Op, work_key
-from accelsim.pipeline import _segment_totals, encoder_totals, execute, prepare, resolve
-from accelsim.report.metrics import run_totals
+from accelsim.pipeline import prepare, resolve
+from accelsim.sim.encoder import encoder_totals, whole_encoder_totals
 from accelsim.sim.engine import simulate_ops
+from accelsim.sim.execute import execute
+from accelsim.sim.target import target_for
+from accelsim.sim.totals import run_totals
 from accelsim.spec.loader import Variation
 from accelsim.spec.targets import Setting
 
@@ -55,16 +58,16 @@ def test_steady_state_encoder_equals_the_full_simulation(machine, frames):
     point = resolve(WORKLOAD, HW, Variation.from_flags(flags) + accelsim.Variation.of(
         {"workload.precision.default": machine["precision"]}))
     encoder = prepare(point.workload).program.encoder
-    machine_json = point.hardware.model_dump_json()
-    _close(encoder_totals(encoder, point.hardware, machine_json), _segment_totals(encoder.lower(), point.hardware, machine_json))
+    target = target_for(point.hardware)
+    _close(encoder_totals(encoder, target), whole_encoder_totals(encoder, target))
 
 
 def test_device_weights_steady_state_is_exact():
     point = resolve(WORKLOAD, HW, ["hw.memory.weights_home=device", "hw.memory.device_bandwidth=50 GB/s",
                                    "workload.utterance.frames=40"])
     encoder = prepare(point.workload).program.encoder
-    m = point.hardware.model_dump_json()
-    _close(encoder_totals(encoder, point.hardware, m), _segment_totals(encoder.lower(), point.hardware, m))
+    target = target_for(point.hardware)
+    _close(encoder_totals(encoder, target), whole_encoder_totals(encoder, target))
 
 
 @pytest.mark.parametrize("flags", [[], ["hw.memory.residency=pinned"], ["workload.decoding.lm_fusion=false"],
@@ -75,8 +78,8 @@ def test_summary_equals_one_global_run(flags):
     """Metrics-only execution (steady encoder, each distinct iteration once) equals one SimPy run of it all."""
     point = resolve(WORKLOAD, HW, ["workload.utterance.frames=24", "workload.decoding.beam=4", *flags])
     prepared = prepare(point.workload)
-    summary = execute(prepared, point.hardware).totals
-    whole = run_totals(simulate_ops(prepared.program.ops, point.hardware))
+    summary = execute(prepared.program, target_for(point.hardware)).totals
+    whole = run_totals(simulate_ops(prepared.program.ops, target_for(point.hardware)))
     _close(summary, whole, rel=1e-9)
 
 
@@ -132,8 +135,8 @@ def test_a_drifting_encoder_is_not_extrapolated_early():
              "workload.utterance.frames=57"]
     point = resolve(WORKLOAD, HW, flags)
     encoder = prepare(point.workload).program.encoder
-    m = point.hardware.model_dump_json()
-    _close(encoder_totals(encoder, point.hardware, m), _segment_totals(encoder.lower(), point.hardware, m))
+    target = target_for(point.hardware)
+    _close(encoder_totals(encoder, target), whole_encoder_totals(encoder, target))
 
 
 @pytest.mark.parametrize("frames", [3, 7, 30])
@@ -196,12 +199,12 @@ def test_a_worker_that_dies_fails_its_points_and_the_runner_returns(monkeypatch)
 
 def test_a_test_set_honours_segmented_false(monkeypatch):
     """segmented=False (one SimPy run per utterance, the reference) is not dropped for a test set."""
-    import accelsim.pipeline as pipeline
+    from accelsim.sim import execute as execution
 
     flags = ["workload.test_set={count: 3, mean_frames: 12, std_frames: 4, min_frames: 6}", "workload.decoding.beam=2"]
     fast = accelsim.simulate(WORKLOAD, HW, overrides=flags)
     global_runs, seen = [], []
-    monkeypatch.setattr(pipeline, "simulate_ops", lambda *a, **k: global_runs.append(1) or simulate_ops(*a, **k))
+    monkeypatch.setattr(execution, "simulate_ops", lambda *a, **k: global_runs.append(1) or simulate_ops(*a, **k))
     whole = accelsim.simulate(WORKLOAD, HW, overrides=flags, segmented=False, progress=lambda *a: seen.append(a))
     assert len(global_runs) == 3 and seen[-1] == (3, 0, 3)
     assert whole.rtf == pytest.approx(fast.rtf, rel=1e-9)
@@ -224,12 +227,10 @@ def test_the_public_resolve_is_the_pipelines_first_stage():
 def test_per_segment_fetch_plans_equal_the_whole_programs(flags):
     """With the next-iteration prefetch a segment's fetches depend on its neighbours; planning each distinct
     (prefetch before, segment, segment after) once gives exactly the plan of the whole program."""
-    from accelsim.sim import segments
-    from accelsim.sim.policies import policies_for
-
     point = resolve(WORKLOAD, HW, flags)
     program = prepare(point.workload).program
     assert any(seg.prefetches for seg in program.segments)
-    fast = segments._plan(program.segments, point.hardware, point.hardware.model_dump_json())[1]
-    whole = policies_for(point.hardware).residency.plan([seg.ops for seg in program.segments], point.hardware)[1]
+    target = target_for(point.hardware)
+    fast = target.plan_fetches(program.segments)[1]
+    whole = target.policies.residency.plan([seg.ops for seg in program.segments], target.device)[1]
     assert fast == whole

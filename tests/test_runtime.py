@@ -19,7 +19,9 @@ import accelsim
 from accelsim import cli
 from accelsim.errors import AccelsimError, SpecError
 from accelsim.pipeline import prepare, resolve
-from accelsim.report.metrics import Totals, measure
+from accelsim.report.metrics import measure
+from accelsim.sim.execute import Execution
+from accelsim.sim.totals import Totals
 from accelsim.report.result import SimResult
 from accelsim.sweep import load_recipe, run_sweep
 from accelsim.sweep.runner import Cache
@@ -53,10 +55,10 @@ def test_non_finite_result_is_a_clear_error(workload_spec, hw_spec):
     point = resolve(workload_spec, hw_spec, SMALL)
     prepared = prepare(point.workload)
     for bad in (math.inf, math.nan):
-        totals = Totals(time_s=bad, component_s={"encoder": bad}, resource_s={"coprocessor": bad},
-                        busy={"host": 0.0, "h2d": 0.0, "d2h": 0.0})
+        totals = Totals(time_s=bad, component_pairs=(("encoder", bad),), resource_pairs=(("coprocessor", bad),),
+                        busy_pairs=(("host", 0.0), ("h2d", 0.0), ("d2h", 0.0)))
         with pytest.raises(AccelsimError, match="not a finite number") as info:
-            measure(point.workload, point.hardware, prepared.model, prepared.trace, totals)
+            measure(point.workload, point.hardware, prepared.model, prepared.trace, Execution(totals))
         assert "\n" not in str(info.value)
 
 

@@ -11,6 +11,7 @@ from accelsim.pipeline import resolve, simulate_point
 from accelsim.serve.batching import batch_iteration
 from accelsim.serve.engine import distinct_utterances, fetch_plan, serve
 from accelsim.serve.result import parse_slo, serve_result
+from accelsim.sim.target import target_for
 
 WORKLOAD, HARDWARE = "workloads/rnnt_lm_fusion.yaml", "hwconfigs/rapid_7nm.yaml"
 #: A short utterance keeps these runs quick; the traffic is what is being tested.
@@ -80,11 +81,14 @@ def test_batching_never_fetches_more_weight_bytes():
     # Iteration by iteration: a batch fetches what one of its streams would, never the sum.
     point = _point()
     prepared = distinct_utterances(point)[0]
-    machine = point.hardware.model_dump_json()
+    target = target_for(point.hardware)
     steps = prepared.trace.steps
     for group in (steps[:1], steps[3:7], steps[::5]):
-        each = sum(sum(fetch_plan(batch_iteration(prepared.model, [s], 4), point.hardware, machine)) for s in group)
-        together = sum(fetch_plan(batch_iteration(prepared.model, list(group), 4), point.hardware, machine))
+        def fetched(steps):
+            return sum(n for reads in fetch_plan(batch_iteration(prepared.model, steps, 4), target) for _, n in reads)
+
+        each = sum(fetched([s]) for s in group)
+        together = fetched(list(group))
         assert together <= each + 1e-6
 
 

@@ -20,7 +20,9 @@ from accelsim.graph.ir import GraphBuilder, Op, content_key
 from accelsim.memo import memoize
 from accelsim.workload.model import Model, ModelLayer, Network
 from accelsim.spec.precision import QUANTIZER_PASSES
+from accelsim.spec.workload import StreamingSpec
 from accelsim.workload.search import DecodeTrace, StepRecord
+from accelsim.workload.streaming import Chunk, chunk_of_iteration, plan_chunks
 
 #: Element-wise work of one LSTM cell per hidden unit: add input and recurrent pre-activations (4),
 #: sigmoid for i, f, o (3), tanh for g (1), c = f*c + i*g (3), tanh(c) (1), h = o*tanh(c) (1).
@@ -502,12 +504,30 @@ class EncoderWork:
 
 
 @dataclass(frozen=True)
+class ChunkWork:
+    """One chunk of a streaming utterance: where it sits (:class:`accelsim.workload.streaming.Chunk`), its encoder
+    (its frames, attending to its context) and the decode iterations that run on its frames (consecutive indices
+    into the program's iterations: the chunk of an iteration never decreases)."""
+
+    chunk: Chunk
+    encoder: EncoderWork
+    steps: range
+
+
+@dataclass(frozen=True)
 class Program:
     """The whole utterance: the encoder, then each decode iteration with the name prefix of its ops
-    (``it12.``). Iterations of equal work share one :class:`Segment` object."""
+    (``it12.``). Iterations of equal work share one :class:`Segment` object. A streaming utterance also has its
+    ``chunks``, run one after the other as the audio arrives (``frame_shift_s`` seconds of audio per frame)."""
 
     encoder: EncoderWork
     iterations: tuple[tuple[str, Segment], ...]
+    chunks: tuple[ChunkWork, ...] = ()
+    frame_shift_s: float = 0.0
+
+    @property
+    def streaming(self) -> bool:
+        return bool(self.chunks)
 
     @property
     def occurrences(self) -> tuple[tuple[str, Segment], ...]:
@@ -533,8 +553,9 @@ class Program:
         return ops
 
 
-def lower_program(model: Model, frames: int, trace: DecodeTrace) -> Program:
-    """The whole utterance: features in, encoder, then every decode iteration of ``trace``.
+def lower_program(model: Model, frames: int, trace: DecodeTrace, streaming: StreamingSpec | None = None,
+                  frame_shift_s: float = 0.0) -> Program:
+    """The whole utterance: features in, encoder, then every decode iteration of ``trace``; streaming, in chunks.
 
     Each iteration starts with a launch that waits for the previous iteration's selections, and every
     op of an iteration is an ancestor of its selections, so segments never overlap in time. Equal
@@ -543,7 +564,22 @@ def lower_program(model: Model, frames: int, trace: DecodeTrace) -> Program:
     encoder = EncoderWork(model.networks["encoder"], frames, model.lstm_quant, model.quantize,
                           projection=model.lstm_input_projection, biases=model.fetch_biases)
     iterations = tuple((f"it{step.iteration}.", lower_iteration(model, _work(step), trace.beam)) for step in trace.steps)
-    return Program(encoder, iterations)
+    chunks = _chunks(encoder, len(iterations), streaming) if streaming is not None else ()
+    return Program(encoder, iterations, chunks, frame_shift_s)
+
+
+def _chunks(encoder: EncoderWork, iterations: int, streaming: StreamingSpec) -> tuple[ChunkWork, ...]:
+    """Each chunk of a streaming utterance with its encoder and its decode iterations (see
+    ``accelsim/workload/streaming.py``)."""
+    recomputes = any(layer.spec.encoder_only for layer in encoder.network.layers)
+    chunks = plan_chunks(encoder.frames, streaming, recomputes)
+    of = [chunk_of_iteration(i, iterations, encoder.frames, streaming.chunk_frames, len(chunks)) for i in range(iterations)]
+    out, first = [], 0
+    for chunk in chunks:
+        count = of.count(chunk.index)
+        out.append(ChunkWork(chunk, replace(encoder, frames=chunk.rows, keys=chunk.keys), range(first, first + count)))
+        first += count
+    return tuple(out)
 
 
 @memoize("lowered encoders", 64)

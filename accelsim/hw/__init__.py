@@ -1,3 +1,6 @@
-from accelsim.hw.cost import OpCost, op_cost
+"""Cost models: pure functions from (job, hardware spec) to cost records. The families register here."""
 
-__all__ = ["OpCost", "op_cost"]
+from accelsim.hw import coprocessor, cpu  # noqa: F401  (register the systolic and cpu families)
+from accelsim.hw.cost import CostTable, JobCost, op_cost
+
+__all__ = ["CostTable", "JobCost", "op_cost"]

@@ -1,48 +1,16 @@
-"""Coprocessor cost: systolic PE arrays for matmuls, special-function units for element-wise work."""
+"""The systolic coprocessor family: systolic PE arrays for matmuls, special-function units for element-wise work,
+a scratchpad per core that weights are fetched into (over the host link, or from device memory)."""
 
 from __future__ import annotations
 
 import math
 
-from accelsim.errors import AccelsimError
+from accelsim.graph.ir import Op
 from accelsim.hw import systolic
-from accelsim.spec.hardware import FORMAT_BITS, CoprocessorSpec
+from accelsim.hw.family import Family, register_family
+from accelsim.hw.formats import select_format
+from accelsim.spec.hardware import CoprocessorSpec
 from accelsim.spec.precision import LayerPrecision
-
-#: Preference among formats of equal width: integer units before hybrid FP8 (quantized operands are integers).
-_ORDER = ("int2", "int4", "int8", "hfp8", "fp16", "fp32")
-
-
-def select_format(cop: CoprocessorSpec, weight_bits: int, act_bits: int) -> str:
-    """The arithmetic format a matmul with these operands runs in: the narrowest the chip has that holds both.
-
-    The rule, explicitly:
-
-    - a format at least as wide as both operands is used, the narrowest such (integer before hybrid FP8 at
-      equal width): int4 operands on an int8-only chip run on its int8 units, at the int8 rate;
-    - the one promotion: 32-bit (FP32) operands on a chip without FP32 MACs run, and are shipped, as FP16
-      (the paper's FP16 baseline: its FP32 network on a RaPiD-class chip, which has no FP32 units);
-    - any other operand wider than every format the chip has is an :class:`AccelsimError` naming the missing
-      unit (FP16 weights on an int4-only chip never silently run at 4 bits).
-    """
-    needed = max(weight_bits, act_bits)
-    offered = [f for f in _ORDER if f in cop.macs_per_cycle]
-    for fmt in offered:
-        if FORMAT_BITS[fmt] >= needed:
-            return fmt
-    if needed == 32 and "fp16" in cop.macs_per_cycle:
-        return "fp16"
-    return _missing_unit(cop, weight_bits, act_bits)
-
-
-def _missing_unit(cop: CoprocessorSpec, weight_bits: int, act_bits: int) -> str:
-    needed = max(weight_bits, act_bits)
-    unit = {32: "fp32 (or fp16: FP32 networks run as FP16)", 16: "fp16"}.get(needed, f"a format of at least {needed} bits")
-    raise AccelsimError(
-        f"the chip has no MAC units for {weight_bits}-bit weights x {act_bits}-bit activations: coprocessor.macs_per_cycle "
-        f"offers {sorted(cop.macs_per_cycle, key=_ORDER.index)}, none at least {needed} bits wide; add {unit} to "
-        f"hw.coprocessor.macs_per_cycle or choose a narrower --precision")
-
 
 def device_weight_bits(cop: CoprocessorSpec, weight_bits: int) -> int:
     """Bits per weight as held and moved on the device: the model's bits, except for the FP32 promotion of
@@ -50,11 +18,6 @@ def device_weight_bits(cop: CoprocessorSpec, weight_bits: int) -> int:
     if weight_bits == 32 and "fp32" not in cop.macs_per_cycle and "fp16" in cop.macs_per_cycle:
         return 16
     return weight_bits
-
-
-def weight_room(cop: CoprocessorSpec, cores: int) -> float:
-    """Bytes of scratchpad that ``cores`` cores can keep weights resident in."""
-    return cores * cop.scratchpad * cop.weight_fraction
 
 
 def matmul_cycles(cop: CoprocessorSpec, fmt: str, m: int, k: int, n: int, cores: int, macs: int | None = None) -> int:
@@ -117,40 +80,17 @@ def weight_path(cop: CoprocessorSpec, weight_bits: int, act_bits: int, codebook_
     return f"decode_{cop.codebook_decode}", select_format(cop, codebook_bits, act_bits)
 
 
-#: How reports name the decode of codebook weights.
-_DECODES = {"decode_sfu": "codebook decoded on the SFU", "decode_load_path": "codebook decoded in the load path"}
-
-
-def _unit_and_path(cop: CoprocessorSpec, weight_bits: int, act_bits: int, codebook_bits: int) -> tuple[str, str]:
-    """('int8', 'decode_sfu'), ('lut (4-bit indices)', 'lut'), ('int4', 'native'): the MAC units and the path to them."""
-    path, fmt = weight_path(cop, weight_bits, act_bits, codebook_bits)
-    return (f"lut ({weight_bits}-bit indices)" if path == "lut" else fmt), path
-
-
 def describe_path(cop: CoprocessorSpec, weight_bits: int, act_bits: int, codebook_bits: int = 0) -> str:
     """The path as reports print it: 'int4', 'lut (4-bit indices)', 'int8 (codebook decoded on the SFU)'."""
-    units, path = _unit_and_path(cop, weight_bits, act_bits, codebook_bits)
-    return f"{units} ({_DECODES[path]})" if path in _DECODES else units
+    path, fmt = weight_path(cop, weight_bits, act_bits, codebook_bits)
+    return {"native": fmt, "lut": f"lut ({weight_bits}-bit indices)",
+            "decode_sfu": f"{fmt} (codebook decoded on the SFU)",
+            "decode_load_path": f"{fmt} (codebook decoded in the load path)"}[path]
 
 
 def layer_format(cop: CoprocessorSpec, p: LayerPrecision) -> str:
     """The format a layer's matmuls run in, with the path of codebook weights (decoded, or on LUT MACs)."""
     return describe_path(cop, p.weight_bits, p.act_bits, p.codebook_bits if p.codebook else 0)
-
-
-def network_formats(cop: CoprocessorSpec, precisions: list[LayerPrecision]) -> str:
-    """The MAC formats of a network's matmul layers, each once, in layer order: 'int8+int4', or
-    'int8 (codebook decoded in the load path for 17 of 18 layers)' when only some of its layers decode codebooks."""
-    found: dict[str, list[str]] = {}
-    for p in precisions:
-        units, path = _unit_and_path(cop, p.weight_bits, p.act_bits, p.codebook_bits if p.codebook else 0)
-        found.setdefault(units, []).append(path)
-    parts = []
-    for units, paths in found.items():
-        notes = [_DECODES[path] + (f" for {paths.count(path)} of {len(paths)} layers" if paths.count(path) < len(paths) else "")
-                 for path in dict.fromkeys(paths) if path in _DECODES]
-        parts.append(units + (f" ({'; '.join(notes)})" if notes else ""))
-    return "+".join(parts)
 
 
 def codebook_matmul_seconds(cop: CoprocessorSpec, weight_bits: int, act_bits: int, codebook_bits: int, weights: int,
@@ -173,3 +113,60 @@ def codebook_matmul_seconds(cop: CoprocessorSpec, weight_bits: int, act_bits: in
         seconds += sfu_cycles(cop, weights, cores) / cop.clock
         roofline += sfu_roofline_seconds(cop, weights, cores)
     return seconds, roofline
+
+
+# ---------------------------------------------------------------- the family
+
+
+@register_family
+class SystolicCoprocessor(Family):
+    """A RaPiD-class chip: ``coprocessor`` cores of systolic arrays with scratchpads (``hardware.family: systolic``)."""
+
+    name = "systolic"
+
+    @property
+    def cop(self) -> CoprocessorSpec:
+        cop = self.hw.coprocessor
+        assert cop is not None  # the spec's family check
+        return cop
+
+    @property
+    def cores(self) -> int:
+        return self.cop.cores
+
+    def matmul(self, op: Op, cores: int, reads=()) -> tuple[float, float]:
+        cop = self.cop
+        if reads:  # streamed while the arrays compute: the dispatch, then the arrays overlapped with the reads
+            cycles = matmul_cycles(cop, select_format(cop, op.weight_bits, op.act_bits), op.m, op.k, op.n, cores)
+            cycles += sfu_cycles(cop, op.epilogue, cores) if op.epilogue else 0
+            roofline = matmul_roofline_seconds(cop, op.weight_bits, op.act_bits, op.m, op.k, op.n, cores)
+            return self.with_reads(cop.dispatch_overhead, cycles / cop.clock, roofline, reads, cores)
+        if op.codebook_bits:  # its weights are the k x n matrix (the cost key holds shapes, not tensor names)
+            seconds, roofline = codebook_matmul_seconds(cop, op.weight_bits, op.act_bits, op.codebook_bits, op.k * op.n,
+                                                        op.m, op.k, op.n, cores)
+        else:
+            args = (op.weight_bits, op.act_bits, op.m, op.k, op.n, cores)
+            seconds, roofline = matmul_seconds(cop, *args), matmul_roofline_seconds(cop, *args)
+        if op.epilogue:  # fused quantizers: the SFU's cycles after the array's, no dispatch of their own
+            seconds += sfu_cycles(cop, op.epilogue, cores) / cop.clock
+            roofline += sfu_roofline_seconds(cop, op.epilogue, cores)
+        return seconds, roofline
+
+    def elementwise(self, ops: int, cores: int, reads=()) -> tuple[float, float]:
+        cop = self.cop
+        if reads:
+            return self.with_reads(cop.dispatch_overhead, sfu_cycles(cop, ops, cores) / cop.clock,
+                                   sfu_roofline_seconds(cop, ops, cores), reads, cores)
+        return sfu_seconds(cop, ops, cores), sfu_roofline_seconds(cop, ops, cores)
+
+    def launch_seconds(self) -> float:
+        return self.cop.launch_overhead
+
+    def bytes_per_weight(self, weight_bits: int) -> float:
+        return device_weight_bits(self.cop, weight_bits) / 8
+
+    def format_of(self, weight_bits: int, act_bits: int) -> str:
+        return select_format(self.cop, weight_bits, act_bits)
+
+    def layer_format(self, precision: LayerPrecision) -> str:
+        return layer_format(self.cop, precision)

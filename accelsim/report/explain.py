@@ -121,7 +121,7 @@ def _size(n_bytes: float) -> str:
     return f"{_num(n_bytes)} B"
 
 
-Knob = Callable[[HardwareSpec], tuple[dict[str, Any], str, str]]  # -> (typed changes by path, change, note)
+Knob = Callable[[HardwareSpec], "tuple[dict[str, Any], str, str] | None"]  # -> (typed changes by path, change, note)
 
 
 def _link_bandwidth(hw: HardwareSpec) -> tuple[list[str], str, str]:
@@ -142,13 +142,16 @@ def _link_latency(hw: HardwareSpec) -> tuple[list[str], str, str]:
 
 def _mac_rate(hw: HardwareSpec) -> tuple[list[str], str, str]:
     # Matmul compute only: element-wise (SFU) work and per-op overheads are other knobs. Doubling keeps every entry a multiple of the PE count, as the spec requires.
-    macs = hw.coprocessor.macs_per_cycle
-    overrides = {f"hw.coprocessor.macs_per_cycle.{fmt}": n * 2 for fmt, n in macs.items()}
+    section = "cpu" if hw.cpu is not None else "coprocessor"
+    macs = getattr(hw, section).macs_per_cycle
+    overrides = {f"hw.{section}.macs_per_cycle.{fmt}": n * 2 for fmt, n in macs.items()}
     change = "macs_per_cycle x2: " + ", ".join(f"{fmt} {n} -> {n * 2}" for fmt, n in macs.items())
     return overrides, change, ""
 
 
-def _scratchpad(hw: HardwareSpec) -> tuple[list[str], str, str]:
+def _scratchpad(hw: HardwareSpec) -> tuple[list[str], str, str] | None:
+    if hw.coprocessor is None or hw.coprocessor.scratchpad is None:
+        return None  # on-chip memory described as memory.levels: no single field to double
     old = hw.coprocessor.scratchpad
     note = ""
     if hw.memory.residency == "per_op":
@@ -170,11 +173,12 @@ def _host_speed(hw: HardwareSpec) -> tuple[list[str], str, str]:
 
 
 def _overheads(hw: HardwareSpec) -> tuple[list[str], str, str]:
-    cop = hw.coprocessor
-    overrides = {"hw.coprocessor.launch_overhead": cop.launch_overhead / 2,
-                 "hw.coprocessor.dispatch_overhead": cop.dispatch_overhead / 2}
-    change = (f"launch {_time(cop.launch_overhead)} -> {_time(cop.launch_overhead / 2)}, "
-              f"dispatch {_time(cop.dispatch_overhead)} -> {_time(cop.dispatch_overhead / 2)}")
+    section, per_op = ("cpu", "call_overhead") if hw.cpu is not None else ("coprocessor", "dispatch_overhead")
+    unit = getattr(hw, section)
+    launch, dispatch = unit.launch_overhead, getattr(unit, per_op)
+    overrides = {f"hw.{section}.launch_overhead": launch / 2, f"hw.{section}.{per_op}": dispatch / 2}
+    change = (f"launch {_time(launch)} -> {_time(launch / 2)}, "
+              f"{per_op.removesuffix('_overhead')} {_time(dispatch)} -> {_time(dispatch / 2)}")
     return overrides, change, ""
 
 
@@ -241,7 +245,10 @@ def knob_variations(hw: HardwareSpec) -> list[tuple[str, Variation, str, str]]:
     """Each knob as (name, typed variation of ``hw``, what changed, note)."""
     out = []
     for knob, make in KNOBS:
-        changes, change, note = make(hw)
+        made = make(hw)
+        if made is None:  # the knob has no field on this machine
+            continue
+        changes, change, note = made
         out.append((knob, Variation.of(changes, source=f"explain: {knob}"), change, note))
     return out
 

@@ -1,40 +1,30 @@
-"""Metrics from event records: RTF, critical-path breakdowns that sum exactly to it, occupancy; a run's
-totals (from its rows, or from its distinct segments counted as often as they occur) and the result
-built from them; test sets aggregated over their utterances."""
+"""Metrics of a run: RTF, critical-path breakdowns that sum exactly to it, occupancy, energy, streaming latencies;
+the result built from an execution's totals (:mod:`accelsim.sim.execute`); test sets aggregated over their
+utterances."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
-from typing import Iterable, Sequence
+from dataclasses import replace
+from typing import Sequence
 
 import numpy as np
 
-from accelsim.graph.ir import COMPONENTS
-from accelsim.hw.coprocessor import network_formats
-from accelsim.hw.energy import energy, work_counters
-from accelsim.hw.link import link_bytes_per_s
-from accelsim.memo import Memo
 from accelsim.errors import AccelsimError
-from accelsim.report.critical import chain as _chain, critical_path  # noqa: F401  (critical_path: re-exported)
+from accelsim.hw.energy import energy
+from accelsim.hw.family import family_of
+from accelsim.hw.link import link_bytes_per_s
+from accelsim.report.critical import critical_path  # noqa: F401  (re-exported: the records' critical path)
 from accelsim.report.result import SimResult, non_finite
-from accelsim.sim.engine import Record, Run
-from accelsim.sim.segments import SegmentRun
+from accelsim.sim.engine import Run
+from accelsim.sim.execute import Execution
+from accelsim.sim.totals import RESOURCE_CLASSES, critical_seconds
 from accelsim.spec.hardware import HardwareSpec
 from accelsim.spec.workload import WorkloadSpec
 from accelsim.workload.model import Model
 from accelsim.workload.search import DecodeTrace
 
-RESOURCE_CLASSES = ("coprocessor", "host", "link", "memory")
-
-
-def critical_seconds(run: Run) -> tuple[dict[str, float], dict[str, float]]:
-    """Seconds of the critical path by component and by resource class (each sums to the makespan)."""
-    by_component: dict[str, float] = {c: 0.0 for c in COMPONENTS}
-    by_resource: dict[str, float] = {c: 0.0 for c in RESOURCE_CLASSES}
-    for index, seconds in _chain([row.end for row in run.rows], [row.pred for row in run.rows]):
-        by_component[run.component(index)] += seconds
-        by_resource[run.resource_class(index)] += seconds
-    return by_component, by_resource
+__all__ = ["RESOURCE_CLASSES", "aggregate", "as_rtf", "breakdowns", "critical_path", "finite", "formats_of", "measure",
+           "occupancy", "occupancy_of", "streaming_latency"]
 
 
 def as_rtf(component_s: dict[str, float], resource_s: dict[str, float], audio_s: float) -> tuple[dict[str, float], dict[str, float]]:
@@ -67,71 +57,6 @@ def occupancy(run: Run, n_cores: int) -> dict[str, float]:
     return occupancy_of(run.busy, run.time_s, n_cores)
 
 
-# ---------------------------------------------------------------- totals of a run
-
-
-@dataclass
-class Totals:
-    """What a run adds up to: makespan, critical-path seconds by component and resource class, busy seconds
-    per resource, ops, weight fetches and fetched bytes."""
-
-    time_s: float = 0.0
-    component_s: dict[str, float] = field(default_factory=dict)
-    resource_s: dict[str, float] = field(default_factory=dict)
-    busy: dict[str, float] = field(default_factory=dict)
-    ops: int = 0
-    fetches: int = 0
-    fetched_bytes: float = 0.0
-    work: dict[str, float] = field(default_factory=dict)  # energy's counters (accelsim.hw.energy.work_counters)
-
-    def copy(self) -> "Totals":
-        """A copy whose dicts are its own: a memoized Totals must never be added to by the caller (a short
-        utterance's encoder totals, returned as they are, were added to in place and every later run grew)."""
-        return Totals(self.time_s, dict(self.component_s), dict(self.resource_s), dict(self.busy), self.ops,
-                      self.fetches, self.fetched_bytes, dict(self.work))
-
-    def minus(self, other: "Totals") -> "Totals":
-        """What this run adds up to beyond ``other`` (e.g. one more recurrent step)."""
-        out = self.copy()
-        out.add(other, -1)
-        return out
-
-    def add(self, other: "Totals", count: int = 1) -> None:
-        self.time_s += count * other.time_s
-        for target, source in ((self.component_s, other.component_s), (self.resource_s, other.resource_s),
-                               (self.busy, other.busy), (self.work, other.work)):
-            for name, value in source.items():
-                target[name] = target.get(name, 0.0) + count * value
-        self.ops += count * other.ops
-        self.fetches += count * other.fetches
-        self.fetched_bytes += count * other.fetched_bytes
-
-
-def run_totals(run: Run) -> Totals:
-    """The totals of one run from its rows."""
-    component_s, resource_s = critical_seconds(run)
-    fetched = [b for b in run.plan.fetch_bytes if b > 0]
-    return Totals(run.time_s, component_s, resource_s, dict(run.busy), len(run.ops), len(fetched), sum(fetched),
-                  work_counters(run.ops))
-
-
-_SEGMENT_TOTALS = Memo("measured segments", 8192)
-
-
-def segment_totals(run: SegmentRun) -> Totals:
-    """The totals of one distinct segment (memoized with its schedule's key)."""
-    return _SEGMENT_TOTALS.get(run.key, lambda: run_totals(run.run())).copy()
-
-
-def program_totals(runs: Iterable[tuple[SegmentRun, int]]) -> Totals:
-    """A program's totals from its distinct segments and how often each occurs. With per-op residency a
-    segment's fetches depend on its own ops only, so the sums equal those of the full run (tests compare)."""
-    total = Totals()
-    for run, count in runs:
-        total.add(segment_totals(run), count)
-    return total
-
-
 # ---------------------------------------------------------------- results
 
 
@@ -144,10 +69,14 @@ def streaming_latency(chunk_latencies: Sequence[float], final_s: float) -> dict[
             "final_s": final_s}
 
 
-def measure(spec: WorkloadSpec, hw: HardwareSpec, model: Model, trace: DecodeTrace, totals: Totals,
-            records: tuple[Record, ...] = (), kept_model: Model | None = None,
-            latency: dict[str, float] | None = None) -> SimResult:
-    """The result of one utterance: RTF = processing time / audio, breakdowns in RTF units."""
+def measure(spec: WorkloadSpec, hw: HardwareSpec, model: Model, trace: DecodeTrace, execution: Execution,
+            keep_records: bool = False) -> SimResult:
+    """The result of one utterance: RTF = processing time / audio, breakdowns in RTF units; with ``keep_records``
+    the run's records and the model (for per-layer tables and traces)."""
+    totals = execution.totals
+    records = execution.run.records if (keep_records and execution.run is not None) else ()
+    latency = (streaming_latency(execution.chunk_latencies_s, execution.final_latency_s)
+               if execution.final_latency_s is not None else {})
     audio_s = spec.utterance.frames * spec.utterance.frame_shift
     by_component, by_resource = as_rtf(totals.component_s, totals.resource_s, audio_s)
     return finite(SimResult(
@@ -158,7 +87,7 @@ def measure(spec: WorkloadSpec, hw: HardwareSpec, model: Model, trace: DecodeTra
         audio_s=audio_s,
         breakdown_by_component=by_component,
         breakdown_by_resource=by_resource,
-        occupancy=occupancy_of(totals.busy, totals.time_s, hw.coprocessor.cores),
+        occupancy=occupancy_of(totals.busy, totals.time_s, family_of(hw).cores),
         model_size_MB=model.stored_bytes / 1e6,
         compression=model.fp32_bytes / model.stored_bytes,
         beam=trace.beam,
@@ -169,13 +98,25 @@ def measure(spec: WorkloadSpec, hw: HardwareSpec, model: Model, trace: DecodeTra
         ops=totals.ops,
         weight_fetches=totals.fetches,
         records=records,
-        model=kept_model,  # type: ignore[arg-type]
+        model=model if keep_records else None,  # type: ignore[arg-type]
         formats=formats_of(model, hw),
         machine=hw if records else None,
-        latency=dict(latency or {}),
+        latency=latency,
         energy_J=(energy(totals.work, totals.fetched_bytes, totals.time_s, totals.busy.get("host", 0.0), hw)
                   if hw.energy is not None else {}),
+        traffic_bytes=totals.traffic, level_busy_s=level_busy(totals.traffic, hw),
     ))
+
+
+def level_busy(traffic: dict[str, float], hw: HardwareSpec) -> dict[str, float]:
+    """Per memory level, the least time it needed to deliver the bytes read from it (``traffic``: by component/level)."""
+    memory = family_of(hw).memory
+    per_level: dict[str, float] = {}
+    for key, n_bytes in traffic.items():
+        level = key.split("/", 1)[1]
+        per_level[level] = per_level.get(level, 0.0) + n_bytes
+    out = {level: memory.delivery_seconds(level, n) for level, n in per_level.items()}
+    return {level: seconds for level, seconds in out.items() if seconds is not None}
 
 
 def finite(result: SimResult) -> SimResult:
@@ -194,13 +135,30 @@ MATMUL_KINDS = ("lstm", "blstm", "gru", "bgru", "linear", "conv1d", "conv_subsam
 
 def formats_of(model: Model, hw: HardwareSpec) -> dict[str, str]:
     """Per network, the distinct arithmetic formats its matmul layers run in, in layer order ("int8+int4"; see
-    :func:`accelsim.hw.coprocessor.network_formats`)."""
+    :func:`join_formats`)."""
     out = {}
+    device = family_of(hw)
     for name, network in model.networks.items():
-        found = [l.precision for l in network.layers if l.kind in MATMUL_KINDS]
+        found = [device.layer_format(l.precision) for l in network.layers if l.kind in MATMUL_KINDS]
         if found:
-            out[name] = network_formats(hw.coprocessor, found)
+            out[name] = join_formats(found)
     return out
+
+
+def join_formats(labels: list[str]) -> str:
+    """A network's layers' formats as reports print them ('int8', 'int8 (codebook decoded in the load path)'), each
+    once, in layer order: 'int8+int4', or 'int8 (codebook decoded in the load path for 65 of 66 layers)' when only
+    some layers of a format take that path."""
+    groups: dict[str, list[str]] = {}
+    for label in labels:
+        base, _, note = label.partition(" (")
+        groups.setdefault(base, []).append(note.removesuffix(")"))
+    parts = []
+    for base, notes in groups.items():
+        said = [n + (f" for {notes.count(n)} of {len(notes)} layers" if notes.count(n) < len(notes) else "")
+                for n in dict.fromkeys(notes) if n]
+        parts.append(base + (f" ({'; '.join(said)})" if said else ""))
+    return "+".join(parts)
 
 
 def aggregate(results: Sequence[SimResult]) -> SimResult:
@@ -224,4 +182,10 @@ def aggregate(results: Sequence[SimResult]) -> SimResult:
         ops=sum(r.ops for r in results), weight_fetches=sum(r.weight_fetches for r in results),
         utterance_rtfs=tuple(r.rtf for r in results), records=(), model=None, machine=None,
         energy_J={k: sum(r.energy_J.get(k, 0.0) for r in results) for k in results[0].energy_J},
+        traffic_bytes=_summed(results, "traffic_bytes"), level_busy_s=_summed(results, "level_busy_s"),
     ))
+
+
+def _summed(results: Sequence[SimResult], attr: str) -> dict[str, float]:
+    keys = list(dict.fromkeys(k for r in results for k in getattr(r, attr)))
+    return {k: sum(getattr(r, attr).get(k, 0.0) for r in results) for k in keys}

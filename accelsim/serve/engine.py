@@ -15,8 +15,8 @@ link with every other batch in flight, under the engine's own resource model and
 residency, prefetch, fetch channel).
 
 With one stream the machine is idle whenever an utterance is ready (if it keeps up), and every utterance is the
-program ``accelsim run`` simulates: :func:`serve_alone` then reuses the exact segment memo of
-``accelsim.sim.segments`` (tests check that both paths agree).
+program ``accelsim run`` simulates: :func:`serve_alone` then runs each through the engine's own entry point
+(:func:`accelsim.sim.execute.execute`, exact segment reuse; tests check that both paths agree).
 
 Limit: each batch's weight fetches are planned on their own, so the decode loop's prefetch of the next
 iteration's first weights during the host's search (``runtime.prefetch_next_iteration``) does not reach into
@@ -33,15 +33,15 @@ from dataclasses import dataclass, field
 from itertools import islice
 from typing import Callable
 
-from accelsim.graph.lower import EncoderWork, Segment
-from accelsim.memo import Memo
-from accelsim.pipeline import Point, Prepared, execute, prepare, streaming_chunks, streaming_work, utterance_points
+from accelsim.graph.lower import ChunkWork, EncoderWork, Segment
+from accelsim.hw.family import Reads
+from accelsim.pipeline import Point, Prepared, prepare, utterance_points
 from accelsim.serve.batching import batch_encoder, batch_iteration
 from accelsim.serve.traffic import Arrival, arrivals, ready_times
 from accelsim.sim.engine import Machine
-from accelsim.sim.policies import plan_residency
-from accelsim.sim.streaming import stream_schedule
-from accelsim.spec.hardware import HardwareSpec
+from accelsim.sim.execute import execute
+from accelsim.sim.streaming import chunk_latencies, chunk_work, ready_times as chunk_ready_times, stream_schedule
+from accelsim.sim.target import Target, target_for
 from accelsim.spec.serving import ServingSpec
 
 
@@ -52,7 +52,7 @@ class Utterance:
     arrival: Arrival
     prepared: Prepared
     step: int = 0  # the next decode iteration
-    chunks: list | None = None  # streaming: (chunk, its encoder, its decode iterations), see streaming_chunks
+    chunks: tuple[ChunkWork, ...] | None = None  # streaming: each chunk, its encoder and its decode iterations
     chunk: int = 0  # streaming: the chunk it is on
     chunk_latencies_s: list[float] = field(default_factory=list)  # streaming: end of each chunk's audio to its result
     queued_s: float = 0.0  # when it joined its current queue
@@ -67,20 +67,20 @@ class Utterance:
     @property
     def encoder(self) -> EncoderWork:
         """The encoder it waits for or runs: its whole encoder, or its chunk's."""
-        return self.prepared.program.encoder if self.chunks is None else self.chunks[self.chunk][1]
+        return self.prepared.program.encoder if self.chunks is None else self.chunks[self.chunk].encoder
 
     @property
     def steps_end(self) -> int:
         """One past the last decode iteration of its encoder (of its chunk's, streaming)."""
-        return len(self.prepared.trace.steps) if self.chunks is None else self.chunks[self.chunk][2].stop
+        return len(self.prepared.trace.steps) if self.chunks is None else self.chunks[self.chunk].steps.stop
 
     def chunk_ready_s(self, index: int) -> float:
         """When chunk ``index``'s audio, up to its look-ahead, has arrived."""
-        return self.arrival.start_s + self.chunks[index][0].ready_frames * self.prepared.frame_shift
+        return self.arrival.start_s + self.chunks[index].chunk.ready_frames * self.prepared.program.frame_shift_s
 
     def chunk_done(self, now: float) -> None:
-        chunk = self.chunks[self.chunk][0]
-        self.chunk_latencies_s.append(now - (self.arrival.start_s + chunk.end * self.prepared.frame_shift))
+        chunk = self.chunks[self.chunk].chunk
+        self.chunk_latencies_s.append(now - (self.arrival.start_s + chunk.end * self.prepared.program.frame_shift_s))
         self.chunk += 1
 
 
@@ -113,13 +113,10 @@ def audio_seconds(point: Point, prepared: list[Prepared]) -> list[float]:
     return [p.program.encoder.frames * shift for p in prepared]
 
 
-_FETCHES = Memo("serving fetch plans", 4096)
-
-
-def fetch_plan(segment: Segment, hw: HardwareSpec, machine: str) -> tuple[float, ...]:
-    """The weight bytes each op of a batch fetches, planned for the batch on its own (per-op residency, as the
-    shipped chip, is exact; with pinned residency a batch does not find weights a batch before it left)."""
-    return _FETCHES.get((machine, segment), lambda: plan_residency(segment.ops, hw).fetch_bytes)
+def fetch_plan(segment: Segment, target: Target) -> tuple[Reads, ...]:
+    """The weight reads of each op of a batch, planned for the batch on its own (per-op residency, as the shipped
+    chip, is exact; with pinned residency a batch does not find weights a batch before it left)."""
+    return target.plan_alone(segment)
 
 
 class _Queue:
@@ -139,17 +136,16 @@ class Server:
         spec = point.workload.serving
         assert spec is not None
         self.spec = spec
-        self.hw = point.hardware
-        self.machine_key = self.hw.model_dump_json()
+        self.target = target_for(point.hardware)
         self.prepared = distinct_utterances(point)
-        self.plans = [streaming_chunks(p) if p.streaming is not None else None for p in self.prepared]
+        self.plans = [p.program.chunks if p.program.streaming else None for p in self.prepared]
         self.chunked = any(plan is not None for plan in self.plans)
         self.audio = audio_seconds(point, self.prepared)
         model = self.prepared[0].model
         self.model, self.beam = model, self.prepared[0].trace.beam
         sample = self.prepared[0].program
         lanes = {(op.lane, op.lanes) for seg in sample.segments[:2] for op in seg.ops if op.unit == "core"}
-        self.machine = Machine(self.hw, machine=self.machine_key, lanes=sorted(lanes | {(0, 1)}), keep_rows=False, env=env)
+        self.machine = Machine(self.target, lanes=sorted(lanes | {(0, 1)}), keep_rows=False, env=env)
         self.env = self.machine.env
         self.batches: dict[str, Counter] = {"encoder": Counter(), "decode": Counter()}
         self.fetched = 0.0
@@ -208,8 +204,8 @@ class Server:
         return list(islice(same, self.spec.max_batch))
 
     def _submit(self, queue: _Queue, segment: Segment, batch: list[Utterance], then: Callable[[Utterance], None]) -> None:
-        fetch = fetch_plan(segment, self.hw, self.machine_key)
-        self.fetched += sum(fetch)
+        fetch = fetch_plan(segment, self.target)
+        self.fetched += sum(n for reads in fetch for _, n in reads)
         self.submitted[segment] += 1
 
         def done(_time: float) -> None:
@@ -289,6 +285,7 @@ def serve_alone(point: Point) -> Served:
     Valid for one stream only (``exact_reuse``)."""
     spec = point.workload.serving
     assert spec is not None and spec.arrivals == "closed" and spec.streams == 1
+    target = target_for(point.hardware)
     prepared = distinct_utterances(point)
     busy: dict[str, float] = {}
     fetched = 0.0
@@ -298,24 +295,13 @@ def serve_alone(point: Point) -> Served:
     submitted: Counter = Counter()
     for a in arrivals(spec, audio_seconds(point, prepared)):
         p = prepared[a.source]
-        if p.streaming is None:
-            totals = execute(p, point.hardware).totals
-            u = Utterance(a, p, step=len(p.trace.steps), wait_s=max(0.0, free - a.ready_s))
-            u.done_s = free = max(free, a.ready_s) + totals.time_s
-        else:  # chunk by chunk on the audio clock, from when the machine is free (execute_streaming's schedule)
-            chunks, work, totals = streaming_work(p, point.hardware)
-            ready = [a.start_s + c.ready_frames * p.frame_shift for c in chunks]
-            schedule = stream_schedule(ready, work, free)
-            u = Utterance(a, p, step=len(p.trace.steps), chunk=len(chunks),
-                          wait_s=max(0.0, free - ready[0]),
-                          chunk_latencies_s=[done - (a.start_s + c.end * p.frame_shift)
-                                             for c, (_, done) in zip(chunks, schedule)])
-            u.done_s = free = schedule[-1][1]
+        u, totals = _alone(a, p, target, free)
+        free = u.done_s
         utterances.append(u)
-        for name, seconds in totals.busy.items():
+        for name, seconds in totals.busy_pairs:
             busy[name] = busy.get(name, 0.0) + seconds
         fetched += totals.fetched_bytes
-        encoders = [p.program.encoder] if p.streaming is None else [e for _, e, _ in streaming_chunks(p)]
+        encoders = [c.encoder for c in p.program.chunks] or [p.program.encoder]
         batches["encoder"][1] += len(encoders)
         batches["decode"][1] += len(p.trace.steps)
         for encoder in encoders:
@@ -326,6 +312,24 @@ def serve_alone(point: Point) -> Served:
                     for u in utterances if u.arrival.ready_s >= spec.warmup)
     end = max((u.done_s for u in utterances), default=0.0)
     return Served(spec, utterances, end, busy, batches, fetched, in_system, 0, list(submitted.items()), exact_reuse=True)
+
+
+def _alone(a: Arrival, p: Prepared, target: Target, free: float):
+    """One utterance of a lone stream, on a machine free from ``free`` on: its outcome and the totals of its work."""
+    program = p.program
+    if not program.streaming:
+        totals = execute(program, target).totals
+        u = Utterance(a, p, step=len(p.trace.steps), wait_s=max(0.0, free - a.ready_s))
+        u.done_s = max(free, a.ready_s) + totals.time_s
+        return u, totals
+    # chunk by chunk on the audio clock, from when the machine is free (the schedule of a streaming execution)
+    work, totals = chunk_work(program, target)
+    ready = chunk_ready_times(program, a.start_s)
+    schedule = stream_schedule(ready, work, free)
+    u = Utterance(a, p, step=len(p.trace.steps), chunk=len(program.chunks), wait_s=max(0.0, free - ready[0]),
+                  chunk_latencies_s=chunk_latencies(program, schedule, a.start_s))
+    u.done_s = schedule[-1][1]
+    return u, totals
 
 
 def serve(point: Point, exact_reuse: bool = True, env=None) -> Served:

@@ -15,6 +15,7 @@ import numpy as np
 
 from accelsim.errors import AccelsimError
 from accelsim.hw.energy import ENERGY_COMPONENTS, energy, work_counters
+from accelsim.hw.family import family_of
 from accelsim.memo import Memo
 from accelsim.report.metrics import occupancy_of
 from accelsim.serve.engine import Served
@@ -228,7 +229,7 @@ def serve_result(workload: str, hw: HardwareSpec, served: Served) -> ServeResult
         queueing_p99_s=_percentile(waits, 99),
         rtf_p99=_percentile([u.latency_s / u.arrival.audio_s for u in measured], 99),
         mean_in_system=served.in_system_s / window, arrival_rate=len(measured) / window,
-        utilisation=occupancy_of(served.busy, served.end_s, hw.coprocessor.cores), batch_mean=means, batch_sizes=counts,
+        utilisation=occupancy_of(served.busy, served.end_s, family_of(hw).cores), batch_mean=means, batch_sizes=counts,
         fetched_weight_bytes=served.fetched_bytes, end_s=served.end_s, jobs=served.jobs, exact_reuse=served.exact_reuse,
         served_audio_s=audio_all, served=len(served.utterances), latencies_s=tuple(latencies),
         energy=served_energy(hw, served), chunks=len(chunks), chunk_latency_p50_s=_percentile(chunks, 50),

@@ -1,10 +1,10 @@
 """The SimPy engine: runs an op DAG on the machine's resources and records one row per op and per fetch.
 
 The loop is the whole engine: a job (an op, or the weight fetch of an op) waits for its requirements,
-acquires its resources one by one (always in the same order: no deadlock), holds them for the duration the
-cost model gives, and releases them. Everything else is a policy object (:mod:`accelsim.sim.policies`):
-where an op runs, how many bytes it fetches, when its fetch may start, which channel fetches use. No
-arithmetic about hardware happens here: durations come from ``accelsim.hw``.
+acquires its resources one by one (always in the same order: no deadlock), holds them for the duration its
+cost record gives, and releases them. Everything else is a policy object (:mod:`accelsim.sim.policies`):
+where an op runs, how many bytes it fetches, when its fetch may start. No arithmetic about hardware happens
+here: every job's unit, queueing and durations come from its :class:`accelsim.hw.job.JobCost`.
 
 Jobs are SimPy event callbacks rather than one generator process each: the same events and resources,
 without a process start and end event per op. Each row keeps ``pred``, the row whose end released this
@@ -21,10 +21,10 @@ from typing import Callable, NamedTuple, Sequence
 import simpy
 
 from accelsim.graph.ir import Op
-from accelsim.hw.cost import cost_table
-from accelsim.hw.link import transfer_phases
-from accelsim.sim.policies import Policies, ResidencyPlan, plan_residency, policies_for
-from accelsim.spec.hardware import HardwareSpec
+from accelsim.hw.family import Reads
+from accelsim.hw.job import JobCost
+from accelsim.sim.policies import ResidencyPlan
+from accelsim.sim.target import Target
 
 #: Resource class of every resource label that is not a coprocessor core ("core0", "core0-3").
 RESOURCE_CLASS = {"host": "host", "h2d": "link", "d2h": "link", "dram": "memory"}
@@ -70,16 +70,21 @@ class Record:
     step: int = -1
     weight_bits: int = 16
     act_bits: int = 16
+    level: str = ""  # the memory level(s) the weights this row moved came from ("L3", "host"; "" when none)
+    weight_bytes: float = 0.0  # weight bytes this row moved (a fetch, or an op that streams its weights)
 
 
 class Run:
-    """The outcome of a simulation: the rows, the ops they ran, the residency plan, busy time per resource."""
+    """The outcome of a simulation: the rows, the ops they ran, the residency plan, busy time per resource, and
+    whether ops streamed their weight reads (else fetch rows moved them)."""
 
-    def __init__(self, rows: list[Row], ops: Sequence[Op], plan: ResidencyPlan, busy: dict[str, float]):
+    def __init__(self, rows: list[Row], ops: Sequence[Op], plan: ResidencyPlan, busy: dict[str, float],
+                 streams: bool = False):
         self.rows = rows
         self.ops = ops
         self.plan = plan
         self.busy = busy  # busy seconds per physical resource (core0.., host, h2d, d2h, dram)
+        self.streams = streams
 
     @property
     def time_s(self) -> float:
@@ -88,16 +93,20 @@ class Run:
     @cached_property
     def records(self) -> tuple[Record, ...]:
         out = []
+        fetched = self.plan.fetch_bytes
         for idx, row in enumerate(self.rows):
             op = self.ops[row.op]
+            moved = row.fetch or self.streams  # the row that moved the op's weights
+            level = "+".join(name for name, _ in self.plan.reads[row.op]) if moved else ""
+            weights = fetched[row.op] if moved else 0.0
             if row.fetch:
                 out.append(Record(idx, f"{op.name}.fetch", "fetch", op.component, row.resource,
-                                  resource_class(row.resource), row.start, row.end, 0, self.plan.fetch_bytes[row.op], row.pred,
-                                  op.network, op.layer, op.step, op.weight_bits, op.act_bits))
+                                  resource_class(row.resource), row.start, row.end, 0, weights, row.pred,
+                                  op.network, op.layer, op.step, op.weight_bits, op.act_bits, level, weights))
             else:
                 out.append(Record(idx, op.name, op.kind, op.component, row.resource, resource_class(row.resource),
                                   row.start, row.end, op.macs, op.bytes, row.pred, op.network, op.layer, op.step,
-                                  op.weight_bits, op.act_bits))
+                                  op.weight_bits, op.act_bits, level, weights))
         return tuple(out)
 
     def component(self, index: int) -> str:
@@ -107,11 +116,12 @@ class Run:
         return resource_class(self.rows[index].resource)
 
 
-def simulate_ops(ops: Sequence[Op], hw: HardwareSpec) -> Run:
-    """Run ``ops`` (topologically ordered, as lowering builds them) on ``hw`` as one SimPy run."""
-    plan = plan_residency(ops, hw)
-    rows, busy = simulate(ops, hw, plan.fetch_bytes)
-    return Run(rows, ops, plan, busy)
+def simulate_ops(ops: Sequence[Op], target: Target) -> Run:
+    """Run ``ops`` (topologically ordered, as lowering builds them) on ``target`` as one SimPy run."""
+    pinned, (reads,) = target.policies.residency.plan([ops], target.device)
+    plan = ResidencyPlan(pinned, reads)
+    rows, busy = simulate(ops, target, reads)
+    return Run(rows, ops, plan, busy, target.costs.streams)
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,15 +133,15 @@ class _Job:
     setup: float = 0.0  # spent holding only the first resource (a DMA queue slot) before the others are requested
 
 
-def simulate(ops: Sequence[Op], hw: HardwareSpec, fetch_bytes: Sequence[float],
-             policies: Policies | None = None, machine: str | None = None) -> tuple[list[Row], dict[str, float]]:
-    """The SimPy run of ``ops`` whose weight fetches are ``fetch_bytes`` (per op): its rows and busy seconds."""
-    shared = Machine(hw, policies, machine)
-    shared.submit(ops, fetch_bytes)
-    shared.env.run()
-    if len(shared.rows) != len(ops) + sum(b > 0 for b in fetch_bytes):  # a dependency cycle or a dangling id: a lowering bug
-        raise RuntimeError(f"only {len(shared.rows)} of {len(ops) + sum(b > 0 for b in fetch_bytes)} ops and fetches ran")
-    return shared.rows, shared.busy
+def simulate(ops: Sequence[Op], target: Target, reads: Sequence[Reads]) -> tuple[list[Row], dict[str, float]]:
+    """The SimPy run of ``ops`` whose weight reads are ``reads`` (per op): its rows and busy seconds."""
+    machine = Machine(target)
+    machine.submit(ops, reads)
+    machine.env.run()
+    expected = len(ops) + (0 if target.costs.streams else sum(bool(r) for r in reads))
+    if len(machine.rows) != expected:  # a dependency cycle or a dangling id: a lowering bug
+        raise RuntimeError(f"only {len(machine.rows)} of {expected} ops and fetches ran")
+    return machine.rows, machine.busy
 
 
 class Machine:
@@ -145,34 +155,67 @@ class Machine:
     with rows, a row's ``op`` is the op's index within its own submission.
     """
 
-    def __init__(self, hw: HardwareSpec, policies: Policies | None = None, machine: str | None = None,
-                 lanes: Sequence[tuple[int, int]] = (), keep_rows: bool = True, env: simpy.Environment | None = None):
-        self.hw = hw
-        self.policies = policies or policies_for(hw)
-        self.machine = machine
+    def __init__(self, target: Target, lanes: Sequence[tuple[int, int]] = (), keep_rows: bool = True,
+                 env: simpy.Environment | None = None):
+        self.target = target
         self.env = env or simpy.Environment()
         self.keep_rows = keep_rows
         self.resources: dict[str, simpy.Resource] = {}
-        self.busy = {f"core{i}": 0.0 for i in range(hw.coprocessor.cores)} | {name: 0.0 for name in NON_CORE}
+        cores = target.device.cores
+        self.busy = {f"core{i}": 0.0 for i in range(cores)} | {name: 0.0 for name in NON_CORE}
         self.rows: list[Row] = []
         self.jobs_done = 0
-        self._last_release: dict[str, int] = {}
-        self._plans: dict[object, tuple] = {}
-        cores = hw.coprocessor.cores
-        placed = {self.policies.placement.cores(Op(0, "", "", "core", "", "", lane=lane, lanes=count), cores)
+        self.last_release: dict[str, int] = {}
+        self._plans: dict[object, _Plan] = {}
+        placed = {target.policies.placement.cores(Op(0, "", "", "core", "", "", lane=lane, lanes=count), cores)
                   for lane, count in lanes}
         self._blocks = _core_blocks(cores, placed) if lanes else None
 
-    def _plan(self, ops: Sequence[Op], fetch_bytes: Sequence[float]) -> tuple:
-        """What a submission of ``ops`` needs before it runs: its jobs, which ops fetch, and per job the count of
-        requirements it waits for and who releases them on their start or end (read-only while it runs)."""
+    def submit(self, ops: Sequence[Op], reads: Sequence[Reads], done: Callable[[float], None] | None = None,
+               key: object = None) -> None:
+        """Start ``ops`` now (their ids 0..n-1, deps among them) with their weight ``reads``; ``done(time)`` once every
+        op and fetch has ended.
+
+        ``key`` names the (ops, reads) pair when the caller submits equal ones again: their jobs and
+        dependency lists are then built once per machine."""
+        plan = self._plans.get(key) if key is not None else None
+        if plan is None:
+            plan = self._plan(ops, reads)
+            if key is not None:
+                self._plans[key] = plan
+        _Submission(self, plan, done).start()
+
+    def _plan(self, ops: Sequence[Op], reads: Sequence[Reads]) -> "_Plan":
+        jobs, self._blocks = _jobs(ops, self.target, reads, self._blocks)
+        for job in jobs:
+            if job is not None:
+                for name in job.resources:
+                    if name not in self.resources:
+                        slots = self.target.costs.queue_slots(name[:-len(QUEUE)]) if name.endswith(QUEUE) else 1
+                        self.resources[name] = simpy.Resource(self.env, slots)
+        return _Plan.of(ops, jobs, self.target.policies.prefetch.on_start)
+
+
+class _Plan(NamedTuple):
+    """What a submission of n ops needs before it runs (read-only while it runs): its jobs (ops 0..n-1, then their
+    fetches n..2n-1, None where an op fetches nothing), which ops fetch, per job the count of requirements it waits
+    for, who is released when a job ends or starts, and how many jobs there are."""
+
+    jobs: list[_Job | None]
+    fetching: list[bool]
+    waiting: list[int]
+    on_end: list[list[int]]
+    on_start: list[list[int]]
+    total: int
+
+    @classmethod
+    def of(cls, ops: Sequence[Op], jobs: list[_Job | None], fetch_on_start: bool) -> "_Plan":
         n = len(ops)
-        jobs, self._blocks = _jobs(ops, self.hw, fetch_bytes, self.policies, self.machine, self._blocks)
-        fetching = [b > 0 for b in fetch_bytes]
+        fetching = [job is not None for job in jobs[n:]]
         waiting = [len(op.deps) + fetching[op.id] for op in ops] + [len(op.deps) for op in ops]
         on_end: list[list[int]] = [[] for _ in range(2 * n)]
         on_start: list[list[int]] = [[] for _ in range(2 * n)]
-        fetch_waits_on = on_start if self.policies.prefetch.on_start else on_end
+        fetch_waits_on = on_start if fetch_on_start else on_end
         for op in ops:
             for d in op.deps:
                 on_end[d].append(op.id)
@@ -180,111 +223,115 @@ class Machine:
                     fetch_waits_on[d].append(n + op.id)
             if fetching[op.id]:
                 on_end[n + op.id].append(op.id)
-        for job in jobs:
-            if job is not None:
-                for name in job.resources:
-                    if name not in self.resources:
-                        slots = self.hw.link.queue_depth if name.endswith(QUEUE) else 1
-                        self.resources[name] = simpy.Resource(self.env, slots)
-        return jobs, fetching, waiting, on_end, on_start, n + sum(fetching)
-
-    def submit(self, ops: Sequence[Op], fetch_bytes: Sequence[float], done: Callable[[float], None] | None = None,
-               key: object = None) -> None:
-        """Start ``ops`` now (their ids 0..n-1, deps among them); ``done(time)`` once every op and fetch has ended.
-
-        ``key`` names the (ops, fetch_bytes) pair when the caller submits equal ones again: their jobs and
-        dependency lists are then built once per machine."""
-        env, resources, busy, rows, last_release = self.env, self.resources, self.busy, self.rows, self._last_release
-        keep_rows = self.keep_rows
-        n = len(ops)
-        plan = self._plans.get(key) if key is not None else None
-        if plan is None:
-            plan = self._plan(ops, fetch_bytes)
-            if key is not None:
-                self._plans[key] = plan
-        jobs, fetching, template, on_end, on_start, total = plan
-        waiting = list(template)
-        remaining = [total]
-
-        def ready(j: int, pred: int) -> None:
-            """Every requirement of job j is met: request its resources, one after the other."""
-            acquire(j, 0, [], env.now, pred)
-
-        def acquire(j: int, k: int, held: list, since: float, pred: int, slot_at: float | None = None) -> None:
-            name = jobs[j].resources[k]
-            request = resources[name].request()
-            held.append(request)
-            if k == 0 and jobs[j].setup > 0:
-                request.callbacks.append(lambda _: queued(j, held, since, pred))
-            elif k + 1 < len(jobs[j].resources):
-                request.callbacks.append(lambda _: acquire(j, k + 1, held, since, pred, slot_at))
-            else:
-                request.callbacks.append(lambda _: hold(j, held, since, pred, slot_at))
-
-        def queued(j: int, held: list, since: float, pred: int) -> None:
-            """In a slot of a DMA queue: the transfer's latency passes, then it requests the link itself."""
-            if env.now > since:  # it waited for the slot: whoever freed it released this job
-                pred = last_release.get(jobs[j].resources[0], pred)
-            slot_at = env.now
-            started(j, pred)  # a transfer in the queue has started (what waits for its start may go)
-            env.timeout(jobs[j].setup).callbacks.append(lambda _: acquire(j, 1, held, env.now, pred, slot_at))
-
-        def started(j: int, pred: int) -> None:
-            for w in on_start[j]:  # e.g. a fetch that may start once its op's dependencies have started
-                waiting[w] -= 1
-                if waiting[w] == 0:
-                    ready(w, pred)
-
-        def hold(j: int, held: list, since: float, pred: int, slot_at: float | None = None) -> None:
-            """Granted: whoever held a resource it waited for is on its path; then hold for the job's duration.
-
-            A queued transfer's row starts when its last wait ended: at the link's release when it waited for
-            the link after its latency (the latency was hidden), else when it got its queue slot (the latency is
-            on its path)."""
-            if env.now > since:
-                if keep_rows:
-                    pred = max((last_release.get(name, -1) for name in jobs[j].resources),
-                               key=lambda i: (rows[i].end, i) if i >= 0 else (-1.0, -1))
-                start = env.now
-            else:
-                start = env.now if slot_at is None else slot_at
-            if slot_at is None:
-                started(j, pred)
-            env.timeout(jobs[j].seconds).callbacks.append(lambda _: release(j, held, start, pred))
-
-        def release(j: int, held: list, start: float, pred: int) -> None:
-            job = jobs[j]
-            index = len(rows)
-            if keep_rows:
-                rows.append(Row(j % n if j >= n else j, j >= n, job.label, start, env.now, pred))
-            for name in job.counters:
-                busy[name] += job.seconds
-            for name, request in zip(job.resources, held):
-                last_release[name] = index
-                resources[name].release(request)
-            self.jobs_done += 1
-            remaining[0] -= 1
-            if remaining[0] == 0 and done is not None:
-                done(env.now)
-            for w in on_end[j]:
-                waiting[w] -= 1
-                if waiting[w] == 0:
-                    ready(w, index)
-
-        for op in ops:
-            if fetching[op.id] and waiting[n + op.id] == 0:
-                ready(n + op.id, -1)
-            if waiting[op.id] == 0:
-                ready(op.id, -1)
-        if remaining[0] == 0 and done is not None:
-            done(env.now)
+        return cls(jobs, fetching, waiting, on_end, on_start, n + sum(fetching))
 
 
-def _jobs(ops: Sequence[Op], hw: HardwareSpec, fetch_bytes: Sequence[float], policies: Policies,
-          machine: str | None, block_of: dict[int, str] | None = None) -> tuple[list[_Job | None], dict[int, str]]:
-    """Resources, label, busy counters and duration of every op and every fetch; and the core blocks used
-    (``block_of`` when given, else those of these ops' placements)."""
-    n_cores = hw.coprocessor.cores
+class _Submission:
+    """One submitted DAG while it runs: each job, once its requirements are met, requests its resources one after
+    the other, holds them for its duration, releases them and releases the jobs waiting for it."""
+
+    __slots__ = ("env", "resources", "busy", "rows", "last_release", "keep_rows", "machine", "jobs", "fetching", "n",
+                 "waiting", "on_end", "on_start", "remaining", "done")
+
+    def __init__(self, machine: Machine, plan: _Plan, done: Callable[[float], None] | None):
+        self.machine = machine
+        self.env, self.resources, self.busy = machine.env, machine.resources, machine.busy
+        self.rows, self.last_release, self.keep_rows = machine.rows, machine.last_release, machine.keep_rows
+        self.jobs, self.fetching, self.on_end, self.on_start = plan.jobs, plan.fetching, plan.on_end, plan.on_start
+        self.n = len(plan.fetching)
+        self.waiting = list(plan.waiting)
+        self.remaining = plan.total
+        self.done = done
+
+    def start(self) -> None:
+        n, waiting, fetching = self.n, self.waiting, self.fetching
+        for i in range(n):
+            if fetching[i] and waiting[n + i] == 0:
+                self.ready(n + i, -1)
+            if waiting[i] == 0:
+                self.ready(i, -1)
+        if self.remaining == 0 and self.done is not None:
+            self.done(self.env.now)
+
+    def ready(self, j: int, pred: int) -> None:
+        """Every requirement of job j is met: request its resources, one after the other."""
+        self.acquire(j, 0, [], self.env.now, pred)
+
+    def acquire(self, j: int, k: int, held: list, since: float, pred: int, slot_at: float | None = None) -> None:
+        job = self.jobs[j]
+        request = self.resources[job.resources[k]].request()
+        held.append(request)
+        if k == 0 and job.setup > 0:
+            request.callbacks.append(lambda _: self.queued(j, held, since, pred))
+        elif k + 1 < len(job.resources):
+            request.callbacks.append(lambda _: self.acquire(j, k + 1, held, since, pred, slot_at))
+        else:
+            request.callbacks.append(lambda _: self.hold(j, held, since, pred, slot_at))
+
+    def queued(self, j: int, held: list, since: float, pred: int) -> None:
+        """In a slot of a DMA queue: the transfer's latency passes, then it requests the link itself."""
+        env = self.env
+        if env.now > since:  # it waited for the slot: whoever freed it released this job
+            pred = self.last_release.get(self.jobs[j].resources[0], pred)
+        slot_at = env.now
+        self.started(j, pred)  # a transfer in the queue has started (what waits for its start may go)
+        env.timeout(self.jobs[j].setup).callbacks.append(lambda _: self.acquire(j, 1, held, env.now, pred, slot_at))
+
+    def started(self, j: int, pred: int) -> None:
+        waiting = self.waiting
+        for w in self.on_start[j]:  # e.g. a fetch that may start once its op's dependencies have started
+            waiting[w] -= 1
+            if waiting[w] == 0:
+                self.ready(w, pred)
+
+    def hold(self, j: int, held: list, since: float, pred: int, slot_at: float | None = None) -> None:
+        """Granted: whoever held a resource it waited for is on its path; then hold for the job's duration.
+
+        A queued transfer's row starts when its last wait ended: at the link's release when it waited for
+        the link after its latency (the latency was hidden), else when it got its queue slot (the latency is
+        on its path)."""
+        env, job = self.env, self.jobs[j]
+        if env.now > since:
+            if self.keep_rows:
+                rows, last = self.rows, self.last_release
+                pred = max((last.get(name, -1) for name in job.resources),
+                           key=lambda i: (rows[i].end, i) if i >= 0 else (-1.0, -1))
+            start = env.now
+        else:
+            start = env.now if slot_at is None else slot_at
+        if slot_at is None:
+            self.started(j, pred)
+        env.timeout(job.seconds).callbacks.append(lambda _: self.release(j, held, start, pred))
+
+    def release(self, j: int, held: list, start: float, pred: int) -> None:
+        job, rows, n = self.jobs[j], self.rows, self.n
+        index = len(rows)
+        if self.keep_rows:
+            rows.append(Row(j % n if j >= n else j, j >= n, job.label, start, self.env.now, pred))
+        busy = self.busy
+        for name in job.counters:
+            busy[name] += job.seconds
+        resources, last = self.resources, self.last_release
+        for name, request in zip(job.resources, held):
+            last[name] = index
+            resources[name].release(request)
+        self.machine.jobs_done += 1
+        self.remaining -= 1
+        if self.remaining == 0 and self.done is not None:
+            self.done(self.env.now)
+        waiting = self.waiting
+        for w in self.on_end[j]:
+            waiting[w] -= 1
+            if waiting[w] == 0:
+                self.ready(w, index)
+
+
+def _jobs(ops: Sequence[Op], target: Target, reads: Sequence[Reads],
+          block_of: dict[int, str] | None = None) -> tuple[list[_Job | None], dict[int, str]]:
+    """Resources, label, busy counters and duration of every op and every fetch, from their cost records; and the
+    core blocks used (``block_of`` when given, else those of these ops' placements). On a machine that streams, an
+    op's reads are part of its own cost; else each op that reads is preceded by a fetch job."""
+    n_cores = target.device.cores
     where: dict[tuple[int, int], tuple[int, ...]] = {}  # placement depends on the lane only
     placed = []
     for op in ops:
@@ -293,41 +340,35 @@ def _jobs(ops: Sequence[Op], hw: HardwareSpec, fetch_bytes: Sequence[float], pol
             continue
         lane = (op.lane, op.lanes)
         if lane not in where:
-            where[lane] = policies.placement.cores(op, n_cores)
+            where[lane] = target.policies.placement.cores(op, n_cores)
         placed.append(where[lane])
     if block_of is None:
         block_of = _core_blocks(n_cores, set(where.values()))
-    costs = cost_table(hw, machine)
-    queued = hw.link.queue_depth > 1
+    costs = target.costs
     # Resources, label and busy counters per distinct core set.
     holds = {cores: (tuple(sorted({block_of[c] for c in cores})),
                      f"core{cores[0]}" if len(cores) == 1 else f"core{cores[0]}-{cores[-1]}",
                      tuple(f"core{c}" for c in cores)) for cores in set(where.values())}
+    streams = costs.streams
     jobs: list[_Job | None] = []
-    for op, cores in zip(ops, placed):
+    for op, cores, read in zip(ops, placed, reads):
+        streamed = read if streams else ()
         if cores:
             names, label, counters = holds[cores]
-            jobs.append(_Job(names, label, counters, costs.seconds(op, len(cores))))
-        elif op.kind == "transfer" and queued:
-            jobs.append(_link_job(op.unit, transfer_phases(hw.link, op.bytes)))
+            jobs.append(_Job(names, label, counters, costs.op(op, len(cores), streamed).busy_s))
         else:
-            jobs.append(_Job((op.unit,), op.unit, (op.unit,), costs.seconds(op, 1)))
-    channel = policies.channel.resource
-    for op in ops:
-        b = fetch_bytes[op.id]
-        if b <= 0:
-            jobs.append(None)
-        elif channel in LINK_UNITS and queued:
-            jobs.append(_link_job(channel, policies.channel.phases(hw, b)))
-        else:
-            jobs.append(_Job((channel,), channel, (channel,), policies.channel.seconds(hw, b)))
+            jobs.append(_unit_job(costs.op(op, 1, streamed)))
+    jobs.extend(None if streams or not read else _unit_job(costs.fetch(read)) for read in reads)
     return jobs, block_of
 
 
-def _link_job(unit: str, phases: tuple[float, float]) -> _Job:
-    """A transfer on a DMA queue: a slot of the direction's queue for its latency, then the link for its bytes."""
-    setup, data = phases
-    return _Job((unit + QUEUE, unit), unit, (unit,), data, setup)
+def _unit_job(cost: JobCost) -> _Job:
+    """A job on one unit (host, a link direction, device memory); a queued one first waits ``latency_s`` in a slot of
+    the unit's DMA queue, then holds the unit for its bytes."""
+    unit = cost.unit
+    if cost.queued:
+        return _Job((unit + QUEUE, unit), unit, (unit,), cost.busy_s, cost.latency_s)
+    return _Job((unit,), unit, (unit,), cost.busy_s)
 
 
 def _core_blocks(n_cores: int, core_sets: set[tuple[int, ...]]) -> dict[int, str]:

@@ -1,31 +1,34 @@
-"""The engine's policies: where an op runs, which weights stay on chip, when a fetch may start, and which
-channel fetches use. Each is a small object registered by name; the hardware spec names the residency, the
-prefetch and the channel (placement has one policy so far, and the engine assumes it depends on the lane only).
+"""The engine's policies: where an op runs, which weights stay near the compute and where each op reads them from,
+and when a fetch may start. Each is a small object registered by name; the hardware spec names the residency and
+the prefetch (placement has one policy so far, and the engine assumes it depends on the lane only).
 
 - placement (``lanes``): the cores are split evenly among the independent chains (lanes) of an op's region:
   the encoder's forward and backward directions each get half the chip; decode ops, one chain, get all
   cores and split their output columns over them.
 - residency (``memory.residency``): ``per_op`` fetches every op's weights at every use; ``pinned`` keeps
   weights used more than once in the scratchpads while they fit (static, decided before the run, so it is
-  deterministic and cheap: within each region and lane, most uses first, greedily).
+  deterministic and cheap: within each region and lane, most uses first, greedily); ``cache`` reads every op's
+  weights from the nearest cache level that holds everything read since their last use (an LRU stack over the
+  program's order, per tensor), else from where they live. A plan gives each op its *reads*: (level, bytes) pairs.
 - prefetch (``memory.prefetch``): ``one_deep`` lets an op's weight fetch start once all its dependencies have
   started (double buffering); ``on_demand`` only once they have all ended. A ``prefetch`` op (the decode
   loop's, with ``runtime.prefetch_next_iteration``) fetches the first weights of the ops after it, as much as the
   free scratchpad holds, and those ops then fetch only the rest.
-- fetch channel (``memory.weights_home``): ``host`` streams weights over the host->device link, ``device``
-  reads them from memory attached to the coprocessor. The link is a DMA queue (``link.queue_depth``): deeper
-  than 1, a transfer's fixed latency is spent in a queue slot, overlapping the transfer before it.
+
+What reading from a level costs, and which unit a fetch holds, is the hardware's answer, not a policy
+(:mod:`accelsim.hw.memory`).
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from accelsim.graph.ir import Op
-from accelsim.hw.coprocessor import device_weight_bits, weight_room
-from accelsim.hw.link import fetch_phases, fetch_seconds
+from accelsim.graph.lower import Segment
+from accelsim.hw.family import Family, Reads, family_of
+from accelsim.memo import Memo
 from accelsim.spec.hardware import HardwareSpec
 from accelsim.workload.model import BIAS_BITS
 
@@ -56,11 +59,18 @@ def cores_per_lane(cores: int, lanes: int) -> int:
 
 # ---------------------------------------------------------------- residency
 
+Pinned = frozenset[tuple[str, str]]  # (region, tensor)
+
 
 @dataclass(frozen=True, slots=True)
 class ResidencyPlan:
-    pinned: frozenset[tuple[str, str]]  # (region, tensor)
-    fetch_bytes: tuple[float, ...]  # per op id: weight bytes to bring in before the op can run
+    pinned: Pinned
+    reads: tuple[Reads, ...]  # per op id: the weight bytes it reads, by the level they come from
+
+    @property
+    def fetch_bytes(self) -> tuple[float, ...]:
+        """Per op: the weight bytes it reads from beyond the scratchpad (fetched, or streamed)."""
+        return tuple(sum(n for _, n in reads) for reads in self.reads)
 
     @property
     def total_fetch_bytes(self) -> float:
@@ -68,18 +78,19 @@ class ResidencyPlan:
 
 
 class Residency:
-    """Decides, before the run, how many weight bytes each op must fetch; over a sequence of op runs (the
-    segments of a program, in order), so that a pinned weight is fetched only at its first use."""
+    """Decides, before the run, how many weight bytes each op must fetch and from where; over a sequence of op runs
+    (the segments of a program, in order), so that a pinned weight is fetched only at its first use. A scratchpad
+    residency fetches from where weights live (``memory.weights_home``)."""
 
     name = ""
 
-    def pinned(self, runs: Sequence[Sequence[Op]], hw: HardwareSpec) -> frozenset[tuple[str, str]]:
+    def pinned(self, runs: Sequence[Sequence[Op]], device: Family) -> Pinned:
         return frozenset()
 
-    def plan(self, runs: Sequence[Sequence[Op]], hw: HardwareSpec) -> tuple[frozenset[tuple[str, str]], list[tuple[float, ...]]]:
-        """The pinned tensors, and per run the bytes each of its ops fetches."""
-        pinned = self.pinned(runs, hw)
-        bits = _bytes_per_param(hw)
+    def plan(self, runs: Sequence[Sequence[Op]], device: Family) -> tuple[Pinned, list[tuple[Reads, ...]]]:
+        """The pinned tensors, and per run the reads of each of its ops."""
+        pinned = self.pinned(runs, device)
+        bits, home = device.bytes_per_weight, device.memory.home.name
         fetched: set[tuple[str, str]] = set()
         flat: list[Op] = []
         carry: dict[tuple[str, str], float] = {}  # bytes of a tensor already brought in by a prefetch op
@@ -95,9 +106,9 @@ class Residency:
                         flat = [o for run in runs for o in run]
                     place = (op.region, op.lanes)
                     if place not in rooms:
-                        rooms[place] = _prefetch_room(hw, op, pinned, flat, bits)
+                        rooms[place] = _prefetch_room(device, op, pinned, flat)
                     carry = _lookahead(flat, position, rooms[place], pinned, fetched, bits)
-                    fetch.append(sum(carry.values()))
+                    fetch.append(_from(home, sum(carry.values())))
                     continue
                 total = 0.0
                 for tensor, size in _tensor_bytes(op, bits):
@@ -105,45 +116,71 @@ class Residency:
                     if key not in pinned or key not in fetched:
                         total += size - carry.pop(key, 0.0)
                         fetched.add(key)
-                fetch.append(total)
+                fetch.append(_from(home, total))
             out.append(tuple(fetch))
         return pinned, out
+
+    def program_plan(self, segments: Sequence[Segment], device: Family, plans: Memo) -> tuple[Pinned, list[tuple[Reads, ...]]]:
+        """Per occurrence of a program's segments (in order), the reads of each op: the whole program's plan (a
+        policy whose plan is local to a segment plans each distinct one once, in ``plans``)."""
+        return self.plan([seg.ops for seg in segments], device)
+
+
+def _from(level: str, n_bytes: float) -> Reads:
+    return ((level, n_bytes),) if n_bytes > 0 else ()
 
 
 class PerOpResidency(Residency):
     name = "per_op"
 
+    def program_plan(self, segments: Sequence[Segment], device: Family, plans: Memo) -> tuple[Pinned, list[tuple[Reads, ...]]]:
+        """Per-op residency pins nothing, so equal segments fetch alike: each distinct segment is planned once; with
+        the next-iteration prefetch, each distinct (prefetch op before it, segment, segment after) once (a test set's
+        utterances share most of theirs). Else the whole program's plan."""
+        if not any(seg.prefetches for seg in segments):
+            return frozenset(), [plans.get(seg, lambda seg=seg: self.plan([seg.ops], device)[1][0]) for seg in segments]
+        if not _prefetch_at_ends(segments):
+            return super().program_plan(segments, device, plans)
+
+        def planned(i: int) -> tuple[Reads, ...]:
+            seg = segments[i]
+            carried_by = segments[i - 1].ops[-1] if i and segments[i - 1].prefetches else None
+            following = segments[i + 1] if i + 1 < len(segments) and seg.prefetches else None
+            return plans.get((seg, carried_by, following), lambda: self.segment_plan(
+                seg.ops, device, carried_by, following.ops if following is not None else None))
+
+        return frozenset(), [planned(i) for i in range(len(segments))]
+
     @staticmethod
-    def segment_plan(ops: Sequence[Op], hw: HardwareSpec, carried_by: Op | None,
-                     following: Sequence[Op] | None) -> tuple[float, ...]:
+    def segment_plan(ops: Sequence[Op], device: Family, carried_by: Op | None,
+                     following: Sequence[Op] | None) -> tuple[Reads, ...]:
         """What :meth:`plan` gives the ops of one segment, from that segment and the next alone: per-op residency
         pins nothing, so a segment's fetches depend only on what the prefetch op ending the previous segment
         (``carried_by``) brought in of them, and on what its own prefetch op (its last op) brings in of the
         next segment's ops (``following``). Valid when every segment after the first prefetching one prefetches,
         as its last op (the caller checks)."""
-        bits = _bytes_per_param(hw)
+        bits, home = device.bytes_per_weight, device.memory.home.name
         carry = {} if carried_by is None else \
-            _lookahead(ops, 0, _prefetch_room(hw, carried_by, frozenset(), (), bits), frozenset(), set(), bits)
+            _lookahead(ops, 0, _prefetch_room(device, carried_by, frozenset(), ()), frozenset(), set(), bits)
         fetch = []
         for op in ops:
             if op.kind == "prefetch":
-                room = _prefetch_room(hw, op, frozenset(), (), bits)
+                room = _prefetch_room(device, op, frozenset(), ())
                 ahead = _lookahead(following, 0, room, frozenset(), set(), bits) if following else {}
-                fetch.append(sum(ahead.values()))
+                fetch.append(_from(home, sum(ahead.values())))
                 continue
             total = 0.0
             for tensor, size in _tensor_bytes(op, bits):
                 total += size - carry.pop((op.region, tensor), 0.0)
-            fetch.append(total)
+            fetch.append(_from(home, total))
         return tuple(fetch)
 
 
 class PinnedResidency(Residency):
     name = "pinned"
 
-    def pinned(self, runs: Sequence[Sequence[Op]], hw: HardwareSpec) -> frozenset[tuple[str, str]]:
-        cop = hw.coprocessor
-        bits = _bytes_per_param(hw)
+    def pinned(self, runs: Sequence[Sequence[Op]], device: Family) -> Pinned:
+        bits = device.bytes_per_weight
         uses: dict[tuple[str, int, int], dict[str, list[float]]] = defaultdict(dict)
         for ops in runs:
             for op in ops:
@@ -153,7 +190,7 @@ class PinnedResidency(Residency):
                     entry[0] += 1
         pinned: set[tuple[str, str]] = set()
         for (region, _lane, lanes), tensors in uses.items():
-            room = weight_room(cop, cores_per_lane(cop.cores, lanes))
+            room = device.weight_room(cores_per_lane(device.cores, lanes))
             for tensor, (count, size) in sorted(tensors.items(), key=lambda kv: (-kv[1][0], kv[1][1], kv[0])):
                 if count > 1 and size <= room:
                     pinned.add((region, tensor))
@@ -161,7 +198,73 @@ class PinnedResidency(Residency):
         return frozenset(pinned)
 
 
-def _lookahead(flat: Sequence[Op], start: int, room: float, pinned: frozenset, fetched: set,
+class CacheResidency(Residency):
+    """Every op reads all its weights, each tensor from the nearest cache level whose capacity (its cores' share of a
+    per-core level) holds every byte read since the tensor's last use, else from where weights live: a least-recently-
+    used stack over the program's ops in order, at tensor granularity. Activations are not counted."""
+
+    name = "cache"
+
+    def plan(self, runs: Sequence[Sequence[Op]], device: Family) -> tuple[Pinned, list[tuple[Reads, ...]]]:
+        bits, caches, home = device.bytes_per_weight, device.memory.caches, device.memory.home.name
+        deepest = max(level.capacity_for(device.cores) for level in caches)
+        stack: OrderedDict[tuple[str, str], float] = OrderedDict()  # least recently used first
+        out = []
+        for ops in runs:
+            plan = []
+            for op in ops:
+                cores = cores_per_lane(device.cores, op.lanes)
+                reads: dict[str, float] = {}
+                for tensor, size in _tensor_bytes(op, bits):
+                    level = _nearest(caches, _reuse_distance(stack, (op.region, tensor), size, deepest), cores, home)
+                    reads[level] = reads.get(level, 0.0) + size
+                plan.append(tuple((name, n) for name, n in reads.items() if n > 0))
+            out.append(tuple(plan))
+        return frozenset(), out
+
+
+def _reuse_distance(stack: "OrderedDict[tuple[str, str], float]", key: tuple[str, str], size: float, deepest: float) -> float:
+    """Bytes read since ``key`` was last read, itself included (inf the first time); then ``key`` is the most recent.
+    Entries beyond the deepest cache's capacity are dropped: they could only miss."""
+    if key in stack:
+        distance = size
+        for other in reversed(stack):
+            if other == key:
+                break
+            distance += stack[other]
+        stack.move_to_end(key)
+    else:
+        distance = float("inf")
+        stack[key] = size
+    total = sum(stack.values())
+    while total > deepest and len(stack) > 1:
+        total -= stack.popitem(last=False)[1]
+    return distance
+
+
+def _nearest(caches, distance: float, cores: int, home: str) -> str:
+    """The nearest cache level that holds ``distance`` bytes for an op on ``cores`` cores, else the home level."""
+    for level in caches:
+        if distance <= level.capacity_for(cores):
+            return level.name
+    return home
+
+
+def _prefetch_at_ends(segments: Sequence[Segment]) -> bool:
+    """Every segment after the first prefetching one prefetches too, with its prefetch op last (and only there):
+    then no prefetched weights are left over for a later segment than the next."""
+    seen = False
+    for seg in segments:
+        if seg.prefetches:
+            seen = True
+            if not seg.prefetches_last:
+                return False
+        elif seen:
+            return False
+    return True
+
+
+def _lookahead(flat: Sequence[Op], start: int, room: float, pinned: Pinned, fetched: set,
                bits: Callable[[int], float]) -> dict[tuple[str, str], float]:
     """What a prefetch op brings in: the first ``room`` bytes of the weights the ops after it (up to the next
     prefetch op: the next decode iteration) will fetch, in their order; a tensor may come in part."""
@@ -182,16 +285,16 @@ def _lookahead(flat: Sequence[Op], start: int, room: float, pinned: frozenset, f
     return carry
 
 
-def _prefetch_room(hw: HardwareSpec, op: Op, pinned: frozenset, flat: Sequence[Op], bits: Callable[[int], float]) -> float:
+def _prefetch_room(device: Family, op: Op, pinned: Pinned, flat: Sequence[Op]) -> float:
     """Scratchpad free for prefetched weights while the coprocessor is idle: the weight share of the op's cores,
     less what pinned weights of its region hold."""
     held: dict[str, float] = {}
     for o in flat:
         if o.region == op.region:
-            for tensor, size in _tensor_bytes(o, bits):
+            for tensor, size in _tensor_bytes(o, device.bytes_per_weight):
                 if (o.region, tensor) in pinned:
                     held[tensor] = size
-    room = weight_room(hw.coprocessor, cores_per_lane(hw.coprocessor.cores, op.lanes))
+    room = device.weight_room(cores_per_lane(device.cores, op.lanes))
     return max(0.0, room - sum(held.values()))
 
 
@@ -203,17 +306,12 @@ def _tensor_bytes(op: Op, bits: Callable[[int], float]):
         yield tensor, params * BIAS_BITS / 8
 
 
-def _bytes_per_param(hw: HardwareSpec) -> Callable[[int], float]:
-    cop = hw.coprocessor
-    return lambda weight_bits: device_weight_bits(cop, weight_bits) / 8
-
-
-RESIDENCIES: dict[str, Residency] = {p.name: p for p in (PerOpResidency(), PinnedResidency())}
+RESIDENCIES: dict[str, Residency] = {p.name: p for p in (PerOpResidency(), PinnedResidency(), CacheResidency())}
 
 
 def plan_residency(ops: Sequence[Op], hw: HardwareSpec) -> ResidencyPlan:
     """The residency plan of one op list run as a whole."""
-    pinned, (fetch,) = RESIDENCIES[hw.memory.residency].plan([ops], hw)
+    pinned, (fetch,) = RESIDENCIES[hw.memory.residency].plan([ops], family_of(hw))
     return ResidencyPlan(pinned, fetch)
 
 
@@ -221,7 +319,7 @@ def plan_residency(ops: Sequence[Op], hw: HardwareSpec) -> ResidencyPlan:
 
 
 class Prefetch:
-    """When an op's weight fetch may request the fetch channel: on the start or on the end of its dependencies."""
+    """When an op's weight fetch may request its unit: on the start or on the end of its dependencies."""
 
     name = ""
     on_start = True
@@ -240,36 +338,13 @@ class OnDemandPrefetch(Prefetch):
 PREFETCHES: dict[str, Prefetch] = {p.name: p for p in (OneDeepPrefetch(), OnDemandPrefetch())}
 
 
-# ---------------------------------------------------------------- fetch channel
-
-
-class FetchChannel:
-    """The resource weight fetches hold, and how long a fetch of n bytes holds it."""
-
-    def __init__(self, name: str, resource: str):
-        self.name = name
-        self.resource = resource
-
-    def seconds(self, hw: HardwareSpec, n_bytes: float) -> float:
-        return fetch_seconds(hw, n_bytes)
-
-    def phases(self, hw: HardwareSpec, n_bytes: float) -> tuple[float, float]:
-        """(setup, data): a fetch waits ``setup`` in a slot of the channel's DMA queue, then holds it for ``data``."""
-        return fetch_phases(hw, n_bytes)
-
-
-CHANNELS: dict[str, FetchChannel] = {"host": FetchChannel("host", "h2d"), "device": FetchChannel("device", "dram")}
-
-
 @dataclass(frozen=True)
 class Policies:
     placement: LanePlacement
     residency: Residency
     prefetch: Prefetch
-    channel: FetchChannel
 
 
 def policies_for(hw: HardwareSpec) -> Policies:
     """The policy objects the hardware spec names."""
-    return Policies(PLACEMENTS["lanes"], RESIDENCIES[hw.memory.residency], PREFETCHES[hw.memory.prefetch],
-                    CHANNELS[hw.memory.weights_home])
+    return Policies(PLACEMENTS["lanes"], RESIDENCIES[hw.memory.residency], PREFETCHES[hw.memory.prefetch])

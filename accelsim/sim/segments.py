@@ -9,7 +9,8 @@ metrics-only run measure each distinct segment once and count it as often as it 
 
 This exact reuse assumes one utterance on an otherwise idle machine. :func:`repeats_step_by_step` tells
 whether a run's recurrent steps have settled into a rhythm in which the machine's state repeats, which is
-what lets ``accelsim.pipeline`` measure an encoder from a few steps.
+what lets :mod:`accelsim.sim.encoder` measure an encoder from a few steps. Every memo lives on the machine's
+:class:`accelsim.sim.target.Target`.
 """
 
 from __future__ import annotations
@@ -18,68 +19,72 @@ from collections import Counter
 from dataclasses import dataclass
 
 from accelsim.graph.lower import Program, Segment
-from accelsim.memo import Memo
+from accelsim.hw.family import Reads
 from accelsim.sim.engine import Row, Run, simulate
-from accelsim.sim.policies import ResidencyPlan, policies_for
-from accelsim.spec.hardware import HardwareSpec
-
-#: Schedules of segments already simulated in this process, by (machine, segment, its fetches): a sweep
-#: over beams or LM settings, or a test set, simulates the same encoder and iterations only once.
-_RUNS = Memo("simulated segments", 4096)
+from accelsim.sim.policies import ResidencyPlan
+from accelsim.sim.target import Target
+from accelsim.sim.totals import Totals, run_totals, sum_totals
 
 
 @dataclass(frozen=True)
 class SegmentRun:
     """One distinct segment as simulated from an idle machine at time 0 (local op ids)."""
 
-    machine: str  # the hardware spec's JSON
     segment: Segment
-    fetch_bytes: tuple[float, ...]
+    reads: tuple[Reads, ...]
     rows: tuple[Row, ...]
     busy: dict[str, float]
-
-    @property
-    def key(self) -> tuple:
-        """What the schedule depends on: the machine, the segment's content and its fetches."""
-        return (self.machine, self.segment, self.fetch_bytes)
+    streams: bool = False
 
     @property
     def time_s(self) -> float:
         return max((row.end for row in self.rows), default=0.0)
 
     def run(self) -> Run:
-        return Run(list(self.rows), self.segment.ops, ResidencyPlan(frozenset(), self.fetch_bytes), self.busy)
+        return Run(list(self.rows), self.segment.ops, ResidencyPlan(frozenset(), self.reads), self.busy, self.streams)
 
 
-def run_segment(segment: Segment, fetch_bytes: tuple[float, ...], hw: HardwareSpec, machine: str) -> SegmentRun:
-    """The schedule of ``segment`` on ``hw`` (``machine`` is its JSON), memoized by content."""
+def run_segment(segment: Segment, reads: tuple[Reads, ...], target: Target) -> SegmentRun:
+    """The schedule of ``segment`` on ``target``, memoized there by content: a sweep over beams or LM settings, or a
+    test set, simulates the same encoder and iterations only once."""
 
     def make() -> SegmentRun:
-        rows, busy = simulate(segment.ops, hw, fetch_bytes, policies_for(hw), machine)
-        return SegmentRun(machine, segment, fetch_bytes, tuple(rows), busy)
+        rows, busy = simulate(segment.ops, target, reads)
+        return SegmentRun(segment, reads, tuple(rows), busy, target.costs.streams)
 
-    return _RUNS.get((machine, segment, fetch_bytes), make)
+    return target.memo("simulated segments", 4096).get((segment, reads), make)
 
 
-def distinct_runs(segments: list[Segment], hw: HardwareSpec, machine: str) -> list[tuple[SegmentRun, int]]:
-    """Each distinct (segment, fetches) pair of a sequence of segments simulated once, with how often it occurs."""
-    _, fetches = _plan(segments, hw, machine)
+def segment_totals(run: SegmentRun, target: Target) -> Totals:
+    """The totals of one distinct segment's schedule (memoized on the target with the schedule's key)."""
+    return target.memo("measured segments", 8192).get((run.segment, run.reads), lambda: run_totals(run.run()))
+
+
+def distinct_runs(segments: list[Segment], target: Target) -> list[tuple[SegmentRun, int]]:
+    """Each distinct (segment, reads) pair of a sequence of segments simulated once, with how often it occurs."""
+    _, fetches = target.plan_fetches(segments)
     counts = Counter(zip(segments, fetches))
-    return [(run_segment(seg, fetch, hw, machine), count) for (seg, fetch), count in counts.items()]
+    return [(run_segment(seg, fetch, target), count) for (seg, fetch), count in counts.items()]
 
 
-def simulate_program(program: Program, hw: HardwareSpec) -> Run:
+def segments_totals(segments: list[Segment], target: Target) -> Totals:
+    """The totals of a sequence of segments from its distinct ones counted as often as each occurs. With per-op
+    residency a segment's fetches depend on its own ops only, so the sums equal those of the full run (tests
+    compare)."""
+    return sum_totals((segment_totals(run, target), count) for run, count in distinct_runs(segments, target))
+
+
+def simulate_program(program: Program, target: Target) -> Run:
     """The rows of the whole program, each distinct segment simulated once and shifted into place."""
-    machine = hw.model_dump_json()
     segments = program.segments
-    pinned, fetches = _plan(segments, hw, machine)
+    pinned, fetches = target.plan_fetches(segments)
     rows: list[Row] = []
     busy: dict[str, float] = {}
     clock = 0.0
     last = -1  # the row every segment's first job waited for: the previous segment's last to end
     base_op = 0
     for seg, fetch in zip(segments, fetches):
-        run = run_segment(seg, fetch, hw, machine)
+        run = run_segment(seg, fetch, target)
         base = len(rows)
         end = clock
         for row in run.rows:
@@ -92,55 +97,13 @@ def simulate_program(program: Program, hw: HardwareSpec) -> Run:
             end = rows[last].end
         clock = end
         base_op += len(seg.ops)
-    plan = ResidencyPlan(pinned, tuple(b for fetch in fetches for b in fetch))
-    return Run(rows, program.ops, plan, busy)
+    plan = ResidencyPlan(pinned, tuple(r for fetch in fetches for r in fetch))
+    return Run(rows, program.ops, plan, busy, target.costs.streams)
 
 
-def _plan(segments: list[Segment], hw: HardwareSpec, machine: str) -> tuple[frozenset, list[tuple[float, ...]]]:
-    """Per occurrence, the weight bytes each op fetches (per-op residency: the same for equal segments)."""
-    residency = policies_for(hw).residency
-    if residency.name == "per_op" and not any(seg.prefetches for seg in segments):
-        # every occurrence of a segment fetches alike: plan each distinct one once
-        def plan(seg: Segment) -> tuple[float, ...]:
-            return _PLANS.get((machine, seg), lambda: residency.plan([seg.ops], hw)[1][0])
-
-        return frozenset(), [plan(seg) for seg in segments]
-    if residency.name == "per_op" and _prefetch_at_ends(segments):
-        # a segment's fetches depend on it, whether the one before prefetched, and the one after: plan each
-        # distinct triple once (a test set's utterances share most of theirs)
-        def planned(i: int) -> tuple[float, ...]:
-            seg = segments[i]
-            carried_by = segments[i - 1].ops[-1] if i and segments[i - 1].prefetches else None
-            following = segments[i + 1] if i + 1 < len(segments) and seg.prefetches else None
-            return _PLANS.get((machine, seg, carried_by, following), lambda: residency.segment_plan(
-                seg.ops, hw, carried_by, following.ops if following is not None else None))
-
-        return frozenset(), [planned(i) for i in range(len(segments))]
-    return residency.plan([seg.ops for seg in segments], hw)
-
-
-def _prefetch_at_ends(segments: list[Segment]) -> bool:
-    """Every segment after the first prefetching one prefetches too, with its prefetch op last (and only there):
-    then no prefetched weights are left over for a later segment than the next."""
-    seen = False
-    for seg in segments:
-        if seg.prefetches:
-            seen = True
-            if not seg.prefetches_last:
-                return False
-        elif seen:
-            return False
-    return True
-
-
-#: Per-op fetch plans of distinct segments, by (machine, segment) or, with prefetches, (machine, segment, the
-#: prefetch op before it, the segment after it).
-_PLANS = Memo("per-op fetch plans", 8192)
-
-
-def run_alone(segment: Segment, hw: HardwareSpec, machine: str) -> SegmentRun:
+def run_alone(segment: Segment, target: Target) -> SegmentRun:
     """One segment simulated on its own (with its own fetch plan), memoized like any other."""
-    ((run, _),) = distinct_runs([segment], hw, machine)
+    ((run, _),) = distinct_runs([segment], target)
     return run
 
 

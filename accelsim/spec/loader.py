@@ -442,19 +442,30 @@ def _input_form(model: type[BaseModel], key: str, value: Any) -> Any:
         return value
     current: Any = model
     parts = key.split(".")
-    for depth, part in enumerate(parts):
-        if not (isinstance(current, type) and issubclass(current, BaseModel)):
+    depth = 0
+    while depth < len(parts):
+        if typing.get_origin(current) is list:  # a list item by index (memory.levels.0.capacity)
+            current, depth = _unwrap(typing.get_args(current)[0], None), depth + 1
+            continue
+        if not (isinstance(current, type) and issubclass(current, BaseModel)) or parts[depth] not in current.model_fields:
             return value
-        if part not in current.model_fields:
-            return value
-        info = current.model_fields[part]
+        info = current.model_fields[parts[depth]]
         if depth == len(parts) - 1:
-            serializer = next((m for m in info.metadata if isinstance(m, PlainSerializer)), None)
+            serializer = _serializer(info)
             return serializer.func(value) if serializer is not None else value
         current = _unwrap(info.annotation, None)
-        if typing.get_origin(current) in (list, dict) and depth + 1 < len(parts):  # an index or a dict key
+        if typing.get_origin(current) is dict:  # a dict key
             return value
+        depth += 1
     return value
+
+
+def _serializer(info: Any) -> PlainSerializer | None:
+    """The unit serializer of a field, also when the field is optional (``Bytes | None``)."""
+    metadata = list(info.metadata)
+    for arg in typing.get_args(info.annotation):
+        metadata += getattr(arg, "__metadata__", ())
+    return next((m for m in metadata if isinstance(m, PlainSerializer)), None)
 
 
 # ---------------------------------------------------------------- public loaders

@@ -18,6 +18,8 @@ spec by its dotted ``hw.`` / ``workload.`` path.
 
 from __future__ import annotations
 
+import re
+
 import itertools
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +47,14 @@ RESULT_COLUMNS = (*METRICS, "audio_s", "utterances", "beam", "iterations", "link
                   "energy_J_per_utterance", "energy_J_per_audio_h", *(f"energy_{c}_J_per_audio_h" for c in ENERGY_COMPONENTS),
                   # points whose workload has a serving: section (accelsim/serve/result.py)
                   *SERVE_COLUMNS)
+#: Result columns named after a machine's memory levels (``level_L3_bytes``, ``level_host_busy_s``).
+LEVEL_COLUMN = re.compile(r"^level_[\w.+-]+_(bytes|busy_s)$")
+
+
+def is_result_column(name: str) -> bool:
+    return name in RESULT_COLUMNS or bool(LEVEL_COLUMN.match(name))
+
+
 #: Figure files, by extension.
 PLOT_SUFFIXES = (".png", ".svg", ".pdf")
 
@@ -148,9 +158,9 @@ class RecipeSpec(Strict):
             for name in used:
                 if name not in names:
                     raise ValueError(f"plots.{i}: {name!r} is not an axis of this recipe; axes are {names}")
-            if plot.kind == "line" and plot.y not in RESULT_COLUMNS:
+            if plot.kind == "line" and not is_result_column(plot.y):
                 raise ValueError(f"plots.{i}: y={plot.y!r} is not a result column; expected one of {list(RESULT_COLUMNS)}")
-            if plot.kind == "heatmap" and plot.value not in RESULT_COLUMNS:
+            if plot.kind == "heatmap" and not is_result_column(plot.value):
                 raise ValueError(f"plots.{i}: value={plot.value!r} is not a result column; expected one of "
                                  f"{list(RESULT_COLUMNS)}")
         return self

@@ -79,6 +79,7 @@ def engine_rates() -> None:
     from accelsim.pipeline import prepare, resolve
     from accelsim.sim.engine import simulate_ops
     from accelsim.sim.segments import simulate_program
+    from accelsim.sim.target import target_for
 
     point = resolve(WORKLOAD, HW)
     spec, hw = point.workload, point.hardware
@@ -86,12 +87,12 @@ def engine_rates() -> None:
     n = len(program.ops)
     bare = min(bare_simpy(n) for _ in range(3))
     t0 = time.perf_counter()
-    simulate_ops(program.ops, hw)
+    simulate_ops(program.ops, target_for(hw))
     global_s = time.perf_counter() - t0
     clear_caches()
     program = prepare(spec).program
     t0 = time.perf_counter()
-    simulate_program(program, hw)
+    simulate_program(program, target_for(hw))
     segmented_s = time.perf_counter() - t0
     print(f"1. {n} ops (default workload, INT4, beam 16)")
     print(f"   bare SimPy loop      {n / bare:10.0f} items/s")

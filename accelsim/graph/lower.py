@@ -27,11 +27,16 @@ from accelsim.workload.streaming import Chunk, chunk_of_iteration, plan_chunks
 #: Element-wise work of one LSTM cell per hidden unit: add input and recurrent pre-activations (4),
 #: sigmoid for i, f, o (3), tanh for g (1), c = f*c + i*g (3), tanh(c) (1), h = o*tanh(c) (1).
 LSTM_CELL_OPS = 13
-#: ... of which special functions: 3 sigmoids and 2 tanh per hidden unit.
-LSTM_CELL_SPECIAL = (("sigmoid", 3), ("tanh", 2))
-#: Kernels an eager runtime calls per LSTM cell: sigmoid of i and f (one call: they are adjacent), sigmoid of o, tanh
-#: of g, c *= f, i * g, c += i * g, tanh(c), o * tanh(c).
-LSTM_CELL_KERNELS = 8
+#: ... of one GRU cell: add pre-activations (3), sigmoid for r, z (2), r * (W_hn h + b_hn) (1), tanh for n (1),
+#: h = (1 - z) * n + z * h (3).
+GRU_CELL_OPS = 10
+CELL_OPS = {"lstm": LSTM_CELL_OPS, "blstm": LSTM_CELL_OPS, "gru": GRU_CELL_OPS, "bgru": GRU_CELL_OPS}
+#: ... of which special functions per hidden unit: an LSTM's 3 sigmoids and 2 tanh, a GRU's 2 sigmoids and 1 tanh.
+CELL_SPECIAL = {"lstm": (("sigmoid", 3), ("tanh", 2)), "gru": (("sigmoid", 2), ("tanh", 1))}
+#: Kernels an eager runtime calls per cell. LSTM: sigmoid of i and f (one call: they are adjacent), sigmoid of o, tanh
+#: of g, c *= f, i * g, c += i * g, tanh(c), o * tanh(c). GRU: sigmoid of r and z, r * (W_hn h + b_hn), the add, tanh
+#: of n, 1 - z, (1 - z) * n, z * h, the sum.
+CELL_KERNELS = {"lstm": 8, "gru": 8}
 #: log-softmax per class: exponentiate, accumulate, subtract the log of the sum.
 LOG_SOFTMAX_OPS = 3
 #: ... in an eager runtime: max, subtract, exp, sum, log, subtract.
@@ -114,7 +119,7 @@ def _biases(ctx: Ctx, layer: ModelLayer, *names: str) -> tuple[tuple[str, int], 
     if not ctx.biases:
         return ()
     have = layer.bias_tensors()
-    return tuple((f"{layer.network}.{layer.name}.{n}", have[n]) for n in names)
+    return tuple((f"{layer.network}.{layer.name}.{n}", have[n]) for n in names if n in have)
 
 
 def _times(special: tuple[tuple[str, int], ...], count: int) -> tuple[tuple[str, int], ...]:
@@ -127,9 +132,14 @@ def _region(ctx: Ctx, layer: ModelLayer) -> str:
 
 @register_lowering("lstm")
 @register_lowering("blstm")
+@register_lowering("gru")
+@register_lowering("bgru")
 def lower_recurrent(b: GraphBuilder, layer: ModelLayer, ctx: Ctx, inputs: list[int]) -> tuple[list[int], Ctx]:
     spec, p = layer.spec, layer.precision
     hid, width = spec.hidden, spec.input  # type: ignore[attr-defined]
+    gates, cell_ops = spec.gates * hid, CELL_OPS[layer.kind]  # type: ignore[attr-defined]
+    family = layer.kind.removeprefix("b")  # lstm or gru
+    cell_special, cell_kernels = CELL_SPECIAL[family], CELL_KERNELS[family]
     dirs = spec.direction_names()  # type: ignore[attr-defined]
     region = _region(ctx, layer)
     base = f"{ctx.tag}{layer.network}.{layer.name}"
@@ -157,10 +167,10 @@ def lower_recurrent(b: GraphBuilder, layer: ModelLayer, ctx: Ctx, inputs: list[i
             last = _quant(b, f"{name}quant_h", ctx, region, p.hidden_quantizer, p.act_bits, rows * hid, 1,
                           dir_in, lane, lanes) if inner else dir_in
             mm = b.add(f"{name}gates", "matmul", "core", ctx.component, region, last, m=rows, k=width + hid,
-                       n=4 * hid, weights=(w_ih, w_hh), biases=_biases(ctx, layer, f"{d}b_ih", f"{d}b_hh"), **common)
+                       n=gates, weights=(w_ih, w_hh), biases=_biases(ctx, layer, f"{d}b_ih", f"{d}b_hh"), **common)
             cell = b.add(f"{name}cell", "sfu", "core", ctx.component, region, [mm], lane=lane, lanes=lanes,
-                         elements=rows * hid * LSTM_CELL_OPS, special=_times(LSTM_CELL_SPECIAL, rows * hid),
-                         kernels=ctx.kernels(LSTM_CELL_KERNELS))
+                         elements=rows * hid * cell_ops, special=_times(cell_special, rows * hid),
+                         kernels=ctx.kernels(cell_kernels))
             out = [cell] if inner else _quant(b, f"{name}quant_out", ctx, region, p.hidden_quantizer, p.act_bits,
                                               rows * hid, 1, [cell], lane, lanes)
             outputs += out
@@ -169,7 +179,7 @@ def lower_recurrent(b: GraphBuilder, layer: ModelLayer, ctx: Ctx, inputs: list[i
         if per_step:  # no batched projection: every step's fused cell multiplies [x_t, h_{t-1}] by [W_ih, W_hh]
             prev = list(dir_in)
         else:  # the projection, then the bias added (eager: two kernels)
-            prev = [b.add(f"{name}proj", "matmul", "core", ctx.component, region, dir_in, m=rows, k=width, n=4 * hid,
+            prev = [b.add(f"{name}proj", "matmul", "core", ctx.component, region, dir_in, m=rows, k=width, n=gates,
                           weights=(w_ih,), biases=_biases(ctx, layer, f"{d}b_ih"), kernels=ctx.kernels(2), **common)]
         for t in range(ctx.steps or rows):
             step = f"{name}t{t}."
@@ -179,16 +189,16 @@ def lower_recurrent(b: GraphBuilder, layer: ModelLayer, ctx: Ctx, inputs: list[i
             if per_step:  # the same kernel at every step (h_{-1} = 0 is multiplied like any other state); eager: x_t
                 # copied beside h_{t-1} ([x_t, h_{t-1}]), the matmul, the bias added
                 prev = [b.add(f"{step}gates", "matmul", "core", ctx.component, region, prev, m=1, k=width + hid,
-                              n=4 * hid, weights=(w_ih, w_hh), biases=_biases(ctx, layer, f"{d}b_ih", f"{d}b_hh"),
+                              n=gates, weights=(w_ih, w_hh), biases=_biases(ctx, layer, f"{d}b_ih", f"{d}b_hh"),
                               step=t, kernels=ctx.kernels(3), **common)]
             elif t > 0:  # h_{-1} = 0: the first step has no recurrent matmul; eager: the matmul, the projection added
-                prev = [b.add(f"{step}rec", "matmul", "core", ctx.component, region, prev, m=1, k=hid, n=4 * hid,
+                prev = [b.add(f"{step}rec", "matmul", "core", ctx.component, region, prev, m=1, k=hid, n=gates,
                               weights=(w_hh,), biases=_biases(ctx, layer, f"{d}b_hh"), step=t, kernels=ctx.kernels(2),
                               **common)]
             # eager, per step: h_t is also copied out of [x_t, h_t] into the output sequence
             prev = [b.add(f"{step}cell", "sfu", "core", ctx.component, region, prev, lane=lane, lanes=lanes,
-                          elements=hid * LSTM_CELL_OPS, special=_times(LSTM_CELL_SPECIAL, hid), step=t,
-                          kernels=ctx.kernels(LSTM_CELL_KERNELS + per_step))]
+                          elements=hid * cell_ops, special=_times(cell_special, hid), step=t,
+                          kernels=ctx.kernels(cell_kernels + per_step))]
             if not inner:
                 prev = _quant(b, f"{step}quant_out", ctx, region, p.hidden_quantizer, p.act_bits, hid, 1, prev,
                               lane, lanes, t)
@@ -223,10 +233,11 @@ def lower_embedding(b: GraphBuilder, layer: ModelLayer, ctx: Ctx, inputs: list[i
 
 
 @register_lowering("multiplicative_joint")
+@register_lowering("additive_joint")
 def lower_joint_combine(b: GraphBuilder, layer: ModelLayer, ctx: Ctx, inputs: list[int]) -> tuple[list[int], Ctx]:
     rows = ctx.frames if ctx.sequence else ctx.rows
-    out = b.add(f"{ctx.tag}{layer.network}.{layer.name}.product", "sfu", "core", ctx.component, _region(ctx, layer),
-                inputs, elements=rows * layer.spec.dim)  # type: ignore[attr-defined]
+    out = b.add(f"{ctx.tag}{layer.network}.{layer.name}.{'sum' if layer.kind == 'additive_joint' else 'product'}", "sfu",
+                "core", ctx.component, _region(ctx, layer), inputs, elements=rows * layer.spec.dim)  # type: ignore[attr-defined]
     return [out], replace(ctx, input_quantized=False)
 
 
@@ -384,6 +395,53 @@ def lower_conformer_conv(b: GraphBuilder, layer: ModelLayer, ctx: Ctx, inputs: l
     out = _sfu(b, layer, ctx, region, "swish", out, rows * d, SWISH, kernels=SWISH.kernels + 2)
     out = _dense(b, layer, ctx, region, "pw2", out, rows, d, d, ("pw2",), kernels=2)
     return _sfu(b, layer, ctx, region, "residual", out, rows * d), replace(ctx, input_quantized=False)
+
+
+# ---------------------------------------------------------------- generic layers (imported models)
+
+
+def _rows(ctx: Ctx) -> int:
+    return ctx.frames if ctx.sequence else ctx.rows
+
+
+@register_lowering("conv1d")
+def lower_conv1d(b: GraphBuilder, layer: ModelLayer, ctx: Ctx, inputs: list[int]) -> tuple[list[int], Ctx]:
+    """An im2col matmul (rows: frames; reduction: kernel x input channels of a group), or a depthwise ``dwconv``
+    op as the Conformer's (rows x kernel x channels)."""
+    spec, p = layer.spec, layer.precision
+    rows, region = _encoder_rows(layer, ctx), _region(ctx, layer)
+    name = f"{ctx.tag}{layer.network}.{layer.name}"
+    deps = inputs if ctx.input_quantized else _quant(b, f"{name}.quant_in", ctx, region, p.act_quantizer, p.act_bits,
+                                                     rows * spec.input, 1, inputs)  # type: ignore[attr-defined]
+    kind, k = ("dwconv", spec.kernel) if spec.depthwise else ("matmul", spec.input // spec.groups * spec.kernel)  # type: ignore[attr-defined]
+    out = b.add(f"{name}.conv", kind, "core", ctx.component, region, deps, m=rows, k=k, n=spec.output,  # type: ignore[attr-defined]
+                weights=(_weight(layer, "W"),), biases=_biases(ctx, layer, "b"), weight_bits=p.weight_bits,
+                act_bits=p.act_bits)
+    return [out], replace(ctx, input_quantized=False)
+
+
+@register_lowering("attention")
+def lower_attention(b: GraphBuilder, layer: ModelLayer, ctx: Ctx, inputs: list[int]) -> tuple[list[int], Ctx]:
+    """Per head the scores (rows x keys, head width deep), softmax and the context (rows x head width, keys deep)."""
+    spec = layer.spec
+    rows, region, d, heads = _encoder_rows(layer, ctx), _region(ctx, layer), spec.dim, spec.heads  # type: ignore[attr-defined]
+    keys, dh = ctx.keys or rows, d // heads
+    scores = _dense(b, layer, ctx, region, "scores", inputs, heads * rows, dh, keys, (), quantized=ctx.input_quantized)
+    soft = _sfu(b, layer, ctx, region, "softmax", scores, heads * rows * keys, SOFTMAX)
+    return _dense(b, layer, ctx, region, "context", soft, heads * rows, keys, dh, ()), replace(ctx, input_quantized=False)
+
+
+@register_lowering("layer_norm")
+@register_lowering("elementwise")
+def lower_elementwise(b: GraphBuilder, layer: ModelLayer, ctx: Ctx, inputs: list[int]) -> tuple[list[int], Ctx]:
+    """Element-wise work on the SFU, fetching the layer's FP32 parameters (a norm's scale and shift)."""
+    spec = layer.spec
+    norm = layer.kind == "layer_norm"
+    ops = LAYER_NORM.ops if norm else spec.ops  # type: ignore[attr-defined]
+    out = b.add(f"{ctx.tag}{layer.network}.{layer.name}.sfu", "sfu", "core", ctx.component, _region(ctx, layer), inputs,
+                elements=_rows(ctx) * spec.input * ops, biases=_biases(ctx, layer, "b"),  # type: ignore[attr-defined]
+                kernels=ctx.kernels(LAYER_NORM.kernels if norm else ops))
+    return [out], replace(ctx, input_quantized=False)
 
 
 def lower_network(b: GraphBuilder, network: Network, ctx: Ctx, inputs: list[int]) -> list[int]:

@@ -241,10 +241,10 @@ class WorkloadSpec(Strict):
         if self.streaming is None:
             return self
         for i, layer in enumerate(self.model.encoder.layers):
-            if layer.kind == "blstm":
-                raise ValueError(f"streaming: model.encoder.layers.{i} is a bidirectional LSTM, whose backward direction "
-                                 "starts from the last frame of the utterance: it cannot stream (use kind: lstm, or a "
-                                 "Conformer encoder, or drop streaming)")
+            if layer.recurrent and layer.directions == 2:
+                raise ValueError(f"streaming: model.encoder.layers.{i} is a bidirectional {layer.kind[1:].upper()}, whose backward "
+                                 "direction starts from the last frame of the utterance: it cannot stream (use a "
+                                 "unidirectional kind, or a Conformer encoder, or drop streaming)")
         if self.test_set is not None:
             raise ValueError("streaming: simulates one utterance; drop test_set (or streaming)")
         if self.decoding.trace:
@@ -277,14 +277,14 @@ class WorkloadSpec(Strict):
             width: int | None = None
             for i, layer in enumerate(net.layers):
                 needed = getattr(layer, "input", None)
-                if needed is None and layer.kind in ("log_softmax", "multiplicative_joint"):
+                if needed is None and layer.kind in ("log_softmax", "multiplicative_joint", "additive_joint"):
                     needed = layer.dim
                 if width is not None and needed is not None and needed != width:
                     raise ValueError(f"model.{net_name}.layers.{i}: takes {needed} inputs but the layer before gives {width}")
                 width = layer.output_size()
             widths[net_name] = width or 0
         joint = self.model.joint.layers[0]
-        if joint.kind == "multiplicative_joint":
+        if joint.kind in ("multiplicative_joint", "additive_joint"):
             for net_name in ("encoder", "prediction"):
                 if widths[net_name] != joint.dim:
                     raise ValueError(f"model.joint.layers.0: combines width {joint.dim} but model.{net_name} gives {widths[net_name]}")

@@ -123,16 +123,11 @@ class SystolicCoprocessor(Family):
     """A RaPiD-class chip: ``coprocessor`` cores of systolic arrays with scratchpads (``hardware.family: systolic``)."""
 
     name = "systolic"
+    section = "coprocessor"
 
     @property
     def cop(self) -> CoprocessorSpec:
-        cop = self.hw.coprocessor
-        assert cop is not None  # the spec's family check
-        return cop
-
-    @property
-    def cores(self) -> int:
-        return self.cop.cores
+        return self.unit
 
     def matmul(self, op: Op, cores: int, reads=()) -> tuple[float, float]:
         seconds, roofline = self._matmul(op, cores, reads)

@@ -25,16 +25,11 @@ class Cpu(Family):
     """``hardware.family: cpu``, described by the ``cpu`` section."""
 
     name = "cpu"
+    section = "cpu"
 
     @property
     def cpu(self) -> CpuSpec:
-        cpu = self.hw.cpu
-        assert cpu is not None  # the spec's family check
-        return cpu
-
-    @property
-    def cores(self) -> int:
-        return self.cpu.cores
+        return self.unit
 
     def _vector_seconds(self, ops: int, special: tuple[tuple[str, int], ...], cores: int) -> float:
         """``ops`` element-wise operations of which ``special`` are special-function evaluations, on ``cores`` cores."""

@@ -27,15 +27,23 @@ class Family:
     pairs give the detailed cost and its lower bound on ideal hardware of the same peak rates."""
 
     name: ClassVar[str] = ""
+    section: ClassVar[str] = ""  # the hardware file's section that describes the device
 
     def __init__(self, hw: HardwareSpec):
         self.hw = hw
         self.memory = Hierarchy(hw)
 
     @property
+    def unit(self):
+        """The device's section of the hardware spec (the spec's family check guarantees it is there)."""
+        found = getattr(self.hw, self.section)
+        assert found is not None
+        return found
+
+    @property
     def cores(self) -> int:
         """Identical cores the engine places device ops on."""
-        raise NotImplementedError
+        return self.unit.cores
 
     def matmul(self, op: Op, cores: int, reads: Reads = ()) -> tuple[float, float]:
         """A matmul (or a depthwise convolution mapped as one) on ``cores`` cores, its fused epilogue included, while

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from accelsim.spec.base import Bytes, BytesPerSecond, Hertz, Seconds, Strict, Text
 
@@ -19,6 +19,14 @@ def _known_format_names(value: dict) -> None:
         raise ValueError(f"unknown arithmetic format(s) {unknown}; expected some of {list(FORMAT_BITS)}")
 
 
+def _mac_rates(value: dict) -> dict:
+    """A device's MAC rates by format: known formats, at least one."""
+    _known_format_names(value)
+    if not value:
+        raise ValueError("must list at least one arithmetic format")
+    return value
+
+
 class CoprocessorSpec(Strict):
     """The accelerator: identical cores of systolic PE arrays, each with a scratchpad."""
 
@@ -28,7 +36,7 @@ class CoprocessorSpec(Strict):
     pe_rows: int = Field(gt=0, le=65_536, description="PE rows per corelet; a matmul's batch (M) is mapped over rows; at most 65,536.")
     pe_cols: int = Field(gt=0, le=65_536, description="PE columns per corelet; a matmul's output features (N) are mapped over columns; "
                                                       "at most 65,536.")
-    macs_per_cycle: dict[str, Annotated[int, Field(gt=0, le=10**9)]] = Field(
+    macs_per_cycle: Annotated[dict[str, Annotated[int, Field(gt=0, le=10**9)]], AfterValidator(_mac_rates)] = Field(
         description="Peak multiply-accumulates per cycle per core, by arithmetic format (int2, int4, int8, hfp8, fp16, fp32); "
                     "each at most 1,000,000,000."
     )
@@ -72,14 +80,6 @@ class CoprocessorSpec(Strict):
                     "'sfu': one special-function-unit op per weight each time an op uses them; 'load_path': by a table in "
                     "the weight load path as they arrive (no compute time; the fetch still carries k-bit indices).")
 
-    @field_validator("macs_per_cycle")
-    @classmethod
-    def _known_formats(cls, value: dict[str, int]) -> dict[str, int]:
-        _known_format_names(value)
-        if not value:
-            raise ValueError("must list at least one arithmetic format")
-        return value
-
     @model_validator(mode="after")
     def _lanes_fit(self) -> "CoprocessorSpec":
         pes = self.corelets_per_core * self.pe_rows * self.pe_cols
@@ -102,7 +102,7 @@ class CpuSpec(Strict):
     cores: int = Field(gt=0, le=65_536, description="Cores that run the model's ops; at most 65,536.")
     clock: Hertz = Field(description="Core clock while running the ops (all-core, with the vector units busy), e.g. "
                                      "'2.4 GHz'; 1 MHz to 100 GHz.")
-    macs_per_cycle: dict[str, Annotated[float, Field(gt=0, le=10**9)]] = Field(
+    macs_per_cycle: Annotated[dict[str, Annotated[float, Field(gt=0, le=10**9)]], AfterValidator(_mac_rates)] = Field(
         description="Multiply-accumulates per cycle per core that a matmul sustains, by arithmetic format (fp32, bf16, "
                     "fp16, int8: FMA, AVX-512, VNNI or AMX units); each more than 0, at most 1,000,000,000.")
     vector_ops_per_cycle: float = Field(
@@ -116,14 +116,6 @@ class CpuSpec(Strict):
     call_overhead: Seconds = Field(description="The runtime's fixed cost of one op (a kernel call), e.g. '1 us'; at most 1 hour.")
     launch_overhead: Seconds = Field("0 s", description="Starting one program (the encoder graph, a decode iteration), "
                                                         "beyond its ops' calls; at most 1 hour.")
-
-    @field_validator("macs_per_cycle")
-    @classmethod
-    def _known_formats(cls, value: dict[str, float]) -> dict[str, float]:
-        _known_format_names(value)
-        if not value:
-            raise ValueError("must list at least one arithmetic format")
-        return value
 
 
 class HostSpec(Strict):

@@ -98,6 +98,49 @@ class _Loader(yaml.SafeLoader):
         return node
 
 
+class _Duplicate(_Refused):
+    """A key written twice in one mapping (YAML would silently keep the last value)."""
+
+    def __init__(self, path: list[str], first: yaml.Mark, again: yaml.Mark):
+        self.path = ".".join(path)
+        self.lines = (first.line + 1, again.line + 1)
+        super().__init__(problem=f"duplicate key {show(path[-1])}", problem_mark=again)
+
+    @property
+    def message(self) -> str:
+        return (f"duplicate key: at line {self.lines[0]} and again at line {self.lines[1]} "
+                "(YAML would silently keep the last; write each key once)")
+
+
+def _refuse_duplicate_keys(loader: _Loader, node: yaml.Node, path: list[str], seen: set[int]) -> None:
+    """Walk the composed document; raise :class:`_Duplicate` at the first key that a mapping repeats.
+
+    Keys are compared as their values (``1`` and ``"1"`` differ, ``beam`` and ``"beam"`` do not); the YAML merge key
+    ``<<`` is left to the constructor (explicit keys override merged ones, as YAML intends). Each node is walked once,
+    however many aliases refer to it."""
+    if id(node) in seen:
+        return
+    seen.add(id(node))
+    if isinstance(node, yaml.MappingNode):
+        first: dict[Any, yaml.Mark] = {}
+        for key_node, value_node in node.value:
+            if isinstance(key_node, yaml.ScalarNode) and key_node.tag != "tag:yaml.org,2002:merge":
+                key = loader.construct_object(key_node)
+                name = str(key)
+                try:
+                    if key in first:
+                        raise _Duplicate([*path, name], first[key], key_node.start_mark)
+                    first[key] = key_node.start_mark
+                except TypeError:  # an unhashable key: the validation says what is wrong with it
+                    pass
+            else:
+                name = "?"
+            _refuse_duplicate_keys(loader, value_node, [*path, name], seen)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _refuse_duplicate_keys(loader, item, [*path, str(index)], seen)
+
+
 _Loader.add_implicit_resolver(
     "tag:yaml.org,2002:float", re.compile(r"^[-+]?[0-9][0-9_]*[eE][-+]?[0-9]+$"), list("-+0123456789")
 )
@@ -107,7 +150,11 @@ def _load(text: str) -> Any:
     """Parse one YAML document with :class:`_Loader`. Raises yaml.YAMLError (or _Refused) or ValueError."""
     loader = _Loader(text)
     try:
-        return loader.get_single_data()
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _refuse_duplicate_keys(loader, node, [], set())
+        return loader.construct_document(node)
     except (OverflowError, TypeError, RecursionError) as exc:  # constructors of odd scalars; never past the depth limit
         raise ValueError(str(exc)) from None
     finally:
@@ -179,6 +226,8 @@ def _parse(content: bytes, source: str) -> dict[str, Any]:
         raise _error(source, None, f"cannot read: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     try:
         data = _load(text)
+    except _Duplicate as exc:
+        raise _error(source, exc.path, exc.message) from None
     except (yaml.YAMLError, ValueError) as exc:
         raise _error(source, None, _yaml_problem(exc)) from None
     if not isinstance(data, dict):
@@ -205,6 +254,8 @@ def parse_override(text: str) -> tuple[str, str, Any]:
         raise _error(source, None, f"the value is longer than {MAX_FILE_BYTES // 2**20} MiB")
     try:
         value = _load(raw) if raw.strip() else ""
+    except _Duplicate as exc:
+        raise _error(source, f"{rest}.{exc.path}", "duplicate key in the value (write each key once)") from None
     except _Refused as exc:
         raise _error(source, None, f"the value is {exc.problem}") from None
     except (yaml.YAMLError, ValueError):

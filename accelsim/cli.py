@@ -408,8 +408,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     if args.show_config:
         return _show_config(args)
+    # Per-op records only for what draws them (a timeline, the per-layer table): they grow with the utterance
+    # (about 1 GB at 10,000 frames), while the totals the run prints do not.
     result = accelsim.simulate(args.workload, args.hardware, overrides=args.overrides, precision=args.precision,
                                beam=args.beam, lm_fusion=args.lm, workers=args.workers,
+                               keep_records=bool(args.trace) or args.by == "layer",
                                progress=_progress_points("utterances"))
     if args.trace:
         from accelsim.errors import AccelsimError

@@ -1,4 +1,5 @@
-"""Writing outputs safely: never a half-written file, and a clear error where it cannot be written.
+"""Writing outputs safely: never a half-written file, and a clear error where it cannot be written; reading an
+input file of bounded size (:func:`read_regular_file`).
 
 - Atomic: the data goes to a temporary file in the target's folder, which is then renamed into place.
 - Permissions as with any other tool: a new file gets ``0666 & ~umask``; a file that is replaced keeps
@@ -19,16 +20,11 @@ import secrets
 import stat
 from pathlib import Path
 
-from accelsim.errors import AccelsimError
-
-
-def _shown(path: Path | str) -> str:
-    text = str(path)
-    return text if text.isprintable() else text.encode("unicode_escape", "backslashreplace").decode("ascii")
+from accelsim.errors import AccelsimError, shown_path
 
 
 def _fail(path: Path, why: str) -> AccelsimError:
-    return AccelsimError(f"{_shown(path)}: cannot write: {why}")
+    return AccelsimError(f"{shown_path(path)}: cannot write: {why}")
 
 
 def _existing(path: Path) -> tuple[Path, os.stat_result | None]:
@@ -38,7 +34,7 @@ def _existing(path: Path) -> tuple[Path, os.stat_result | None]:
     except FileNotFoundError:
         return path, None
     except NotADirectoryError:
-        raise _fail(path, f"{_shown(path.parent)} is not a folder") from None
+        raise _fail(path, f"{shown_path(path.parent)} is not a folder") from None
     except OSError as exc:
         raise _fail(path, exc.strerror or str(exc)) from None
     except ValueError:
@@ -51,7 +47,7 @@ def _existing(path: Path) -> tuple[Path, os.stat_result | None]:
     except FileNotFoundError:
         return target, None  # a dangling link: create the file it names
     except OSError as exc:
-        raise _fail(path, f"symbolic link to {_shown(target)}: {exc.strerror or exc}") from None
+        raise _fail(path, f"symbolic link to {shown_path(target)}: {exc.strerror or exc}") from None
 
 
 def atomic_write_bytes(path: str | Path, data: bytes, *, parents: bool = False) -> None:
@@ -72,13 +68,13 @@ def atomic_write_bytes(path: str | Path, data: bytes, *, parents: bool = False) 
     folder = target.parent
     if not folder.is_dir():
         if folder.exists():
-            raise _fail(path, f"{_shown(folder)} is not a folder")
+            raise _fail(path, f"{shown_path(folder)} is not a folder")
         if not parents:
-            raise _fail(path, f"folder {_shown(folder)} does not exist")
+            raise _fail(path, f"folder {shown_path(folder)} does not exist")
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise _fail(path, f"cannot create folder {_shown(folder)}: {exc.strerror or exc}") from None
+            raise _fail(path, f"cannot create folder {shown_path(folder)}: {exc.strerror or exc}") from None
     tmp, fd = _temporary(path, target, mode)
     try:
         with os.fdopen(fd, "wb") as handle:
@@ -112,3 +108,39 @@ def _temporary(path: Path, target: Path, mode: int | None) -> tuple[Path, int]:
 def atomic_write_text(path: str | Path, text: str, *, parents: bool = False) -> None:
     """:func:`atomic_write_bytes` of ``text`` in UTF-8."""
     atomic_write_bytes(path, text.encode("utf-8"), parents=parents)
+
+
+def read_regular_file(path: str | Path, limit: int, what: str) -> bytes:
+    """The content of the regular file ``path`` (a ``what``, for the message), or an AccelsimError naming it.
+
+    Checked before anything is read: a device (``/dev/zero`` never ends), a FIFO or socket (opened without
+    waiting for a writer) or a folder is refused, and so is a file of more than ``limit`` bytes.
+    """
+    def fail(why: str) -> AccelsimError:
+        return AccelsimError(f"{shown_path(path)}: cannot read the {what}: {why}")
+
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        raise fail("no such file") from None
+    except OSError as exc:
+        raise fail(exc.strerror or str(exc)) from None
+    except ValueError:
+        raise fail("the file name contains a NUL character") from None
+    try:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise fail("is a directory, expected a file")
+        if not stat.S_ISREG(info.st_mode):
+            raise fail("not a regular file (a device, FIFO or socket)")
+        if info.st_size > limit:
+            raise fail(f"{info.st_size:,} bytes, more than the {limit:,} a {what} may have")
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            data = handle.read(limit + 1)
+    except OSError as exc:
+        raise fail(exc.strerror or str(exc)) from None
+    finally:
+        os.close(fd)
+    if len(data) > limit:  # it grew while being read
+        raise fail(f"more than the {limit:,} bytes a {what} may have")
+    return data

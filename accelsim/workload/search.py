@@ -76,7 +76,9 @@ from numpy.typing import NDArray
 
 from pydantic import Field
 
-from accelsim.errors import AccelsimError
+from accelsim.errors import AccelsimError, shown_path
+from accelsim.files import read_regular_file
+from accelsim.spec.limits import MAX_TRACE_BYTES
 from accelsim.spec.workload import EmissionSpec, FusionSpec
 
 __all__ = [
@@ -623,13 +625,10 @@ def load_trace_jsonl(path: str | os.PathLike[str]) -> DecodeTrace:
     Blank lines are skipped and unknown keys ignored (a real decoder may log more). Anything else that
     is not a valid trace raises :class:`TraceFormatError` (a ValueError) naming the file and line.
     """
-    where = os.fspath(path)
+    where = shown_path(os.fspath(path))
     header: dict[str, Any] | None = None
     steps: list[StepRecord] = []
-    try:
-        lines = Path(path).read_bytes().splitlines(keepends=True)  # bytes: a bad encoding is reported by line
-    except OSError as exc:
-        raise TraceFormatError(f"{where}: cannot read the trace: {exc.strerror or exc}") from None
+    lines = read_trace_bytes(path).splitlines(keepends=True)  # bytes: a bad encoding is reported by line
     for lineno, raw in enumerate(lines, start=1):
         if not raw.strip():
             continue
@@ -651,6 +650,14 @@ def load_trace_jsonl(path: str | os.PathLike[str]) -> DecodeTrace:
     if header is None:
         raise TraceFormatError(f"{where}:1: empty trace, expected a header line with frames, beam, reference, best")
     return DecodeTrace(steps=tuple(steps), **header)
+
+
+def read_trace_bytes(path: str | os.PathLike[str]) -> bytes:
+    """A recorded trace's content: a regular file of at most MAX_TRACE_BYTES, else a :class:`TraceFormatError`."""
+    try:
+        return read_regular_file(path, MAX_TRACE_BYTES, "trace")
+    except AccelsimError as exc:
+        raise TraceFormatError(str(exc)) from None
 
 
 def _line_error(where: str, lineno: int, message: str) -> TraceFormatError:

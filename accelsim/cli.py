@@ -14,6 +14,12 @@ DEFAULT_WORKLOAD = "workloads/rnnt_lm_fusion.yaml"
 DEFAULT_HW = "hwconfigs/rapid_7nm.yaml"
 
 
+def _version() -> str:
+    from accelsim import __version__
+
+    return __version__
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -43,9 +49,11 @@ def _dumps(obj: object, what: str) -> str:
 
 
 def _add_inputs(p: argparse.ArgumentParser, hardware: bool = True) -> None:
-    p.add_argument("workload", nargs="?", default=DEFAULT_WORKLOAD, help=f"workload YAML (default: {DEFAULT_WORKLOAD})")
+    p.add_argument("workload", nargs="?", default=DEFAULT_WORKLOAD,
+                   help=f"workload YAML, or a shipped workload's name such as rnnt_lm_fusion (default: {DEFAULT_WORKLOAD})")
     if hardware:
-        p.add_argument("hardware", nargs="?", default=DEFAULT_HW, help=f"hardware YAML (default: {DEFAULT_HW})")
+        p.add_argument("hardware", nargs="?", default=DEFAULT_HW,
+                       help=f"hardware YAML, or a shipped machine's name such as rapid_7nm (default: {DEFAULT_HW})")
 
 
 def _add_allow_failures(p: argparse.ArgumentParser) -> None:
@@ -101,6 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "on an AI accelerator: a coprocessor, a host CPU and the link between them.",
         epilog="Start with: accelsim reproduce (the paper's study), or accelsim run " + DEFAULT_WORKLOAD + " " + DEFAULT_HW,
     )
+    parser.add_argument("--version", action="version", version=f"accelsim {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 

@@ -144,3 +144,57 @@ def read_regular_file(path: str | Path, limit: int, what: str) -> bytes:
     if len(data) > limit:  # it grew while being read
         raise fail(f"more than the {limit:,} bytes a {what} may have")
     return data
+
+
+# ---------------------------------------------------------------- the example inputs shipped with accelsim
+
+#: Folders of example inputs, found by name (``rapid_7nm``) as well as by path. In a source checkout they are the
+#: repository's own top-level folders; an installed wheel holds them under ``accelsim/shipped/`` (pyproject.toml maps
+#: each folder there when the wheel is built: one source of truth, no copy in the repository). ``reference`` is the
+#: package's own ``accelsim/reference/`` (the published targets).
+SHIPPED_FOLDERS = ("workloads", "hwconfigs", "reports", "reference")
+
+_PACKAGE = Path(__file__).resolve().parent
+
+
+def shipped_folder(folder: str) -> Path:
+    """Where the shipped ``folder`` (one of SHIPPED_FOLDERS) is, installed or in the source checkout."""
+    if folder == "reference":
+        return _PACKAGE / "reference"
+    installed = _PACKAGE / "shipped" / folder
+    return installed if installed.is_dir() else _PACKAGE.parent / folder
+
+
+def is_shipped(path: str | Path) -> bool:
+    """True when ``path`` lies inside the installed package (never a place to write outputs)."""
+    try:
+        return Path(path).resolve().is_relative_to(_PACKAGE)
+    except (OSError, ValueError):
+        return False
+
+
+def shipped_names(folder: str) -> list[str]:
+    """The names of the shipped inputs of ``folder`` (``rapid_7nm``, ...)."""
+    return sorted(p.stem for p in shipped_folder(folder).glob("*.yaml"))
+
+
+def find_input(path: str | Path, folder: str) -> Path:
+    """``path`` when it exists; else the shipped input it names: a bare name (``rapid_7nm``) in ``folder``, or a path
+    relative to the repository (``hwconfigs/rapid_7nm.yaml``, ``accelsim/reference/paper_targets.yaml``) used
+    outside it. Anything else is returned unchanged, for the reader to report as missing."""
+    given = Path(path)
+    try:
+        if given.exists() or given.is_absolute():
+            return given
+    except (OSError, ValueError):  # a NUL or an over-long name: the reader says what is wrong
+        return given
+    parts = given.parts
+    if len(parts) == 1 and not given.suffix:
+        candidate = shipped_folder(folder) / f"{given.name}.yaml"
+    elif len(parts) > 1 and parts[0] in SHIPPED_FOLDERS:
+        candidate = shipped_folder(parts[0]).joinpath(*parts[1:])
+    elif len(parts) > 2 and parts[:2] == ("accelsim", "reference"):
+        candidate = shipped_folder("reference").joinpath(*parts[2:])
+    else:
+        return given
+    return candidate if candidate.is_file() else given

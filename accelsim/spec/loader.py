@@ -20,9 +20,10 @@ import yaml
 from pydantic import BaseModel, PlainSerializer, ValidationError
 
 from accelsim.errors import SpecError
+from accelsim.files import find_input, shipped_names
 from accelsim.memo import memoize
 from accelsim.spec.limits import (MAX_ALIASES, MAX_DEPTH, MAX_FILE_BYTES, MAX_KEY, MAX_KEY_PARTS, MAX_MESSAGE,
-                                  MAX_NODES, MAX_SOURCE, clip, clip_middle, one_line, show)
+                                  MAX_NODES, MAX_SOURCE, clip, clip_middle, one_line, show, show_names)
 from accelsim.spec.hardware import HardwareSpec
 from accelsim.spec.workload import WorkloadSpec
 from accelsim.spec.layers import LAYER_KINDS
@@ -511,7 +512,17 @@ def _input_form(model: type[BaseModel], key: str, value: Any) -> Any:
 # ---------------------------------------------------------------- public loaders
 
 
+#: The shipped folder (accelsim.files.SHIPPED_FOLDERS) where a spec given by name is looked up.
+NAMED_IN = {"workload": "workloads", "hw": "hwconfigs"}
+
+
 def load_spec(model: type[M], path: str | Path, prefix: str, overrides: "Variation | Iterable[str]" = ()) -> M:
+    """A workload or hardware file (a path, or a shipped name such as ``rapid_7nm``), with the ``prefix.`` changes."""
+    path = find_input(path, NAMED_IN[prefix])
+    if len(Path(path).parts) == 1 and not Path(path).suffix and not Path(path).exists():
+        kind = {"workload": "workload", "hw": "machine"}[prefix]
+        raise _error(str(path), None, f"no such file, nor a shipped {kind} of that name; shipped: "
+                                      f"{show_names(shipped_names(NAMED_IN[prefix]))}")
     data = read_yaml(path)
     if prefix == "workload":
         data = _trace_beside_file(data, Path(path))

@@ -30,6 +30,7 @@ from accelsim.hw.energy import ENERGY_COMPONENTS
 from accelsim.report.metrics import RESOURCE_CLASSES
 from accelsim.serve.result import SERVE_COLUMNS
 from accelsim.spec.base import Strict
+from accelsim.files import find_input
 from accelsim.spec.loader import Change, Variation, flag_variation, read_yaml, validate
 
 METRICS = ("rtf", "time_s", "rtf_p50", "rtf_p90", "rtf_p99", "model_size_MB", "compression")
@@ -163,7 +164,7 @@ class Recipe:
 def load_recipe(path: str | Path) -> Recipe:
     from accelsim.errors import SpecError
 
-    path = Path(path)
+    path = find_input(path, "reports")  # a path, or a shipped recipe's name (paper, link_whatif, serving)
     recipe = Recipe(validate(RecipeSpec, read_yaml(path), str(path)), path)
     for label, file in (("workload", recipe.workload), ("hardware", recipe.hardware)):
         if not file.is_file():

@@ -431,6 +431,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             raise AccelsimError(_no_records("--trace", result))
         write_chrome_trace(result, args.trace)
     layers = _layers(result) if args.by == "layer" else None
+    notes = _quantizer_note(args, result)
     if args.json:
         from accelsim.report.frames import to_records
 
@@ -438,6 +439,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(_dumps(result.to_dict() | extra, "run"))
     else:
         print(format_run(result))
+        if notes:
+            print(notes)
         if layers is not None:
             from accelsim.report.tables import format_layers
 
@@ -445,6 +448,21 @@ def cmd_run(args: argparse.Namespace) -> int:
         if args.trace:
             print(f"\nwrote {args.trace}")
     return 0
+
+
+def _quantizer_note(args: argparse.Namespace, result) -> str:
+    """Why a narrower format may be slower here: activation quantizers dispatched as ops of their own (issue 20)."""
+    import accelsim
+
+    if not any("int" in f for f in result.formats.values()):
+        return ""
+    point = accelsim.api.resolve(args.workload, args.hardware, args.overrides)
+    if point.workload.precision.quantize != "separate":
+        return ""
+    dispatch = point.hardware.coprocessor.dispatch_overhead
+    return (f"\n  note: activation quantizers run as ops of their own (precision.quantize: separate), each paying the "
+            f"{dispatch * 1e6:.3g} us dispatch overhead; where dispatch is dear and weights are cheap, a narrower format "
+            "can then be slower than a wider one (fused folds each quantizer into the op producing its tensor)")
 
 
 def _serving_parser(sub, name: str, func, help: str, description: str) -> argparse.ArgumentParser:

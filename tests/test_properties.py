@@ -187,3 +187,21 @@ def test_separate_quantizers_are_the_whole_exception():
     assert fused["fp16"] == separate["fp16"] and fused["int4"] < fused["int8"] < fused["fp16"]
     free = {p: rtf(p, "hw.coprocessor.dispatch_overhead=1 ns") for p in ("fp16", "int8", "int4")}
     assert free["int4"] < free["int8"] < free["fp16"]
+
+
+def test_run_says_where_the_exceptions_happen(capsys):
+    """`run` names both exceptions where they happen: fp32 networks that ran as fp16, and quantizers dispatched as ops
+    of their own (the reason a narrower format can be slower); neither note where it does not apply."""
+    from accelsim.cli import main
+
+    def run(*args: str) -> str:
+        assert main(["run", str(REPO / "workloads" / "rnnt_lm_fusion.yaml"), str(REPO / "hwconfigs" / "rapid_7nm.yaml"),
+                     "--no-lm", *args]) == 0
+        return capsys.readouterr().out
+
+    fp32 = run("--precision", "fp32")
+    assert "ran as fp16" in fp32 and "quantizers run as ops of their own" not in fp32
+    assert "ran as fp16" not in run("--precision", "fp16")
+    separate = run("--precision", "int8", *(f"--set={flag}" for flag in REPRODUCER))
+    assert "quantizers run as ops of their own" in separate and "4.43 us dispatch" in separate
+    assert "quantizers run as ops" not in run("--precision", "int8", "--set", "workload.precision.quantize=fused")

@@ -239,7 +239,9 @@ def build_parser() -> argparse.ArgumentParser:
     cal.add_argument("--workload", default=DEFAULT_WORKLOAD, help=f"workload YAML (default: {DEFAULT_WORKLOAD})")
     cal.add_argument("--param", action="append", default=[], metavar="PATH=LOW..HIGH [UNIT]",
                      help="a parameter to fit instead of the default set, e.g. 'link.latency=0.5..10 us' (repeatable)")
-    cal.add_argument("--max-evals", type=_positive_int, default=80, help="objective evaluations (default 80)")
+    cal.add_argument("--max-evals", type=_positive_int, default=400,
+                     help="most objective evaluations (default 400; the local search stops when it converges, about 180 "
+                          "for the paper's figures)")
     cal.add_argument("--samples", type=_non_negative_int, default=16, help="Sobol samples before the local search (default 16)")
     cal.add_argument("--seed", type=_non_negative_int, default=0, help="seed of the Sobol sample (default 0)")
     cal.add_argument("--workers", type=_positive_int, default=1,
@@ -399,7 +401,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     fit = calibrate(targets, args.workload, args.hardware, params, max_evals=args.max_evals, samples=args.samples,
                     seed=args.seed, progress=lambda n, loss: progress(n, loss), workers=args.workers)
     procedure = (f"accelsim calibrate, least squares on log error over the {len(fit.comparisons)} calibrate figures of "
-                 f"{args.targets}, Sobol({args.samples}, seed {args.seed}) + Nelder-Mead, {fit.evaluations} evaluations")
+                 f"{args.targets}, centre + Sobol({args.samples}, seed {args.seed}) + Nelder-Mead to convergence, "
+                 f"{fit.evaluations} evaluations")
     write_calibrated(args.hardware, args.out, fit, params, procedure)
     print(f"fitted {len(params)} parameters in {fit.evaluations} evaluations (loss {fit.loss:.4g}):")
     for p in params:

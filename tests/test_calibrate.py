@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import yaml
 
@@ -98,9 +100,11 @@ def test_the_fit_starts_from_the_ranges_not_from_the_file(tmp_path, small_worklo
     """Refitting a calibrated file must give its own values back, so the fit never starts from the values the file
     holds (issue 20: starting there, a refit of rapid_7nm.yaml moved launch_overhead from 18.82 to 20 us)."""
     from accelsim.calibrate.fit import calibrate
+    from accelsim.spec.targets import load_targets
 
     moved = tmp_path / "moved.yaml"
-    moved.write_text(hw_path.read_text().replace('launch_overhead: "', 'launch_overhead: "1', 1))
+    moved.write_text(re.sub(r'launch_overhead: "[^"]*"', 'launch_overhead: "5 us"', hw_path.read_text(), count=1))
+    assert accelsim.load_hardware(moved).coprocessor.launch_overhead == pytest.approx(5e-6)
     targets = load_targets(_targets(tmp_path, 0.05))
     fits = [calibrate(targets, small_workload, hw, max_evals=1, samples=0) for hw in (hw_path, moved)]
     assert fits[0].values == fits[1].values and fits[0].loss == fits[1].loss
@@ -111,6 +115,7 @@ def test_rerunning_the_documented_calibration_gives_the_shipped_values(hw_path, 
     YAML says the values were fitted, gives them back within 1% each (the file keeps 4 significant digits; other
     Sobol seeds, or numpy 1.26 with scipy 1.11, land within 0.3% of the same point)."""
     from accelsim.calibrate.fit import calibrate
+    from accelsim.spec.targets import load_targets
 
     fit = calibrate(load_targets(None), workload_path, hw_path)
     assert fit.evaluations < 400  # converged, not stopped by the budget

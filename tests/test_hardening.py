@@ -512,3 +512,14 @@ def test_the_frames_maximum_runs_in_bounded_memory(repo):
     assert peak_kib < 2 * 2**20, f"peak memory {peak_kib / 2**20:.2f} GiB"
     with pytest.raises(SpecError):
         load_w(repo / "workloads" / "rnnt_lm_fusion.yaml", f"workload.utterance.frames={limits.MAX_FRAMES + 1}")
+
+
+@pytest.mark.parametrize("args", [("run", "--by", "layer"), ("run", "--trace", "t.json"), ("explain",)])
+def test_records_of_a_long_utterance_are_refused_before_running(run_cli, args):
+    """Per-op records grow with the utterance (about 1 GB at 10,000 frames): what asks for them on a longer one ends
+    in one clear line, at once, instead of eating the machine; a run without them goes through (test above)."""
+    from accelsim.api import MAX_RECORDED_FRAMES
+
+    proc = run_cli(*args, "--set", f"workload.utterance.frames={MAX_RECORDED_FRAMES + 1}", timeout=60)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert "per-op records are kept for utterances of at most 10,000 frames" in proc.stderr

@@ -8,7 +8,7 @@ import pytest
 
 from accelsim.errors import AccelsimError
 from accelsim.pipeline import resolve, simulate_point
-from accelsim.serve.batching import batch_iteration
+from accelsim.serve.batching import batch_iteration, summed_work
 from accelsim.serve.engine import distinct_utterances, fetch_plan, serve
 from accelsim.serve.result import parse_slo, serve_result
 from accelsim.sim.target import target_for
@@ -24,7 +24,7 @@ def _point(*sets: str):
 
 def _result(*sets: str, exact_reuse: bool = True):
     point = _point(*sets)
-    return serve_result(point.workload.name, point.hardware, serve(point, exact_reuse=exact_reuse))
+    return serve_result(point.workload.name, serve(point, exact_reuse=exact_reuse))
 
 
 def test_one_stream_is_accelsim_run_on_both_paths():
@@ -84,8 +84,8 @@ def test_batching_never_fetches_more_weight_bytes():
     target = target_for(point.hardware)
     steps = prepared.trace.steps
     for group in (steps[:1], steps[3:7], steps[::5]):
-        each = sum(sum(fetch_plan(batch_iteration(prepared.model, [s], 4), target)) for s in group)
-        together = sum(fetch_plan(batch_iteration(prepared.model, list(group), 4), target))
+        each = sum(sum(fetch_plan(batch_iteration(prepared.model, summed_work([s]), 4), target)) for s in group)
+        together = sum(fetch_plan(batch_iteration(prepared.model, summed_work(group), 4), target))
         assert together <= each + 1e-6
 
 
@@ -114,10 +114,11 @@ def test_capacity_command_finds_the_largest_load_and_plots_it(tmp_path, capsys):
     import json
 
     found = json.loads(capsys.readouterr().out)
-    met = {t["load"]: t["met"] for t in found["trials"]}
+    met = {p["load"]: p["met"] for p in found["probes"]}
     assert met[found["capacity"]] and not met[found["above"]] and found["above"] == found["capacity"] + 1
     assert all(met[load] for load in met if load <= found["capacity"])
-    assert "seeds" in found["confidence"]
+    assert found["seeds"] == [0, 1] and all(len(p["runs"]) == 2 for p in found["probes"])
+    assert "met the objectives at every one of 2 seeds" in found["statement"]
     assert main(["capacity", WORKLOAD, HARDWARE, "--slo", "p99<=3 ms"]) == 2
     assert "--slo: expected METRIC<=VALUE" in capsys.readouterr().err
 

@@ -33,7 +33,7 @@ def serve_timed(sets: list[str]):
     start = time.perf_counter()
     served = Server(point, env).run()
     seconds = time.perf_counter() - start
-    return serve_result(point.workload.name, point.hardware, served), seconds, next(env._eid)  # SimPy numbers its events
+    return serve_result(point.workload.name, served), seconds, next(env._eid)  # SimPy numbers its events
 
 
 def main() -> None:

@@ -462,12 +462,12 @@ def _add_serving_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-wait", metavar="TIME", help="longest an utterance waits for its encoder batch, e.g. '100 ms'")
     p.add_argument("--duration", metavar="TIME", help="traffic window, e.g. '60 s'")
     p.add_argument("--seed", type=_non_negative_int, metavar="N", help="seed of arrivals and stream offsets")
-    p.add_argument("--chips", type=_positive_int, metavar="N", help="machines of HW in the fleet, each batching its own "
-                                                                    "utterances (default 1)")
-    p.add_argument("--dispatcher", choices=list(DISPATCHERS),
-                   help="how an utterance's chip is chosen (default join_shortest_queue)")
-    p.add_argument("--level", choices=["batch", "op"],
-                   help="batch: each batch as its measured phases (default, fast); op: every op (the reference)")
+    p.add_argument("--chips", type=int, metavar="N", help="machines of HW in the fleet, each batching its own utterances "
+                                                          "(default 1)")
+    p.add_argument("--dispatcher", metavar="NAME", help=f"how an utterance's chip is chosen: {', '.join(DISPATCHERS)} "
+                                                        "(default join_shortest_queue)")
+    p.add_argument("--level", metavar="LEVEL", help="batch: each batch as its measured phases (default, fast); op: every "
+                                                    "op and fetch (the reference)")
 
 
 #: The serving flags and the field each sets.

@@ -38,6 +38,11 @@ def batch_iteration(model: Model, work: Sequence[int], beam: int) -> Segment:
     return lower_iteration(model, tuple(work), beam)
 
 
+def summed(works: Sequence[tuple[int, ...]]) -> tuple[int, ...]:
+    """The work of one decode iteration doing every one of ``works`` (:func:`step_work` of one stream's step each)."""
+    return tuple(map(sum, zip(*works)))
+
+
 def summed_work(steps: Sequence[StepRecord]) -> tuple[int, ...]:
     """The work of one decode iteration of every step in ``steps`` (one per stream of a batch)."""
-    return tuple(sum(values) for values in zip(*(step_work(s) for s in steps)))
+    return summed([step_work(s) for s in steps])

@@ -89,8 +89,10 @@ class Capacity:
         if self.above is not None:
             text += f"; {_show(self.variable, self.above)} did not"
         if self.uncertain_to is not None:
-            text += (f"; the capacity is uncertain between {_show(self.variable, self.capacity)} and "
-                     f"{_show(self.variable, self.uncertain_to)}, which met them at some seeds only")
+            low, high = sorted((self.capacity, self.uncertain_to))
+            what = "the fleet needed" if self.variable == "chips" else "the capacity"
+            text += (f"; {what} is uncertain between {_show(self.variable, low)} and {_show(self.variable, high)}: "
+                     f"{_show(self.variable, self.uncertain_to)} met them at some seeds only")
         return text
 
     def warnings(self) -> tuple[str, ...]:

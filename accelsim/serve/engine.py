@@ -48,7 +48,7 @@ from accelsim.graph.lower import ChunkWork, EncoderWork, Segment
 from accelsim.hw.energy import work_counters
 from accelsim.hw.link import uplink_share
 from accelsim.pipeline import Point, Prepared, prepare, utterance_points
-from accelsim.serve.batching import batch_encoder, batch_iteration, step_work
+from accelsim.serve.batching import batch_encoder, batch_iteration, step_work, summed
 from accelsim.serve.dispatch import dispatcher_for
 from accelsim.serve.traffic import Arrival, arrivals, ready_times
 from accelsim.sim.batch import BatchCost, encoder_cost, segment_cost
@@ -75,6 +75,16 @@ class Utterance:
     wait_s: float = 0.0  # total time spent in queues
     done_s: float = math.nan
     chip: int = 0  # the chip of the fleet serving it
+    steps_end: int = 0  # one past the last decode iteration of its encoder (of its chunk's, streaming)
+
+    def __post_init__(self) -> None:
+        self._set_steps_end()
+
+    def _set_steps_end(self) -> None:
+        if self.chunks is None:
+            self.steps_end = len(self.prepared.trace.steps)
+        elif self.chunk < len(self.chunks):
+            self.steps_end = self.chunks[self.chunk].steps.stop
 
     @property
     def latency_s(self) -> float:
@@ -85,11 +95,6 @@ class Utterance:
     def encoder(self) -> EncoderWork:
         """The encoder it waits for or runs: its whole encoder, or its chunk's."""
         return self.prepared.program.encoder if self.chunks is None else self.chunks[self.chunk].encoder
-
-    @property
-    def steps_end(self) -> int:
-        """One past the last decode iteration of its encoder (of its chunk's, streaming)."""
-        return len(self.prepared.trace.steps) if self.chunks is None else self.chunks[self.chunk].steps.stop
 
     @property
     def encoders_left(self) -> int:
@@ -104,6 +109,7 @@ class Utterance:
         chunk = self.chunks[self.chunk].chunk
         self.chunk_latencies_s.append(now - (self.arrival.start_s + chunk.end * self.prepared.program.frame_shift_s))
         self.chunk += 1
+        self._set_steps_end()
 
 
 @dataclass
@@ -116,6 +122,7 @@ class ChipRun:
     fetched_bytes: float = 0.0
     work: dict[str, float] = field(default_factory=dict)  # energy's work counters of every batch
     jobs: int = 0  # ops and weight fetches run (batch level: that the batches stand for)
+    overlap_s: float = 0.0  # batch level: time during which batches shared the machine (its figures are exact at 0)
 
 
 @dataclass
@@ -198,7 +205,7 @@ class _BatchLevel:
     def finish(self, run: ChipRun) -> None:
         machine = self.machine
         run.busy, run.jobs, run.fetched_bytes = machine.busy, machine.jobs_done, machine.fetched_bytes
-        run.work = machine.totals("work_pairs")
+        run.work, run.overlap_s = machine.totals("work_pairs"), machine.overlap_s
 
 
 def _add(into: dict[str, float], pairs) -> None:
@@ -274,42 +281,44 @@ class Chip:
             self._try(queue)
 
     def _try(self, queue: _Queue) -> None:
-        spec, now = self.spec, self.env.now
+        spec, now, largest = self.spec, self.env.now, self.spec.max_batch
         while queue.items and queue.inflight < self.slots:
             due = queue.items[0].queued_s + (spec.max_wait if queue.kind == "encoder" else 0.0)
-            batch = self._batchable(queue)
-            if len(batch) < spec.max_batch and now < due:
+            shaped = self.fleet.chunked and queue.kind == "encoder"
+            size = len(self._same_shape(queue)) if shaped else min(len(queue.items), largest)
+            if size < largest and now < due:
                 if queue.timer_at != due:  # wake up when the oldest has waited long enough
                     queue.timer_at = due
                     self.env.timeout(due - now).callbacks.append(lambda _: self._try(queue))
                 return
-            if self.fleet.chunked and queue.kind == "encoder":
+            if shaped:
+                batch = self._same_shape(queue)
                 taken = {id(u) for u in batch}
                 queue.items = deque(u for u in queue.items if id(u) not in taken)
+            elif size == len(queue.items):
+                batch = list(queue.items)
+                queue.items.clear()
             else:
-                for _ in batch:
-                    queue.items.popleft()
+                popleft = queue.items.popleft
+                batch = [popleft() for _ in range(size)]
             for u in batch:
                 u.wait_s += now - u.queued_s
             queue.inflight += 1
-            self.run.batches[queue.kind][len(batch)] += 1
+            self.run.batches[queue.kind][size] += 1
             queue.start(batch)
 
-    def _batchable(self, queue: _Queue) -> list[Utterance]:
-        """What the queue's next batch may take, oldest first: everything, except that streaming chunks are batched
-        with chunks of the same shape (frames computed, attention keys) as the oldest's."""
-        if queue.kind != "encoder" or not self.fleet.chunked:
-            return list(islice(queue.items, self.spec.max_batch))
+    def _same_shape(self, queue: _Queue) -> list[Utterance]:
+        """Streaming chunks are batched with chunks of the same shape (frames computed, attention keys) as the oldest's:
+        those the queue's next batch may take, oldest first."""
         head = queue.items[0].encoder
         same = (u for u in queue.items if (u.encoder.frames, u.encoder.keys) == (head.frames, head.keys))
         return list(islice(same, self.spec.max_batch))
 
-    def _submit(self, queue: _Queue, work, batch: list[Utterance], then: Callable[[Utterance], None]) -> None:
+    def _submit(self, queue: _Queue, work, batch: list[Utterance], then: Callable[[list[Utterance]], None]) -> None:
         def done(_time: float) -> None:  # every utterance of the batch moves on before any queue starts a batch
             queue.inflight -= 1
             self._releasing = True
-            for u in batch:
-                then(u)
+            then(batch)
             self._releasing = False
             self._try(self.queues["decode"])
             self._try(self.queues["encoder"])
@@ -319,20 +328,32 @@ class Chip:
     def _start_encoders(self, batch: list[Utterance]) -> None:
         longest = max(batch, key=lambda u: u.encoder.frames)
         work = self.backend.prepare(batch_encoder(longest.encoder, len(batch)))
-        self._submit(self.queues["encoder"], work, batch, self._decode_next)
+        self._submit(self.queues["encoder"], work, batch, self._encoders_done)
+
+    def _encoders_done(self, batch: list[Utterance]) -> None:
+        for u in batch:
+            self._decode_next(u)
 
     def _start_iteration(self, batch: list[Utterance]) -> None:
         works = self.fleet.works
-        work = tuple(map(sum, zip(*[works[u.arrival.source][u.step] for u in batch])))
+        work = summed([works[u.arrival.source][u.step] for u in batch])
         prepared = self._iterations.get(work)
         if prepared is None:
             segment = batch_iteration(self.fleet.model, work, self.fleet.beam)
             prepared = self._iterations[work] = self.backend.prepare(segment)
-        self._submit(self.queues["decode"], prepared, batch, self._advance)
+        self._submit(self.queues["decode"], prepared, batch, self._iteration_done)
 
-    def _advance(self, u: Utterance) -> None:
-        u.step += 1
-        self._decode_next(u)
+    def _iteration_done(self, batch: list[Utterance]) -> None:
+        """Each utterance of a decode batch is one iteration further: back in the decode queue (the common case, done
+        here without a call per utterance), or on to its next chunk or its result."""
+        now, items = self.env.now, self.queues["decode"].items
+        for u in batch:
+            u.step += 1
+            if u.step < u.steps_end:
+                u.queued_s = now
+                items.append(u)
+            else:
+                self._decode_next(u)
 
     def _decode_next(self, u: Utterance) -> None:
         if u.step < u.steps_end:

@@ -67,6 +67,9 @@ class ServeResult:
     #: Per chip: its hardware, measured utterances, latency p50/p99 and utilisation (see :func:`chip_rows`).
     per_chip: tuple[dict, ...] = field(repr=False, default=())
     warnings: tuple[str, ...] = ()  # what the figures cannot carry (a percentile resting on too few utterances)
+    #: Batch level: the share of the run during which batches shared a machine, averaged over the chips (0: every
+    #: batch ran alone, and the batch level is exact); 0 at op level.
+    batch_overlap: float = 0.0
 
     def tail_counts(self) -> dict[str, float]:
         """How many measured utterances each latency percentile rests on: those at or above it."""
@@ -87,7 +90,7 @@ class ServeResult:
             "queueing_mean_s": self.queueing_mean_s, "queueing_p99_s": self.queueing_p99_s, "rtf_p99": self.rtf_p99,
             "mean_in_system": self.mean_in_system, "arrival_rate_per_s": self.arrival_rate,
             "fetched_weight_bytes": self.fetched_weight_bytes, "end_s": self.end_s, "chips": self.chips,
-            "level": self.level,
+            "level": self.level, "batch_overlap": self.batch_overlap,
         }
         if self.chunks:
             row.update({"chunks": self.chunks, "chunk_latency_p50_s": self.chunk_latency_p50_s,
@@ -289,6 +292,22 @@ def tail_warnings(measured: int, what: str = "latency") -> tuple[str, ...]:
     return tuple(out)
 
 
+#: Share of a batch-level run with batches sharing a machine above which its latencies are flagged as approximate.
+OVERLAP_NOTE = 0.05
+
+
+def overlap_warnings(served: Served) -> tuple[str, ...]:
+    """Batch level: a note when batches shared a machine for a noticeable part of the run (the fluid sharing of
+    accelsim.sim.fluid stands in for op-by-op contention there; docs/DESIGN.md gives its measured error)."""
+    if served.spec.level != "batch" or served.exact_reuse or not served.end_s:
+        return ()
+    share = max(run.overlap_s for run in served.chips) / served.end_s
+    if share <= OVERLAP_NOTE:
+        return ()
+    return (f"batches shared a machine {share:.0%} of the time: batch-level latencies are approximate there (a few "
+            f"percent, more near saturation; docs/DESIGN.md); --level op is the reference",)
+
+
 def serve_result(workload: str, served: Served) -> ServeResult:
     spec = served.spec
     window = spec.duration - spec.warmup
@@ -328,7 +347,9 @@ def serve_result(workload: str, served: Served) -> ServeResult:
         energy=served_energy(served), chunks=len(chunks), chunk_latency_p50_s=_percentile(chunks, 50),
         chunk_latency_p90_s=_percentile(chunks, 90), chunk_latency_p99_s=_percentile(chunks, 99),
         level="exact" if served.exact_reuse else spec.level, chips=len(served.chips),
-        dispatcher=spec.dispatcher if len(served.chips) > 1 else "", per_chip=rows, warnings=tail_warnings(len(measured)),
+        batch_overlap=sum(run.overlap_s for run in served.chips) / (len(served.chips) * served.end_s) if served.end_s else 0.0,
+        dispatcher=spec.dispatcher if len(served.chips) > 1 else "", per_chip=rows,
+        warnings=tail_warnings(len(measured)) + overlap_warnings(served),
     )
 
 

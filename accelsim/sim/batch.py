@@ -20,6 +20,7 @@ resource over its time. Everything here is measured by the engine; nothing is co
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from accelsim.graph.lower import EncoderWork, Segment
 from accelsim.sim.encoder import encoder_totals
@@ -55,6 +56,12 @@ class BatchCost:
     work_pairs: Pairs
     phases: tuple[Phase, ...]
     jobs: int
+
+    @cached_property
+    def after(self) -> tuple[float, ...]:
+        """Per phase, the seconds of the phases after it."""
+        seconds = [p.seconds for p in self.phases]
+        return tuple(sum(seconds[i + 1:]) for i in range(len(seconds)))
 
 
 def segment_cost(segment: Segment, target: Target) -> BatchCost:

@@ -40,7 +40,8 @@ DONE = 1e-9
 
 class _Flow:
     """One batch in flight: the phase it is in, the isolated seconds of that phase still to run, its speed; ``through``
-    while it is alone on the machine (it then runs through its phases at speed 1 without a wake-up between them)."""
+    while it is alone on the machine: it then runs through its phases at speed 1 without a wake-up between them, and
+    ``remaining`` counts the rest of the whole batch."""
 
     __slots__ = ("cost", "device", "seq", "phase", "remaining", "demand", "serial", "speed", "done", "through")
 
@@ -72,10 +73,12 @@ class FluidMachine:
         self._last = self.env.now
         self._version = 0
         self._seq = 0
+        self.overlap_s = 0.0  # time during which more than one batch was in flight (exact while it is 0)
 
     def submit(self, cost: BatchCost, done: Callable[[float], None] | None = None, device: int = 0) -> None:
         """Start the batch of ``cost`` now on ``device``; ``done(time)`` when its last phase ends."""
-        finished = self._advance()
+        self._advance()
+        finished = self._materialise(next(iter(self._flows))) if len(self._flows) == 1 else []
         self._seq += 1
         flow = _Flow(cost, device, self._seq, done)
         self.inflight[device] += 1
@@ -92,6 +95,8 @@ class FluidMachine:
 
     def least_busy(self) -> int:
         """The device with the fewest batches in flight (the lowest index among equals)."""
+        if self.devices == 1:
+            return 0
         return min(range(self.devices), key=self.inflight.__getitem__)
 
     @property
@@ -174,22 +179,29 @@ class FluidMachine:
 
     # -------------------------------------------------------------- time
 
-    def _advance(self) -> list[_Flow]:
-        """Bring every flow to now; a flow running through its phases alone may have finished some of them (and
-        itself: returned)."""
+    def _advance(self) -> None:
+        """Bring every flow to now (a flow running through alone counts down its whole batch)."""
         now = self.env.now
         elapsed = now - self._last
         self._last = now
-        finished: list[_Flow] = []
         if elapsed > 0:
-            for flow in list(self._flows):
+            if len(self._flows) > 1:
+                self.overlap_s += elapsed
+            for flow in self._flows:
                 flow.remaining -= flow.speed * elapsed
-                while flow.through and flow.remaining <= DONE * flow.cost.phases[flow.phase].seconds:
-                    ended = self._end_phase(flow, max(0.0, -flow.remaining))
-                    if ended or flow not in self._flows:
-                        finished += ended
-                        break
-        return finished
+
+    def _materialise(self, flow: _Flow) -> list[_Flow]:
+        """A flow that ran through alone is put in the phase it has reached (another batch arrives); itself if it has
+        in fact finished."""
+        if not flow.through:
+            return []
+        flow.through = False
+        flow.remaining -= flow.cost.after[flow.phase]
+        while flow.remaining <= DONE * flow.cost.phases[flow.phase].seconds:
+            ended = self._end_phase(flow, max(0.0, -flow.remaining))
+            if flow not in self._flows:
+                return ended
+        return []
 
     def _replan(self) -> None:
         """Speeds for the flows in flight, and a wake-up when the next phase ends (for a flow alone on the machine:
@@ -200,8 +212,10 @@ class FluidMachine:
             return
         if len(flows) == 1:
             (flow,) = flows
-            flow.speed, flow.through = 1.0, True
-            wait = flow.remaining + sum(p.seconds for p in flow.cost.phases[flow.phase + 1:])
+            if not flow.through:
+                flow.speed, flow.through = 1.0, True
+                flow.remaining += flow.cost.after[flow.phase]
+            wait = flow.remaining
         else:
             shared = []
             for flow in flows:
@@ -220,13 +234,25 @@ class FluidMachine:
     def _wake(self, version: int) -> None:
         if version != self._version:  # the flows changed since: a later plan holds
             return
-        finished = self._advance()
-        ending = [f for f in self._flows if f.speed > EPSILON and f.remaining <= DONE * f.cost.phases[f.phase].seconds]
-        for flow in ending:  # in the order they were submitted: deterministic
-            finished += self._end_phase(flow, max(0.0, -flow.remaining))
+        self._advance()
+        if len(self._flows) == 1 and next(iter(self._flows)).through:  # alone to its end
+            finished = self._finish(next(iter(self._flows)))
+        else:
+            finished = []
+            ending = [f for f in self._flows if f.speed > EPSILON and f.remaining <= DONE * f.cost.phases[f.phase].seconds]
+            for flow in ending:  # in the order they were submitted: deterministic
+                finished += self._end_phase(flow, max(0.0, -flow.remaining))
         self._replan()
         for flow in finished:
             flow.done(self.env.now)
+
+    def _finish(self, flow: _Flow) -> list[_Flow]:
+        """A batch that ran alone to its end: it releases the unit it held, if it held one."""
+        if flow.serial and self._holder.get(flow.serial) is flow:
+            self._holder[flow.serial] = None
+        del self._flows[flow]
+        self.inflight[flow.device] -= 1
+        return [flow] if flow.done is not None else []
 
 
 def _share(flows: list[_Flow]) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import BeforeValidator, Field, model_validator
 
 from accelsim.spec.base import PositiveSeconds, Seconds, Strict, Text
 
@@ -19,6 +19,21 @@ from accelsim.spec.base import PositiveSeconds, Seconds, Strict, Text
 DISPATCHERS = ("round_robin", "join_shortest_queue", "least_loaded", "power_of_two_choices")
 #: Most chips a fleet may have.
 MAX_CHIPS = 4096
+
+
+def _fleet(value: object) -> object:
+    """A number of chips (1 to MAX_CHIPS) or a non-empty list of hardware files, one per chip."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        if not 1 <= value <= MAX_CHIPS:
+            raise ValueError(f"expected 1 to {MAX_CHIPS:,} chips, got {value}")
+        return value
+    if isinstance(value, list):
+        if not 1 <= len(value) <= MAX_CHIPS:
+            raise ValueError(f"expected a list of 1 to {MAX_CHIPS:,} hardware files, got {len(value)}")
+        if not all(isinstance(v, str) and v for v in value):
+            raise ValueError(f"expected a list of hardware file names, got {value!r}")
+        return value
+    raise ValueError(f"expected a number of chips or a list of hardware files, got {value!r}")
 
 
 class ServingSpec(Strict):
@@ -44,7 +59,7 @@ class ServingSpec(Strict):
     max_inflight: int = Field(2, gt=0, le=64, description="Batches of one kind (encoder, decode) in flight at once: 2 lets a "
                                                           "batch's weight fetches overlap the one before; at most 64.")
     seed: int = Field(0, ge=0, le=2**31 - 1, description="Seed of the arrival times and stream offsets; 0 to 2,147,483,647.")
-    chips: Annotated[int, Field(gt=0, le=MAX_CHIPS)] | Annotated[list[Text], Field(min_length=1, max_length=MAX_CHIPS)] = Field(
+    chips: Annotated[int | list[Text], BeforeValidator(_fleet)] = Field(
         1, description="The fleet: that many machines of the command's hardware file, or a list of hardware files, one per "
                        "machine (a mixed fleet; a relative path is relative to the workload file). Each batches its own "
                        f"utterances; at most {MAX_CHIPS:,}.")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from accelsim.pipeline import resolve
 from accelsim.serve.engine import serve
-from accelsim.serve.result import serve_result
+from accelsim.serve.result import ServeResult, serve_result
 
 WORKLOAD, RAPID, PHONE = "workloads/rnnt_lm_fusion.yaml", "hwconfigs/rapid_7nm.yaml", "hwconfigs/phone_npu.yaml"
 #: Short utterances (0.48 s of audio), a small beam: op-level runs of a few hundred utterances stay quick.
@@ -89,6 +91,7 @@ def test_dispatchers():
     a, b = (_served(RAPID, *base, "dispatcher=power_of_two_choices") for _ in range(2))
     c = _served(RAPID, *base, "dispatcher=power_of_two_choices", "seed=3")
     assert a == b and [r["utterances"] for r in a.per_chip] != [r["utterances"] for r in c.per_chip]
+    assert ServeResult.from_json(json.loads(json.dumps(a.to_json()))) == a  # what a sweep's cache keeps, per chip too
     # a fleet of one chip per utterance's worth of load: every dispatcher serves everything, none faster than alone
     for name in ("round_robin", "least_loaded"):
         r = _served(RAPID, *base, f"dispatcher={name}")
@@ -139,3 +142,23 @@ def test_mixed_fleet_files_are_relative_to_the_workload_file(tmp_path):
     (tmp_path / "w.yaml").write_text(text)
     point = resolve(tmp_path / "w.yaml", RAPID, SMALL)
     assert point.workload.serving.chips[1] == str((tmp_path / "phone.yaml").resolve())
+
+
+@pytest.mark.parametrize("flags,expected", [
+    (["--chips", "0"], "--chips 0: serving.chips: expected 1 to 4,096 chips, got 0"),
+    (["--set", "workload.serving.chips=0"], "serving.chips: expected 1 to 4,096 chips, got 0"),
+    (["--dispatcher", "fastest"], "--dispatcher fastest: serving.dispatcher: Input should be 'round_robin', "
+                                  "'join_shortest_queue', 'least_loaded' or 'power_of_two_choices'"),
+    (["--rate", "0"], "--rate 0: serving.rate: Input should be greater than 0"),
+    (["--set", f"workload.serving.chips=[{RAPID}, hwconfigs/cpu_only.yaml]"],
+     "hwconfigs/cpu_only.yaml: serving.chips: runs encoder in int8, but hwconfigs/rapid_7nm.yaml runs it in int8+int4; "
+     "a mixed fleet must run the workload in the same formats"),
+    (["--level", "ops"], "--level ops: serving.level: Input should be 'batch' or 'op'"),
+])
+def test_bad_serving_input_is_one_line_and_exit_2(flags, expected, capsys):
+    from accelsim.cli import main
+
+    assert main(["serve", WORKLOAD, RAPID, *flags]) == 2
+    out = capsys.readouterr()
+    (line,) = out.err.strip().splitlines()
+    assert line.startswith("accelsim: error: ") and expected in line and not out.out

@@ -134,17 +134,8 @@ class ServeResult:
                 value = tuple(value)
             elif f.name == "per_chip":
                 value = tuple(_chip_row(v) for v in value) if isinstance(value, list) else _chip_row(None)
-            elif kind is str:
-                if not isinstance(value, str):
-                    raise ValueError(f"{f.name}: expected a string")
-            elif kind is bool:
-                if not isinstance(value, bool):
-                    raise ValueError(f"{f.name}: expected true or false")
-            elif kind is int:
-                if isinstance(value, bool) or not isinstance(value, int):
-                    raise ValueError(f"{f.name}: expected a whole number")
             else:
-                value = _finite(value, f.name)
+                value = _typed(value, kind, f.name)
             out[f.name] = value
         return cls(**out)
 
@@ -182,18 +173,27 @@ def _chip_row(value: Any) -> dict:
         raise ValueError("per_chip: expected a list of objects with a utilisation")
     out: dict[str, Any] = {}
     for key, v in value.items():
-        if key in _CHIP_TEXT:
-            if not isinstance(v, str):
-                raise ValueError(f"per_chip.{key}: expected a string")
-        elif key in _CHIP_INT:
-            if isinstance(v, bool) or not isinstance(v, int):
-                raise ValueError(f"per_chip.{key}: expected a whole number")
-        elif key == "utilisation":
-            v = {str(k): _finite(x, "per_chip.utilisation") for k, x in v.items()}
+        if key == "utilisation":
+            out[key] = {str(k): _finite(x, "per_chip.utilisation") for k, x in v.items()}
         else:
-            v = _finite(v, f"per_chip.{key}")
-        out[key] = v
+            out[key] = _typed(v, str if key in _CHIP_TEXT else int if key in _CHIP_INT else float, f"per_chip.{key}")
     return out
+
+
+def _typed(value: Any, kind: type, name: str) -> Any:
+    """``value`` if it is of ``kind`` (str, bool, int; float: a finite number), else ValueError naming ``name``."""
+    if kind is str:
+        if not isinstance(value, str):
+            raise ValueError(f"{name}: expected a string")
+    elif kind is bool:
+        if not isinstance(value, bool):
+            raise ValueError(f"{name}: expected true or false")
+    elif kind is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"{name}: expected a whole number")
+    else:
+        value = _finite(value, name)
+    return value
 
 
 #: The order a fresh result gives each dict's keys (a cache file keeps them sorted; a results table's columns must not move).

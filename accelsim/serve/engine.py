@@ -76,6 +76,11 @@ class Utterance:
     done_s: float = math.nan
     chip: int = 0  # the chip of the fleet serving it
     steps_end: int = 0  # one past the last decode iteration of its encoder (of its chunk's, streaming)
+    #: Its work still to do, in seconds of its chip alone, and what each encoder and each decode iteration takes off it
+    #: (kept only for the least-loaded dispatcher).
+    left_s: float = 0.0
+    encoder_s: float = 0.0
+    iteration_s: float = 0.0
 
     def __post_init__(self) -> None:
         self._set_steps_end()
@@ -95,11 +100,6 @@ class Utterance:
     def encoder(self) -> EncoderWork:
         """The encoder it waits for or runs: its whole encoder, or its chunk's."""
         return self.prepared.program.encoder if self.chunks is None else self.chunks[self.chunk].encoder
-
-    @property
-    def encoders_left(self) -> int:
-        """Encoders (the whole one, or chunks) it has not finished."""
-        return (1 if self.step == 0 else 0) if self.chunks is None else len(self.chunks) - self.chunk
 
     def chunk_ready_s(self, index: int) -> float:
         """When chunk ``index``'s audio, up to its look-ahead, has arrived."""
@@ -242,34 +242,41 @@ class Chip:
                        "decode": _Queue("decode", self._start_iteration)}
         self.present: dict[int, Utterance] = {}  # utterances sent here and not done, by arrival index
         self._releasing = False  # a finished batch's utterances are moving on: queues wait until all have
+        self.tracks_load = self.spec.dispatcher == "least_loaded" and self.spec.fleet_size > 1
+        self.load_s = 0.0  # the work left of the utterances here (least-loaded dispatch only)
         self._alone: dict[int, tuple[float, float]] = {}
 
     def accept(self, u: Utterance) -> None:
         """``u``, whose (first) encoder is ready now, is this chip's from now on."""
         u.chip = self.index
         self.present[u.arrival.index] = u
+        if self.tracks_load:
+            u.encoder_s, u.iteration_s = self._alone_s(u)
+            u.left_s = u.encoder_s * (len(u.chunks) if u.chunks is not None else 1) + u.iteration_s * len(
+                u.prepared.trace.steps)
+            self.load_s += u.left_s
         self._join(self.queues["encoder"], u)
 
     def outstanding_s(self) -> float:
-        """The work of the utterances here that is still to do, in seconds of this machine alone (each utterance's
-        encoder time while its encoders are not done, and its decode time by the share of iterations left)."""
-        total = 0.0
-        for u in self.present.values():
-            encoder_s, decode_s = self._alone_s(u)
-            steps = len(u.prepared.trace.steps)
-            encoders = len(u.chunks) if u.chunks is not None else 1
-            total += encoder_s * u.encoders_left / encoders + (decode_s * (steps - u.step) / steps if steps else 0.0)
-        return total
+        """The work of the utterances here that is still to do, in seconds of this machine alone: each utterance's
+        encoder time while its encoders are not done, and its decode time by the share of iterations left."""
+        return max(0.0, self.load_s)
+
+    def _worked(self, u: Utterance, seconds: float) -> None:
+        u.left_s -= seconds
+        self.load_s -= seconds
 
     def _alone_s(self, u: Utterance) -> tuple[float, float]:
-        """(encoder seconds, decode seconds) of ``u``'s utterance alone on this machine."""
+        """Seconds of one of ``u``'s encoders (the whole one, or a chunk's on average) and of one of its decode
+        iterations on average, its utterance alone on this machine."""
         source = u.arrival.source
         if source not in self._alone:
             program = u.prepared.program
             whole = execute(program, self.target).totals.time_s
             encoders = [c.encoder for c in program.chunks] or [program.encoder]
             encoder_s = sum(encoder_cost(e, self.target).time_s for e in encoders)
-            self._alone[source] = (encoder_s, max(0.0, whole - encoder_s))
+            steps = len(u.prepared.trace.steps)
+            self._alone[source] = (encoder_s / len(encoders), max(0.0, whole - encoder_s) / steps if steps else 0.0)
         return self._alone[source]
 
     # -------------------------------------------------------------- queues
@@ -332,6 +339,8 @@ class Chip:
 
     def _encoders_done(self, batch: list[Utterance]) -> None:
         for u in batch:
+            if self.tracks_load:
+                self._worked(u, u.encoder_s)
             self._decode_next(u)
 
     def _start_iteration(self, batch: list[Utterance]) -> None:
@@ -347,6 +356,9 @@ class Chip:
         """Each utterance of a decode batch is one iteration further: back in the decode queue (the common case, done
         here without a call per utterance), or on to its next chunk or its result."""
         now, items = self.env.now, self.queues["decode"].items
+        if self.tracks_load:
+            for u in batch:
+                self._worked(u, u.iteration_s)
         for u in batch:
             u.step += 1
             if u.step < u.steps_end:
@@ -366,6 +378,7 @@ class Chip:
                 return
         u.done_s = self.env.now
         del self.present[u.arrival.index]
+        self._worked(u, u.left_s)  # what rounding left
         self.fleet.finished(u)
 
 

@@ -27,14 +27,16 @@ def _result(*sets: str, exact_reuse: bool = True):
     return serve_result(point.workload.name, serve(point, exact_reuse=exact_reuse))
 
 
-def test_one_stream_is_accelsim_run_on_both_paths():
+@pytest.mark.parametrize("level", ["op", "batch"])
+def test_one_stream_is_accelsim_run_on_both_paths(level):
     # The shared machine plans each batch's fetches on its own, so it does not carry the decode loop's prefetch of
     # the next iteration's weights (runtime.prefetch_next_iteration) from one batch into the next: the paths agree
-    # without it (with it, see the test below).
+    # without it (with it, see the test below), at the op level and at the batch level alike.
     no_prefetch = "workload.runtime.prefetch_next_iteration=false"
     run = simulate_point(_point(no_prefetch))
-    sets = ("workload.serving.streams=1", "workload.serving.duration=3 s", no_prefetch)
+    sets = ("workload.serving.streams=1", "workload.serving.duration=3 s", no_prefetch, f"workload.serving.level={level}")
     shared, exact = _result(*sets, exact_reuse=False), _result(*sets)
+    assert shared.level == level
     assert not shared.exact_reuse and shared.jobs > 0 and exact.exact_reuse
     assert shared.utterances == exact.utterances > 1
     assert shared.latencies_s == pytest.approx([run.time_s] * shared.utterances, rel=1e-9)

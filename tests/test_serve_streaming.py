@@ -31,8 +31,8 @@ def test_one_idle_stream_is_accelsim_run_chunk_by_chunk_on_both_paths(workload):
     run = simulate_point(_point(workload, *EXACT)).latency
     expected = [run["chunk_p50_s"], run["chunk_p90_s"], run["chunk_p99_s"]]
     sets = (*EXACT, "workload.serving.streams=1", "workload.serving.duration=4 s")
-    for exact_reuse in (True, False):
-        served = serve(_point(workload, *sets), exact_reuse=exact_reuse)
+    for exact_reuse, level in ((True, "batch"), (False, "op"), (False, "batch")):
+        served = serve(_point(workload, *sets, f"workload.serving.level={level}"), exact_reuse=exact_reuse)
         assert served.exact_reuse == exact_reuse and len(served.utterances) >= 1
         for u in served.utterances:
             assert len(u.chunk_latencies_s) == run["chunks"]
@@ -113,3 +113,15 @@ def test_serve_command_and_table_report_chunk_latencies(capsys):
                     ["workload.utterance.frames=24", "workload.decoding.beam=4", "workload.serving.duration=1 s"])
     plain = serve_result(blstm.workload.name, serve(blstm))
     assert plain.chunks == 0 and "chunk_latency_p50_s" not in plain.to_frame()
+
+
+@pytest.mark.parametrize("workload", [RNNT, CONFORMER])
+def test_streaming_chunks_agree_at_both_levels(workload):
+    """Chunks of 8 streams batched across streams: the batch level is the op level here (its batches barely overlap)."""
+    sets = ("workload.serving.streams=8", "workload.serving.duration=6 s", "workload.serving.max_batch=8",
+            "workload.serving.max_wait=20 ms")
+    op, batch = (serve_result("x", serve(_point(workload, *sets, f"workload.serving.level={level}"), exact_reuse=False))
+                 for level in ("op", "batch"))
+    assert batch.batch_overlap < 0.01 and batch.chunks == op.chunks > 0
+    for name in ("latency_p50_s", "latency_p99_s", "chunk_latency_p50_s", "chunk_latency_p99_s", "throughput"):
+        assert getattr(batch, name) == pytest.approx(getattr(op, name), rel=0.01), name

@@ -28,7 +28,7 @@ def _both(hardware: str, *sets: str):
 # Seeded traffic in which every batch ran alone on its machine (batch_overlap 0): the batch level is the op level.
 ALONE = [
     (RAPID, ("streams=16", "duration=8 s", "max_batch=16", "max_wait=50 ms", "max_inflight=1")),
-    (RAPID, ("streams=8", "duration=6 s")),
+    (RAPID, ("streams=8", "duration=4 s")),
     (PHONE, ("streams=8", "duration=8 s", "max_batch=8", "max_wait=50 ms", "max_inflight=1")),
 ]
 
@@ -37,7 +37,7 @@ ALONE = [
 def test_batch_level_is_the_op_level_while_batches_run_alone(hardware, sets):
     op, batch = _both(hardware, *sets)
     assert op.level == "op" and batch.level == "batch" and batch.batch_overlap == 0.0
-    assert op.utterances == batch.utterances >= 90
+    assert op.utterances == batch.utterances >= 50
     assert batch.latencies_s == pytest.approx(op.latencies_s, rel=1e-9)
     assert batch.throughput == pytest.approx(op.throughput, rel=1e-9)
     assert batch.utilisation == pytest.approx(op.utilisation, rel=1e-6)
@@ -72,7 +72,7 @@ def test_where_batches_contend_near_saturation_the_batch_level_is_approximate_an
 
 
 def test_a_fleet_at_op_level_and_batch_level_agree_and_report_every_chip():
-    sets = ("streams=24", "duration=6 s", "chips=3", "dispatcher=round_robin", "max_batch=8", "max_wait=20 ms",
+    sets = ("streams=18", "duration=4 s", "chips=3", "dispatcher=round_robin", "max_batch=8", "max_wait=20 ms",
             "max_inflight=1")
     op, batch = _both(RAPID, *sets)
     for r in (op, batch):

@@ -62,9 +62,9 @@ def test_every_transfer_and_fetch_is_costed_by_the_one_link_function(monkeypatch
             assert r.end - r.start == pytest.approx(marker(r.bytes), rel=1e-9), r
 
 
-def test_device_memory_fetches_are_the_familys():
+def test_device_memory_fetches_are_the_hierarchys():
     point = resolve(WORKLOAD, HW, [*SMALL, "hw.memory.weights_home=device", "hw.memory.device_bandwidth=100 GB/s"])
-    fetch = target_for(point.hardware).costs.fetch(1e6)
+    fetch = target_for(point.hardware).costs.fetch((("device", 1e6),))
     assert fetch == JobCost("dram", 1e6 / 100e9, 1e6 / 100e9, level_bytes=(("device", 1e6),))
 
 
@@ -110,8 +110,8 @@ def test_a_family_is_a_class_and_one_registration(monkeypatch):
     class, one registration) keeps the cores busy longer and changes nothing the device does not do."""
 
     class Slow(SystolicCoprocessor):
-        def matmul(self, op, cores):
-            seconds, roofline = super().matmul(op, cores)
+        def matmul(self, op, cores, reads=()):
+            seconds, roofline = super().matmul(op, cores, reads)
             return 2 * seconds, roofline
 
     base = accelsim.simulate(WORKLOAD, HW, overrides=SMALL, keep_records=False)

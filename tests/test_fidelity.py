@@ -23,18 +23,21 @@ WORKLOAD = REPO / "workloads" / "rnnt_lm_fusion.yaml"
 
 # ---------------------------------------------------------------- dataflows on a 32 x 32 array
 
-# (m, k, n) of a batch-1 matvec and a batched matmul, and per dataflow the hand calculation:
-# folds = ceil(Sr / 32) x ceil(Sc / 32), one fold 2 x 32 + 32 + T - 2 = 94 + T cycles, or with overlap
-# folds x T + 94.
+# (m, k, n) of a batch-1 matvec and a batched matmul, and per dataflow the hand calculation, F = ceil(Sr / 32) x
+# ceil(Sc / 32) folds of a 32 x 32 array (fill and drain R + C - 2 = 62):
+# - output stationary: one fold 62 + T cycles; with overlap F x T + 62;
+# - weight / input stationary: one fold 32 (load the stationary operand) + 62 + T = 94 + T; with overlap the first
+#   load, then each later fold at max(T, its load of 32), the last T and one fill and drain: 32 + (F-1) max(T, 32)
+#   + T + 62.
 HAND = {
     # batch 1: m=1, k=64, n=96
-    ("output_stationary", 1): (3 * (94 + 64), 3 * 64 + 94),  # Sr=m=1 -> 1, Sc=n=96 -> 3 folds; T=k=64
-    ("weight_stationary", 1): (6 * (94 + 1), 6 * 1 + 94),  # Sr=k=64 -> 2, Sc=n=96 -> 3: 6 folds; T=m=1
-    ("input_stationary", 1): (2 * (94 + 96), 2 * 96 + 94),  # Sr=k=64 -> 2, Sc=m=1 -> 1: 2 folds; T=n=96
+    ("output_stationary", 1): (3 * (62 + 64), 3 * 64 + 62),  # Sr=m=1 -> 1, Sc=n=96 -> 3 folds; T=k=64
+    ("weight_stationary", 1): (6 * (94 + 1), 32 + 5 * 32 + 1 + 62),  # Sr=k=64 -> 2, Sc=n=96 -> 3: 6 folds; T=m=1
+    ("input_stationary", 1): (2 * (94 + 96), 32 + 1 * 96 + 96 + 62),  # Sr=k=64 -> 2, Sc=m=1 -> 1: 2 folds; T=n=96
     # batched: m=100, k=64, n=96
-    ("output_stationary", 100): (12 * (94 + 64), 12 * 64 + 94),  # 4 x 3 folds, T=64
-    ("weight_stationary", 100): (6 * (94 + 100), 6 * 100 + 94),  # 2 x 3 folds, T=100
-    ("input_stationary", 100): (8 * (94 + 96), 8 * 96 + 94),  # 2 x 4 folds, T=96
+    ("output_stationary", 100): (12 * (62 + 64), 12 * 64 + 62),  # 4 x 3 folds, T=64
+    ("weight_stationary", 100): (6 * (94 + 100), 32 + 5 * 100 + 100 + 62),  # 2 x 3 folds, T=100
+    ("input_stationary", 100): (8 * (94 + 96), 32 + 7 * 96 + 96 + 62),  # 2 x 4 folds, T=96
 }
 
 
@@ -47,7 +50,8 @@ def test_dataflow_hand_calculations_on_a_32x32_array(dataflow, m):
 
 def test_concrete_hand_values():
     """The table above, written out, so that a typo in it cannot hide a wrong formula."""
-    assert HAND[("output_stationary", 1)] == (474, 286)
+    assert HAND[("output_stationary", 1)] == (378, 254)
+    assert HAND[("weight_stationary", 1)] == (570, 255)  # load-bound at batch 1: was 100 before stationary loads counted
     assert HAND[("weight_stationary", 100)] == (1164, 694)
     assert HAND[("input_stationary", 100)] == (1520, 862)
 
@@ -71,8 +75,8 @@ def test_folds_spread_over_corelets_and_simd_shortens_the_reduction(chip32):
     """Two corelets share the folds; 8 SIMD lanes per PE make the reduction 64 / 8 = 8 steps."""
     cop = chip32.coprocessor.model_copy(update={"corelets_per_core": 2, "macs_per_cycle": {"fp16": 2 * 1024 * 8},
                                                 "fold_overlap": False})
-    # OS, m=100 -> 4 row folds x n=96 -> 3 column folds = 12 folds, 6 per corelet, each 94 + 8 cycles
-    assert coprocessor.matmul_cycles(cop, "fp16", 100, 64, 96, 1) == 6 * (94 + 8)
+    # OS, m=100 -> 4 row folds x n=96 -> 3 column folds = 12 folds, 6 per corelet, each 62 + 8 cycles
+    assert coprocessor.matmul_cycles(cop, "fp16", 100, 64, 96, 1) == 6 * (62 + 8)
 
 
 def test_unknown_dataflow_is_an_error():
@@ -257,7 +261,7 @@ def _prepared(*flags: str):
 
 
 def test_prefetch_moves_the_first_weights_of_the_next_iteration_within_the_free_scratchpad():
-    from accelsim.hw.coprocessor import weight_room
+    from accelsim.hw.family import family_of
 
     point, prepared = _prepared("workload.runtime.prefetch_next_iteration=true", "hw.memory.residency=per_op")
     _, without = _prepared("workload.runtime.prefetch_next_iteration=false", "hw.memory.residency=per_op")
@@ -266,7 +270,7 @@ def test_prefetch_moves_the_first_weights_of_the_next_iteration_within_the_free_
     base = plan_residency(without.program.ops, hw)
     # The same bytes cross the link in all (the last iteration has nothing after it to prefetch).
     assert plan.total_fetch_bytes == pytest.approx(base.total_fetch_bytes, rel=1e-12)
-    room = weight_room(hw.coprocessor, hw.coprocessor.cores)  # 4 cores x 2 MiB x 0.5 = 4 MiB
+    room = family_of(hw).weight_room(hw.coprocessor.cores)  # 4 cores x 2 MiB x 0.5 = 4 MiB
     assert room == 4 * 2**20
     prefetches = [op for op in ops if op.kind == "prefetch"]
     assert len(prefetches) == len(prepared.program.iterations)
@@ -304,11 +308,15 @@ HW = REPO / "hwconfigs" / "rapid_7nm.yaml"
 
 #: RTFs of the shipped workload on the shipped (recalibrated) machine, as `accelsim reproduce` prints them.
 #: A change of the model or of the YAMLs that moves them must update these, reports/baselines/paper.csv and the README.
+#: Moves, each explained: output-stationary fill and drain of R + C - 2 (SCALE-Sim v2) instead
+#: of 2R + C - 2, 8 cycles (5 ns) less per matmul call (-0.001% to -0.005%); the converged calibration of issue 20
+#: (launch 20 us, dispatch 2 us, sort 5 ns, copy 7.244 GB/s, efficiency 0.8714). Before both: 0.063655, 0.226405,
+#: 0.105623, 0.019446.
 GOLDEN = {
-    ("int4", True, "32 Gbps", 16): 0.063655,
-    ("fp16", True, "32 Gbps", 16): 0.226405,
-    ("fp16", False, "32 Gbps", 16): 0.105623,
-    ("int4", True, "64 Gbps", 1): 0.019446,
+    ("int4", True, "32 Gbps", 16): 0.063688,
+    ("fp16", True, "32 Gbps", 16): 0.226232,
+    ("fp16", False, "32 Gbps", 16): 0.105569,
+    ("int4", True, "64 Gbps", 1): 0.019480,
 }
 
 

@@ -3,6 +3,7 @@ assumption, and the CPU's matmul roofline is cores x SIMD width x clock."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import pytest
@@ -37,15 +38,26 @@ def test_every_value_is_sourced_or_an_assumption(repo, name):
 
 
 def test_cpu_roofline_is_cores_simd_clock(repo):
+    """The CPU family: a matmul's compute is MACs over cores x MACs per cycle x clock, after one kernel call; the
+    weights it streams overlap it (overlap 1) and add the farthest level's latency."""
     hw = accelsim.load_hardware(repo / "hwconfigs" / "cpu_only.yaml")
     op = Op(0, "mm", "matmul", "core", "encoder", "r", m=64, k=1024, n=1024, weight_bits=8, act_bits=8,
             weights=(("W", 1024 * 1024),))
+    compute = 64 * 1024 * 1024 / (16 * 128 * 2.3e9)  # 14.2 us
     cost = op_cost(op, hw, 16)
-    assert cost.roofline_s == pytest.approx(64 * 1024 * 1024 / (16 * 128 * 2.5e9))
-    # One "PE" per core: m x ceil(n / cores) outputs, each ceil(k / 128) cycles, plus one fill and drain of the
-    # 1 x 1 array, 2 x 1 + 1 - 2 = 1 cycle (SCALE-Sim).
-    assert cost.seconds == pytest.approx(0.5e-6 + (64 * 64 * 8 + 1) / 2.5e9)
-    assert hw.memory.weights_home == "device" and hw.memory.device_bandwidth == pytest.approx(204.8e9)
+    assert cost.roofline_s == pytest.approx(compute)
+    assert cost.seconds == pytest.approx(0.5e-6 + compute)
+    from accelsim.hw.cost import CostTable
+
+    # 1 MiB of INT8 weights from DRAM on 16 cores: 16 x 12 GB/s = 192, capped at 164 GB/s -> 6.4 us, under the compute.
+    streamed = CostTable(hw).op(op, 16, (("DRAM", 2.0**20),))
+    assert streamed.seconds == pytest.approx(0.5e-6 + compute + 90e-9)
+    # One core: 12 GB/s -> 87.4 us of streaming, which the compute (16x longer on one core, 227 us) still hides.
+    alone = CostTable(hw).op(op, 1, (("DRAM", 2.0**20),))
+    assert alone.seconds == pytest.approx(0.5e-6 + 16 * compute + 90e-9)
+    big = dataclasses.replace(op, m=1)  # a matvec: 1/64 of the MACs, the same bytes: bound by DRAM
+    assert CostTable(hw).op(big, 1, (("DRAM", 2.0**20),)).seconds == pytest.approx(0.5e-6 + 2.0**20 / 12e9 + 90e-9)
+    assert hw.memory.weights_home == "DRAM" and hw.memory.residency == "cache"
 
 
 def test_phone_npu_runs_both_seeds_with_weights_from_lpddr(repo):

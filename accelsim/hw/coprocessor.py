@@ -5,48 +5,12 @@ from __future__ import annotations
 
 import math
 
-from accelsim.errors import AccelsimError
 from accelsim.graph.ir import Op
-from accelsim.hw import link, systolic
+from accelsim.hw import systolic
 from accelsim.hw.family import Family, register_family
-from accelsim.hw.job import JobCost
-from accelsim.spec.hardware import FORMAT_BITS, CoprocessorSpec
+from accelsim.hw.formats import select_format
+from accelsim.spec.hardware import CoprocessorSpec
 from accelsim.spec.precision import LayerPrecision
-
-#: Preference among formats of equal width: integer units before hybrid FP8 (quantized operands are integers).
-_ORDER = ("int2", "int4", "int8", "hfp8", "fp16", "fp32")
-
-
-def select_format(cop: CoprocessorSpec, weight_bits: int, act_bits: int) -> str:
-    """The arithmetic format a matmul with these operands runs in: the narrowest the chip has that holds both.
-
-    The rule, explicitly:
-
-    - a format at least as wide as both operands is used, the narrowest such (integer before hybrid FP8 at
-      equal width): int4 operands on an int8-only chip run on its int8 units, at the int8 rate;
-    - the one promotion: 32-bit (FP32) operands on a chip without FP32 MACs run, and are shipped, as FP16
-      (the paper's FP16 baseline: its FP32 network on a RaPiD-class chip, which has no FP32 units);
-    - any other operand wider than every format the chip has is an :class:`AccelsimError` naming the missing
-      unit (FP16 weights on an int4-only chip never silently run at 4 bits).
-    """
-    needed = max(weight_bits, act_bits)
-    offered = [f for f in _ORDER if f in cop.macs_per_cycle]
-    for fmt in offered:
-        if FORMAT_BITS[fmt] >= needed:
-            return fmt
-    if needed == 32 and "fp16" in cop.macs_per_cycle:
-        return "fp16"
-    return _missing_unit(cop, weight_bits, act_bits)
-
-
-def _missing_unit(cop: CoprocessorSpec, weight_bits: int, act_bits: int) -> str:
-    needed = max(weight_bits, act_bits)
-    unit = {32: "fp32 (or fp16: FP32 networks run as FP16)", 16: "fp16"}.get(needed, f"a format of at least {needed} bits")
-    raise AccelsimError(
-        f"the chip has no MAC units for {weight_bits}-bit weights x {act_bits}-bit activations: coprocessor.macs_per_cycle "
-        f"offers {sorted(cop.macs_per_cycle, key=_ORDER.index)}, none at least {needed} bits wide; add {unit} to "
-        f"hw.coprocessor.macs_per_cycle or choose a narrower --precision")
-
 
 def device_weight_bits(cop: CoprocessorSpec, weight_bits: int) -> int:
     """Bits per weight as held and moved on the device: the model's bits, except for the FP32 promotion of
@@ -54,11 +18,6 @@ def device_weight_bits(cop: CoprocessorSpec, weight_bits: int) -> int:
     if weight_bits == 32 and "fp32" not in cop.macs_per_cycle and "fp16" in cop.macs_per_cycle:
         return 16
     return weight_bits
-
-
-def weight_room(cop: CoprocessorSpec, cores: int) -> float:
-    """Bytes of scratchpad that ``cores`` cores can keep weights resident in."""
-    return cores * cop.scratchpad * cop.weight_fraction
 
 
 def matmul_cycles(cop: CoprocessorSpec, fmt: str, m: int, k: int, n: int, cores: int, macs: int | None = None) -> int:
@@ -164,13 +123,23 @@ class SystolicCoprocessor(Family):
     """A RaPiD-class chip: ``coprocessor`` cores of systolic arrays with scratchpads (``hardware.family: systolic``)."""
 
     name = "systolic"
+    section = "coprocessor"
 
     @property
-    def cores(self) -> int:
-        return self.hw.coprocessor.cores
+    def cop(self) -> CoprocessorSpec:
+        return self.unit
 
-    def matmul(self, op: Op, cores: int) -> tuple[float, float]:
-        cop = self.hw.coprocessor
+    def matmul(self, op: Op, cores: int, reads=()) -> tuple[float, float]:
+        seconds, roofline = self._matmul(op, cores, reads)
+        return seconds + (op.kernels - 1) * self.cop.dispatch_overhead, roofline  # eager runtimes: a dispatch per kernel
+
+    def _matmul(self, op: Op, cores: int, reads=()) -> tuple[float, float]:
+        cop = self.cop
+        if reads:  # streamed while the arrays compute: the dispatch, then the arrays overlapped with the reads
+            cycles = matmul_cycles(cop, select_format(cop, op.weight_bits, op.act_bits), op.m, op.k, op.n, cores)
+            cycles += sfu_cycles(cop, op.epilogue, cores) if op.epilogue else 0
+            roofline = matmul_roofline_seconds(cop, op.weight_bits, op.act_bits, op.m, op.k, op.n, cores)
+            return self.with_reads(cop.dispatch_overhead, cycles / cop.clock, roofline, reads, cores)
         if op.codebook_bits:  # its weights are the k x n matrix (the cost key holds shapes, not tensor names)
             seconds, roofline = codebook_matmul_seconds(cop, op.weight_bits, op.act_bits, op.codebook_bits, op.k * op.n,
                                                         op.m, op.k, op.n, cores)
@@ -182,27 +151,23 @@ class SystolicCoprocessor(Family):
             roofline += sfu_roofline_seconds(cop, op.epilogue, cores)
         return seconds, roofline
 
-    def elementwise(self, ops: int, cores: int) -> tuple[float, float]:
-        cop = self.hw.coprocessor
+    def elementwise(self, op: Op, cores: int, reads=()) -> tuple[float, float]:
+        """On the SFUs, special functions at the rate of any other element-wise op."""
+        cop = self.cop
+        ops = op.elements * op.passes + op.epilogue
+        if reads or op.kernels > 1:
+            return self.with_reads(op.kernels * cop.dispatch_overhead, sfu_cycles(cop, ops, cores) / cop.clock,
+                                   sfu_roofline_seconds(cop, ops, cores), reads, cores)
         return sfu_seconds(cop, ops, cores), sfu_roofline_seconds(cop, ops, cores)
 
     def launch_seconds(self) -> float:
-        return self.hw.coprocessor.launch_overhead
-
-    def fetch(self, n_bytes: float) -> JobCost:
-        """Over the host link into the scratchpad (``memory.weights_home: host``), or from device memory."""
-        memory = self.hw.memory
-        if memory.weights_home == "host":
-            return link.transfer(self.hw.link, "h2d", n_bytes)
-        assert memory.device_bandwidth is not None  # guaranteed by MemorySpec validation
-        seconds = n_bytes / memory.device_bandwidth
-        return JobCost("dram", seconds, seconds, level_bytes=(("device", n_bytes),))
+        return self.cop.launch_overhead
 
     def bytes_per_weight(self, weight_bits: int) -> float:
-        return device_weight_bits(self.hw.coprocessor, weight_bits) / 8
+        return device_weight_bits(self.cop, weight_bits) / 8
 
-    def weight_room(self, cores: int) -> float:
-        return weight_room(self.hw.coprocessor, cores)
+    def format_of(self, weight_bits: int, act_bits: int) -> str:
+        return select_format(self.cop, weight_bits, act_bits)
 
     def layer_format(self, precision: LayerPrecision) -> str:
-        return layer_format(self.hw.coprocessor, precision)
+        return layer_format(self.cop, precision)

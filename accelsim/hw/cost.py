@@ -1,7 +1,8 @@
 """One cost record per job: what every job the engine holds costs on one machine.
 
 A job is an op (a matmul, element-wise work, a launch, a transfer, a host step of the search) or an op's weight
-fetch. Its cost is a :class:`JobCost`: which unit does it, how long it holds that unit, the fixed part it spends
+fetch. On a machine that streams (``memory.overlap``), an op's weight reads are part of the op's own cost; else they
+are fetched into the scratchpad beforehand, a job of their own (:mod:`accelsim.hw.memory`). Its cost is a :class:`JobCost`: which unit does it, how long it holds that unit, the fixed part it spends
 before (in a slot of the unit's DMA queue), its roofline bound and the bytes it moves from each memory level. The
 engine takes these records as they are: it does no arithmetic about hardware and calls nothing else in ``hw``.
 
@@ -17,12 +18,13 @@ from typing import Callable
 
 from accelsim.graph.ir import Op, work_key
 from accelsim.hw import host, link
-from accelsim.hw.family import Family, family_of
+from accelsim.hw.family import Family, Reads, family_of
 from accelsim.hw.job import JobCost
+from accelsim.hw.memory import Hierarchy
 from accelsim.spec.hardware import HardwareSpec
 
 
-CostFn = Callable[[Op, "CostTable", int], JobCost]
+CostFn = Callable[[Op, "CostTable", int, Reads], JobCost]
 COSTS: dict[str, CostFn] = {}
 
 
@@ -43,26 +45,33 @@ class CostTable:
     def __init__(self, hw: HardwareSpec):
         self.hw = hw
         self.device: Family = family_of(hw)
+        self.memory: Hierarchy = self.device.memory
         self._ops: dict[tuple, JobCost] = {}
-        self._fetches: dict[float, JobCost] = {}
+        self._fetches: dict[Reads, JobCost] = {}
 
-    def op(self, op: Op, cores: int = 1) -> JobCost:
-        """What ``op`` costs when given ``cores`` of the device's cores (ignored off the device)."""
-        key = (work_key(op), cores)
+    @property
+    def streams(self) -> bool:
+        """Whether ops stream their weight reads while they compute (else each is fetched by a job of its own)."""
+        return self.memory.streams
+
+    def op(self, op: Op, cores: int = 1, reads: Reads = ()) -> JobCost:
+        """What ``op`` costs when given ``cores`` of the device's cores (ignored off the device), streaming ``reads``."""
+        key = (work_key(op), cores, reads)
         found = self._ops.get(key)
         if found is None:
-            found = self._ops[key] = COSTS[op.kind](op, self, cores)
+            found = self._ops[key] = COSTS[op.kind](op, self, cores, reads)
         return found
 
     def queue_slots(self, unit: str) -> int:
         """Jobs the DMA queue of ``unit`` keeps in flight (only queued jobs, on the link, use one)."""
         return self.hw.link.queue_depth
 
-    def fetch(self, n_bytes: float) -> JobCost:
-        """Bringing ``n_bytes`` of weights that are not resident on chip to where the device computes."""
-        found = self._fetches.get(n_bytes)
+    def fetch(self, reads: Reads) -> JobCost:
+        """Bringing an op's weights that are not resident on chip into the scratchpad before it runs (one level)."""
+        found = self._fetches.get(reads)
         if found is None:
-            found = self._fetches[n_bytes] = self.device.fetch(n_bytes)
+            ((level, n_bytes),) = reads
+            found = self._fetches[reads] = self.memory.fetch(level, n_bytes)
         return found
 
 
@@ -72,53 +81,53 @@ def op_cost(op: Op, hw: HardwareSpec, cores: int = 1) -> JobCost:
 
 
 @register_cost("matmul", "dwconv")
-def _matmul(op: Op, costs: CostTable, cores: int) -> JobCost:
+def _matmul(op: Op, costs: CostTable, cores: int, reads: Reads) -> JobCost:
     """A matmul, or a depthwise convolution mapped as one (see ``accelsim.graph.lower.lower_conformer_conv``)."""
-    seconds, roofline = costs.device.matmul(op, cores)
-    return JobCost("core", seconds, roofline)
+    seconds, roofline = costs.device.matmul(op, cores, reads)
+    return JobCost("core", seconds, roofline, level_bytes=reads)
 
 
 @register_cost("sfu", "quantize", "gather")
-def _elementwise(op: Op, costs: CostTable, cores: int) -> JobCost:
-    seconds, roofline = costs.device.elementwise(op.elements * op.passes + op.epilogue, cores)
-    return JobCost("core", seconds, roofline)
+def _elementwise(op: Op, costs: CostTable, cores: int, reads: Reads) -> JobCost:
+    seconds, roofline = costs.device.elementwise(op, cores, reads)
+    return JobCost("core", seconds, roofline, level_bytes=reads)
 
 
 @register_cost("launch")
-def _launch(op: Op, costs: CostTable, cores: int) -> JobCost:
+def _launch(op: Op, costs: CostTable, cores: int, reads: Reads) -> JobCost:
     return JobCost("core", costs.device.launch_seconds(), 0.0)
 
 
 @register_cost("transfer")
-def _transfer(op: Op, costs: CostTable, cores: int) -> JobCost:
+def _transfer(op: Op, costs: CostTable, cores: int, reads: Reads) -> JobCost:
     return link.transfer(costs.hw.link, op.unit, op.bytes)
 
 
 @register_cost("fuse")
-def _fuse(op: Op, costs: CostTable, cores: int) -> JobCost:
+def _fuse(op: Op, costs: CostTable, cores: int, reads: Reads) -> JobCost:
     h = costs.hw.host
     return JobCost("host", host.fuse_seconds(h, op.elements), op.elements * h.fuse_per_element)
 
 
 @register_cost("topk")
-def _topk(op: Op, costs: CostTable, cores: int) -> JobCost:
+def _topk(op: Op, costs: CostTable, cores: int, reads: Reads) -> JobCost:
     h = costs.hw.host
     return JobCost("host", host.topk_seconds(h, op.elements, op.k), op.elements * h.sort_per_element)
 
 
 @register_cost("merge")
-def _merge(op: Op, costs: CostTable, cores: int) -> JobCost:
+def _merge(op: Op, costs: CostTable, cores: int, reads: Reads) -> JobCost:
     h = costs.hw.host
     return JobCost("host", host.merge_seconds(h, op.elements), op.elements * h.merge_per_element)
 
 
 @register_cost("copy")
-def _copy(op: Op, costs: CostTable, cores: int) -> JobCost:
+def _copy(op: Op, costs: CostTable, cores: int, reads: Reads) -> JobCost:
     seconds = host.copy_seconds(costs.hw.host, op.bytes)
     return JobCost("host", seconds, seconds, level_bytes=(("host", op.bytes),))
 
 
 @register_cost("prefetch")
-def _prefetch(op: Op, costs: CostTable, cores: int) -> JobCost:
+def _prefetch(op: Op, costs: CostTable, cores: int, reads: Reads) -> JobCost:
     """A marker: its weight fetch (the next iteration's first weights) is the work; the op itself takes no time."""
     return JobCost(op.unit, 0.0, 0.0)

@@ -1,6 +1,6 @@
 """Energy of a run, by component: pure functions of ops, bytes moved and busy time on a machine with an energy model.
 
-    compute     MACs x energy per MAC of the format the matmul runs in (accelsim.hw.coprocessor.select_format)
+    compute     MACs x energy per MAC of the format the matmul runs in (the family's format_of)
     sfu         element-wise operations (activation functions, products, quantizers, fused epilogues) x energy per op
     scratchpad  weight bits written into the scratchpads by fetches x energy per bit
     link        bits crossing the link (weight fetches, features, scores, selections) x energy per bit
@@ -18,7 +18,7 @@ from typing import Iterable
 
 from accelsim.errors import AccelsimError
 from accelsim.graph.ir import Op
-from accelsim.hw.coprocessor import select_format
+from accelsim.hw.family import family_of
 from accelsim.spec.hardware import HardwareSpec
 
 ENERGY_COMPONENTS = ("compute", "sfu", "scratchpad", "link", "host", "static")
@@ -55,11 +55,12 @@ def energy(work: dict[str, float], fetched_bytes: float, time_s: float, host_bus
     """Joules by component (see the module docstring) of a run's work counters, fetched weight bytes and times."""
     e = hw.energy
     assert e is not None
+    device = family_of(hw)
     compute = 0.0
     for key, macs in work.items():
         if key.startswith("macs_w"):
             weight_bits, act_bits = (int(x) for x in key.removeprefix("macs_w").split("a"))
-            fmt = select_format(hw.coprocessor, weight_bits, act_bits)
+            fmt = device.format_of(weight_bits, act_bits)
             if fmt not in e.mac_pJ:
                 raise AccelsimError(f"hardware {hw.name!r}: energy.mac_pJ has no energy for {fmt}, which this run's "
                                     f"matmuls use; add energy.mac_pJ.{fmt}")

@@ -1,11 +1,12 @@
 """Hardware families: a machine's compute device behind one small interface, registered by name.
 
-A machine is a device of some family (``hardware.family``: today the systolic coprocessor) plus a host CPU, the
-link between them and where weights live. The family answers, for its own device: what a matmul, element-wise work
-and a program launch cost on its cores, what a weight fetch costs from where weights live, how many bytes a weight
-of some bits takes on the device, how much on-chip memory keeps weights, and which arithmetic format a layer runs in.
-Everything else (the host's search steps, transfers) is costed apart (:mod:`accelsim.hw.cost`). A new family is one
-class and one ``@register_family`` line.
+A machine is a device of some family (``hardware.family``: the systolic coprocessor, a CPU) plus a host CPU, the link
+between them and a memory hierarchy (:mod:`accelsim.hw.memory`). The family answers, for its own device: what a
+matmul, element-wise work and a program launch cost on its cores (with the weights an op streams from the hierarchy
+while it computes, when the machine streams), how many bytes a weight of some bits takes on the device, how much
+on-chip memory keeps weights, and which arithmetic format a layer runs in. Everything else (the host's search steps,
+transfers, weight fetches) is costed apart (:mod:`accelsim.hw.cost`, :mod:`accelsim.hw.memory`). A new family is
+one class and one ``@register_family`` line.
 """
 
 from __future__ import annotations
@@ -13,9 +14,12 @@ from __future__ import annotations
 from typing import ClassVar
 
 from accelsim.graph.ir import Op
-from accelsim.hw.job import JobCost
+from accelsim.hw.memory import Hierarchy
 from accelsim.spec.hardware import HardwareSpec
 from accelsim.spec.precision import LayerPrecision
+
+#: An op's weight reads: (memory level, bytes) pairs (empty when it reads none, or fetched them beforehand).
+Reads = tuple[tuple[str, float], ...]
 
 
 class Family:
@@ -23,29 +27,36 @@ class Family:
     pairs give the detailed cost and its lower bound on ideal hardware of the same peak rates."""
 
     name: ClassVar[str] = ""
+    section: ClassVar[str] = ""  # the hardware file's section that describes the device
 
     def __init__(self, hw: HardwareSpec):
         self.hw = hw
+        self.memory = Hierarchy(hw)
+
+    @property
+    def unit(self):
+        """The device's section of the hardware spec (the spec's family check guarantees it is there)."""
+        found = getattr(self.hw, self.section)
+        assert found is not None
+        return found
 
     @property
     def cores(self) -> int:
         """Identical cores the engine places device ops on."""
+        return self.unit.cores
+
+    def matmul(self, op: Op, cores: int, reads: Reads = ()) -> tuple[float, float]:
+        """A matmul (or a depthwise convolution mapped as one) on ``cores`` cores, its fused epilogue included, while
+        it streams ``reads``."""
         raise NotImplementedError
 
-    def matmul(self, op: Op, cores: int) -> tuple[float, float]:
-        """A matmul (or a depthwise convolution mapped as one) on ``cores`` cores, its fused epilogue included."""
-        raise NotImplementedError
-
-    def elementwise(self, ops: int, cores: int) -> tuple[float, float]:
-        """``ops`` element-wise operations on ``cores`` cores."""
+    def elementwise(self, op: Op, cores: int, reads: Reads = ()) -> tuple[float, float]:
+        """An element-wise op (an SFU op, a quantizer, a gather) on ``cores`` cores (a gather streams the table it
+        reads)."""
         raise NotImplementedError
 
     def launch_seconds(self) -> float:
         """The host starting one program on the device."""
-        raise NotImplementedError
-
-    def fetch(self, n_bytes: float) -> JobCost:
-        """Bringing ``n_bytes`` of weights from where they live to where the device computes."""
         raise NotImplementedError
 
     def bytes_per_weight(self, weight_bits: int) -> float:
@@ -53,12 +64,24 @@ class Family:
         raise NotImplementedError
 
     def weight_room(self, cores: int) -> float:
-        """Bytes of on-chip memory ``cores`` cores can keep weights resident in."""
+        """Bytes of scratchpad ``cores`` cores can keep weights resident in (its weight share; 0 without one)."""
+        pad = self.memory.scratchpad
+        return pad.capacity_for(cores) * pad.weight_fraction if pad is not None else 0.0
+
+    def format_of(self, weight_bits: int, act_bits: int) -> str:
+        """The arithmetic format a matmul with these operands runs in."""
         raise NotImplementedError
 
     def layer_format(self, precision: LayerPrecision) -> str:
         """The arithmetic format (and path, for codebook weights) a layer's matmuls run in, as reports print it."""
         raise NotImplementedError
+
+    def with_reads(self, fixed_s: float, compute_s: float, roofline_s: float, reads: Reads, cores: int) -> tuple[float, float]:
+        """(seconds, roofline) of work that computes for ``compute_s`` after a fixed ``fixed_s``, streaming ``reads``."""
+        if not reads:
+            return fixed_s + compute_s, roofline_s
+        seconds, bound = self.memory.stream(compute_s, reads, cores)
+        return fixed_s + seconds, max(roofline_s, bound)
 
 
 FAMILIES: dict[str, type[Family]] = {}

@@ -1,10 +1,14 @@
 """Cycles of a matmul on systolic PE arrays, by dataflow: the analytical model of SCALE-Sim.
 
 Samajdar et al., "A Systematic Methodology for Characterizing Scalability of DNN Accelerators using
-SCALE-Sim" (ISPASS 2020), Sec. III: a dataflow maps two dimensions of the matmul onto the array's rows and
-columns (spatial, Sr x Sc) and streams the third through it (temporal, T). A matrix larger than the array
-is cut into folds of R x C; one fold takes ``2R + C + T - 2`` cycles: the operands' skewed wavefront fills
-the array (R + C - 2), T cycles of streaming, and R more to drain the stationary results or partial sums.
+SCALE-Sim" (ISPASS 2020), Sec. III, and SCALE-Sim v2's compute models: a dataflow maps two dimensions of the
+matmul onto the array's rows and columns (spatial, Sr x Sc) and streams the third through it (temporal, T). A
+matrix larger than the array is cut into folds of R x C. One fold, on its own:
+
+- output stationary: ``R + C + T - 2`` cycles -- the operands' skewed wavefront fills the array (R + C - 2) while T
+  values stream, and the results drain through the same skew (SCALE-Sim v2's OS demand matrices);
+- weight or input stationary: ``2R + C + T - 2`` -- first R cycles to shift the stationary operand into the R
+  rows, then T values stream through the fill (R + C - 2).
 
 For an (m x k) @ (k x n) matmul, with k counted in steps of the PE's SIMD lanes (each PE of a RaPiD corelet
 reduces ``simd`` products per cycle):
@@ -17,9 +21,12 @@ weight_stationary      k           n           m
 input_stationary       k           m           n
 =====================  ==========  ==========  ==========
 
-``overlap``: whether successive folds pipeline (the next fold's operands enter while the previous one
-drains), so that fill and drain are paid once per call instead of once per fold. The folds of one call are
-spread over the independent arrays (corelets) of a core.
+``overlap``: successive folds pipeline, so the fill and drain (R + C - 2) are paid once per call. Output
+stationary then streams the folds back to back (T each). Weight and input stationary double-buffer the stationary
+operand: the first fold's R-cycle load is paid in full, and each later fold's load runs while the fold before it
+streams, so a later fold takes max(T, R) -- at batch 1 (T = 1) a weight-stationary matvec is bound by loading its
+weights, R cycles per fold, not by its MACs. The folds of one call are spread over the independent arrays
+(corelets) of a core.
 """
 
 from __future__ import annotations
@@ -45,19 +52,27 @@ def folds(rows: int, cols: int, spatial_rows: int, spatial_cols: int) -> int:
     return math.ceil(spatial_rows / rows) * math.ceil(spatial_cols / cols)
 
 
-def fold_cycles(rows: int, cols: int, streamed: int) -> int:
-    """One fold: fill (R + C - 2), stream T, drain R (SCALE-Sim's 2R + C + T - 2)."""
-    return 2 * rows + cols + streamed - 2
+def load_cycles(dataflow: str, rows: int) -> int:
+    """Cycles to shift a fold's stationary operand into the array: R for weights or inputs; outputs start at zero."""
+    return 0 if dataflow == "output_stationary" else rows
+
+
+def fold_cycles(dataflow: str, rows: int, cols: int, streamed: int) -> int:
+    """One fold on its own: its stationary load, the fill and drain (R + C - 2) and T streamed values."""
+    return load_cycles(dataflow, rows) + rows + cols + streamed - 2
 
 
 def matmul_cycles(dataflow: str, rows: int, cols: int, m: int, k: int, n: int, arrays: int = 1,
                   overlap: bool = False) -> int:
     """Cycles of an (m x k) @ (k x n) matmul on ``arrays`` independent R x C arrays (k already in SIMD steps).
 
-    Without overlap every fold pays ``2R + C + T - 2``; with it the folds stream back to back (T each) and
-    the fill and drain, ``2R + C - 2``, are paid once."""
+    Without overlap every fold pays :func:`fold_cycles`; with it (see the module docstring) the first fold's load,
+    then one fold after the other at max(T, the next fold's load), then the last T and one fill and drain."""
     sr, sc, t = mapping(dataflow, m, k, n)
     per_array = math.ceil(folds(rows, cols, sr, sc) / arrays)
-    if overlap:
-        return per_array * t + fold_cycles(rows, cols, 0)
-    return per_array * fold_cycles(rows, cols, t)
+    if per_array == 0:  # an empty matmul streams nothing
+        return 0
+    if not overlap:
+        return per_array * fold_cycles(dataflow, rows, cols, t)
+    load = load_cycles(dataflow, rows)
+    return load + (per_array - 1) * max(t, load) + t + rows + cols - 2

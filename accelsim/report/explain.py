@@ -28,6 +28,8 @@ TOP_GROUPS = 5
 
 #: An RTF change smaller than this (in %) is reported as "no effect".
 NEGLIGIBLE_PCT = 0.5
+#: A knob whose RTF change is at most this (percent: equal schedules may differ in the last bits of a sum) had no effect.
+NO_EFFECT_PCT = 1e-7
 
 
 # ---------------------------------------------------------------- the report
@@ -121,7 +123,7 @@ def _size(n_bytes: float) -> str:
     return f"{_num(n_bytes)} B"
 
 
-Knob = Callable[[HardwareSpec], tuple[dict[str, Any], str, str]]  # -> (typed changes by path, change, note)
+Knob = Callable[[HardwareSpec], "tuple[dict[str, Any], str, str] | None"]  # -> (typed changes by path, change, note)
 
 
 def _link_bandwidth(hw: HardwareSpec) -> tuple[list[str], str, str]:
@@ -142,18 +144,23 @@ def _link_latency(hw: HardwareSpec) -> tuple[list[str], str, str]:
 
 def _mac_rate(hw: HardwareSpec) -> tuple[list[str], str, str]:
     # Matmul compute only: element-wise (SFU) work and per-op overheads are other knobs. Doubling keeps every entry a multiple of the PE count, as the spec requires.
-    macs = hw.coprocessor.macs_per_cycle
-    overrides = {f"hw.coprocessor.macs_per_cycle.{fmt}": n * 2 for fmt, n in macs.items()}
+    section = "cpu" if hw.cpu is not None else "coprocessor"
+    macs = getattr(hw, section).macs_per_cycle
+    overrides = {f"hw.{section}.macs_per_cycle.{fmt}": n * 2 for fmt, n in macs.items()}
     change = "macs_per_cycle x2: " + ", ".join(f"{fmt} {n} -> {n * 2}" for fmt, n in macs.items())
     return overrides, change, ""
 
 
-def _scratchpad(hw: HardwareSpec) -> tuple[list[str], str, str]:
+def _scratchpad(hw: HardwareSpec) -> tuple[list[str], str, str] | None:
+    if hw.coprocessor is None or hw.coprocessor.scratchpad is None:
+        return None  # on-chip memory described as memory.levels: no single field to double
     old = hw.coprocessor.scratchpad
     note = ""
     if hw.memory.residency == "per_op":
-        # Not hidden: a user asking "would more SRAM help?" deserves to see why the answer is no.
-        note = ("no effect by construction: memory.residency is per_op (every op fetches its weights); "
+        # Not hidden: a user asking "would more SRAM help?" deserves to see through what it can (whether it does is
+        # measured: explanation() says "no effect" only when the RTF did not move).
+        note = ("memory.residency is per_op (no weights stay between ops): more scratchpad only lets more of the next "
+                "decode iteration's first weights be prefetched (workload.runtime.prefetch_next_iteration); "
                 "try --set hw.memory.residency=pinned")
     return {"hw.coprocessor.scratchpad": old * 2}, f"coprocessor.scratchpad {_size(old)} -> {_size(old * 2)} per core", note
 
@@ -170,11 +177,12 @@ def _host_speed(hw: HardwareSpec) -> tuple[list[str], str, str]:
 
 
 def _overheads(hw: HardwareSpec) -> tuple[list[str], str, str]:
-    cop = hw.coprocessor
-    overrides = {"hw.coprocessor.launch_overhead": cop.launch_overhead / 2,
-                 "hw.coprocessor.dispatch_overhead": cop.dispatch_overhead / 2}
-    change = (f"launch {_time(cop.launch_overhead)} -> {_time(cop.launch_overhead / 2)}, "
-              f"dispatch {_time(cop.dispatch_overhead)} -> {_time(cop.dispatch_overhead / 2)}")
+    section, per_op = ("cpu", "call_overhead") if hw.cpu is not None else ("coprocessor", "dispatch_overhead")
+    unit = getattr(hw, section)
+    launch, dispatch = unit.launch_overhead, getattr(unit, per_op)
+    overrides = {f"hw.{section}.launch_overhead": launch / 2, f"hw.{section}.{per_op}": dispatch / 2}
+    change = (f"launch {_time(launch)} -> {_time(launch / 2)}, "
+              f"{per_op.removesuffix('_overhead')} {_time(dispatch)} -> {_time(dispatch / 2)}")
     return overrides, change, ""
 
 
@@ -241,7 +249,10 @@ def knob_variations(hw: HardwareSpec) -> list[tuple[str, Variation, str, str]]:
     """Each knob as (name, typed variation of ``hw``, what changed, note)."""
     out = []
     for knob, make in KNOBS:
-        changes, change, note = make(hw)
+        made = make(hw)
+        if made is None:  # the knob has no field on this machine
+            continue
+        changes, change, note = made
         out.append((knob, Variation.of(changes, source=f"explain: {knob}"), change, note))
     return out
 
@@ -254,6 +265,8 @@ def explanation(base: SimResult, variants: list[tuple[str, Variation, str, str, 
     for order, (knob, variation, change, note, variant) in enumerate(variants):
         pct = (variant.rtf / base.rtf - 1.0) * 100.0 if base.rtf else 0.0
         flags = tuple(f"{c.path}={c.value!r}" for c in variation.changes)
+        if note and abs(pct) <= NO_EFFECT_PCT:  # "no effect" is what was measured, never assumed
+            note = f"no effect: {note}"
         rows.append((pct, order, Sensitivity(knob, change, flags, variant.rtf, pct, note)))
     sensitivity = tuple(s for _, _, s in sorted(rows, key=lambda row: (row[0], row[1])))
     return Explanation(
@@ -303,13 +316,10 @@ def format_explain(report: Explanation) -> str:
 
 def sensitivity_png(report: Explanation, fmt: str = "png") -> bytes:
     """The sensitivity table as a horizontal bar chart (PNG bytes, or ``fmt``: svg, pdf): largest speed-up at the top."""
-    import matplotlib
-
-    matplotlib.use("Agg")  # files only; no display needed
-    import matplotlib.pyplot as plt
+    from accelsim.report.figures import subplots
 
     rows = list(report.sensitivity)
-    fig, ax = plt.subplots(figsize=(9, 0.55 * len(rows) + 1.8))
+    fig, ax = subplots(figsize=(9, 0.55 * len(rows) + 1.8))
     y = range(len(rows))
     values = [s.change_pct for s in rows]
     colors = ["#228833" if v <= -NEGLIGIBLE_PCT else "#cc3311" if v >= NEGLIGIBLE_PCT else "#bbbbbb" for v in values]
@@ -326,6 +336,7 @@ def sensitivity_png(report: Explanation, fmt: str = "png") -> bytes:
         ax.text(s.change_pct + (0.01 if right else -0.01) * span, i, label, va="center",
                 ha="left" if right else "right", fontsize=8)
     ax.set_xlabel("RTF change (%) when the part is made 2x better (negative = faster)")
+    ax.set_ylabel("part of the machine made 2x better")
     ax.grid(axis="x", alpha=0.3)
     presets = set(report.precision.values())
     precision = presets.pop() if len(presets) == 1 else "mixed precision"
@@ -335,9 +346,9 @@ def sensitivity_png(report: Explanation, fmt: str = "png") -> bytes:
 
 
 def _tick(s: Sensitivity) -> str:
-    """The knob, and why it has no effect when that is by construction (e.g. residency per_op)."""
-    if s.note.startswith("no effect") and ":" in s.note:
-        reason = s.note.split(":", 1)[1].split(";")[0].split("(")[0].strip()
+    """The knob, and 'no effect' with the note's reason when its measured change is nil (e.g. residency per_op)."""
+    if s.note.startswith("no effect: "):
+        reason = s.note.removeprefix("no effect: ").split(";")[0].split("(")[0].split(":")[0].strip()
         return f"{s.knob}\n(no effect: {reason})"
     return s.knob
 

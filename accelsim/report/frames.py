@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from accelsim.errors import AccelsimError
-from accelsim.hw.coprocessor import layer_format, select_format
+from accelsim.hw.family import family_of
 from accelsim.report.critical import critical_path
 from accelsim.sim.engine import Record
 
@@ -27,7 +27,8 @@ LAYER_COLUMNS = {
     "component": "component it is attributed to in the breakdowns",
     "ops": "ops run",
     "macs": "multiply-accumulates",
-    "weight_bytes": "weight bytes fetched onto the chip",
+    "weight_bytes": "weight bytes fetched onto the chip (or streamed from a memory level while its ops ran)",
+    "weights_from": "memory level(s) its weights came from (host, device, L3...; empty when none moved)",
     "critical_s": "seconds of the critical path charged to it",
     "critical_rtf": "the same as a share of the RTF (the column sums to the RTF)",
     "bound_by": "resource class with most of its critical-path time (coprocessor = compute, link, host, memory)",
@@ -68,7 +69,6 @@ def layers_frame(result: Any) -> pd.DataFrame:
     """One row per (network, layer); see :data:`LAYER_COLUMNS`."""
     records = _records(result)
     charged = {r.index: s for r, s in critical_path(records)}
-    cop = result.machine.coprocessor if result.machine is not None else None
     rows: dict[tuple[str, str], dict[str, Any]] = {}
     by_class: dict[tuple[str, str], dict[str, float]] = {}
     for r in records:
@@ -76,20 +76,23 @@ def layers_frame(result: Any) -> pd.DataFrame:
         row = rows.get(key)
         if row is None:
             row = rows[key] = {"network": r.network, "layer": r.layer, "component": r.component, "ops": 0, "macs": 0,
-                               "weight_bytes": 0.0, "critical_s": 0.0, "weight_bits": None, "act_bits": None,
-                               "mac_format": ""}
+                               "weight_bytes": 0.0, "weights_from": "", "critical_s": 0.0, "weight_bits": None,
+                               "act_bits": None, "mac_format": ""}
             by_class[key] = {}
         seconds = charged.get(r.index, 0.0)
         row["critical_s"] += seconds
         by_class[key][r.resource_class] = by_class[key].get(r.resource_class, 0.0) + seconds
+        row["weight_bytes"] += r.weight_bytes
+        if r.level:
+            row["weights_from"] = "+".join(x for x in dict.fromkeys([*row["weights_from"].split("+"), *r.level.split("+")])
+                                           if x)
         if r.kind == "fetch":
-            row["weight_bytes"] += r.bytes
             continue
         row["ops"] += 1
         row["macs"] += r.macs
         if r.kind == "matmul" and row["act_bits"] is None:
             row["weight_bits"], row["act_bits"] = r.weight_bits, r.act_bits
-            if cop is not None:
+            if result.machine is not None:
                 row["mac_format"] = _mac_format(result, r)
         elif r.kind == "gather" and row["weight_bits"] is None:  # a table lookup: weights, no MACs or activations
             row["weight_bits"] = r.weight_bits
@@ -107,13 +110,13 @@ def layers_frame(result: Any) -> pd.DataFrame:
 
 def _mac_format(result: Any, record: Record) -> str:
     """The record's MAC format, with the codebook path of its layer when the result carries the model."""
-    model = result.model
+    model, device = result.model, family_of(result.machine)
     if model is not None and record.network in model.networks:
         try:
-            return layer_format(result.machine.coprocessor, model.networks[record.network].layer(record.layer).precision)
+            return device.layer_format(model.networks[record.network].layer(record.layer).precision)
         except KeyError:
             pass
-    return select_format(result.machine.coprocessor, record.weight_bits, record.act_bits)
+    return device.format_of(record.weight_bits, record.act_bits)
 
 
 def to_records(table: pd.DataFrame) -> list[dict[str, Any]]:

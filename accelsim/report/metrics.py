@@ -87,7 +87,7 @@ def measure(spec: WorkloadSpec, hw: HardwareSpec, model: Model, trace: DecodeTra
         audio_s=audio_s,
         breakdown_by_component=by_component,
         breakdown_by_resource=by_resource,
-        occupancy=occupancy_of(totals.busy, totals.time_s, hw.coprocessor.cores),
+        occupancy=occupancy_of(totals.busy, totals.time_s, family_of(hw).cores),
         model_size_MB=model.stored_bytes / 1e6,
         compression=model.fp32_bytes / model.stored_bytes,
         beam=trace.beam,
@@ -104,7 +104,19 @@ def measure(spec: WorkloadSpec, hw: HardwareSpec, model: Model, trace: DecodeTra
         latency=latency,
         energy_J=(energy(totals.work, totals.fetched_bytes, totals.time_s, totals.busy.get("host", 0.0), hw)
                   if hw.energy is not None else {}),
+        traffic_bytes=totals.traffic, level_busy_s=level_busy(totals.traffic, hw),
     ))
+
+
+def level_busy(traffic: dict[str, float], hw: HardwareSpec) -> dict[str, float]:
+    """Per memory level, the least time it needed to deliver the bytes read from it (``traffic``: by component/level)."""
+    memory = family_of(hw).memory
+    per_level: dict[str, float] = {}
+    for key, n_bytes in traffic.items():
+        level = key.split("/", 1)[1]
+        per_level[level] = per_level.get(level, 0.0) + n_bytes
+    out = {level: memory.delivery_seconds(level, n) for level, n in per_level.items()}
+    return {level: seconds for level, seconds in out.items() if seconds is not None}
 
 
 def finite(result: SimResult) -> SimResult:
@@ -117,18 +129,36 @@ def finite(result: SimResult) -> SimResult:
 
 
 #: Layer kinds lowered to matmuls (the others run on the special-function units).
-MATMUL_KINDS = ("lstm", "blstm", "linear", "conv_subsampling", "conformer_ffn", "conformer_mhsa", "conformer_conv")
+MATMUL_KINDS = ("lstm", "blstm", "gru", "bgru", "linear", "conv1d", "conv_subsampling", "conformer_ffn", "conformer_mhsa",
+                "conformer_conv")
 
 
 def formats_of(model: Model, hw: HardwareSpec) -> dict[str, str]:
-    """Per network, the distinct arithmetic formats its matmul layers run in, in layer order ("int8+int4")."""
+    """Per network, the distinct arithmetic formats its matmul layers run in, in layer order ("int8+int4"; see
+    :func:`join_formats`)."""
     out = {}
     device = family_of(hw)
     for name, network in model.networks.items():
         found = [device.layer_format(l.precision) for l in network.layers if l.kind in MATMUL_KINDS]
         if found:
-            out[name] = "+".join(dict.fromkeys(found))
+            out[name] = join_formats(found)
     return out
+
+
+def join_formats(labels: list[str]) -> str:
+    """A network's layers' formats as reports print them ('int8', 'int8 (codebook decoded in the load path)'), each
+    once, in layer order: 'int8+int4', or 'int8 (codebook decoded in the load path for 65 of 66 layers)' when only
+    some layers of a format take that path."""
+    groups: dict[str, list[str]] = {}
+    for label in labels:
+        base, _, note = label.partition(" (")
+        groups.setdefault(base, []).append(note.removesuffix(")"))
+    parts = []
+    for base, notes in groups.items():
+        said = [n + (f" for {notes.count(n)} of {len(notes)} layers" if notes.count(n) < len(notes) else "")
+                for n in dict.fromkeys(notes) if n]
+        parts.append(base + (f" ({'; '.join(said)})" if said else ""))
+    return "+".join(parts)
 
 
 def aggregate(results: Sequence[SimResult]) -> SimResult:
@@ -152,4 +182,10 @@ def aggregate(results: Sequence[SimResult]) -> SimResult:
         ops=sum(r.ops for r in results), weight_fetches=sum(r.weight_fetches for r in results),
         utterance_rtfs=tuple(r.rtf for r in results), records=(), model=None, machine=None,
         energy_J={k: sum(r.energy_J.get(k, 0.0) for r in results) for k in results[0].energy_J},
+        traffic_bytes=_summed(results, "traffic_bytes"), level_busy_s=_summed(results, "level_busy_s"),
     ))
+
+
+def _summed(results: Sequence[SimResult], attr: str) -> dict[str, float]:
+    keys = list(dict.fromkeys(k for r in results for k in getattr(r, attr)))
+    return {k: sum(getattr(r, attr).get(k, 0.0) for r in results) for k in keys}

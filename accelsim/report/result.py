@@ -48,6 +48,18 @@ class SimResult:
     #: Joules by component (accelsim.hw.energy.ENERGY_COMPONENTS) of the utterance or test set; empty when the
     #: machine has no energy model.
     energy_J: dict[str, float] = field(default_factory=dict)
+    #: Weight bytes read, by "component/level" ("encoder/L3", "lm_ext/host"), and per level the least time it needed
+    #: to deliver them at its full bandwidth (its busy time; absent where the level's bandwidth is not charged).
+    traffic_bytes: dict[str, float] = field(default_factory=dict)
+    level_busy_s: dict[str, float] = field(default_factory=dict)
+
+    def level_bytes(self) -> dict[str, float]:
+        """Weight bytes read per memory level, over every component."""
+        out: dict[str, float] = {}
+        for key, n_bytes in self.traffic_bytes.items():
+            level = key.split("/", 1)[1]
+            out[level] = out.get(level, 0.0) + n_bytes
+        return out
 
     def energy_row(self) -> dict[str, float]:
         """Energy per utterance and per audio hour, in total and by component (empty without an energy model)."""
@@ -111,7 +123,8 @@ class SimResult:
             "rtf_p90": self.percentile(90),
             "rtf_p99": self.percentile(99),
         } | ({"latency": dict(self.latency)} if self.latency else {}) | (
-            {"energy_J": self.energy_J} | self.energy_row() if self.energy_J else {})
+            {"energy_J": self.energy_J} | self.energy_row() if self.energy_J else {}) | (
+            {"traffic_bytes": self.traffic_bytes, "level_busy_s": self.level_busy_s} if self.traffic_bytes else {})
 
     def row(self) -> dict[str, Any]:
         """One results-table row: headline metrics, both breakdowns and occupancy as columns, each name saying its
@@ -130,6 +143,8 @@ class SimResult:
         row.update({f"occupancy_{k}": v for k, v in self.occupancy.items()})
         row.update({f"latency_{k}": v for k, v in self.latency.items()})
         row.update(self.energy_row())
+        row.update({f"level_{k}_bytes": v for k, v in self.level_bytes().items()})
+        row.update({f"level_{k}_busy_s": v for k, v in self.level_busy_s.items()})
         return row
 
     def to_json(self) -> dict[str, Any]:
@@ -160,6 +175,11 @@ class SimResult:
         if not isinstance(energy_J, dict):
             raise ValueError("energy_J: expected an object")
         fields_["energy_J"] = {k: _number(energy_J, k) for k in _ordered(energy_J, ENERGY_COMPONENTS)}
+        for key in ("traffic_bytes", "level_busy_s"):
+            found = data.get(key, {})
+            if not isinstance(found, dict):
+                raise ValueError(f"{key}: expected an object")
+            fields_[key] = {k: _number(found, k) for k in found}
         return cls(**fields_, presets=_names(data, "precision"), formats=_names(data, "formats", {}), records=(),
                    model=None, utterance_rtfs=tuple(_number(rtfs, i) for i in range(len(rtfs))),  # type: ignore[arg-type]
                    latency={k: _number(latency, k) for k in latency})

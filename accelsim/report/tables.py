@@ -13,12 +13,36 @@ def _rows(title: str, values: dict[str, float], total: float, unit: str = "RTF")
     return lines
 
 
+def _traffic(r: SimResult) -> list[str]:
+    """Weight bytes read from each memory level, its busy time, and which components read them."""
+    if not r.traffic_bytes:
+        return []
+    lines = ["", f"  {'weights from':<14}{'MB':>10}{'busy ms':>10}  read by"]
+    for level, n_bytes in r.level_bytes().items():
+        parts = {k.split("/")[0]: v for k, v in r.traffic_bytes.items() if k.split("/", 1)[1] == level}
+        readers = ", ".join(f"{c} {v / n_bytes:.0%}" for c, v in sorted(parts.items(), key=lambda kv: -kv[1]))
+        busy = r.level_busy_s.get(level)
+        lines.append(f"  {level:<14}{n_bytes / 1e6:>10.1f}{busy * 1e3 if busy is not None else float('nan'):>10.3f}  {readers}"
+                     .replace("       nan", "         -"))
+    return lines
+
+
+def _promotion_note(r: SimResult) -> list[str]:
+    """Where fp32 networks ran on fp16 units (a chip without fp32 MACs): the same RTF as fp16, said where it happens."""
+    promoted = [net for net, preset in r.presets.items() if preset == "fp32" and "fp32" not in r.formats.get(net, "fp32")]
+    if not promoted:
+        return []
+    return [f"  note: this chip has no fp32 MAC units: {', '.join(promoted)} ran as fp16 (weights shipped as FP16, "
+            "the paper's baseline), so the RTF is fp16's"]
+
+
 def format_run(r: SimResult) -> str:
     precision = ", ".join(f"{k}={v}" for k, v in r.presets.items())
     lines = [
         f"{r.workload} on {r.hardware}",
         f"  precision: {precision}",
         *([f"  ran in: {', '.join(f'{k}={v}' for k, v in r.formats.items())} (MAC formats on this chip)"] if r.formats else []),
+        *_promotion_note(r),
         f"  beam {r.beam}, {r.iterations} decode iterations, link {r.link_GBps:.3g} GB/s per direction, "
         f"model {r.model_size_MB:.1f} MB ({r.compression:.1f}x vs FP32)",
         "",
@@ -37,6 +61,7 @@ def format_run(r: SimResult) -> str:
         "",
         f"  {'occupancy':<14}{'busy':>10}",
         *(f"  {k:<14}{v:>10.1%}" for k, v in r.occupancy.items()),
+        *_traffic(r),
     ]
     if r.energy_J:
         e = r.energy_row()
@@ -49,7 +74,7 @@ def format_run(r: SimResult) -> str:
 
 def format_layers(layers, rtf: float) -> str:
     """The per-layer table of ``SimResult.layers()``, with a total line equal to the run's totals."""
-    head = (f"  {'network':<11}{'layer':<13}{'ops':>7}{'GMACs':>9}{'weights MB':>12}{'crit. ms':>10}{'RTF':>9}"
+    head = (f"  {'network':<11}{'layer':<13}{'ops':>7}{'GMACs':>9}{'weights MB':>12}  {'from':<8}{'crit. ms':>10}{'RTF':>9}"
             f"{'share':>8}  {'bound by':<12}{'bits w/a':<9}{'format':<7}")
     lines = [head]
     for row in layers.itertuples(index=False):
@@ -57,10 +82,10 @@ def format_layers(layers, rtf: float) -> str:
         bits = "-" if bits == "-/-" else bits
         share = row.critical_rtf / rtf if rtf else 0.0
         lines.append(f"  {row.network:<11}{row.layer:<13}{row.ops:>7}{row.macs / 1e9:>9.3f}{row.weight_bytes / 1e6:>12.1f}"
-                     f"{row.critical_s * 1e3:>10.3f}{row.critical_rtf:>9.5f}{share:>8.1%}  {row.bound_by or '-':<12}"
+                     f"  {row.weights_from or '-':<8}{row.critical_s * 1e3:>10.3f}{row.critical_rtf:>9.5f}{share:>8.1%}  {row.bound_by or '-':<12}"
                      f"{bits:<9}{row.mac_format or '-':<7}")
     lines.append(f"  {'total':<24}{layers.ops.sum():>7}{layers.macs.sum() / 1e9:>9.3f}{layers.weight_bytes.sum() / 1e6:>12.1f}"
-                 f"{layers.critical_s.sum() * 1e3:>10.3f}{layers.critical_rtf.sum():>9.5f}")
+                 f"  {'':<8}{layers.critical_s.sum() * 1e3:>10.3f}{layers.critical_rtf.sum():>9.5f}")
     return "\n".join(lines)
 
 

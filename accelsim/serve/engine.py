@@ -46,6 +46,7 @@ import simpy
 from accelsim.errors import AccelsimError
 from accelsim.graph.lower import ChunkWork, EncoderWork, Segment
 from accelsim.hw.energy import work_counters
+from accelsim.hw.family import Reads
 from accelsim.hw.link import uplink_share
 from accelsim.pipeline import Point, Prepared, prepare, utterance_points
 from accelsim.serve.batching import batch_encoder, batch_iteration, step_work, summed
@@ -121,7 +122,7 @@ class ChipRun:
     batches: dict[str, Counter]  # kind -> batch size -> count
     fetched_bytes: float = 0.0
     work: dict[str, float] = field(default_factory=dict)  # energy's work counters of every batch
-    jobs: int = 0  # ops and weight fetches run (batch level: that the batches stand for)
+    jobs: int = 0  # op level: ops and weight fetches run; batch level: the ops the batches stand for
     overlap_s: float = 0.0  # batch level: time during which batches shared the machine (its figures are exact at 0)
 
 
@@ -150,9 +151,9 @@ def audio_seconds(point: Point, prepared: list[Prepared]) -> list[float]:
     return [p.program.encoder.frames * shift for p in prepared]
 
 
-def fetch_plan(segment: Segment, target: Target) -> tuple[float, ...]:
-    """The weight bytes each op of a batch fetches, planned for the batch on its own (per-op residency, as the
-    shipped chip, is exact; with pinned residency a batch does not find weights a batch before it left)."""
+def fetch_plan(segment: Segment, target: Target) -> tuple[Reads, ...]:
+    """The weight reads of each op of a batch, planned for the batch on its own (per-op residency, as the shipped
+    chip, is exact; with pinned residency a batch does not find weights a batch before it left)."""
     return target.plan_alone(segment)
 
 
@@ -182,7 +183,7 @@ class _OpLevel:
     def finish(self, run: ChipRun) -> None:
         run.busy, run.jobs = dict(self.machine.busy), self.machine.jobs_done
         for segment, count in self.submitted.items():
-            run.fetched_bytes += count * sum(fetch_plan(segment, self.target))
+            run.fetched_bytes += count * sum(n for reads in fetch_plan(segment, self.target) for _, n in reads)
             for name, value in work_counters(segment.ops).items():
                 run.work[name] = run.work.get(name, 0.0) + count * value
 
@@ -204,7 +205,7 @@ class _BatchLevel:
 
     def finish(self, run: ChipRun) -> None:
         machine = self.machine
-        run.busy, run.jobs, run.fetched_bytes = machine.busy, machine.jobs_done, machine.fetched_bytes
+        run.busy, run.jobs, run.fetched_bytes = machine.busy, machine.ops_done, machine.fetched_bytes
         run.work, run.overlap_s = machine.totals("work_pairs"), machine.overlap_s
 
 

@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import matplotlib
-
-matplotlib.use("Agg")  # files only
-import matplotlib.pyplot as plt  # noqa: E402
-
-from accelsim.report.figures import figure_bytes  # noqa: E402
-from accelsim.serve.capacity import Capacity  # noqa: E402
+from accelsim.report.figures import figure_bytes, plain_log_axis, subplots
+from accelsim.serve.capacity import Capacity
 
 
 def plot_capacity(found: Capacity, fmt: str = "png") -> bytes:
     probes = sorted(found.probes, key=lambda p: p.load)
     loads = [p.load for p in probes]
-    fig, ax = plt.subplots(figsize=(7, 4.4))
+    fig, ax = subplots(figsize=(7, 4.4))
     for attr, label, style in (("latency_p50_s", "p50 latency", "o--"), ("latency_p99_s", "p99 latency", "s-")):
         ax.plot(loads, [getattr(p.result, attr) * 1e3 for p in probes], style, label=f"{label} (seed {found.seeds[0]})")
         if len(found.seeds) > 1:
@@ -26,8 +21,8 @@ def plot_capacity(found: Capacity, fmt: str = "png") -> bytes:
     if found.capacity:
         what = "smallest fleet" if found.variable == "chips" else "capacity"
         ax.axvline(found.capacity, color="gray", linestyle="-.", label=f"{what} {found.capacity:g}")
-    ax.set_yscale("log")
-    ax.set_xlabel({"streams": "always-active streams", "rate": "utterances per second",
+    plain_log_axis(ax, "y")
+    ax.set_xlabel({"streams": "load (always-active streams)", "rate": "load (utterances per second)",
                    "chips": "chips in the fleet"}[found.variable])
     ax.set_ylabel("latency, end of audio to result (ms)")
     ax.set_title("Latency against load (accelsim serving run per point)")

@@ -16,6 +16,7 @@ import numpy as np
 
 from accelsim.errors import AccelsimError
 from accelsim.hw.energy import ENERGY_COMPONENTS, energy
+from accelsim.hw.family import family_of
 from accelsim.report.metrics import occupancy_of
 from accelsim.serve.engine import ChipRun, Served
 
@@ -49,7 +50,7 @@ class ServeResult:
     batch_sizes: dict[str, dict[int, int]]  # per kind: batch size -> number of batches
     fetched_weight_bytes: float
     end_s: float
-    jobs: int  # ops and weight fetches run by the shared engine (0 on the exact single-stream path)
+    jobs: int  # op level: ops and weight fetches run; batch level: the ops its batches stand for; 0 on the exact path
     exact_reuse: bool
     served_audio_s: float = 0.0  # audio of every utterance served (the window's and the warm-up's)
     served: int = 0  # utterances served
@@ -250,13 +251,13 @@ def chip_occupancy(run: ChipRun, time_s: float) -> dict[str, float]:
     its shared host as it is, its uplink as ``uplink_h2d`` / ``uplink_d2h``."""
     box = run.hardware.box
     if box is None:
-        return occupancy_of({"host": 0.0, "h2d": 0.0, "d2h": 0.0} | run.busy, time_s, run.hardware.coprocessor.cores)
+        return occupancy_of({"host": 0.0, "h2d": 0.0, "d2h": 0.0} | run.busy, time_s, family_of(run.hardware).cores)
     folded: dict[str, float] = {"host": run.busy.get("host", 0.0) * box.devices, "h2d": 0.0, "d2h": 0.0}
     for name, seconds in run.busy.items():
         if name.startswith("dev"):
             resource = name.partition(".")[2]
             folded[resource] = folded.get(resource, 0.0) + seconds
-    out = occupancy_of(folded, time_s * box.devices, run.hardware.coprocessor.cores)
+    out = occupancy_of(folded, time_s * box.devices, family_of(run.hardware).cores)
     total = time_s or 1.0
     out.update({f"uplink_{unit}": run.busy.get(f"uplink.{unit}", 0.0) / total for unit in ("h2d", "d2h")})
     return out

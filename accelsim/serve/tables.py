@@ -10,7 +10,7 @@ def format_serve(r: ServeResult) -> str:
     traffic = (f"{r.streams} always-active streams" if r.arrivals == "closed" else f"Poisson arrivals at {r.rate:g} utterances/s")
     path = {"exact": "exact single-stream segment reuse",
             "op": f"op level: one shared SimPy run, {r.jobs} ops and fetches",
-            "batch": f"batch level: each batch as its measured phases, standing for {r.jobs} ops and fetches; batches "
+            "batch": f"batch level: each batch as its measured phases, standing for {r.jobs} ops; batches "
                      f"shared a machine {r.batch_overlap:.1%} of the time" + (" (exact)" if not r.batch_overlap else "")}[r.level]
     fleet = f"{r.chips} chips ({r.dispatcher}) of " if r.chips > 1 else ""
     tails = r.tail_counts()

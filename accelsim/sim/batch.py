@@ -48,14 +48,14 @@ class Phase:
 @dataclass(frozen=True)
 class BatchCost:
     """One batch on one machine: its time alone, its busy seconds per resource, the weight bytes it fetches, energy's
-    work counters, its phases, and how many ops and fetches it stands for."""
+    work counters, its phases, and how many ops it stands for."""
 
     time_s: float
     busy_pairs: Pairs
     fetched_bytes: float
     work_pairs: Pairs
     phases: tuple[Phase, ...]
-    jobs: int
+    ops: int
 
     @cached_property
     def after(self) -> tuple[float, ...]:
@@ -73,7 +73,7 @@ def segment_cost(segment: Segment, target: Target) -> BatchCost:
         run = run_segment(segment, fetch, target)
         totals = segment_totals(run, target)
         return BatchCost(run.time_s, totals.busy_pairs, totals.fetched_bytes, totals.work_pairs,
-                         phases(run.rows, run.time_s), totals.ops + totals.fetches)
+                         phases(run.rows, run.time_s), totals.ops)
 
     return target.memo("batch costs", 16384).get(segment, make)
 
@@ -88,8 +88,7 @@ def _from_totals(totals: Totals) -> BatchCost:
         raise ValueError("a batch with host steps is costed from its schedule (segment_cost), not its totals")
     time = totals.time_s
     demand = tuple((name, seconds / time) for name, seconds in totals.busy_pairs if seconds > 0) if time > 0 else ()
-    return BatchCost(time, totals.busy_pairs, totals.fetched_bytes, totals.work_pairs, (Phase(time, demand),),
-                     totals.ops + totals.fetches)
+    return BatchCost(time, totals.busy_pairs, totals.fetched_bytes, totals.work_pairs, (Phase(time, demand),), totals.ops)
 
 
 def phases(rows: tuple[Row, ...] | list[Row], time_s: float) -> tuple[Phase, ...]:

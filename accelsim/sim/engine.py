@@ -21,6 +21,7 @@ from typing import Callable, NamedTuple, Sequence
 import simpy
 
 from accelsim.graph.ir import Op
+from accelsim.hw.family import Reads
 from accelsim.hw.job import JobCost
 from accelsim.sim.policies import ResidencyPlan
 from accelsim.sim.target import Target
@@ -78,16 +79,21 @@ class Record:
     step: int = -1
     weight_bits: int = 16
     act_bits: int = 16
+    level: str = ""  # the memory level(s) the weights this row moved came from ("L3", "host"; "" when none)
+    weight_bytes: float = 0.0  # weight bytes this row moved (a fetch, or an op that streams its weights)
 
 
 class Run:
-    """The outcome of a simulation: the rows, the ops they ran, the residency plan, busy time per resource."""
+    """The outcome of a simulation: the rows, the ops they ran, the residency plan, busy time per resource, and
+    whether ops streamed their weight reads (else fetch rows moved them)."""
 
-    def __init__(self, rows: list[Row], ops: Sequence[Op], plan: ResidencyPlan, busy: dict[str, float]):
+    def __init__(self, rows: list[Row], ops: Sequence[Op], plan: ResidencyPlan, busy: dict[str, float],
+                 streams: bool = False):
         self.rows = rows
         self.ops = ops
         self.plan = plan
         self.busy = busy  # busy seconds per physical resource (core0.., host, h2d, d2h, dram)
+        self.streams = streams
 
     @property
     def time_s(self) -> float:
@@ -96,16 +102,20 @@ class Run:
     @cached_property
     def records(self) -> tuple[Record, ...]:
         out = []
+        fetched = self.plan.fetch_bytes
         for idx, row in enumerate(self.rows):
             op = self.ops[row.op]
+            moved = row.fetch or self.streams  # the row that moved the op's weights
+            level = "+".join(name for name, _ in self.plan.reads[row.op]) if moved else ""
+            weights = fetched[row.op] if moved else 0.0
             if row.fetch:
                 out.append(Record(idx, f"{op.name}.fetch", "fetch", op.component, row.resource,
-                                  resource_class(row.resource), row.start, row.end, 0, self.plan.fetch_bytes[row.op], row.pred,
-                                  op.network, op.layer, op.step, op.weight_bits, op.act_bits))
+                                  resource_class(row.resource), row.start, row.end, 0, weights, row.pred,
+                                  op.network, op.layer, op.step, op.weight_bits, op.act_bits, level, weights))
             else:
                 out.append(Record(idx, op.name, op.kind, op.component, row.resource, resource_class(row.resource),
                                   row.start, row.end, op.macs, op.bytes, row.pred, op.network, op.layer, op.step,
-                                  op.weight_bits, op.act_bits))
+                                  op.weight_bits, op.act_bits, level, weights))
         return tuple(out)
 
     def component(self, index: int) -> str:
@@ -117,10 +127,10 @@ class Run:
 
 def simulate_ops(ops: Sequence[Op], target: Target) -> Run:
     """Run ``ops`` (topologically ordered, as lowering builds them) on ``target`` as one SimPy run."""
-    pinned, (fetch,) = target.policies.residency.plan([ops], target.device)
-    plan = ResidencyPlan(pinned, fetch)
-    rows, busy = simulate(ops, target, plan.fetch_bytes)
-    return Run(rows, ops, plan, busy)
+    pinned, (reads,) = target.policies.residency.plan([ops], target.device)
+    plan = ResidencyPlan(pinned, reads)
+    rows, busy = simulate(ops, target, reads)
+    return Run(rows, ops, plan, busy, target.costs.streams)
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,13 +142,14 @@ class _Job:
     setup: float = 0.0  # spent holding only the first resource (a DMA queue slot) before the others are requested
 
 
-def simulate(ops: Sequence[Op], target: Target, fetch_bytes: Sequence[float]) -> tuple[list[Row], dict[str, float]]:
-    """The SimPy run of ``ops`` whose weight fetches are ``fetch_bytes`` (per op): its rows and busy seconds."""
+def simulate(ops: Sequence[Op], target: Target, reads: Sequence[Reads]) -> tuple[list[Row], dict[str, float]]:
+    """The SimPy run of ``ops`` whose weight reads are ``reads`` (per op): its rows and busy seconds."""
     machine = Machine(target)
-    machine.submit(ops, fetch_bytes)
+    machine.submit(ops, reads)
     machine.env.run()
-    if len(machine.rows) != len(ops) + sum(b > 0 for b in fetch_bytes):  # a dependency cycle or a dangling id: a lowering bug
-        raise RuntimeError(f"only {len(machine.rows)} of {len(ops) + sum(b > 0 for b in fetch_bytes)} ops and fetches ran")
+    expected = len(ops) + (0 if target.costs.streams else sum(bool(r) for r in reads))
+    if len(machine.rows) != expected:  # a dependency cycle or a dangling id: a lowering bug
+        raise RuntimeError(f"only {len(machine.rows)} of {expected} ops and fetches ran")
     return machine.rows, machine.busy
 
 
@@ -169,28 +180,29 @@ class Machine:
                   for lane, count in lanes}
         self._blocks = _core_blocks(cores, placed) if lanes else None
 
-    def submit(self, ops: Sequence[Op], fetch_bytes: Sequence[float], done: Callable[[float], None] | None = None,
+    def submit(self, ops: Sequence[Op], reads: Sequence[Reads], done: Callable[[float], None] | None = None,
                key: object = None) -> None:
-        """Start ``ops`` now (their ids 0..n-1, deps among them); ``done(time)`` once every op and fetch has ended.
+        """Start ``ops`` now (their ids 0..n-1, deps among them) with their weight ``reads``; ``done(time)`` once every
+        op and fetch has ended.
 
-        ``key`` names the (ops, fetch_bytes) pair when the caller submits equal ones again: their jobs and
+        ``key`` names the (ops, reads) pair when the caller submits equal ones again: their jobs and
         dependency lists are then built once per machine."""
         plan = self._plans.get(key) if key is not None else None
         if plan is None:
-            plan = self._plan(ops, fetch_bytes)
+            plan = self._plan(ops, reads)
             if key is not None:
                 self._plans[key] = plan
         _Submission(self, plan, done).start()
 
-    def _plan(self, ops: Sequence[Op], fetch_bytes: Sequence[float]) -> "_Plan":
-        jobs, self._blocks = _jobs(ops, self.target, fetch_bytes, self._blocks)
+    def _plan(self, ops: Sequence[Op], reads: Sequence[Reads]) -> "_Plan":
+        jobs, self._blocks = _jobs(ops, self.target, reads, self._blocks)
         for job in jobs:
             if job is not None:
                 for name in job.resources:
                     if name not in self.resources:
                         slots = self.target.costs.queue_slots(name[:-len(QUEUE)]) if name.endswith(QUEUE) else 1
                         self.resources[name] = simpy.Resource(self.env, slots)
-        return _Plan.of(ops, fetch_bytes, jobs, self.target.policies.prefetch.on_start)
+        return _Plan.of(ops, jobs, self.target.policies.prefetch.on_start)
 
 
 class _Plan(NamedTuple):
@@ -206,9 +218,9 @@ class _Plan(NamedTuple):
     total: int
 
     @classmethod
-    def of(cls, ops: Sequence[Op], fetch_bytes: Sequence[float], jobs: list[_Job | None], fetch_on_start: bool) -> "_Plan":
+    def of(cls, ops: Sequence[Op], jobs: list[_Job | None], fetch_on_start: bool) -> "_Plan":
         n = len(ops)
-        fetching = [b > 0 for b in fetch_bytes]
+        fetching = [job is not None for job in jobs[n:]]
         waiting = [len(op.deps) + fetching[op.id] for op in ops] + [len(op.deps) for op in ops]
         on_end: list[list[int]] = [[] for _ in range(2 * n)]
         on_start: list[list[int]] = [[] for _ in range(2 * n)]
@@ -323,10 +335,11 @@ class _Submission:
                 self.ready(w, index)
 
 
-def _jobs(ops: Sequence[Op], target: Target, fetch_bytes: Sequence[float],
+def _jobs(ops: Sequence[Op], target: Target, reads: Sequence[Reads],
           block_of: dict[int, str] | None = None) -> tuple[list[_Job | None], dict[int, str]]:
     """Resources, label, busy counters and duration of every op and every fetch, from their cost records; and the
-    core blocks used (``block_of`` when given, else those of these ops' placements)."""
+    core blocks used (``block_of`` when given, else those of these ops' placements). On a machine that streams, an
+    op's reads are part of its own cost; else each op that reads is preceded by a fetch job."""
     n_cores = target.device.cores
     where: dict[tuple[int, int], tuple[int, ...]] = {}  # placement depends on the lane only
     placed = []
@@ -345,14 +358,16 @@ def _jobs(ops: Sequence[Op], target: Target, fetch_bytes: Sequence[float],
     holds = {cores: (tuple(sorted({block_of[c] for c in cores})),
                      f"core{cores[0]}" if len(cores) == 1 else f"core{cores[0]}-{cores[-1]}",
                      tuple(f"core{c}" for c in cores)) for cores in set(where.values())}
+    streams = costs.streams
     jobs: list[_Job | None] = []
-    for op, cores in zip(ops, placed):
+    for op, cores, read in zip(ops, placed, reads):
+        streamed = read if streams else ()
         if cores:
             names, label, counters = holds[cores]
-            jobs.append(_Job(names, label, counters, costs.op(op, len(cores)).busy_s))
+            jobs.append(_Job(names, label, counters, costs.op(op, len(cores), streamed).busy_s))
         else:
-            jobs.append(_unit_job(costs.op(op)))
-    jobs.extend(_unit_job(costs.fetch(b)) if b > 0 else None for b in fetch_bytes)
+            jobs.append(_unit_job(costs.op(op, 1, streamed)))
+    jobs.extend(None if streams or not read else _unit_job(costs.fetch(read)) for read in reads)
     return jobs, block_of
 
 

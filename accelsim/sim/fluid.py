@@ -125,9 +125,9 @@ class FluidMachine:
         return sum(cost.fetched_bytes * count for cost, _, count in self.submitted.values())
 
     @property
-    def jobs_done(self) -> int:
-        """Ops and fetches the submitted batches stand for."""
-        return sum(cost.jobs * count for cost, _, count in self.submitted.values())
+    def ops_done(self) -> int:
+        """Ops the submitted batches stand for."""
+        return sum(cost.ops * count for cost, _, count in self.submitted.values())
 
     # -------------------------------------------------------------- phases
 

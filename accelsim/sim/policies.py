@@ -1,30 +1,33 @@
-"""The engine's policies: where an op runs, which weights stay on chip and when a fetch may start. Each is a
-small object registered by name; the hardware spec names the residency and the prefetch (placement has one policy so far, and the engine assumes it depends on the lane only).
+"""The engine's policies: where an op runs, which weights stay near the compute and where each op reads them from,
+and when a fetch may start. Each is a small object registered by name; the hardware spec names the residency and
+the prefetch (placement has one policy so far, and the engine assumes it depends on the lane only).
 
 - placement (``lanes``): the cores are split evenly among the independent chains (lanes) of an op's region:
   the encoder's forward and backward directions each get half the chip; decode ops, one chain, get all
   cores and split their output columns over them.
 - residency (``memory.residency``): ``per_op`` fetches every op's weights at every use; ``pinned`` keeps
   weights used more than once in the scratchpads while they fit (static, decided before the run, so it is
-  deterministic and cheap: within each region and lane, most uses first, greedily).
+  deterministic and cheap: within each region and lane, most uses first, greedily); ``cache`` reads every op's
+  weights from the nearest cache level that holds everything read since their last use (an LRU stack over the
+  program's order, per tensor), else from where they live. A plan gives each op its *reads*: (level, bytes) pairs.
 - prefetch (``memory.prefetch``): ``one_deep`` lets an op's weight fetch start once all its dependencies have
   started (double buffering); ``on_demand`` only once they have all ended. A ``prefetch`` op (the decode
   loop's, with ``runtime.prefetch_next_iteration``) fetches the first weights of the ops after it, as much as the
   free scratchpad holds, and those ops then fetch only the rest.
 
-Where fetched weights come from, and what a fetch costs, is the hardware's answer, not a policy: each fetch's cost
-record (:meth:`accelsim.hw.cost.CostTable.fetch`) names the unit it holds (the host link or device memory).
+What reading from a level costs, and which unit a fetch holds, is the hardware's answer, not a policy
+(:mod:`accelsim.hw.memory`).
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from accelsim.graph.ir import Op
 from accelsim.graph.lower import Segment
-from accelsim.hw.family import Family, family_of
+from accelsim.hw.family import Family, Reads, family_of
 from accelsim.memo import Memo
 from accelsim.spec.hardware import HardwareSpec
 from accelsim.workload.model import BIAS_BITS
@@ -62,7 +65,12 @@ Pinned = frozenset[tuple[str, str]]  # (region, tensor)
 @dataclass(frozen=True, slots=True)
 class ResidencyPlan:
     pinned: Pinned
-    fetch_bytes: tuple[float, ...]  # per op id: weight bytes to bring in before the op can run
+    reads: tuple[Reads, ...]  # per op id: the weight bytes it reads, by the level they come from
+
+    @property
+    def fetch_bytes(self) -> tuple[float, ...]:
+        """Per op: the weight bytes it reads from beyond the scratchpad (fetched, or streamed)."""
+        return tuple(sum(n for _, n in reads) for reads in self.reads)
 
     @property
     def total_fetch_bytes(self) -> float:
@@ -70,18 +78,19 @@ class ResidencyPlan:
 
 
 class Residency:
-    """Decides, before the run, how many weight bytes each op must fetch; over a sequence of op runs (the
-    segments of a program, in order), so that a pinned weight is fetched only at its first use."""
+    """Decides, before the run, how many weight bytes each op must fetch and from where; over a sequence of op runs
+    (the segments of a program, in order), so that a pinned weight is fetched only at its first use. A scratchpad
+    residency fetches from where weights live (``memory.weights_home``)."""
 
     name = ""
 
     def pinned(self, runs: Sequence[Sequence[Op]], device: Family) -> Pinned:
         return frozenset()
 
-    def plan(self, runs: Sequence[Sequence[Op]], device: Family) -> tuple[Pinned, list[tuple[float, ...]]]:
-        """The pinned tensors, and per run the bytes each of its ops fetches."""
+    def plan(self, runs: Sequence[Sequence[Op]], device: Family) -> tuple[Pinned, list[tuple[Reads, ...]]]:
+        """The pinned tensors, and per run the reads of each of its ops."""
         pinned = self.pinned(runs, device)
-        bits = device.bytes_per_weight
+        bits, home = device.bytes_per_weight, device.memory.home.name
         fetched: set[tuple[str, str]] = set()
         flat: list[Op] = []
         carry: dict[tuple[str, str], float] = {}  # bytes of a tensor already brought in by a prefetch op
@@ -99,7 +108,7 @@ class Residency:
                     if place not in rooms:
                         rooms[place] = _prefetch_room(device, op, pinned, flat)
                     carry = _lookahead(flat, position, rooms[place], pinned, fetched, bits)
-                    fetch.append(sum(carry.values()))
+                    fetch.append(_from(home, sum(carry.values())))
                     continue
                 total = 0.0
                 for tensor, size in _tensor_bytes(op, bits):
@@ -107,20 +116,24 @@ class Residency:
                     if key not in pinned or key not in fetched:
                         total += size - carry.pop(key, 0.0)
                         fetched.add(key)
-                fetch.append(total)
+                fetch.append(_from(home, total))
             out.append(tuple(fetch))
         return pinned, out
 
-    def program_plan(self, segments: Sequence[Segment], device: Family, plans: Memo) -> tuple[Pinned, list[tuple[float, ...]]]:
-        """Per occurrence of a program's segments (in order), the weight bytes each op fetches: the whole
-        program's plan (a policy whose plan is local to a segment plans each distinct one once, in ``plans``)."""
+    def program_plan(self, segments: Sequence[Segment], device: Family, plans: Memo) -> tuple[Pinned, list[tuple[Reads, ...]]]:
+        """Per occurrence of a program's segments (in order), the reads of each op: the whole program's plan (a
+        policy whose plan is local to a segment plans each distinct one once, in ``plans``)."""
         return self.plan([seg.ops for seg in segments], device)
+
+
+def _from(level: str, n_bytes: float) -> Reads:
+    return ((level, n_bytes),) if n_bytes > 0 else ()
 
 
 class PerOpResidency(Residency):
     name = "per_op"
 
-    def program_plan(self, segments: Sequence[Segment], device: Family, plans: Memo) -> tuple[Pinned, list[tuple[float, ...]]]:
+    def program_plan(self, segments: Sequence[Segment], device: Family, plans: Memo) -> tuple[Pinned, list[tuple[Reads, ...]]]:
         """Per-op residency pins nothing, so equal segments fetch alike: each distinct segment is planned once; with
         the next-iteration prefetch, each distinct (prefetch op before it, segment, segment after) once (a test set's
         utterances share most of theirs). Else the whole program's plan."""
@@ -129,7 +142,7 @@ class PerOpResidency(Residency):
         if not _prefetch_at_ends(segments):
             return super().program_plan(segments, device, plans)
 
-        def planned(i: int) -> tuple[float, ...]:
+        def planned(i: int) -> tuple[Reads, ...]:
             seg = segments[i]
             carried_by = segments[i - 1].ops[-1] if i and segments[i - 1].prefetches else None
             following = segments[i + 1] if i + 1 < len(segments) and seg.prefetches else None
@@ -140,13 +153,13 @@ class PerOpResidency(Residency):
 
     @staticmethod
     def segment_plan(ops: Sequence[Op], device: Family, carried_by: Op | None,
-                     following: Sequence[Op] | None) -> tuple[float, ...]:
+                     following: Sequence[Op] | None) -> tuple[Reads, ...]:
         """What :meth:`plan` gives the ops of one segment, from that segment and the next alone: per-op residency
         pins nothing, so a segment's fetches depend only on what the prefetch op ending the previous segment
         (``carried_by``) brought in of them, and on what its own prefetch op (its last op) brings in of the
         next segment's ops (``following``). Valid when every segment after the first prefetching one prefetches,
         as its last op (the caller checks)."""
-        bits = device.bytes_per_weight
+        bits, home = device.bytes_per_weight, device.memory.home.name
         carry = {} if carried_by is None else \
             _lookahead(ops, 0, _prefetch_room(device, carried_by, frozenset(), ()), frozenset(), set(), bits)
         fetch = []
@@ -154,12 +167,12 @@ class PerOpResidency(Residency):
             if op.kind == "prefetch":
                 room = _prefetch_room(device, op, frozenset(), ())
                 ahead = _lookahead(following, 0, room, frozenset(), set(), bits) if following else {}
-                fetch.append(sum(ahead.values()))
+                fetch.append(_from(home, sum(ahead.values())))
                 continue
             total = 0.0
             for tensor, size in _tensor_bytes(op, bits):
                 total += size - carry.pop((op.region, tensor), 0.0)
-            fetch.append(total)
+            fetch.append(_from(home, total))
         return tuple(fetch)
 
 
@@ -183,6 +196,58 @@ class PinnedResidency(Residency):
                     pinned.add((region, tensor))
                     room -= size
         return frozenset(pinned)
+
+
+class CacheResidency(Residency):
+    """Every op reads all its weights, each tensor from the nearest cache level whose capacity (its cores' share of a
+    per-core level) holds every byte read since the tensor's last use, else from where weights live: a least-recently-
+    used stack over the program's ops in order, at tensor granularity. Activations are not counted."""
+
+    name = "cache"
+
+    def plan(self, runs: Sequence[Sequence[Op]], device: Family) -> tuple[Pinned, list[tuple[Reads, ...]]]:
+        bits, caches, home = device.bytes_per_weight, device.memory.caches, device.memory.home.name
+        deepest = max((level.capacity_for(device.cores) for level in caches), default=0.0)  # no cache: all from memory
+        stack: OrderedDict[tuple[str, str], float] = OrderedDict()  # least recently used first
+        out = []
+        for ops in runs:
+            plan = []
+            for op in ops:
+                cores = cores_per_lane(device.cores, op.lanes)
+                reads: dict[str, float] = {}
+                for tensor, size in _tensor_bytes(op, bits):
+                    level = _nearest(caches, _reuse_distance(stack, (op.region, tensor), size, deepest), cores, home)
+                    reads[level] = reads.get(level, 0.0) + size
+                plan.append(tuple((name, n) for name, n in reads.items() if n > 0))
+            out.append(tuple(plan))
+        return frozenset(), out
+
+
+def _reuse_distance(stack: "OrderedDict[tuple[str, str], float]", key: tuple[str, str], size: float, deepest: float) -> float:
+    """Bytes read since ``key`` was last read, itself included (inf the first time); then ``key`` is the most recent.
+    Entries beyond the deepest cache's capacity are dropped: they could only miss."""
+    if key in stack:
+        distance = size
+        for other in reversed(stack):
+            if other == key:
+                break
+            distance += stack[other]
+        stack.move_to_end(key)
+    else:
+        distance = float("inf")
+        stack[key] = size
+    total = sum(stack.values())
+    while total > deepest and len(stack) > 1:
+        total -= stack.popitem(last=False)[1]
+    return distance
+
+
+def _nearest(caches, distance: float, cores: int, home: str) -> str:
+    """The nearest cache level that holds ``distance`` bytes for an op on ``cores`` cores, else the home level."""
+    for level in caches:
+        if distance <= level.capacity_for(cores):
+            return level.name
+    return home
 
 
 def _prefetch_at_ends(segments: Sequence[Segment]) -> bool:
@@ -241,7 +306,7 @@ def _tensor_bytes(op: Op, bits: Callable[[int], float]):
         yield tensor, params * BIAS_BITS / 8
 
 
-RESIDENCIES: dict[str, Residency] = {p.name: p for p in (PerOpResidency(), PinnedResidency())}
+RESIDENCIES: dict[str, Residency] = {p.name: p for p in (PerOpResidency(), PinnedResidency(), CacheResidency())}
 
 
 def plan_residency(ops: Sequence[Op], hw: HardwareSpec) -> ResidencyPlan:

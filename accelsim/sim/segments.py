@@ -19,6 +19,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from accelsim.graph.lower import Program, Segment
+from accelsim.hw.family import Reads
 from accelsim.sim.engine import Row, Run, simulate
 from accelsim.sim.policies import ResidencyPlan
 from accelsim.sim.target import Target
@@ -30,36 +31,37 @@ class SegmentRun:
     """One distinct segment as simulated from an idle machine at time 0 (local op ids)."""
 
     segment: Segment
-    fetch_bytes: tuple[float, ...]
+    reads: tuple[Reads, ...]
     rows: tuple[Row, ...]
     busy: dict[str, float]
+    streams: bool = False
 
     @property
     def time_s(self) -> float:
         return max((row.end for row in self.rows), default=0.0)
 
     def run(self) -> Run:
-        return Run(list(self.rows), self.segment.ops, ResidencyPlan(frozenset(), self.fetch_bytes), self.busy)
+        return Run(list(self.rows), self.segment.ops, ResidencyPlan(frozenset(), self.reads), self.busy, self.streams)
 
 
-def run_segment(segment: Segment, fetch_bytes: tuple[float, ...], target: Target) -> SegmentRun:
+def run_segment(segment: Segment, reads: tuple[Reads, ...], target: Target) -> SegmentRun:
     """The schedule of ``segment`` on ``target``, memoized there by content: a sweep over beams or LM settings, or a
     test set, simulates the same encoder and iterations only once."""
 
     def make() -> SegmentRun:
-        rows, busy = simulate(segment.ops, target, fetch_bytes)
-        return SegmentRun(segment, fetch_bytes, tuple(rows), busy)
+        rows, busy = simulate(segment.ops, target, reads)
+        return SegmentRun(segment, reads, tuple(rows), busy, target.costs.streams)
 
-    return target.memo("simulated segments", 4096).get((segment, fetch_bytes), make)
+    return target.memo("simulated segments", 4096).get((segment, reads), make)
 
 
 def segment_totals(run: SegmentRun, target: Target) -> Totals:
     """The totals of one distinct segment's schedule (memoized on the target with the schedule's key)."""
-    return target.memo("measured segments", 8192).get((run.segment, run.fetch_bytes), lambda: run_totals(run.run()))
+    return target.memo("measured segments", 8192).get((run.segment, run.reads), lambda: run_totals(run.run()))
 
 
 def distinct_runs(segments: list[Segment], target: Target) -> list[tuple[SegmentRun, int]]:
-    """Each distinct (segment, fetches) pair of a sequence of segments simulated once, with how often it occurs."""
+    """Each distinct (segment, reads) pair of a sequence of segments simulated once, with how often it occurs."""
     _, fetches = target.plan_fetches(segments)
     counts = Counter(zip(segments, fetches))
     return [(run_segment(seg, fetch, target), count) for (seg, fetch), count in counts.items()]
@@ -95,8 +97,8 @@ def simulate_program(program: Program, target: Target) -> Run:
             end = rows[last].end
         clock = end
         base_op += len(seg.ops)
-    plan = ResidencyPlan(pinned, tuple(b for fetch in fetches for b in fetch))
-    return Run(rows, program.ops, plan, busy)
+    plan = ResidencyPlan(pinned, tuple(r for fetch in fetches for r in fetch))
+    return Run(rows, program.ops, plan, busy, target.costs.streams)
 
 
 def run_alone(segment: Segment, target: Target) -> SegmentRun:

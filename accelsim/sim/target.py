@@ -12,6 +12,7 @@ from typing import Sequence
 
 from accelsim.graph.lower import Segment
 from accelsim.hw.cost import CostTable
+from accelsim.hw.family import Reads
 from accelsim.memo import Memo
 from accelsim.sim.policies import Pinned, Policies, policies_for
 from accelsim.spec.hardware import HardwareSpec
@@ -35,12 +36,12 @@ class Target:
             found = self._memos[name] = Memo(name, maxsize, register=False)
         return found
 
-    def plan_fetches(self, segments: Sequence[Segment]) -> tuple[Pinned, list[tuple[float, ...]]]:
+    def plan_fetches(self, segments: Sequence[Segment]) -> tuple[Pinned, list[tuple[Reads, ...]]]:
         """The residency policy's answer for a program's segments, in order: the pinned tensors, and per
-        occurrence the weight bytes each op fetches."""
+        occurrence the reads of each op (the weight bytes it fetches or streams, by level)."""
         return self.policies.residency.program_plan(segments, self.device, self.memo("fetch plans", 8192))
 
-    def plan_alone(self, segment: Segment) -> tuple[float, ...]:
+    def plan_alone(self, segment: Segment) -> tuple[Reads, ...]:
         """The fetches of one segment planned on its own (a serving batch: nothing left on chip by the one before)."""
         return self.memo("fetch plans of lone segments", 4096).get(
             segment, lambda: self.policies.residency.plan([segment.ops], self.device)[1][0])

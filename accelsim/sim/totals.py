@@ -43,6 +43,7 @@ class Totals:
     fetches: int = 0
     fetched_bytes: float = 0.0
     work_pairs: Pairs = ()  # energy's counters (accelsim.hw.energy.work_counters)
+    traffic_pairs: Pairs = ()  # weight bytes read, by "component/level" (encoder/L3, lm_ext/host...)
 
     @property
     def component_s(self) -> dict[str, float]:
@@ -60,6 +61,10 @@ class Totals:
     def work(self) -> dict[str, float]:
         return dict(self.work_pairs)
 
+    @property
+    def traffic(self) -> dict[str, float]:
+        return dict(self.traffic_pairs)
+
     def plus(self, other: "Totals", count: int = 1) -> "Totals":
         """These totals and ``count`` times ``other`` (a segment that occurs ``count`` times; -1 takes it away)."""
         return Totals(self.time_s + count * other.time_s,
@@ -68,7 +73,8 @@ class Totals:
                       _plus(self.busy_pairs, other.busy_pairs, count),
                       self.ops + count * other.ops, self.fetches + count * other.fetches,
                       self.fetched_bytes + count * other.fetched_bytes,
-                      _plus(self.work_pairs, other.work_pairs, count))
+                      _plus(self.work_pairs, other.work_pairs, count),
+                      _plus(self.traffic_pairs, other.traffic_pairs, count))
 
     def minus(self, other: "Totals") -> "Totals":
         """What this run adds up to beyond ``other`` (e.g. one more recurrent step)."""
@@ -97,5 +103,10 @@ def run_totals(run: Run) -> Totals:
     """The totals of one run from its rows."""
     component_s, resource_s = critical_seconds(run)
     fetched = [b for b in run.plan.fetch_bytes if b > 0]
+    traffic: dict[str, float] = {}
+    for op, reads in zip(run.ops, run.plan.reads):
+        for level, n_bytes in reads:
+            key = f"{op.component}/{level}"
+            traffic[key] = traffic.get(key, 0.0) + n_bytes
     return Totals(run.time_s, _pairs(component_s), _pairs(resource_s), _pairs(run.busy), len(run.ops), len(fetched),
-                  sum(fetched), _pairs(work_counters(run.ops)))
+                  sum(fetched), _pairs(work_counters(run.ops)), _pairs(traffic))

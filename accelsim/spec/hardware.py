@@ -1,21 +1,30 @@
-"""Schema of a hardware YAML: a coprocessor, a host CPU, the link between them, and where weights live."""
+"""Schema of a hardware YAML: a device of some family (a systolic coprocessor or a CPU), a host CPU, the link
+between them, and the memory hierarchy where weights live."""
 
 from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from accelsim.spec.base import Bytes, BytesPerSecond, Hertz, Seconds, Strict, Text
 
-#: Arithmetic formats a coprocessor may offer, narrowest first, with the operand bits each holds.
-FORMAT_BITS: dict[str, int] = {"int2": 2, "int4": 4, "int8": 8, "hfp8": 8, "fp16": 16, "fp32": 32}
+#: Arithmetic formats a device may offer, narrowest first, with the operand bits each holds.
+FORMAT_BITS: dict[str, int] = {"int2": 2, "int4": 4, "int8": 8, "hfp8": 8, "fp16": 16, "bf16": 16, "fp32": 32}
 
 
 def _known_format_names(value: dict) -> None:
     unknown = sorted(set(value) - set(FORMAT_BITS))
     if unknown:
         raise ValueError(f"unknown arithmetic format(s) {unknown}; expected some of {list(FORMAT_BITS)}")
+
+
+def _mac_rates(value: dict) -> dict:
+    """A device's MAC rates by format: known formats, at least one."""
+    _known_format_names(value)
+    if not value:
+        raise ValueError("must list at least one arithmetic format")
+    return value
 
 
 class CoprocessorSpec(Strict):
@@ -27,7 +36,7 @@ class CoprocessorSpec(Strict):
     pe_rows: int = Field(gt=0, le=65_536, description="PE rows per corelet; a matmul's batch (M) is mapped over rows; at most 65,536.")
     pe_cols: int = Field(gt=0, le=65_536, description="PE columns per corelet; a matmul's output features (N) are mapped over columns; "
                                                       "at most 65,536.")
-    macs_per_cycle: dict[str, Annotated[int, Field(gt=0, le=10**9)]] = Field(
+    macs_per_cycle: Annotated[dict[str, Annotated[int, Field(gt=0, le=10**9)]], AfterValidator(_mac_rates)] = Field(
         description="Peak multiply-accumulates per cycle per core, by arithmetic format (int2, int4, int8, hfp8, fp16, fp32); "
                     "each at most 1,000,000,000."
     )
@@ -35,11 +44,13 @@ class CoprocessorSpec(Strict):
         gt=0, le=10**9,
         description="Element-wise operations (activation functions, products, quantizers) per cycle per core; at most 1,000,000,000.",
     )
-    scratchpad: Bytes = Field(description="On-chip scratchpad per core, e.g. '2 MiB'; 1 B to 1 PiB.")
-    weight_fraction: float = Field(
-        gt=0, le=1,
+    scratchpad: Bytes | None = Field(
+        None, description="On-chip scratchpad per core, e.g. '2 MiB' (a first memory level, kind scratchpad, scope core); "
+                          "leave it out when memory.levels describes the scratchpad; 1 B to 1 PiB.")
+    weight_fraction: float | None = Field(
+        None, gt=0, le=1,
         description="Share of each scratchpad that can keep weights resident across ops (the rest holds activations and stream buffers); "
-                    "more than 0, at most 1.",
+                    "with coprocessor.scratchpad; more than 0, at most 1.",
     )
     dataflow: Literal["output_stationary", "weight_stationary", "input_stationary"] = Field(
         "output_stationary",
@@ -69,14 +80,6 @@ class CoprocessorSpec(Strict):
                     "'sfu': one special-function-unit op per weight each time an op uses them; 'load_path': by a table in "
                     "the weight load path as they arrive (no compute time; the fetch still carries k-bit indices).")
 
-    @field_validator("macs_per_cycle")
-    @classmethod
-    def _known_formats(cls, value: dict[str, int]) -> dict[str, int]:
-        _known_format_names(value)
-        if not value:
-            raise ValueError("must list at least one arithmetic format")
-        return value
-
     @model_validator(mode="after")
     def _lanes_fit(self) -> "CoprocessorSpec":
         pes = self.corelets_per_core * self.pe_rows * self.pe_cols
@@ -90,6 +93,29 @@ class CoprocessorSpec(Strict):
                     f"(corelets_per_core x pe_rows x pe_cols); each PE must do a whole number of MACs per cycle"
                 )
         return self
+
+
+class CpuSpec(Strict):
+    """A CPU that runs the model's ops itself (``family: cpu``): cores with vector and matrix units, streaming weights
+    through the caches of memory.levels."""
+
+    cores: int = Field(gt=0, le=65_536, description="Cores that run the model's ops; at most 65,536.")
+    clock: Hertz = Field(description="Core clock while running the ops (all-core, with the vector units busy), e.g. "
+                                     "'2.4 GHz'; 1 MHz to 100 GHz.")
+    macs_per_cycle: Annotated[dict[str, Annotated[float, Field(gt=0, le=10**9)]], AfterValidator(_mac_rates)] = Field(
+        description="Multiply-accumulates per cycle per core that a matmul sustains, by arithmetic format (fp32, bf16, "
+                    "fp16, int8: FMA, AVX-512, VNNI or AMX units); each more than 0, at most 1,000,000,000.")
+    vector_ops_per_cycle: float = Field(
+        gt=0, le=10**9, description="Element-wise operations per cycle per core (additions, products, quantizers) from "
+                                    "the SIMD width; more than 0, at most 1,000,000,000.")
+    special_ops_per_cycle: dict[Literal["sigmoid", "tanh", "exp", "gather"], Annotated[float, Field(gt=0, le=10**9)]] = Field(
+        default_factory=dict,
+        description="Evaluations per cycle per core of special functions, as the runtime computes them: sigmoid, tanh, "
+                    "exp, and gather (a data rearrangement such as an im2col copy); one not listed runs at "
+                    "vector_ops_per_cycle; each more than 0, at most 1,000,000,000.")
+    call_overhead: Seconds = Field(description="The runtime's fixed cost of one op (a kernel call), e.g. '1 us'; at most 1 hour.")
+    launch_overhead: Seconds = Field("0 s", description="Starting one program (the encoder graph, a decode iteration), "
+                                                        "beyond its ops' calls; at most 1 hour.")
 
 
 class HostSpec(Strict):
@@ -141,31 +167,133 @@ class BoxSpec(Strict):
                                            "fetches over its own link.")
 
 
-class MemorySpec(Strict):
-    """Where weights that are not resident on chip come from."""
+class LevelSpec(Strict):
+    """One level of the memory hierarchy (``memory.levels``, nearest the compute first)."""
 
-    weights_home: Literal["host", "device"] = Field(
-        description="'host': weights live in host memory and cross the link; 'device': in memory attached to the coprocessor."
-    )
+    name: Text = Field(description="A short name, unique in the hierarchy (scratchpad, L2, L3, DRAM, HBM, host).")
+    kind: Literal["scratchpad", "cache", "memory"] = Field(
+        description="'scratchpad': on-chip memory the software manages (the residency policy decides which weights stay); "
+                    "'cache': hardware-managed, least recently used data leaves first; 'memory': where data lives "
+                    "(DRAM, HBM, LPDDR, or host memory behind the link), the last levels.")
+    capacity: Bytes | None = Field(
+        None, description="Bytes the level holds (per core when scope is 'core'), e.g. '2 MiB'; needed for scratchpads and "
+                          "caches; a memory without one holds everything; 1 B to 1 PiB.")
+    scope: Literal["core", "shared"] = Field(
+        "shared", description="'core': each core has its own (capacity and read_bandwidth per core); 'shared': one for "
+                              "the whole device.")
+    read_bandwidth: BytesPerSecond | None = Field(
+        None, description="Bytes per second one core reads from the level (a shared level's: what one core can draw); "
+                          "unset: not a limit the model charges (e.g. a scratchpad feeding arrays whose cycles already count "
+                          "it); 1 kbit/s to 1 Pbit/s.")
+    shared_bandwidth: BytesPerSecond | None = Field(
+        None, description="A shared level's bandwidth for all cores together (unset: cores x read_bandwidth); "
+                          "1 kbit/s to 1 Pbit/s.")
+    latency: Seconds = Field("0 s", description="Time to the first byte of a read from the level, paid once per streaming "
+                                                "op or fetch; at most 1 hour.")
+    energy_pJ_per_bit: float | None = Field(
+        None, ge=0, le=1_000_000, description="Energy per bit read from the level, pJ (optional; then counted in the "
+                                             "energy model's 'memory' part); at most 1,000,000.")
+    weight_fraction: float | None = Field(
+        None, gt=0, le=1, description="A scratchpad's share that keeps weights resident across ops (the rest holds "
+                                      "activations and stream buffers); more than 0, at most 1.")
+    via_link: bool = Field(
+        False, description="Host memory reached over the host link: its bandwidth and latency are the link's (a memory "
+                           "level, the last one).")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "LevelSpec":
+        if self.kind in ("scratchpad", "cache") and self.capacity is None:
+            raise ValueError(f"level {self.name!r}: a {self.kind} needs a capacity")
+        if (self.kind == "scratchpad") != (self.weight_fraction is not None):
+            raise ValueError(f"level {self.name!r}: weight_fraction goes with a scratchpad, and a scratchpad needs one")
+        if self.via_link and (self.kind != "memory" or self.read_bandwidth is not None):
+            raise ValueError(f"level {self.name!r}: via_link is host memory (kind 'memory') whose bandwidth is the link's; "
+                             "leave read_bandwidth out")
+        if self.shared_bandwidth is not None and self.scope != "shared":
+            raise ValueError(f"level {self.name!r}: shared_bandwidth goes with scope 'shared'")
+        return self
+
+
+_KIND_ORDER = {"scratchpad": 0, "cache": 1, "memory": 2}
+
+
+class MemorySpec(Strict):
+    """Where weights live, which stay near the compute, and how an op reads them."""
+
+    weights_home: Text = Field(
+        description="Where weights live: with memory.levels, the name of a 'memory' level; without, 'host' (host memory, "
+                    "across the link) or 'device' (memory attached to the coprocessor, at device_bandwidth).")
     device_bandwidth: BytesPerSecond | None = Field(
-        None, description="Bandwidth of device memory (needed when weights_home is 'device'); 1 kbit/s to 1 Pbit/s."
+        None, description="Bandwidth of device memory when weights_home is 'device' and there is no memory.levels "
+                          "(with levels, give it as the memory level's read_bandwidth); 1 kbit/s to 1 Pbit/s."
     )
-    residency: Literal["pinned", "per_op"] = Field(
+    levels: list[LevelSpec] | None = Field(
+        None, description="The memory hierarchy, nearest the compute first: scratchpads and caches (each larger than the "
+                          "one before), then memories. Unset: coprocessor.scratchpad, then device memory or host memory "
+                          "across the link, as weights_home says.")
+    residency: Literal["pinned", "per_op", "cache"] = Field(
         "pinned",
-        description="'pinned': weights used more than once stay in the scratchpads while they fit (coprocessor.weight_fraction); "
-                    "'per_op': every op fetches its weights, as a runtime that runs each op as its own kernel does.",
+        description="'pinned': weights used more than once stay in the scratchpads while they fit (the scratchpad's weight_fraction); "
+                    "'per_op': every op fetches its weights, as a runtime that runs each op as its own kernel does; "
+                    "'cache': every op reads its weights from the nearest cache level that holds everything read since "
+                    "their last use (least recently used out first), else from where they live (with no cache level: "
+                    "always from there).",
     )
     prefetch: Literal["one_deep", "on_demand"] = Field(
         "one_deep",
         description="When an op's weight fetch may start: 'one_deep' once all its dependencies have started (double "
                     "buffering: the fetch overlaps the op before it); 'on_demand' only once they have all ended.",
     )
+    overlap: float | None = Field(
+        None, ge=0, le=1,
+        description="Weights streamed while the op computes, from the level they come from: the op takes max(compute, "
+                    "streaming) + (1 - overlap) x min(compute, streaming) + the level's latency (1: fully overlapped, as "
+                    "CPUs and GPUs stream through their caches). Unset: fetched into the scratchpad before the op runs "
+                    "(a job of its own on the link or device memory); 0 to 1.")
 
     @model_validator(mode="after")
-    def _device_needs_bandwidth(self) -> "MemorySpec":
-        if self.weights_home == "device" and self.device_bandwidth is None:
-            raise ValueError("weights_home is 'device' but device_bandwidth is not given")
+    def _consistent(self) -> "MemorySpec":
+        if self.levels is None:
+            if self.weights_home not in ("host", "device"):
+                raise ValueError(f"weights_home {self.weights_home!r}: without memory.levels it is 'host' or 'device'")
+            if self.weights_home == "device" and self.device_bandwidth is None:
+                raise ValueError("weights_home is 'device' but device_bandwidth is not given")
+            if self.overlap is not None and self.weights_home == "host":
+                raise ValueError("overlap streams weights during an op, which needs them in device memory, not across the link")
+            return self
+        _check_levels(self.levels)
+        if self.device_bandwidth is not None:
+            raise ValueError("device_bandwidth: with memory.levels, give device memory's bandwidth as its level's read_bandwidth")
+        home = {level.name: level for level in self.levels}.get(self.weights_home)
+        if home is None or home.kind != "memory":
+            names = [level.name for level in self.levels if level.kind == "memory"]
+            raise ValueError(f"weights_home {self.weights_home!r} is not a memory level; expected one of {names}")
+        if self.overlap is not None and home.via_link:
+            raise ValueError("overlap streams weights during an op, which needs them in device memory, not across the link")
+        kinds = {level.kind for level in self.levels}
+        if self.residency != "cache" and "scratchpad" not in kinds:
+            raise ValueError(f"residency {self.residency!r} keeps weights in a scratchpad; the hierarchy has none "
+                             "(use residency 'cache')")
         return self
+
+
+def _check_levels(levels: list[LevelSpec]) -> None:
+    """Names unique; scratchpads, then caches, then memories; each scratchpad or cache larger than the one before
+    (per core); host memory across the link last."""
+    names = [level.name for level in levels]
+    if len(set(names)) != len(names):
+        raise ValueError(f"level names must be unique, got {names}")
+    for before, after in zip(levels, levels[1:]):
+        if _KIND_ORDER[after.kind] < _KIND_ORDER[before.kind]:
+            raise ValueError(f"levels out of order: {before.kind} {before.name!r} before {after.kind} {after.name!r} "
+                             "(nearest the compute first: scratchpads, caches, memories)")
+        if before.capacity is not None and after.capacity is not None and after.capacity <= before.capacity:
+            raise ValueError(f"levels out of order: {after.name!r} ({after.capacity:.0f} B) is not larger than "
+                             f"{before.name!r} ({before.capacity:.0f} B) before it")
+        if before.via_link:
+            raise ValueError(f"level {before.name!r} across the link must be the last level")
+    if sum(level.kind == "scratchpad" for level in levels) > 1:
+        raise ValueError("at most one scratchpad level")
 
 
 PicoJoules = Annotated[float, Field(ge=0, le=1_000_000)]
@@ -198,10 +326,13 @@ class HardwareSpec(Strict):
 
     name: Text = Field(description="A short name for reports.")
     description: Text = Field("", description="Free text.")
-    family: Literal["systolic"] = Field(
+    family: Literal["systolic", "cpu"] = Field(
         "systolic", description="The device's hardware family, which costs its ops: 'systolic', a coprocessor of cores "
-                                "of systolic PE arrays with scratchpads (the coprocessor section).")
-    coprocessor: CoprocessorSpec = Field(description="The accelerator: cores of PE arrays with scratchpads.")
+                                "of systolic PE arrays with scratchpads (the coprocessor section); 'cpu', a CPU's cores "
+                                "(the cpu section).")
+    coprocessor: CoprocessorSpec | None = Field(None, description="The accelerator of family 'systolic': cores of PE "
+                                                                 "arrays with scratchpads.")
+    cpu: CpuSpec | None = Field(None, description="The CPU of family 'cpu'.")
     host: HostSpec = Field(description="The host CPU running the beam search bookkeeping.")
     link: LinkSpec = Field(description="The host <-> coprocessor link (each direction its own channel).")
     memory: MemorySpec = Field(description="Where weights live and which stay on chip.")
@@ -210,3 +341,22 @@ class HardwareSpec(Strict):
     box: BoxSpec | None = Field(None, description="A server of several such devices sharing one host and one uplink to it "
                                                   "(serving only; unset: one device).")
 
+    @model_validator(mode="after")
+    def _family_and_memory(self) -> "HardwareSpec":
+        section = {"systolic": "coprocessor", "cpu": "cpu"}[self.family]
+        for other in ("coprocessor", "cpu"):
+            if (getattr(self, other) is not None) != (other == section):
+                raise ValueError(f"family {self.family!r} is described by a {section} section"
+                                 + (f", not a {other} one" if other != section else f"; add {section}:"))
+        levels = self.memory.levels
+        if self.family == "systolic":
+            cop = self.coprocessor
+            assert cop is not None
+            if levels is None and (cop.scratchpad is None or cop.weight_fraction is None):
+                raise ValueError("coprocessor.scratchpad and coprocessor.weight_fraction are needed without memory.levels")
+            if levels is not None and (cop.scratchpad is not None or cop.weight_fraction is not None):
+                raise ValueError("with memory.levels, describe the scratchpad as a level (kind scratchpad), not as "
+                                 "coprocessor.scratchpad / weight_fraction")
+        elif levels is None or self.memory.overlap is None:
+            raise ValueError("a cpu streams weights through its caches: give memory.levels and memory.overlap")
+        return self

@@ -63,7 +63,7 @@ def report(label: str, runs: list[tuple], target: str = "") -> None:
           + f"{target}; load average {load()}")
     print(f"  {events:,} SimPy events; a bare SimPy loop of {bare_events:,} events took {bare_s:.2f} s "
           f"(the run took {walls[0] / bare_s:.2f}x that, cold)")
-    print(f"  {r.served} utterances, {r.jobs:,} ops and fetches stood for; latency p50 {r.latency_p50_s * 1e3:.1f} ms, "
+    print(f"  {r.served} utterances, {r.jobs:,} jobs ({r.level} level: ops and fetches run, or ops stood for); latency p50 {r.latency_p50_s * 1e3:.1f} ms, "
           f"p90 {r.latency_p90_s * 1e3:.1f} ms, p99 {r.latency_p99_s * 1e3:.1f} ms; throughput {r.throughput:.2f} audio s/s "
           f"(offered {r.offered_load:.2f}); batches shared a machine {r.batch_overlap:.1%} of the time")
 

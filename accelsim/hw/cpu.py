@@ -1,0 +1,70 @@
+"""The CPU family: a CPU's cores run the model's ops themselves, streaming weights through its caches.
+
+A matmul runs on the narrowest format the CPU lists (``cpu.macs_per_cycle``: what a matmul sustains per core and
+cycle, FMA, AVX-512, VNNI or AMX) that holds both operands, split over its cores; a depthwise convolution, which has
+no weight reuse for a matmul kernel to exploit, runs on the vector units (a multiply and an add per MAC). Element-wise
+work runs at ``cpu.vector_ops_per_cycle`` per core, its special functions (sigmoid, tanh, exp, gathers) at
+``cpu.special_ops_per_cycle`` where listed. Every kernel the runtime calls pays ``call_overhead`` (an eager runtime
+calls several per op, ``runtime.kernels``), and an op's weight reads are streamed from the level they come from while
+it computes (:mod:`accelsim.hw.memory`, ``memory.overlap``). Codebook (LUT/GQ) weights are decoded to their
+centroids' format, one vector op per weight. There is no scratchpad: the ``cache`` residency says which level each
+op's weights come from.
+"""
+
+from __future__ import annotations
+
+from accelsim.graph.ir import Op
+from accelsim.hw.family import Family, register_family
+from accelsim.hw.formats import select_format
+from accelsim.spec.hardware import CpuSpec
+from accelsim.spec.precision import LayerPrecision
+
+
+@register_family
+class Cpu(Family):
+    """``hardware.family: cpu``, described by the ``cpu`` section."""
+
+    name = "cpu"
+    section = "cpu"
+
+    @property
+    def cpu(self) -> CpuSpec:
+        return self.unit
+
+    def _vector_seconds(self, ops: int, special: tuple[tuple[str, int], ...], cores: int) -> float:
+        """``ops`` element-wise operations of which ``special`` are special-function evaluations, on ``cores`` cores."""
+        cpu = self.cpu
+        rates = cpu.special_ops_per_cycle
+        listed = [(n, rates[name]) for name, n in special if name in rates]
+        plain = max(0, ops - sum(n for n, _ in listed))
+        per_cycle = plain / cpu.vector_ops_per_cycle + sum(n / rate for n, rate in listed)
+        return per_cycle / (cores * cpu.clock)
+
+    def matmul(self, op: Op, cores: int, reads=()) -> tuple[float, float]:
+        cpu = self.cpu
+        if op.kind == "dwconv":  # no reuse for a matmul kernel: a multiply and an add per MAC on the vector units
+            compute = self._vector_seconds(2 * op.macs, (), cores)
+        else:
+            fmt = select_format(cpu, op.codebook_bits or op.weight_bits, op.act_bits)
+            compute = op.m * op.k * op.n / (cores * cpu.macs_per_cycle[fmt] * cpu.clock)
+        extra = op.epilogue + (op.k * op.n if op.codebook_bits else 0) + sum(n for _, n in op.special)
+        vector = self._vector_seconds(extra, op.special, cores)
+        return self.with_reads(op.kernels * cpu.call_overhead, compute + vector, compute + vector, reads, cores)
+
+    def elementwise(self, op: Op, cores: int, reads=()) -> tuple[float, float]:
+        seconds = self._vector_seconds(op.elements * op.passes + op.epilogue, op.special, cores)
+        return self.with_reads(op.kernels * self.cpu.call_overhead, seconds, seconds, reads, cores)
+
+    def launch_seconds(self) -> float:
+        return self.cpu.launch_overhead
+
+    def bytes_per_weight(self, weight_bits: int) -> float:
+        return weight_bits / 8
+
+    def format_of(self, weight_bits: int, act_bits: int) -> str:
+        return select_format(self.cpu, weight_bits, act_bits)
+
+    def layer_format(self, precision: LayerPrecision) -> str:
+        if precision.codebook:
+            return f"{self.format_of(precision.codebook_bits, precision.act_bits)} (codebook decoded by the cores)"
+        return self.format_of(precision.weight_bits, precision.act_bits)

@@ -400,15 +400,23 @@ def test_a_key_written_twice_is_refused_with_both_lines(run_cli, cli, tmp_path, 
     """YAML keeps the last of two equal keys without a word (issue 20: `validate` said ok and the RTF moved 4x);
     accelsim refuses the file, naming the key path and both lines."""
     bad = edited(workload_path, tmp_path / "twice.yaml", "  beam: 16 ", "  beam: 4\n  beam: 16 ")
+    first = _line_of(bad, "  beam: 4")
     line = assert_one_line_error(run_cli("validate", bad), str(bad), "decoding.beam", "duplicate key",
-                                 "line 76", "line 77")
+                                 f"line {first}", f"line {first + 1}")
     hw = edited(hw_path, tmp_path / "twice_hw.yaml", '  bandwidth: "32 Gbps"', '  bandwidth: "32 Gbps"\n  bandwidth: "8 Gbps"')
-    assert_one_line_error(cli("run", workload_path, hw), str(hw), "link.bandwidth", "duplicate key", "line 61", "line 62")
+    first_hw = _line_of(hw, '  bandwidth: "32 Gbps"')
+    assert_one_line_error(cli("run", workload_path, hw), str(hw), "link.bandwidth", "duplicate key",
+                          f"line {first_hw}", f"line {first_hw + 1}")
     assert_one_line_error(cli("run", "--set", "workload.decoding={beam: 1, beam: 2}"), "decoding.beam", "duplicate key")
     nested = tmp_path / "nested.yaml"
     nested.write_text("a:\n  - {b: 1}\n  - {b: 1, c: 2, b: 3}\n")
     assert_one_line_error(cli("validate", nested), "a.1.b", "line 3")
-    assert "line 76" in line
+    assert f"line {first}" in line
+
+
+def _line_of(path, text: str) -> int:
+    """The 1-based number of the first line of ``path`` that starts with ``text``."""
+    return next(i for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if line.startswith(text))
 
 
 def test_merge_keys_and_aliases_are_not_duplicates():

@@ -139,34 +139,44 @@ def write_trace(result: SimResult, path: str | Path) -> Path:
 
 def serve(workload: WorkloadSpec | str | Path, hardware: HardwareSpec | str | Path, *,
           overrides: Variation | Iterable[str] = (), exact_reuse: bool = True):
-    """Serve the traffic of the workload's ``serving:`` section (default: one always-active stream) on one machine;
-    returns an :class:`accelsim.serve.result.ServeResult` (``.to_frame()`` for a DataFrame row)."""
+    """Serve the traffic of the workload's ``serving:`` section (default: one always-active stream) on its fleet
+    (default: one machine of ``hardware``); returns an :class:`accelsim.serve.result.ServeResult` (``.to_frame()`` for a
+    DataFrame row)."""
     from accelsim.serve.engine import serve as serve_point
     from accelsim.serve.result import serve_result
 
     point = _serving_point(workload, hardware, overrides)
-    return serve_result(point.workload.name, point.hardware, serve_point(point, exact_reuse=exact_reuse))
+    return serve_result(point.workload.name, serve_point(point, exact_reuse=exact_reuse))
 
 
 def capacity(workload: WorkloadSpec | str | Path, hardware: HardwareSpec | str | Path, slo: str, *,
-             overrides: Variation | Iterable[str] = (), replications: int = 2):
-    """The largest load (streams, or rate for Poisson arrivals) whose serving run meets ``slo``
-    (e.g. ``"p99_latency<=300 ms, rtf<=1"``), by bisection from the serving section's load (streams or rate);
-    see :mod:`accelsim.serve.capacity`."""
+             overrides: Variation | Iterable[str] = (), replications: int = 2, find: str = "load",
+             workers: int | None = None, dask: str | None = None):
+    """The largest load (streams, or rate for Poisson arrivals) whose serving run meets ``slo`` (e.g.
+    ``"p99_latency<=300 ms, rtf<=1"``) at the traffic's seed and ``replications`` more, searched from the serving
+    section's load; with ``find="chips"``, the smallest fleet that does at the section's load. Each probe's seeds run
+    through the runner (``workers`` processes, or Dask); see :mod:`accelsim.serve.capacity`."""
     from accelsim.serve.capacity import find_capacity
-    from accelsim.serve.engine import serve as serve_point
-    from accelsim.serve.result import parse_slo, serve_result
+    from accelsim.serve.result import parse_slo
+    from accelsim.sweep.runner import dask_session
 
     objectives = parse_slo(slo)
     point = _serving_point(workload, hardware, overrides)
-
-    def run(spec):
-        setting = Point(point.workload.model_copy(update={"serving": spec}), point.hardware)
-        return serve_result(setting.workload.name, setting.hardware, serve_point(setting))
-
     spec = point.workload.serving
-    return find_capacity(spec, run, objectives, replications=replications,
-                         start=spec.streams if spec.arrivals == "closed" else spec.rate)
+    if find not in ("load", "chips"):
+        raise AccelsimError(f"--find: expected 'chips' (or nothing: the load), got {find!r}")
+    if find == "chips" and isinstance(spec.chips, list):
+        raise AccelsimError("--find chips searches the size of a fleet of one machine; serving.chips lists hardware files")
+    with dask_session(dask, workers or 2) as client:
+        def run_many(settings):
+            points = [Point(point.workload.model_copy(update={"serving": s}), point.hardware) for s in settings]
+            outcomes = run_points(points, workers=workers or default_workers(len(points)), dask=client)
+            for outcome in outcomes:
+                if isinstance(outcome, BaseException):
+                    raise outcome
+            return outcomes
+
+        return find_capacity(spec, run_many, objectives, replications=replications, find=find)
 
 
 def _serving_point(workload, hardware, overrides) -> Point:

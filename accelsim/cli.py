@@ -9,6 +9,7 @@ import sys
 from typing import Sequence
 
 from accelsim.errors import AccelsimError
+from accelsim.spec.serving import DISPATCHERS
 
 DEFAULT_WORKLOAD = "workloads/rnnt_lm_fusion.yaml"
 DEFAULT_HW = "hwconfigs/rapid_7nm.yaml"
@@ -148,15 +149,22 @@ def build_parser() -> argparse.ArgumentParser:
                           "utilisation and batch sizes.")
     cap = _serving_parser(sub, "capacity", cmd_capacity, "the largest load meeting a latency objective, by bisection",
                           "Find the most always-active streams (or, with --rate, the highest Poisson rate) that WORKLOAD's "
-                          "serving on HW sustains within --slo, by doubling or halving from --streams (or --rate), then "
-                          "bisection, at the traffic's seed, then rerun the capacity and the next load with other seeds "
-                          "for a confidence statement.")
+                          "serving on HW (or on a fleet of --chips) sustains within --slo, by doubling or halving from "
+                          "--streams (or --rate), then bisection; with --find chips, the fewest chips that sustain that "
+                          "load. Every load is served at the traffic's seed and --replications more, and meets the SLO "
+                          "only if it does at every one.")
     cap.add_argument("--slo", required=True, metavar="OBJECTIVES",
                      help="e.g. \"p99_latency<=300 ms\" or \"p99_latency<=300 ms, rtf<=1\" (metrics: p50_latency, "
                           "p90_latency, p99_latency, mean_latency, max_latency, p99_queueing, rtf = p99 of latency/audio)")
     cap.add_argument("--replications", type=_non_negative_int, default=2, metavar="R",
-                     help="seeds rerun at the capacity and just above it for the confidence statement (default 2)")
+                     help="seeds beyond the traffic's own that every load is also served at; a load meets the SLO only if "
+                          "it does at every seed (default 2)")
+    cap.add_argument("--find", choices=["chips"],
+                     help="search the fleet size instead: the fewest chips meeting --slo at the load of --rate (or "
+                          "--streams)")
     cap.add_argument("--plot", metavar="FILE.png", help="write latency against load with the SLO line (png, svg or pdf)")
+    _add_workers(cap, "each load's seeds run in parallel")
+    cap.add_argument("--dask", metavar="local|ADDRESS", help="run the search's points on Dask (as for sweep)")
 
     exp = sub.add_parser("explain", help="why the RTF is what it is: critical path, occupancy, sensitivities",
                          description="Summarise the critical path (which components and resources it runs through), "
@@ -544,20 +552,32 @@ def _add_serving_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-wait", metavar="TIME", help="longest an utterance waits for its encoder batch, e.g. '100 ms'")
     p.add_argument("--duration", metavar="TIME", help="traffic window, e.g. '60 s'")
     p.add_argument("--seed", type=_non_negative_int, metavar="N", help="seed of arrivals and stream offsets")
+    p.add_argument("--chips", type=int, metavar="N", help="machines of HW in the fleet, each batching its own utterances "
+                                                          "(default 1)")
+    p.add_argument("--dispatcher", metavar="NAME", help=f"how an utterance's chip is chosen: {', '.join(DISPATCHERS)} "
+                                                        "(default join_shortest_queue)")
+    p.add_argument("--level", metavar="LEVEL", help="batch: each batch as its measured phases (default, fast); op: every "
+                                                    "op and fetch (the reference)")
+
+
+#: The serving flags and the field each sets.
+SERVING_FLAGS = (("streams", "streams"), ("max_batch", "max_batch"), ("max_wait", "max_wait"), ("duration", "duration"),
+                 ("seed", "seed"), ("chips", "chips"), ("dispatcher", "dispatcher"), ("level", "level"))
 
 
 def _serving_overrides(args: argparse.Namespace):
-    from accelsim.spec.loader import Variation, flag_variation
+    from accelsim.spec.loader import Change, Variation, flag_variation
 
-    sets = []
+    changes = []
     if args.rate is not None:
-        sets += ["workload.serving.arrivals=poisson", f"workload.serving.rate={args.rate}"]
-    for flag, key in (("streams", "streams"), ("max_batch", "max_batch"), ("max_wait", "max_wait"),
-                      ("duration", "duration"), ("seed", "seed")):
+        changes += [Change("workload", "serving.arrivals", "poisson", f"--rate {args.rate:g}"),
+                    Change("workload", "serving.rate", args.rate, f"--rate {args.rate:g}")]
+    for flag, key in SERVING_FLAGS:
         value = getattr(args, flag)
         if value is not None:
-            sets.append(f"workload.serving.{key}={value}")
-    return Variation.from_flags(sets + list(args.overrides)) + flag_variation(args.precision, args.beam, args.lm)
+            changes.append(Change("workload", f"serving.{key}", value, f"--{flag.replace('_', '-')} {value}"))
+    return Variation(tuple(changes)) + Variation.from_flags(args.overrides) + flag_variation(args.precision, args.beam,
+                                                                                               args.lm)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -565,6 +585,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from accelsim.serve.tables import format_serve
 
     result = api.serve(args.workload, args.hardware, overrides=_serving_overrides(args))
+    for warning in result.warnings:
+        print(f"accelsim: warning: {warning}", file=sys.stderr)
     print(_dumps(result.to_dict(), "serve") if args.json else format_serve(result))
     return 0
 
@@ -574,7 +596,7 @@ def cmd_capacity(args: argparse.Namespace) -> int:
     from accelsim.serve.tables import format_capacity
 
     found = api.capacity(args.workload, args.hardware, args.slo, overrides=_serving_overrides(args),
-                         replications=args.replications)
+                         replications=args.replications, find=args.find or "load", workers=args.workers, dask=args.dask)
     if args.plot:
         from accelsim.files import atomic_write_bytes
         from accelsim.serve.plots import plot_capacity
@@ -583,6 +605,8 @@ def cmd_capacity(args: argparse.Namespace) -> int:
         if fmt not in ("png", "svg", "pdf"):
             raise AccelsimError(f"--plot {args.plot}: expected a .png, .svg or .pdf file name")
         atomic_write_bytes(args.plot, plot_capacity(found, fmt), parents=True)
+    for warning in found.warnings():
+        print(f"accelsim: warning: {warning}", file=sys.stderr)
     print(_dumps(found.to_dict(), "capacity") if args.json else format_capacity(found))
     if args.plot and not args.json:
         print(f"wrote {args.plot}")

@@ -211,13 +211,13 @@ def test_seed_figures(reviewed, seed):
 
 def test_capacity_figure(reviewed):
     """Latencies from 207 to 401 ms on a log axis (matplotlib labels such a span 2x10^2, 3x10^2, 4x10^2)."""
-    from accelsim.serve.capacity import Capacity, Trial
+    from accelsim.serve.capacity import Capacity, Probe
     from accelsim.serve.plots import plot_capacity
     from accelsim.serve.result import parse_slo
 
-    trials = [Trial(load, 0, SimpleNamespace(latency_p50_s=p50, latency_p99_s=p99), p99 <= 0.3)
+    probes = [Probe(load, (0,), (SimpleNamespace(latency_p50_s=p50, latency_p99_s=p99),), (p99 <= 0.3,))
               for load, p50, p99 in ((4, 0.207, 0.231), (8, 0.224, 0.262), (16, 0.268, 0.401), (12, 0.241, 0.297))]
-    plot_capacity(Capacity("streams", parse_slo("p99_latency<=300 ms"), 12, trials, above=16))
+    plot_capacity(Capacity("streams", parse_slo("p99_latency<=300 ms"), 12, probes, above=16))
     _assert_accepted(reviewed, 1)
 
 

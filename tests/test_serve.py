@@ -8,7 +8,7 @@ import pytest
 
 from accelsim.errors import AccelsimError
 from accelsim.pipeline import resolve, simulate_point
-from accelsim.serve.batching import batch_iteration
+from accelsim.serve.batching import batch_iteration, summed_work
 from accelsim.serve.engine import distinct_utterances, fetch_plan, serve
 from accelsim.serve.result import parse_slo, serve_result
 from accelsim.sim.target import target_for
@@ -24,17 +24,19 @@ def _point(*sets: str):
 
 def _result(*sets: str, exact_reuse: bool = True):
     point = _point(*sets)
-    return serve_result(point.workload.name, point.hardware, serve(point, exact_reuse=exact_reuse))
+    return serve_result(point.workload.name, serve(point, exact_reuse=exact_reuse))
 
 
-def test_one_stream_is_accelsim_run_on_both_paths():
+@pytest.mark.parametrize("level", ["op", "batch"])
+def test_one_stream_is_accelsim_run_on_both_paths(level):
     # The shared machine plans each batch's fetches on its own, so it does not carry the decode loop's prefetch of
     # the next iteration's weights (runtime.prefetch_next_iteration) from one batch into the next: the paths agree
-    # without it (with it, see the test below).
+    # without it (with it, see the test below), at the op level and at the batch level alike.
     no_prefetch = "workload.runtime.prefetch_next_iteration=false"
     run = simulate_point(_point(no_prefetch))
-    sets = ("workload.serving.streams=1", "workload.serving.duration=3 s", no_prefetch)
+    sets = ("workload.serving.streams=1", "workload.serving.duration=3 s", no_prefetch, f"workload.serving.level={level}")
     shared, exact = _result(*sets, exact_reuse=False), _result(*sets)
+    assert shared.level == level
     assert not shared.exact_reuse and shared.jobs > 0 and exact.exact_reuse
     assert shared.utterances == exact.utterances > 1
     assert shared.latencies_s == pytest.approx([run.time_s] * shared.utterances, rel=1e-9)
@@ -85,7 +87,8 @@ def test_batching_never_fetches_more_weight_bytes():
     steps = prepared.trace.steps
     for group in (steps[:1], steps[3:7], steps[::5]):
         def fetched(steps):
-            return sum(n for reads in fetch_plan(batch_iteration(prepared.model, steps, 4), target) for _, n in reads)
+            work = summed_work(steps)
+            return sum(n for reads in fetch_plan(batch_iteration(prepared.model, work, 4), target) for _, n in reads)
 
         each = sum(fetched([s]) for s in group)
         together = fetched(list(group))
@@ -117,10 +120,11 @@ def test_capacity_command_finds_the_largest_load_and_plots_it(tmp_path, capsys):
     import json
 
     found = json.loads(capsys.readouterr().out)
-    met = {t["load"]: t["met"] for t in found["trials"]}
+    met = {p["load"]: p["met"] for p in found["probes"]}
     assert met[found["capacity"]] and not met[found["above"]] and found["above"] == found["capacity"] + 1
     assert all(met[load] for load in met if load <= found["capacity"])
-    assert "seeds" in found["confidence"]
+    assert found["seeds"] == [0, 1] and all(len(p["runs"]) == 2 for p in found["probes"])
+    assert "met the objectives at every one of 2 seeds" in found["statement"]
     assert main(["capacity", WORKLOAD, HARDWARE, "--slo", "p99<=3 ms"]) == 2
     assert "--slo: expected METRIC<=VALUE" in capsys.readouterr().err
 

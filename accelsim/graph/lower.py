@@ -558,12 +558,14 @@ class EncoderWork:
     projection: str = "batched"
     biases: bool = True
     eager: bool = False
+    batch: int = 1  # utterances of this length whose encoders run together, each op doing the work of all of them
 
     def lower(self, steps: int | None = None) -> Segment:
         """The encoder segment; with ``steps`` only that many recurrent steps per layer and direction
         (every batched op keeps its size for all the frames)."""
-        return lower_encoder(self.network, self.frames, self.lstm_quant, steps, self.quantize, self.keys,
-                             self.projection, self.biases, self.eager)
+        segment = lower_encoder(self.network, self.frames, self.lstm_quant, steps, self.quantize, self.keys,
+                                self.projection, self.biases, self.eager)
+        return batched(segment, self.batch)
 
 
 @dataclass(frozen=True)
@@ -662,6 +664,20 @@ def lower_encoder(encoder: Network, frames: int, lstm_quant: str, steps: int | N
     # The key is every input of this function: the same inputs give the same ops (a review found quantize missing).
     return Segment(tuple(b.ops), tuple(after), ("encoder", encoder, frames, lstm_quant, steps or frames, quantize, keys,
                                                 projection, biases, eager))
+
+
+@memoize("batched encoders", 256)
+def batched(segment: Segment, size: int) -> Segment:
+    """``segment`` (an encoder) doing the work of ``size`` utterances of its length in each op: every op's work
+    (matmul rows, element-wise work and its special functions, transfer bytes, quantizer calls, fused epilogue) times
+    the batch, its weights once (one fetch serves the batch) and its kernel calls once. A shorter utterance in a batch
+    is padded to the longest one's frames."""
+    if size == 1:
+        return segment
+    ops = tuple(replace(op, m=op.m * size, elements=op.elements * size, bytes=op.bytes * size, calls=op.calls * size,
+                        epilogue=op.epilogue * size, special=tuple((name, n * size) for name, n in op.special))
+                for op in segment.ops)
+    return Segment(ops, segment.exits, ("batched", segment.key, size))
 
 
 @memoize("lowered decode iterations", 8192)

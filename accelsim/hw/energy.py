@@ -5,7 +5,7 @@
     scratchpad  weight bits written into the scratchpads by fetches x energy per bit
     link        bits crossing the link (weight fetches, features, scores, selections) x energy per bit
     host        host busy seconds x busy power + the rest of the run x idle power
-    static      the run's length x coprocessor static power
+    static      the run's length x coprocessor static power (of every device of a box)
 
 Each is a sum of its parts (tests check it), and each part scales with the bits as the per-MAC and per-bit
 energies say. Modelling shortcut: on-chip activation traffic is not counted apart (it is in the per-MAC energies,
@@ -72,5 +72,5 @@ def energy(work: dict[str, float], fetched_bytes: float, time_s: float, host_bus
         "scratchpad": fetched_bytes * 8 * e.scratchpad_pJ_per_bit * PJ,
         "link": link_bits * e.link_pJ_per_bit * PJ,
         "host": host_busy_s * e.host_busy_W + max(0.0, time_s - host_busy_s) * e.host_idle_W,
-        "static": time_s * e.coprocessor_static_W,
+        "static": time_s * e.coprocessor_static_W * (hw.box.devices if hw.box is not None else 1),
     }

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 from accelsim.hw.job import JobCost
-from accelsim.spec.hardware import LinkSpec
+from accelsim.spec.hardware import HardwareSpec, LinkSpec, UplinkSpec
 
 
-def link_bytes_per_s(link: LinkSpec) -> float:
+def link_bytes_per_s(link: LinkSpec | UplinkSpec) -> float:
     """Usable bandwidth of one direction: lanes x lane rate x encoding efficiency."""
     return link.bandwidth * link.lanes * link.efficiency
+
+
+def uplink_share(hw: HardwareSpec) -> float:
+    """In a box, the uplink seconds one second of a device's link time takes (the device link's usable bandwidth over
+    the uplink's): the uplink is full when the devices' link shares add up to 1 / this. 0 without a box."""
+    if hw.box is None:
+        return 0.0
+    return link_bytes_per_s(hw.link) / link_bytes_per_s(hw.box.uplink)
 
 
 def transfer(link: LinkSpec, direction: str, n_bytes: float) -> JobCost:

@@ -1,114 +1,194 @@
-"""Capacity: the largest load whose serving run meets every objective, by bisection over the load.
+"""Capacity: the largest load a fleet sustains within its objectives, or the smallest fleet that sustains a load.
 
-The load is the number of always-active streams (arrivals 'closed', a whole number) or the utterance rate
-(arrivals 'poisson', to a relative tolerance). Every run of the search uses the traffic's own seed, so the
-search is reproducible; the confidence statement reruns the capacity and the next load above it with other
-seeds and says in how many of them the objectives held.
+The load is the number of always-active streams (arrivals 'closed', a whole number) or the utterance rate (arrivals
+'poisson', to a relative tolerance); with ``variable`` "chips" the load is fixed and the fleet size is searched.
+Every point of the search (a *probe*) is served at the traffic's seed and at ``replications`` more seeds, and a load
+meets the objectives only if it meets them at every seed: the answer is the largest load (smallest fleet) that met
+them at every seed tried, so the search can never contradict itself. A load met at some seeds but not all makes the
+capacity uncertain up to that load, and the answer says so.
+
+The search doubles (or halves) from the starting point until the verdict changes, then bisects. Its probes run
+through ``run_many`` (the sweep runner, from the API: worker processes or Dask), all seeds of a probe at once; which
+probes run depends only on their verdicts, so the answer is the same for any number of workers.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Sequence
 
-from accelsim.serve.result import Objective, ServeResult
-from accelsim.spec.serving import ServingSpec
+from accelsim.serve.result import Objective, ServeResult, tail_warnings
+from accelsim.spec.serving import MAX_CHIPS, ServingSpec
 
-#: Most loads the search tries before giving up on doubling, and the largest load it tries (the schema's limits).
+#: Most probes the doubling (or halving) makes before it gives up, and the largest load it tries (the schema's limits).
 MAX_DOUBLINGS = 16
-LIMITS = {"streams": 100_000, "rate": 1_000_000.0}
+LIMITS = {"streams": 100_000, "rate": 1_000_000.0, "chips": MAX_CHIPS}
+#: The smallest load the halving tries.
+FLOORS = {"streams": 1, "rate": 1e-3, "chips": 1}
+
+RunMany = Callable[[Sequence[ServingSpec]], Sequence[ServeResult]]
 
 
 @dataclass(frozen=True)
-class Trial:
+class Probe:
+    """One load served at every seed: the results in seed order and whether each met the objectives."""
+
     load: float
-    seed: int
-    result: ServeResult
-    met: bool
+    seeds: tuple[int, ...]
+    results: tuple[ServeResult, ...]
+    met_each: tuple[bool, ...]
+
+    @property
+    def met(self) -> bool:
+        return all(self.met_each)
+
+    @property
+    def result(self) -> ServeResult:
+        """The run at the traffic's own seed."""
+        return self.results[0]
 
 
 @dataclass
 class Capacity:
-    """The search's outcome: the largest load meeting the objectives (0 when even the smallest fails)."""
+    """The search's outcome. For streams or rate: ``capacity`` is the largest load met at every seed (0 when even the
+    smallest fails) and ``above`` the smallest load found failing; for chips: ``capacity`` is the smallest fleet met at
+    every seed (0 when none up to the limit is) and ``above`` the largest fleet found failing."""
 
-    variable: str  # "streams" or "rate"
+    variable: str  # "streams", "rate" or "chips"
     objectives: list[Objective]
     capacity: float
-    trials: list[Trial] = field(default_factory=list)  # the search, in order
-    checks: list[Trial] = field(default_factory=list)  # the confidence reruns
-    above: float | None = None  # the smallest load found to fail
+    probes: list[Probe] = field(default_factory=list)  # in the order run
+    above: float | None = None
+
+    @property
+    def seeds(self) -> tuple[int, ...]:
+        return self.probes[0].seeds if self.probes else ()
+
+    @property
+    def uncertain_to(self) -> float | None:
+        """The load beyond the capacity that some seeds met and others did not (streams, rate: the largest such;
+        chips: the smallest such), when there is one: the capacity is uncertain up to it."""
+        mixed = [p.load for p in self.probes if any(p.met_each) and not p.met]
+        if self.variable == "chips":
+            below = [load for load in mixed if not self.capacity or load < self.capacity]
+            return min(below) if below else None
+        beyond = [load for load in mixed if load > self.capacity]
+        return max(beyond) if beyond else None
 
     def statement(self) -> str:
-        """How sure the capacity is: the objectives' outcome over the confidence reruns at and above it."""
-        if not self.checks:
-            return "no confidence reruns (--replications 0)"
-        parts = []
-        for load in (self.capacity, self.above):
-            runs = [t for t in self.checks if t.load == load]
-            if load is None or not runs:
-                continue
-            p99 = [t.result.latency_p99_s * 1e3 for t in runs]
-            parts.append(f"at {_show(self.variable, load)} the objectives held in {sum(t.met for t in runs)} of {len(runs)} "
-                         f"seeds (p99 latency {min(p99):.1f}..{max(p99):.1f} ms)")
-        return "; ".join(parts)
+        """The answer in words: certain, uncertain between two loads, or none found."""
+        seeds = f"{len(self.seeds)} seed{'s' if len(self.seeds) != 1 else ''} ({', '.join(map(str, self.seeds))})"
+        if self.variable == "chips":
+            if not self.capacity:
+                return f"no fleet of up to {_show('chips', self.above or 0)} met the objectives at every one of {seeds}"
+            text = f"{_show('chips', self.capacity)} met the objectives at every one of {seeds}"
+        else:
+            if not self.capacity:
+                return f"not even {_show(self.variable, self.above or 0)} met the objectives at every one of {seeds}"
+            text = f"{_show(self.variable, self.capacity)} met the objectives at every one of {seeds}"
+        if self.above is not None:
+            text += f"; {_show(self.variable, self.above)} did not"
+        if self.uncertain_to is not None:
+            low, high = sorted((self.capacity, self.uncertain_to))
+            what = "the fleet needed" if self.variable == "chips" else "the capacity"
+            text += (f"; {what} is uncertain between {_show(self.variable, low)} and {_show(self.variable, high)}: "
+                     f"{_show(self.variable, self.uncertain_to)} met them at some seeds only")
+        return text
+
+    def warnings(self) -> tuple[str, ...]:
+        """A probe whose measured utterances are too few for an objective's percentile (see tail_warnings)."""
+        needed = {o.metric.partition("_")[0] for o in self.objectives if o.metric[0] == "p" and o.metric[1:3].isdigit()}
+        out = []
+        for probe in self.probes:
+            few = min(r.utterances for r in probe.results)
+            for text in tail_warnings(few):
+                if text.split()[1] in needed:
+                    out.append(f"at {_show(self.variable, probe.load)}: {text}")
+        return tuple(out)
 
     def to_dict(self) -> dict:
         return {"variable": self.variable, "capacity": self.capacity, "above": self.above,
-                "slo": [o.text for o in self.objectives], "confidence": self.statement(),
-                "trials": [{"load": t.load, "seed": t.seed, "met": t.met} | t.result.row() for t in self.trials],
-                "checks": [{"load": t.load, "seed": t.seed, "met": t.met} | t.result.row() for t in self.checks]}
+                "uncertain_to": self.uncertain_to, "slo": [o.text for o in self.objectives], "seeds": list(self.seeds),
+                "statement": self.statement(), "warnings": list(self.warnings()),
+                "probes": [{"load": p.load, "met": p.met, "runs": [{"seed": s, "met": m} | r.row()
+                                                                   for s, m, r in zip(p.seeds, p.met_each, p.results)]}
+                           for p in self.probes]}
 
 
 def _show(variable: str, load: float) -> str:
+    if variable == "chips":
+        return f"{int(load)} chip{'s' if int(load) != 1 else ''}"
     return f"{int(load)} streams" if variable == "streams" else f"{load:.3g} utterances/s"
 
 
-def find_capacity(spec: ServingSpec, run: Callable[[ServingSpec], ServeResult], objectives: list[Objective],
-                  replications: int = 2, tolerance: float = 0.05, start: float | None = None) -> Capacity:
-    """Bisection over the load of ``spec`` (``run`` serves one setting); ``replications`` seeds rerun for confidence."""
-    variable = "streams" if spec.arrivals == "closed" else "rate"
-    trials: list[Trial] = []
-    seen: dict[float, Trial] = {}
+def variable_of(spec: ServingSpec, find: str) -> str:
+    """What the search varies: the fleet size (``find`` "chips"), else the traffic's own load."""
+    if find == "chips":
+        return "chips"
+    return "streams" if spec.arrivals == "closed" else "rate"
 
-    def trial(load: float, seed: int = spec.seed) -> Trial:
-        if seed == spec.seed and load in seen:
-            return seen[load]
-        setting = spec.model_copy(update={variable: int(load) if variable == "streams" else float(load), "seed": seed})
-        result = run(setting)
-        found = Trial(load, seed, result, all(o.met(result) for o in objectives))
-        if seed == spec.seed:
-            seen[load] = found
-            trials.append(found)
-        return found
 
-    streams = variable == "streams"
-    low = float(start if start is not None else (1 if streams else spec.rate or 1.0))
+def find_capacity(spec: ServingSpec, run_many: RunMany, objectives: list[Objective], replications: int = 2,
+                  tolerance: float = 0.05, find: str = "load", start: float | None = None) -> Capacity:
+    """Search the load of ``spec`` (``find`` "load") or its fleet size (``find`` "chips") from ``start`` (default: the
+    spec's own); every probe served at the spec's seed and ``replications`` more."""
+    variable = variable_of(spec, find)
+    seeds = tuple(spec.seed + r for r in range(replications + 1))
+    probes: dict[float, Probe] = {}
+    order: list[Probe] = []
+
+    def probe(load: float) -> Probe:
+        if load not in probes:
+            value = float(load) if variable == "rate" else int(load)
+            settings = [spec.model_copy(update={variable: value, "seed": s}) for s in seeds]
+            results = tuple(run_many(settings))
+            probes[load] = Probe(load, seeds, results, tuple(all(o.met(r) for o in objectives) for r in results))
+            order.append(probes[load])
+        return probes[load]
+
+    if start is None:
+        start = {"streams": spec.streams, "rate": spec.rate or 1.0, "chips": spec.fleet_size}[variable]
+    if variable == "chips":
+        good, bad = _search(probe, float(start), variable, tolerance, lambda p: not p.met)
+        return Capacity(variable, objectives, good or 0.0, order, above=bad)
+    good, bad = _search(probe, float(start), variable, tolerance, lambda p: p.met)
+    return Capacity(variable, objectives, good or 0.0, order, above=bad)
+
+
+def _search(probe: Callable[[float], Probe], start: float, variable: str, tolerance: float,
+            low_side: Callable[[Probe], bool]) -> tuple[float | None, float | None]:
+    """Double or halve from ``start`` until ``low_side`` changes, then bisect. Returns (the largest load on the low
+    side, the smallest on the high side) for streams and rate, or (the smallest fleet met, the largest failing) for
+    chips, where the low side is the failing one."""
+    whole = variable != "rate"
+    low: float | None = None
     high: float | None = None
-    if not trial(low).met:  # halve until a load meets the objectives
-        while True:
-            high, low = low, (low // 2 if streams else low / 2)
-            if low < (1 if streams else 1e-3):
-                return Capacity(variable, objectives, 0.0, trials, above=high)
-            if trial(low).met:
-                break
-    else:  # double until one does not
+    if low_side(probe(start)):
+        low = start
         for _ in range(MAX_DOUBLINGS):
             if low * 2 > LIMITS[variable]:
                 break
-            if not trial(low * 2).met:
+            if not low_side(probe(low * 2)):
                 high = low * 2
                 break
             low *= 2
-        if high is None:
-            return Capacity(variable, objectives, low, trials)
-    while (high - low > 1) if variable == "streams" else (high - low > tolerance * low):
-        middle = (low + high) // 2 if variable == "streams" else (low + high) / 2
-        if trial(middle).met:
-            low = middle
-        else:
-            high = middle
-    found = Capacity(variable, objectives, low, trials, above=high)
-    for r in range(1, replications + 1):
-        for load in (low, high):
-            found.checks.append(trial(load, spec.seed + r))
-    return found
+    else:
+        high = start
+        while True:
+            down = high // 2 if whole else high / 2
+            if down < FLOORS[variable]:
+                break
+            if low_side(probe(down)):
+                low = down
+                break
+            high = down
+    if low is not None and high is not None:
+        while (high - low > 1) if whole else (high - low > tolerance * low):
+            middle = (low + high) // 2 if whole else (low + high) / 2
+            if low_side(probe(middle)):
+                low = middle
+            else:
+                high = middle
+    if variable == "chips":  # the low side fails: the answer is the high side
+        return high, low
+    return low, high

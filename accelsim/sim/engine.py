@@ -39,6 +39,15 @@ def resource_class(resource: str) -> str:
     return RESOURCE_CLASS.get(resource, "coprocessor")
 
 
+def row_counters(label: str) -> tuple[str, ...]:
+    """The busy counters a row's resource label stands for: "core0-3" is core0..core3 (a job's cores are one
+    contiguous block, see :func:`_jobs`), any other label itself."""
+    if not label.startswith("core") or label in RESOURCE_CLASS:
+        return (label,)
+    first, _, last = label[4:].partition("-")
+    return tuple(f"core{i}" for i in range(int(first), int(last or first) + 1))
+
+
 class Row(NamedTuple):
     """One job as it ran: ``op`` is the op's index; ``fetch`` says whether this is the op's weight fetch."""
 

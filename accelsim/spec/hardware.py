@@ -147,6 +147,26 @@ class LinkSpec(Strict):
                     "at most 1,024.")
 
 
+class UplinkSpec(Strict):
+    """A box's link from its switch to the host, which every device's host traffic crosses."""
+
+    bandwidth: BytesPerSecond = Field(description="Signalling rate of one lane, e.g. '32 Gbps'; 1 kbit/s to 1 Pbit/s.")
+    lanes: int = Field(1, gt=0, le=1024, description="Lanes per direction; the uplink's raw bandwidth is lanes x bandwidth; "
+                                                     "at most 1,024.")
+    efficiency: float = Field(1.0, ge=0.01, le=1, description="Share of the raw bandwidth left after line encoding and "
+                                                             "protocol overhead; 0.01 to 1.")
+
+
+class BoxSpec(Strict):
+    """Several identical devices in one server: each with its own cores, link to the switch and device memory, all
+    sharing the host CPU and the switch's uplink to the host, and serving one queue."""
+
+    devices: int = Field(gt=0, le=64, description="Identical devices in the box (each as the rest of this file describes "
+                                                  "it); at most 64.")
+    uplink: UplinkSpec = Field(description="The switch's link to the host, shared by every device's transfers and weight "
+                                           "fetches over its own link.")
+
+
 class LevelSpec(Strict):
     """One level of the memory hierarchy (``memory.levels``, nearest the compute first)."""
 
@@ -318,6 +338,8 @@ class HardwareSpec(Strict):
     memory: MemorySpec = Field(description="Where weights live and which stay on chip.")
     energy: EnergySpec | None = Field(None, description="Energy per operation and per bit, and host power (optional: "
                                                         "without it no energy is reported).")
+    box: BoxSpec | None = Field(None, description="A server of several such devices sharing one host and one uplink to it "
+                                                  "(serving only; unset: one device).")
 
     @model_validator(mode="after")
     def _family_and_memory(self) -> "HardwareSpec":

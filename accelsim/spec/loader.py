@@ -536,22 +536,30 @@ def load_spec(model: type[M], path: str | Path, prefix: str, overrides: "Variati
                                       f"{show_names(shipped_names(NAMED_IN[prefix]))}")
     data = read_yaml(path)
     if prefix == "workload":
-        data = _trace_beside_file(data, Path(path))
+        data = _paths_beside_file(data, Path(path))
     data, flags = as_variation(overrides).apply(model, data, prefix)
     return validate(model, data, str(path), flags)
 
 
-def _trace_beside_file(data: dict[str, Any], path: Path) -> dict[str, Any]:
-    """A relative ``decoding.trace`` written in a workload file is relative to that file (one given
-    with --set stays relative to the working directory, like any command-line path)."""
+def _paths_beside_file(data: dict[str, Any], path: Path) -> dict[str, Any]:
+    """A relative ``decoding.trace`` (or hardware file of ``serving.chips``) written in a workload file is relative to
+    that file (one given with --set stays relative to the working directory, like any command-line path)."""
     decoding = data.get("decoding")
-    trace = decoding.get("trace") if isinstance(decoding, dict) else None
-    if isinstance(trace, str) and trace and not Path(trace).is_absolute():
+    if isinstance(decoding, dict) and "trace" in decoding:
+        decoding["trace"] = _beside(decoding["trace"], path)
+    serving = data.get("serving")
+    if isinstance(serving, dict) and isinstance(serving.get("chips"), list):
+        serving["chips"] = [_beside(chip, path) for chip in serving["chips"]]
+    return data
+
+
+def _beside(value: Any, path: Path) -> Any:
+    if isinstance(value, str) and value and not Path(value).is_absolute():
         try:
-            decoding["trace"] = str((path.parent / trace).resolve())
+            return str((path.parent / value).resolve())
         except (OSError, ValueError):  # a NUL or a lone surrogate in the name: validation says what is wrong
             pass
-    return data
+    return value
 
 
 def override_spec(spec: M, prefix: str, overrides: "Variation | Iterable[str]") -> M:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from contextlib import contextmanager
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -42,10 +43,14 @@ def source_fingerprint() -> str:
 
 
 def point_key(workload_json: str, hardware_json: str) -> str:
-    """A hash of everything a point's result depends on (see the module docstring)."""
+    """A hash of everything a point's result depends on (see the module docstring; a mixed fleet's hardware files
+    count by their content, as a recorded trace does)."""
     workload = json.loads(workload_json)
+    chips = (workload.get("serving") or {}).get("chips")
     payload = json.dumps({"accelsim": source_fingerprint(), "workload": workload, "hardware": json.loads(hardware_json),
-                          "trace": trace_digest(workload.get("decoding", {}).get("trace"))}, sort_keys=True)
+                          "trace": trace_digest(workload.get("decoding", {}).get("trace")),
+                          "fleet": [trace_digest(path) for path in chips] if isinstance(chips, list) else None},
+                         sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:20]
 
 
@@ -57,7 +62,7 @@ def run_point(point: Point) -> SimResult | ServeResult:
     """Simulate one point (a test set utterance by utterance, in this process); a workload with a ``serving:``
     section is served (many streams on the machine, accelsim.serve) and gives a :class:`ServeResult`."""
     if point.workload.serving is not None:
-        return serve_result(point.workload.name, point.hardware, serve(point))
+        return serve_result(point.workload.name, serve(point))
     if point.workload.test_set is not None:
         from accelsim.pipeline import utterance_points
         from accelsim.report.metrics import aggregate
@@ -98,13 +103,13 @@ class Cache:
         atomic_write_text(self.path(key), json.dumps(result.to_json(), sort_keys=True), parents=True)
 
 
-def run_points(points: Sequence[Point], *, workers: int = 1, dask: str | None = None, cache: Path | None = None,
+def run_points(points: Sequence[Point], *, workers: int = 1, dask=None, cache: Path | None = None,
                resume: bool = False, progress: Progress | None = None, chunk: int | None = None,
                on_outcome: Callable[[int, Outcome], None] | None = None) -> list[Outcome]:
     """Simulate every point; outcomes in the points' order (a result, or the exception that point raised).
 
     ``workers`` processes (1: this process); ``dask`` is ``"local"`` for a LocalCluster of ``workers``
-    processes or a scheduler address. ``chunk`` points travel together to a worker (default: enough for
+    processes, a scheduler address, or a client of :func:`dask_session` (kept open for the next call). ``chunk`` points travel together to a worker (default: enough for
     about four chunks per worker, at most 64, so that many small points do not pay one round trip each).
     ``on_outcome(index, outcome)`` is called as each point finishes (cached ones included), before ``progress``.
     """
@@ -142,7 +147,8 @@ def run_points(points: Sequence[Point], *, workers: int = 1, dask: str | None = 
     size = chunk or max(1, min(64, -(-len(todo) // (4 * workers))))
     chunks = [todo[i:i + size] for i in range(0, len(todo), size)]
     if dask and todo:
-        _run_dask(points, chunks, _dask_client(dask, workers), finish)
+        owned = isinstance(dask, str)
+        _run_dask(points, chunks, _dask_client(dask, workers) if owned else dask, finish, close=owned)
     elif workers == 1 or len(todo) < 2:
         for index in todo:
             finish(index, _run_chunk([points[index]])[0])
@@ -226,7 +232,23 @@ def _dask_client(address: str, workers: int):
         raise AccelsimError(f"--dask {address}: cannot reach the scheduler: {exc}") from None
 
 
-def _run_dask(points, chunks, client, finish) -> None:
+@contextmanager
+def dask_session(address: str | None, workers: int):
+    """A Dask client for several calls of :func:`run_points` (one cluster for a whole search), or None without Dask."""
+    if not address:
+        yield None
+        return
+    client = _dask_client(address, workers)
+    try:
+        yield client
+    finally:
+        cluster = client.cluster
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def _run_dask(points, chunks, client, finish, close: bool = True) -> None:
     from distributed import as_completed
 
     cluster = client.cluster
@@ -241,9 +263,10 @@ def _run_dask(points, chunks, client, finish) -> None:
             for index, outcome in zip(indices, outcomes):
                 finish(index, outcome)
     finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+        if close:
+            client.close()
+            if cluster is not None:
+                cluster.close()
 
 
 def default_workers(points: int) -> int:

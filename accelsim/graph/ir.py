@@ -49,6 +49,7 @@ class Op:
     network: str = ""  # the network whose layer this op lowers (encoder, lm_ext...); "search" for the decode loop's own ops
     layer: str = ""  # that layer's name (blstm3, out...), or the role of an op outside any layer (launch, scores, topk...)
     codebook_bits: int = 0  # weights are weight_bits-bit indices into a codebook of centroids of this many bits (0: uniform)
+    resident: bool = False  # a step of a persistent kernel: its weights stay in the cores (read once), no launch of its own
 
     @property
     def macs(self) -> int:

@@ -27,6 +27,8 @@ class Family:
     pairs give the detailed cost and its lower bound on ideal hardware of the same peak rates."""
 
     name: ClassVar[str] = ""
+    #: Whether the device runs an LSTM's steps as one persistent kernel (ops marked ``resident``).
+    persistent_kernels: ClassVar[bool] = False
 
     def __init__(self, hw: HardwareSpec):
         self.hw = hw

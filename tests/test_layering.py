@@ -17,7 +17,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "accelsim"
 RANKS = {
     "errors": 0, "files": 0, "memo": 0, "reference": 0,
     "spec": 1, "workload": 2, "graph": 3, "hw": 4, "sim": 5, "report": 6,
-    "pipeline": 7, "serve": 8, "sweep": 9, "calibrate": 10, "api": 11, "__init__": 12, "cli": 13,
+    "pipeline": 7, "serve": 8, "sweep": 9, "mlperf": 9, "calibrate": 10, "api": 11, "__init__": 12, "cli": 13,
 }
 
 

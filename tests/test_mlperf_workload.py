@@ -11,7 +11,7 @@ import pytest
 
 import accelsim
 from accelsim.errors import SpecError
-from accelsim.graph.lower import decode_groups, lower_device_iteration, lower_encoder
+from accelsim.graph.lower import decode_groups, lower_device_program, lower_encoder
 from accelsim.pipeline import prepare, resolve
 from accelsim.workload.greedy import bounded, labels_per_frame, run_greedy
 from accelsim.workload.model import build_model
@@ -70,7 +70,7 @@ def test_a_persistent_lstm_step_is_one_resident_matmul_with_its_cell(spec):
 def test_the_joint_concatenates_then_projects(spec):
     """No op for the concatenation: fc1 takes the 1344 features of both outputs, ReLU 512, fc2 29."""
     model = build_model(spec)
-    segment = lower_device_iteration(model, 1, 0, 1)
+    segment = lower_device_program(model, 1, (0,))
     joint = [(op.kind, op.k, op.n, op.elements) for op in segment.ops if op.component == "joint"]
     assert joint == [("matmul", 1344, 512, 0), ("sfu", 0, 0, 512), ("matmul", 512, 29, 0)]
 
@@ -136,15 +136,17 @@ def test_frame_and_label_loops_group_the_same_work():
     steps = run_greedy(20, _emission(), 30).steps
     frame, label = decode_groups(steps, "frame"), decode_groups(steps, "label")
     assert len(frame) == 38 and len(label) == 19
+    assert all(group[0] == 1 and not any(group[1:]) for group in label)  # the prediction network first, once
     for groups in (frame, label):
-        assert sum(j for _, j in groups) == 38 and sum(p for p, _ in groups) == 19
+        assert sum(len(g) for g in groups) == 38 and sum(sum(g) for g in groups) == 19
 
 
-def test_a_device_decode_step_fuses_the_top1_and_sends_flags(spec):
+def test_a_device_decode_program_fuses_the_top1_and_sends_flags(spec):
     """Launch; prediction network (embedding gather, 2 x (gates, cell)); the state gather (h and c of 2 x 320 cells
-    per hypothesis); the joint with the top-1 over 29 symbols fused into fc2; 4 bytes of flags per hypothesis."""
+    per hypothesis); the joint with the top-1 over 29 symbols fused into fc2; a second joint evaluation on the
+    device; 4 bytes of flags per hypothesis."""
     model = build_model(spec)
-    ops = lower_device_iteration(model, 8, 8, 2).ops
+    ops = lower_device_program(model, 8, (8, 0)).ops
     assert [op.layer for op in ops] == ["launch", "embed", "dec_rnn1", "dec_rnn1", "dec_rnn2", "dec_rnn2", "states",
                                         "fc1", "relu", "fc2", "fc1", "relu", "fc2", "flags"]
     assert ops[6].elements == 8 * 2 * 2 * 320

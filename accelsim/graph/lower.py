@@ -427,46 +427,48 @@ FLAG_BYTES = 4
 def device_iterations(model: Model, trace: DecodeTrace) -> tuple[tuple[str, Segment], ...]:
     """The greedy decode as programs on the device (``runtime.decode_on: device``), one per group of steps (see
     :func:`decode_groups`), each lowered once for every utterance of the process."""
-    return tuple((f"it{i}.", lower_device_iteration(model, 1, rows, joints))
-                 for i, (rows, joints) in enumerate(decode_groups(trace.steps, model.greedy_loop)))
+    return tuple((f"it{i}.", lower_device_program(model, 1, predicts))
+                 for i, predicts in enumerate(decode_groups(trace.steps, model.greedy_loop)))
 
 
-def decode_groups(steps: tuple[StepRecord, ...], loop: str) -> list[tuple[int, int]]:
-    """(prediction-network rows, joint evaluations) of each program of a greedy decode on the device: each step its
-    own (``frame``: the host drives every joint evaluation), or each run of steps from one new label prefix to the
-    next (``label``: label-looping, the frames between two labels looped over on the device)."""
+def decode_groups(steps: tuple[StepRecord, ...], loop: str) -> list[tuple[int, ...]]:
+    """The programs of a greedy decode on the device, each as the prediction-network rows before each of its joint
+    evaluations (see :func:`lower_device_program`): each step its own program (``frame``: the host drives every joint
+    evaluation), or each run of steps from one new label prefix to the next (``label``: label-looping, the frames
+    between two labels looped over on the device)."""
     if loop == "frame":
-        return [(s.miss_prediction, 1) for s in steps]
+        return [(s.miss_prediction,) for s in steps]
     groups: list[list[int]] = []
     for s in steps:
         if s.miss_prediction or not groups:
-            groups.append([s.miss_prediction, 0])
-        groups[-1][1] += 1
-    return [(rows, joints) for rows, joints in groups]
+            groups.append([])
+        groups[-1].append(s.miss_prediction)
+    return [tuple(group) for group in groups]
 
 
-@memoize("lowered device iterations", 4096)
-def lower_device_iteration(model: Model, rows: int, predict: int, joints: int) -> Segment:
-    """One program of a greedy decode on the device for ``rows`` hypotheses: its launch; the prediction network for
-    ``predict`` rows (the new labels; a batch runs every row, masked) and the gather that keeps each hypothesis's
-    state or takes the new one; ``joints`` joint evaluations one after the other, each with the top-1 over the
-    vocabulary fused into its last op; the flags back to the host."""
+@memoize("lowered device programs", 4096)
+def lower_device_program(model: Model, rows: int, predicts: tuple[int, ...]) -> Segment:
+    """One program of a greedy decode on the device for ``rows`` hypotheses: its launch; then per joint evaluation,
+    when ``predicts`` says so, the prediction network for that many rows (new labels; a batch runs every row, masked)
+    and the gather that keeps each hypothesis's state or takes the new one, and the joint with the top-1 over the
+    vocabulary fused into its last op (each evaluation after the one before: the loop runs on the device); last,
+    the flags back to the host."""
     b = GraphBuilder()
     region, q, fused, biases = "decode", model.lstm_quant, model.quantize, model.fetch_biases
     after = [b.add("launch", "launch", "core", "search", region, network="search", layer="launch")]
-    if predict:
-        after = lower_network(b, model.networks["prediction"], Ctx("prediction", region, q, fused, rows=predict,
-                                                                   biases=biases), after)
-        after = [b.add("states", "sfu", "core", "search", region, after, network="search", layer="states",
-                       elements=rows * state_bytes(model) // STATE_BYTES)]
-    for j in range(joints):
-        after = lower_network(b, model.networks["joint"], Ctx("joint", region, q, fused, rows=rows, tag=f"j{j}.",
+    for j, predict in enumerate(predicts):
+        if predict:
+            after = lower_network(b, model.networks["prediction"], Ctx("prediction", region, q, fused, rows=predict,
+                                                                       tag=f"e{j}.", biases=biases), after)
+            after = [b.add(f"e{j}.states", "sfu", "core", "search", region, after, network="search", layer="states",
+                           elements=rows * state_bytes(model) // STATE_BYTES)]
+        after = lower_network(b, model.networks["joint"], Ctx("joint", region, q, fused, rows=rows, tag=f"e{j}.",
                                                               biases=biases), after)
         (last,) = after
         b.ops[last] = replace(b.ops[last], epilogue=b.ops[last].epilogue + rows * model.vocab)  # the top-1, fused
     flags = b.add("flags", "transfer", "d2h", "search", region, after, network="search", layer="flags",
                   bytes=rows * FLAG_BYTES)
-    return Segment(tuple(b.ops), (flags,), ("device iteration", model, rows, predict, joints))
+    return Segment(tuple(b.ops), (flags,), ("device program", model, rows, predicts))
 
 
 def state_bytes(model: Model) -> int:
@@ -528,12 +530,13 @@ class EncoderWork:
     biases: bool = True
     batch: int = 1  # utterances of this length whose encoders run together, each op doing the work of all of them
     kernel: str = "per_step"  # runtime.lstm_kernel: an LSTM's steps as kernels of their own, or one persistent kernel
+    features: bool = True  # its features cross the link first (false: they are on the device already)
 
     def lower(self, steps: int | None = None) -> Segment:
         """The encoder segment; with ``steps`` only that many recurrent steps per layer and direction
         (every batched op keeps its size for all the frames)."""
         segment = lower_encoder(self.network, self.frames, self.lstm_quant, steps, self.quantize, self.keys,
-                                self.projection, self.biases, self.kernel)
+                                self.projection, self.biases, self.kernel, self.features)
         return batched(segment, self.batch)
 
 
@@ -623,21 +626,22 @@ def _chunks(encoder: EncoderWork, iterations: int, streaming: StreamingSpec) -> 
 @memoize("lowered encoders", 64)
 def lower_encoder(encoder: Network, frames: int, lstm_quant: str, steps: int | None = None,
                   quantize: str = "separate", keys: int = 0, projection: str = "batched", biases: bool = True,
-                  kernel: str = "per_step") -> Segment:
-    """The encoder segment; memoized, since sweeps over beams and LM settings share it."""
+                  kernel: str = "per_step", features: bool = True) -> Segment:
+    """The encoder segment; memoized, since sweeps over beams and LM settings share it. Without ``features`` the
+    features are on the device already (copied ahead, overlapped with earlier work)."""
     b = GraphBuilder()
     first = encoder.layers[0].spec
     width = first.input  # type: ignore[attr-defined]
     stacked = math.prod(layer.spec.stacking for layer in encoder.layers)  # input frames per encoder frame
-    feats = b.add("encoder.features", "transfer", "h2d", "encoder", "encoder", network="encoder", layer="features",
-                  bytes=frames * stacked * first.subsampling * width * FEATURE_BYTES)
-    launch = b.add("encoder.launch", "launch", "core", "encoder", "encoder", [feats], network="encoder", layer="launch")
+    feats = [b.add("encoder.features", "transfer", "h2d", "encoder", "encoder", network="encoder", layer="features",
+                   bytes=frames * stacked * first.subsampling * width * FEATURE_BYTES)] if features else []
+    launch = b.add("encoder.launch", "launch", "core", "encoder", "encoder", feats, network="encoder", layer="launch")
     ctx = Ctx("encoder", "encoder", lstm_quant, quantize, frames=frames * stacked, steps=(steps or 0) * stacked,
               keys=keys, projection=projection, biases=biases, persistent=kernel == "persistent")
     after = lower_network(b, encoder, ctx, [launch])
     # The key is every input of this function: the same inputs give the same ops (a review found quantize missing).
     return Segment(tuple(b.ops), tuple(after), ("encoder", encoder, frames, lstm_quant, steps or frames, quantize, keys,
-                                                projection, biases, kernel))
+                                                projection, biases, kernel, features))
 
 
 @memoize("batched encoders", 256)

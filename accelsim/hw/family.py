@@ -52,6 +52,10 @@ class Family:
         """The host starting one program on the device."""
         raise NotImplementedError
 
+    def query_seconds(self) -> float:
+        """The serving harness's host time per query on this machine (0 where its runtime gives none)."""
+        return 0.0
+
     def bytes_per_weight(self, weight_bits: int) -> float:
         """Bytes one weight of ``weight_bits`` takes as held and moved on the device."""
         raise NotImplementedError

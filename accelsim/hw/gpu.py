@@ -137,6 +137,9 @@ class Gpu(Family):
         rt = self.runtime
         return rt.graph_launch if rt.cuda_graphs else rt.launch_overhead
 
+    def query_seconds(self) -> float:
+        return self.runtime.query_overhead
+
     def bytes_per_weight(self, weight_bits: int) -> float:
         return weight_bits / 8
 

@@ -151,6 +151,10 @@ class GpuRuntimeSpec(Strict):
     grid_sync: Seconds = Field(
         description="One grid-wide barrier of a persistent kernel: the step-to-step cost of an LSTM whose weights stay "
                     "in the SMs (runtime.lstm_kernel persistent); at most 1 hour.")
+    query_overhead: Seconds = Field(
+        "0 s", description="The serving harness's host time per query (load generator, audio preprocessing pipeline, "
+                           "response) before and after the sample's programs: part of a query's latency, overlapped "
+                           "with the device's work when queries are batched; at most 1 hour.")
 
     @field_validator("tiles")
     @classmethod

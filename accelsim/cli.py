@@ -262,6 +262,9 @@ def _add_mlperf_command(sub) -> None:
                                                       "three scenarios; the hardware argument is ignored")
     p.add_argument("--out", default="reports/mlperf", help="--all: folder for mlperf.csv and mlperf.png "
                                                              "(default reports/mlperf)")
+    p.add_argument("--calibrate", metavar="RUNTIME.yaml", help="fit the GPU runtime's calibrated values on the one "
+                                                                "calibration system (accelsim/reference/mlperf_rnnt.yaml) "
+                                                                "and write them into this copy of hwconfigs/gpu/runtime.yaml")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE",
                    help="override any field, e.g. --set hw.gpu.runtime.cuda_graphs=false (repeatable)")
     _add_json(p)
@@ -276,12 +279,28 @@ def cmd_mlperf(args: argparse.Namespace) -> int:
         max_batch = int(args.max_batch)
     except ValueError:
         raise AccelsimError(f"--max-batch {args.max_batch!r}: expected a whole number of at least 1") from None
+    if args.calibrate:
+        return _mlperf_calibrate(args)
     if args.all:
         return _mlperf_all(args, max_batch)
     if args.scenario is None:
         raise AccelsimError("accelsim mlperf: give --scenario offline|server|singlestream, or --all")
     result = api.mlperf(args.workload, args.hardware, args.scenario, max_batch=max_batch, overrides=args.overrides)
     print(_dumps(result.to_json(), "mlperf") if args.json else format_result(result))
+    return 0
+
+
+def _mlperf_calibrate(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from accelsim.calibrate.mlperf import calibrate_mlperf, format_calibration, load_reference, write_runtime
+
+    reference = load_reference()
+    runtime = Path(MLPERF_HW).parent / "runtime.yaml"
+    calibration = calibrate_mlperf(reference, progress=_progress("calibrate", 60))
+    write_runtime(calibration, runtime, Path(args.calibrate))
+    print(format_calibration(calibration))
+    print(f"wrote {args.calibrate}")
     return 0
 
 

@@ -167,10 +167,14 @@ def test_a_persistent_step_pays_a_barrier_not_a_kernel(tmp_path):
     assert cost.busy_s == pytest.approx(1 * US + cycles * 1e-9 + 128 * 13 / (4 * 32 * 1e9))
 
 
-def test_persistent_steps_need_a_gpu():
+def test_elsewhere_a_persistent_step_is_an_ordinary_op():
+    """On a CPU a resident step is one call of the runtime with its cell fused in (the CPU's caches hold the
+    weights as they would any op's)."""
     cpu = accelsim.load_hardware(Path(__file__).resolve().parents[1] / "hwconfigs" / "cpu_only.yaml")
-    with pytest.raises(AccelsimError, match="lstm_kernel 'persistent' needs a gpu"):
-        CostTable(cpu).op(_steps(128, 1)[0], 1)
+    step = _steps(128, 1)[0]
+    plain = Op(0, "t0", "matmul", "core", "encoder", "encoder.lstm", m=1, k=128, n=512, weight_bits=16, act_bits=16,
+               epilogue=128 * 13)
+    assert CostTable(cpu).op(step, 4).busy_s == CostTable(cpu).op(plain, 4).busy_s
 
 
 # ---------------------------------------------------------------- formats and the runtime file

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from typing import Callable
 
-from accelsim.errors import AccelsimError
 from accelsim.graph.ir import Op, work_key
 from accelsim.hw import host, link
 from accelsim.hw.family import Family, Reads, family_of
@@ -84,9 +83,6 @@ def op_cost(op: Op, hw: HardwareSpec, cores: int = 1) -> JobCost:
 @register_cost("matmul", "dwconv")
 def _matmul(op: Op, costs: CostTable, cores: int, reads: Reads) -> JobCost:
     """A matmul, or a depthwise convolution mapped as one (see ``accelsim.graph.lower.lower_conformer_conv``)."""
-    if op.resident and not costs.device.persistent_kernels:
-        raise AccelsimError(f"hardware {costs.hw.name!r} (family {costs.hw.family}) has no persistent kernels: "
-                            "workload runtime.lstm_kernel 'persistent' needs a gpu; use 'per_step'")
     seconds, roofline = costs.device.matmul(op, cores, reads)
     return JobCost("core", seconds, roofline, level_bytes=reads)
 

@@ -27,8 +27,6 @@ class Family:
     pairs give the detailed cost and its lower bound on ideal hardware of the same peak rates."""
 
     name: ClassVar[str] = ""
-    #: Whether the device runs an LSTM's steps as one persistent kernel (ops marked ``resident``).
-    persistent_kernels: ClassVar[bool] = False
 
     def __init__(self, hw: HardwareSpec):
         self.hw = hw
@@ -41,7 +39,8 @@ class Family:
 
     def matmul(self, op: Op, cores: int, reads: Reads = ()) -> tuple[float, float]:
         """A matmul (or a depthwise convolution mapped as one) on ``cores`` cores, its fused epilogue included, while
-        it streams ``reads``."""
+        it streams ``reads``. A step of a persistent kernel (``op.resident``) is the family's to cost: a GPU's pays a
+        barrier instead of a kernel; elsewhere it is an op like any other (its cell fused in)."""
         raise NotImplementedError
 
     def elementwise(self, ops: int, cores: int, reads: Reads = ()) -> tuple[float, float]:

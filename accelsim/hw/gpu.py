@@ -84,7 +84,6 @@ class Gpu(Family):
     """``hardware.family: gpu``, described by the ``gpu`` section (and its shared ``gpu.runtime``)."""
 
     name = "gpu"
-    persistent_kernels = True
 
     @property
     def gpu(self) -> GpuSpec:

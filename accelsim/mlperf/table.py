@@ -78,20 +78,23 @@ def plot(rows: Sequence[dict[str, object]], fmt: str = "png") -> bytes:
     """Samples/s per system on a log axis, one group of bars per scenario."""
     groups = (("Offline", "offline_samples_per_s", 1.0), ("Server", "server_samples_per_s", 1.0),
               ("SingleStream (1 / mean latency)", "singlestream_mean_ms", -1.0))
-    fig, ax = plt.subplots(figsize=(10, 4.8))
+    fig, ax = plt.subplots(figsize=(10, 5.6))
     width = 0.8 / max(1, len(rows))
+    colours = plt.get_cmap("tab20").colors
     for i, r in enumerate(rows):
         values = []
         for _, key, power in groups:
             value = r[key]
             values.append(np.nan if value is None else (value if power > 0 else 1e3 / value))  # type: ignore[operator]
-        ax.bar(np.arange(len(groups)) + (i - (len(rows) - 1) / 2) * width, values, width, label=str(r["system"]))
+        ax.bar(np.arange(len(groups)) + (i - (len(rows) - 1) / 2) * width, values, width, label=str(r["system"]),
+               color=colours[(2 * i) % 20 if i < 10 else (2 * i + 1) % 20])
     ax.set_yscale("log")
     ax.set_xticks(np.arange(len(groups)), [g[0] for g in groups])
     ax.set_ylabel("samples per second (log)")
     ax.set_title("MLPerf RNN-T, predicted by accelsim (A100 SXM 80GB calibrates the GPU runtime)")
     ax.grid(axis="y", alpha=0.3)
-    ax.legend(fontsize=7, ncol=3)
+    ax.legend(fontsize=7, ncol=6, loc="upper center", bbox_to_anchor=(0.5, -0.08))
+    fig.tight_layout()
     return figure_bytes(fig, fmt, dpi=130)
 
 

@@ -265,6 +265,9 @@ def _add_mlperf_command(sub) -> None:
     p.add_argument("--calibrate", metavar="RUNTIME.yaml", help="fit the GPU runtime's calibrated values on the one "
                                                                 "calibration system (accelsim/reference/mlperf_rnnt.yaml) "
                                                                 "and write them into this copy of hwconfigs/gpu/runtime.yaml")
+    p.add_argument("--max-evals", type=_positive_int, default=60, help="--calibrate: objective evaluations (default 60)")
+    p.add_argument("--samples", type=_non_negative_int, default=12,
+                   help="--calibrate: Sobol samples before the local search (default 12)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE",
                    help="override any field, e.g. --set hw.gpu.runtime.cuda_graphs=false (repeatable)")
     _add_json(p)
@@ -297,7 +300,8 @@ def _mlperf_calibrate(args: argparse.Namespace) -> int:
 
     reference = load_reference()
     runtime = Path(MLPERF_HW).parent / "runtime.yaml"
-    calibration = calibrate_mlperf(reference, progress=_progress("calibrate", 60))
+    calibration = calibrate_mlperf(reference, max_evals=args.max_evals, samples=args.samples,
+                                   progress=_progress("calibrate", args.max_evals))
     write_runtime(calibration, runtime, Path(args.calibrate))
     print(format_calibration(calibration))
     print(f"wrote {args.calibrate}")

@@ -34,6 +34,13 @@ def _non_negative_int(text: str) -> int:
     return value
 
 
+class _Parser(argparse.ArgumentParser):
+    """Bad flags are one line, like every other error of accelsim: no usage block before it."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def _dumps(obj: object, what: str) -> str:
     """Strict JSON (RFC 8259: no Infinity or NaN); a non-finite number is a clear error, never in the output."""
     try:
@@ -77,9 +84,11 @@ def _add_workers(p: argparse.ArgumentParser, what: str = "") -> None:
 
 
 def _add_model_flags(p: argparse.ArgumentParser, with_beam: bool = True, hardware: bool = True) -> None:
+    from accelsim.spec.precision import PRESETS
+
     p.add_argument("--precision", metavar="P",
-                   help="precision preset for every network (fp32, fp16, int8, int4, w2a4) or per network, "
-                        "e.g. rnnt=int4,lm_ext=int8,lm_src=fp32 (groups: rnnt, lms)")
+                   help=f"precision preset for every network ({', '.join(PRESETS)}; accelsim list describes them) or "
+                        "per network, e.g. rnnt=int4,lm_ext=int8,lm_src=fp32 (groups: rnnt, lms)")
     if with_beam:
         p.add_argument("--beam", type=_positive_int, metavar="N", help="beam width (default: the workload's)")
     p.add_argument("--lm", dest="lm", action=argparse.BooleanOptionalAction, default=None,
@@ -95,7 +104,7 @@ def _add_model_flags(p: argparse.ArgumentParser, with_beam: bool = True, hardwar
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="accelsim",
         description="Discrete-event performance simulator for quantized speech recognition (RNN-T with LM fusion) "
                     "on an AI accelerator: a coprocessor, a host CPU and the link between them.",
@@ -162,12 +171,14 @@ def build_parser() -> argparse.ArgumentParser:
                       "indices + a codebook), parameters kept in FP32 and stored size (with --json: a 'layers' list)")
     size.set_defaults(func=cmd_size)
 
+    from accelsim.calibrate.reproduce import REPRODUCE_FILES
+
     rep = sub.add_parser("reproduce", help="run every setting of the paper's hardware study and compare with its figures",
                          description="Simulate the paper's study (FP16/INT8/INT4 x with/without LMs x 32/64 Gbps x beam "
-                                     "1..16, and Table 1's mixed-precision rows), write fig2a.png, fig2b.png, table1.csv, "
-                                     "comparison.csv and ablation.csv, and print every published figure next to "
-                                     "accelsim's, then each figure's error with one modelling mechanism switched off at "
-                                     "a time (the ablation table).")
+                                     f"1..16, and Table 1's mixed-precision rows), write {', '.join(REPRODUCE_FILES)} "
+                                     "(energy.png when the machine has an energy model), and print every published "
+                                     "figure next to accelsim's, then each figure's error with one modelling mechanism "
+                                     "switched off at a time (the ablation table).")
     rep.add_argument("--out", default="reports/paper", help="output folder (default: reports/paper)")
     rep.add_argument("--workload", default=DEFAULT_WORKLOAD, help=f"workload YAML (default: {DEFAULT_WORKLOAD})")
     rep.add_argument("--hardware", default=DEFAULT_HW, help=f"hardware YAML (default: {DEFAULT_HW})")
@@ -238,7 +249,9 @@ def build_parser() -> argparse.ArgumentParser:
                           "which a new process pool per evaluation would not speed up on a few cores)")
     cal.set_defaults(func=cmd_calibrate)
     _add_mlperf_command(sub)
+    _add_measure_commands(sub)
     _add_reference_commands(sub)
+    _add_import_command(sub)
     return parser
 
 
@@ -323,6 +336,47 @@ def _mlperf_all(args: argparse.Namespace, max_batch: int) -> int:
     for problem in problems:
         print(f"  {problem}")
     print("wrote " + ", ".join(str(p) for p in written))
+def _add_import_command(sub) -> None:
+    imp = sub.add_parser("import", help="turn a speech model exported to ONNX into a workload YAML",
+                         description="Read MODEL.onnx (a whole transducer), or three files (encoder, prediction network, "
+                                     "joint network, in that order), map its nodes to accelsim layers (shapes and "
+                                     "parameters from the initializers, bits from QuantizeLinear/DequantizeLinear or "
+                                     "MatMulInteger) and write a workload. The parts of one graph are told apart by "
+                                     "structure (features and labels as inputs) or names, or by --encoder, --predictor "
+                                     "and --joint. Needs pip install 'accelsim[onnx]'.")
+    imp.add_argument("models", nargs="+", metavar="MODEL.onnx", help="one ONNX file, or three (encoder, prediction, joint)")
+    imp.add_argument("--out", required=True, metavar="FILE.yaml", help="where to write the workload, e.g. workloads/mine.yaml")
+    for flag, part in (("--encoder", "encoder"), ("--predictor", "prediction network"), ("--joint", "joint network")):
+        imp.add_argument(flag, metavar="PREFIX", help=f"node names of the {part} begin with PREFIX (one graph only)")
+    imp.add_argument("--as-elementwise", action="append", default=[], metavar="OP",
+                     help="count nodes of op type OP, which accelsim has no layer for, as element-wise work (one "
+                          "operation per element; a warning names each node) instead of refusing (repeatable)")
+    imp.add_argument("--name", help="the workload's name (default: the file's stem; with three files, their folder's name)")
+    imp.add_argument("--frames", type=_positive_int, default=150, metavar="N",
+                     help="encoder frames of the utterance (default 150; an assumption the graph cannot give)")
+    imp.add_argument("--frame-shift", default="20 ms", metavar="TIME",
+                     help="audio per encoder frame (default '20 ms'; an assumption the graph cannot give)")
+    imp.set_defaults(func=cmd_import)
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from accelsim.files import atomic_write_text
+    from accelsim.importer import import_onnx
+    from accelsim.spec.schema import editor_schema_line
+
+    prefixes = {"encoder": args.encoder, "prediction": args.predictor, "joint": args.joint}
+    imported = import_onnx(args.models, prefixes if any(prefixes.values()) else None, frozenset(args.as_elementwise))
+    for warning in imported.warnings:
+        print(f"accelsim import: warning: {warning}", file=sys.stderr)
+    schema = Path("reports") / "reference" / "workload.schema.json"  # the repository's, when run from a clone
+    first = editor_schema_line(schema, args.out) if schema.is_file() else None
+    default = Path(args.models[0]).stem if len(args.models) == 1 else Path(args.models[0]).resolve().parent.name
+    text = imported.yaml_text(args.name or default, args.frames, args.frame_shift, first)
+    atomic_write_text(args.out, text, parents=True)
+    print(imported.summary())
+    print(f"wrote {args.out}")
     return 0
 
 
@@ -398,7 +452,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
     from accelsim.sweep import load_recipe, run_sweep
     from accelsim.sweep.recipe import expand
-    from accelsim.sweep.run import default_out
+    from accelsim.sweep.run import default_out, sweep_files
 
     recipe = load_recipe(args.recipe)
     out = args.out or default_out(recipe)
@@ -417,7 +471,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     print(f"{recipe.spec.name}: {len(table)} points, " + ", ".join(f"{n} {s}" for s, n in counts.items()))
     for _, row in table[table["status"] != "ok"].head(5).iterrows():
         print(f"  point {row['point']}: {row['status']}: {row['error']}")
-    print(f"wrote {out}/results.csv" + "".join(f", {out}/{p.file}" for p in recipe.spec.plots))
+    print(f"wrote {', '.join(str(f) for f in sweep_files(recipe, out))}")
     return _failures(table, args.allow_failures)
 
 
@@ -621,6 +675,100 @@ def cmd_size(args: argparse.Namespace) -> int:
         print(format_size(report))
         if layers is not None:
             print("\n" + format_layer_sizes(layers))
+    return 0
+
+
+# ---------------------------------------------------------------- this machine: probe and measure
+
+
+def _add_measure_commands(sub) -> None:
+    pro = sub.add_parser("probe", help="characterise this CPU with micro-benchmarks and write a hardware YAML",
+                         description="Describe the local CPU (model, caches, ISA flags) and measure it with numpy "
+                                     "micro-benchmarks only (clock, single-thread and all-core float32 matmul, read "
+                                     "bandwidth inside each cache level and in DRAM, per-call overhead), pinned, "
+                                     "repeated, minimum CPU time; --out writes a hardware YAML in which every value "
+                                     "cites how it was measured.")
+    pro.add_argument("--out", metavar="FILE.yaml", help="write the hardware YAML (today's schema) to FILE")
+    pro.add_argument("--quick", action="store_true", help="smaller problems and fewer passes (a few seconds; still "
+                                                          "at least 5 repeats of each figure)")
+    _add_json(pro)
+    pro.set_defaults(func=cmd_probe)
+
+    mea = sub.add_parser("measure", help="run a workload's encoder and one decode iteration on this CPU and compare "
+                                         "with accelsim's prediction",
+                         description="Run WORKLOAD's encoder and its typical decode iteration for real in a numpy "
+                                     "float32 reference runtime (random weights at the model's shapes), pinned, BLAS on "
+                                     "--threads threads, at least 5 repeats, and print the minimum and median CPU time "
+                                     "beside accelsim's prediction of the same work on HW, with the error.")
+    mea.add_argument("workload", help="workload YAML, e.g. workloads/measure/lstm640.yaml")
+    mea.add_argument("hardware", nargs="?", help="hardware YAML (default: a fresh accelsim probe of this machine)")
+    _add_model_flags(mea, with_beam=True)
+    mea.add_argument("--repeats", type=_at_least_five, default=5, metavar="N", help="timed repeats, at least 5 "
+                                                                                  "(default 5)")
+    mea.add_argument("--threads", type=_positive_int, default=1, metavar="N",
+                     help="CPUs and BLAS (onnxruntime intra-op) threads the reference runs on (default 1)")
+    mea.add_argument("--onnxruntime", action="store_true",
+                     help="also run the encoder through onnxruntime (pip install 'accelsim[measure]')")
+    _add_json(mea)
+    mea.set_defaults(func=cmd_measure)
+
+
+def _at_least_five(text: str) -> int:
+    value = _positive_int(text)
+    if value < 5:
+        raise argparse.ArgumentTypeError(f"expected at least 5 repeats (a minimum of fewer is not robust), got {text!r}")
+    return value
+
+
+def cmd_probe(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from accelsim.measure.hwyaml import hardware_yaml
+    from accelsim.measure.probe import format_probe, run_probe
+
+    if args.out and not Path(args.out).absolute().parent.is_dir():  # before minutes of measuring, not after
+        raise AccelsimError(f"{args.out}: cannot write: folder {Path(args.out).absolute().parent} does not exist")
+    probe = run_probe(quick=args.quick)
+    if args.out:
+        from accelsim.files import atomic_write_text
+
+        atomic_write_text(args.out, hardware_yaml(probe), parents=False)  # --out: its folder must exist
+    print(_dumps(probe.to_dict(), "probe") if args.json else format_probe(probe))
+    if args.out and not args.json:
+        print(f"\nwrote {args.out}")
+    return 0
+
+
+def cmd_measure(args: argparse.Namespace) -> int:
+    import tempfile
+    from dataclasses import replace
+
+    import accelsim.api as api
+    from accelsim.measure.compare import format_measurement, measure
+
+    if args.onnxruntime:
+        from accelsim.measure.onnx_graph import require_onnxruntime
+
+        require_onnxruntime()
+    with tempfile.TemporaryDirectory(prefix="accelsim-probe-") as folder:
+        hardware = args.hardware
+        if hardware is None:
+            from accelsim.measure.hwyaml import hardware_yaml
+            from accelsim.measure.probe import run_probe
+
+            from accelsim.measure.compare import check_measurable
+            from accelsim.spec.loader import load_workload
+
+            check_measurable(load_workload(args.workload, _flag_overrides(args)), args.workload)  # before the probe
+            hardware = f"{folder}/probe.yaml"
+            with open(hardware, "w") as handle:
+                handle.write(hardware_yaml(run_probe()))
+        point = api.resolve(args.workload, hardware, _flag_overrides(args))
+    result = measure(point, args.workload, repeats=args.repeats, threads=args.threads, onnxruntime=args.onnxruntime)
+    if args.hardware is None:
+        result = replace(result, notes=(*result.notes, "predicted on a fresh probe of this machine (accelsim probe "
+                                                       "--out FILE.yaml keeps one to predict on)"))
+    print(_dumps(result.to_dict(), "measure") if args.json else format_measurement(result))
     return 0
 
 

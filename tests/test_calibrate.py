@@ -42,7 +42,12 @@ def test_recovers_a_known_link_efficiency(run_cli, tmp_path, small_workload, hw_
     original = hw_path.read_text().splitlines()
     written = out.read_text().splitlines()
     assert len(original) == len(written)
-    assert sum(a != b for a, b in zip(original, written)) == 1
+    assert sum(a != b for a, b in zip(original[1:], written[1:])) == 1
+    # the editor's schema line still finds the schema from where the file was written
+    prefix = "# yaml-language-server: $schema="
+    assert written[0].startswith(prefix) and original[0].startswith(prefix)
+    schema = (out.parent / written[0].removeprefix(prefix)).resolve()
+    assert schema == (hw_path.parent / original[0].removeprefix(prefix)).resolve() and schema.is_file()
     assert "mine" in proc.stdout and "efficiency" in proc.stdout
 
 
@@ -92,3 +97,23 @@ def test_link_rate_cannot_be_fitted(run_cli, tmp_path, small_workload, hw_path):
     proc = run_cli("calibrate", _targets(tmp_path, 0.05), hw_path, "--out", tmp_path / "x.yaml",
                    "--workload", small_workload, "--param", "link.bandwidth=8..128 Gbps")
     assert proc.returncode == 2 and "cannot be fitted" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("param", "says"),
+    [
+        ("link.latency=0.5..10 GHz", "link.latency is a duration"),  # was read as 0.5e9..10e9 seconds
+        ("host.memory_bandwidth=5..25 GHz", "host.memory_bandwidth is a bandwidth"),  # was read as 5e9..25e9 B/s
+        ("link.latency=0.5..10", "link.latency is a duration"),  # was read as 0.5..10 seconds
+        ("link.efficiency=0.5..0.9 us", "link.efficiency is a plain number"),
+    ],
+)
+def test_a_parameter_unit_of_the_wrong_dimension_is_refused(run_cli, tmp_path, hw_path, param, says):
+    proc = run_cli("calibrate", _targets(tmp_path, 0.05), hw_path, "--out", tmp_path / "x.yaml", "--param", param)
+    assert proc.returncode == 2 and says in proc.stderr and "Traceback" not in proc.stderr
+    assert proc.stderr.count("\n") == 1
+    assert not (tmp_path / "x.yaml").exists()
+
+
+def test_a_parameter_in_microseconds_takes_every_spelling():
+    assert parse_parameter("link.latency=0.5..10 μs").scale == parse_parameter("link.latency=0.5..10 us").scale == 1e-6

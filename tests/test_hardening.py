@@ -383,7 +383,7 @@ def test_every_count_limit_is_in_the_field_description():
 
 
 def test_shipped_inputs_are_within_the_limits(repo):
-    for path in (repo / "workloads").glob("*.yaml"):
+    for path in (repo / "workloads").rglob("*.yaml"):
         accelsim.load_workload(path)
     for path in (repo / "hwconfigs").glob("*.yaml"):
         accelsim.load_hardware(path)

@@ -209,3 +209,53 @@ def test_a_cpu_needs_levels_and_an_overlap(tmp_path):
 def test_overlap_needs_weights_on_the_device():
     with pytest.raises(SpecError, match="not across the link"):
         accelsim.load_hardware(RAPID, overrides=["hw.memory.overlap=1"])
+
+
+# ---------------------------------------------------------------- the runtime's kernels and special functions
+
+
+def _lstm_encoder(projection: str, kernels: str):
+    from accelsim.pipeline import prepare
+
+    point = accelsim.api.resolve(REPO / "workloads" / "measure" / "lstm320.yaml", CPU, [
+        f"workload.runtime.lstm_input_projection={projection}", f"workload.runtime.kernels={kernels}",
+        "workload.utterance.frames=4"])
+    return {op.name: op for op in prepare(point.workload).program.encoder.lower().ops}
+
+
+@pytest.mark.parametrize("projection", ["per_step", "batched"])
+def test_an_eager_runtime_calls_a_kernel_per_elementwise_operation(projection):
+    """Eager: an LSTM cell is eight calls (nine per step with its output copied out of [x_t, h_t]); the per-step gate
+    matmul copies x_t in and adds the bias (three), the batched step's adds the projection (two). Fused: one each.
+    The work is the same either way, special functions included (3 sigmoids and 2 tanh per unit)."""
+    eager, fused = _lstm_encoder(projection, "eager"), _lstm_encoder(projection, "fused")
+    assert eager.keys() == fused.keys()
+    cell = "encoder.lstm1.t2.cell"
+    matmul = "encoder.lstm1.t2.gates" if projection == "per_step" else "encoder.lstm1.t2.rec"
+    assert (eager[cell].kernels, eager[matmul].kernels) == ((9, 3) if projection == "per_step" else (8, 2))
+    assert all(op.kernels == 1 for op in fused.values())
+    assert eager[cell].special == fused[cell].special == (("sigmoid", 3 * 320), ("tanh", 2 * 320))
+    assert eager[cell].elements == fused[cell].elements == 13 * 320
+
+
+def test_special_functions_and_kernels_on_a_cpu_by_hand(tmp_path):
+    """An LSTM cell of 320 units, eager (8 calls of 1 us), on the toy CPU (1 GHz, 8 vector ops per cycle) with
+    sigmoid at 0.1 and tanh at 1 evaluation per cycle: 8 us + (13 - 5) x 320 / 8 + 960 / 0.1 + 640 / 1 cycles."""
+    data = yaml.safe_load(yaml.safe_dump(TOY))
+    data["cpu"]["special_ops_per_cycle"] = {"sigmoid": 0.1, "tanh": 1.0}
+    costs = CostTable(accelsim.load_hardware(_write(tmp_path, data)))
+    cell = Op(0, "cell", "sfu", "core", "encoder", "r", elements=13 * 320, kernels=8,
+              special=(("sigmoid", 960), ("tanh", 640)))
+    cycles = 8 * 320 / 8 + 960 / 0.1 + 640 / 1.0
+    assert costs.op(cell).seconds == pytest.approx(8e-6 + cycles / 1e9)
+    # A depthwise convolution has no reuse for a matmul kernel: a multiply and an add per MAC on the vector units.
+    dw = Op(0, "dw", "dwconv", "core", "encoder", "r", m=200, k=32, n=144, weight_bits=32, act_bits=32)
+    assert costs.op(dw).seconds == pytest.approx(1e-6 + 2 * 200 * 32 * 144 / 8 / 1e9)
+
+
+def test_the_systolic_chip_prices_special_functions_like_any_sfu_op(hw_spec):
+    from accelsim.hw.cost import op_cost
+
+    plain = Op(0, "cell", "sfu", "core", "encoder", "r", elements=13 * 320)
+    special = Op(0, "cell", "sfu", "core", "encoder", "r", elements=13 * 320, special=(("sigmoid", 960),))
+    assert op_cost(plain, hw_spec, 2) == op_cost(special, hw_spec, 2)

@@ -1,6 +1,7 @@
 """The packages import strictly downward along the pipeline, and no module imports itself back.
 
-    errors, files, memo -> spec -> workload -> graph -> hw -> sim -> report -> pipeline -> serve -> sweep -> calibrate -> api -> cli
+    errors, files, memo -> spec -> workload, importer -> graph -> hw -> sim -> report -> pipeline -> serve -> sweep -> calibrate
+    -> api -> measure -> cli
 
 Every import counts, also the ones inside functions: a lazy import that goes upward is still a knot.
 """
@@ -16,8 +17,10 @@ PACKAGE = Path(__file__).resolve().parents[1] / "accelsim"
 #: Rank of each top-level part of the package: a module may import only parts of lower or equal rank.
 RANKS = {
     "errors": 0, "files": 0, "memo": 0, "reference": 0,
-    "spec": 1, "workload": 2, "graph": 3, "hw": 4, "sim": 5, "report": 6,
-    "pipeline": 7, "serve": 8, "sweep": 9, "mlperf": 9, "calibrate": 10, "api": 11, "__init__": 12, "cli": 13,
+    "spec": 1, "workload": 2, "importer": 2, "graph": 3, "hw": 4, "sim": 5, "report": 6,
+    "pipeline": 7, "serve": 8, "sweep": 9, "mlperf": 9, "calibrate": 10, "api": 11,
+    "measure": 12,  # probe and measure this machine: the reference runtime and its comparison with accelsim.simulate
+    "__init__": 13, "cli": 14,
 }
 
 

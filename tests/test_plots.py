@@ -79,6 +79,26 @@ def test_heatmap_text_contrasts_with_each_cell(table):
     plt.close(fig)
 
 
+def test_heatmap_colours_are_logarithmic_over_a_wide_range(table):
+    """Over a range of more than 10x linear colours make most cells look alike: the scale is logarithmic, and every
+    cell says its value."""
+    from matplotlib.colors import LogNorm
+
+    ok = table[table["status"] == "ok"]
+    assert ok["rtf"].max() / ok["rtf"].min() > 10
+    fig, ax = plt.subplots()
+    PLOT_KINDS["heatmap"](PlotSpec(kind="heatmap", file="h.png", x="hw.link.bandwidth", y="precision"), ok, ax)
+    assert isinstance(ax.images[0].norm, LogNorm)
+    assert sorted(t.get_text() for t in ax.texts) == sorted(f"{v:.3g}" for v in ok["rtf"])
+    plt.close(fig)
+    narrow = ok[ok["hw.link.bandwidth"] == "128 Gbps"]
+    assert narrow["rtf"].max() / narrow["rtf"].min() < 10
+    fig, ax = plt.subplots()
+    PLOT_KINDS["heatmap"](PlotSpec(kind="heatmap", file="h.png", x="hw.link.bandwidth", y="precision"), narrow, ax)
+    assert not isinstance(ax.images[0].norm, LogNorm)
+    plt.close(fig)
+
+
 @pytest.mark.parametrize("fmt", ["png", "svg", "pdf"])
 @pytest.mark.parametrize("kind", ["line", "bars", "heatmap"])
 def test_every_kind_in_every_format_and_reproducibly(table, kind, fmt):
@@ -119,7 +139,7 @@ def test_every_result_column_can_be_plotted(workload_path, hw_path):
 def _fake_get(setting):
     share = {c: 0.01 * (i + 1) for i, c in enumerate(COMPONENTS)}
     return SimpleNamespace(breakdown_by_component=share, breakdown_by_resource={"host": 0.005, "coprocessor": 0.01, "link": 0.2},
-                           rtf=sum(share.values()))
+                           rtf=sum(share.values()), occupancy={"host": 0.1}, time_s=0.2, audio_s=3.04, iterations=190)
 
 
 def test_fig2_explains_bw64_and_shares_category_names():

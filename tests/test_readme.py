@@ -54,7 +54,7 @@ def test_readme_opens_with_the_two_commands():
 def workdir(tmp_path_factory) -> Path:
     """A folder with the shipped inputs, so that commands writing outputs leave the repo alone."""
     work = tmp_path_factory.mktemp("readme")
-    for folder in ("workloads", "hwconfigs", "tests/benchmarks"):
+    for folder in ("workloads", "hwconfigs", "tests/benchmarks", "examples"):
         shutil.copytree(REPO / folder, work / folder)
     (work / "reports" / "baselines").mkdir(parents=True)
     for recipe in (REPO / "reports").glob("*.yaml"):
@@ -82,6 +82,47 @@ def test_readme_command_runs(command, workdir):
         assert "qualitative statements" in proc.stdout
     if args[0] == "regress":
         assert "passed" in proc.stdout
+    if args[0] == "serve":
+        _assert_batches_form(args, proc.stdout)
+
+
+def _assert_batches_form(args: list[str], stdout: str) -> None:
+    """The serving example shows what its paragraph says: batches form, and an utterance need not wait the whole
+    --max-wait for its batch (it used to: every utterance waited 100 ms in a batch of 1)."""
+    if "--max-batch" not in args or int(args[args.index("--max-batch") + 1]) == 1:
+        return
+    encoder = re.search(r"^\s*encoder\s+([\d.]+)", stdout, re.M)
+    decode = re.search(r"^\s*decode\s+([\d.]+)", stdout, re.M)
+    queueing = re.search(r"queueing mean ([\d.]+) ms", stdout)
+    assert encoder and decode and queueing, stdout
+    assert float(encoder[1]) > 1.0 and float(decode[1]) > 1.0, stdout
+    max_wait_ms = float(args[args.index("--max-wait") + 1].split()[0])
+    assert float(queueing[1]) < max_wait_ms, stdout
+
+
+#: What writes into a committed folder of reports/ when run without --out, and the command that made its files.
+DEFAULT_OUTPUTS = {"reproduce": lambda args: "reports/paper", "seed": lambda args: f"reports/seed{args[1]}"}
+
+
+def test_no_readme_example_overwrites_committed_files():
+    """A README example writing into a committed folder (reports/paper, reports/seedNNN) must be the very command that
+    made its files; any other writes elsewhere (`accelsim seed 003 --chunks 8 16` used to rewrite reports/seed003/
+    with fewer rows)."""
+    for command in COMMANDS:
+        args = _accelsim_part(command)
+        if args[0] not in DEFAULT_OUTPUTS:
+            continue
+        out = args[args.index("--out") + 1] if "--out" in args else DEFAULT_OUTPUTS[args[0]](args)
+        committed = (REPO / out).is_dir() and any(p.is_file() for p in (REPO / out).iterdir())
+        if committed:
+            assert args == [args[0]] + ([args[1]] if args[0] == "seed" else []), command
+
+
+def test_readme_stands_alone():
+    """A clone has nothing outside the repository: the README names no file beside it (it pointed at
+    ../shared/DESIGN.md), and the design it points at is docs/DESIGN.md."""
+    assert "../" not in re.sub(r"\$schema=\.\./reports/reference/", "", README)
+    assert "docs/DESIGN.md" in README
 
 
 def test_every_readme_command_is_run_here():

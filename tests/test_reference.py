@@ -176,3 +176,13 @@ def test_precision_flag_is_case_insensitive(workload_path):
     assert upper == lower
     mixed = load_workload(workload_path, flag_variation("RNNT=Int4,LM_EXT=INT8"))
     assert mixed.precision.networks == {"rnnt": "int4", "lm_ext": "int8"}
+
+
+@pytest.mark.parametrize(("folder", "kind"), [("workloads", "workload"), ("hwconfigs", "hardware"), ("reports", "recipe")])
+def test_shipped_files_name_their_schema_for_editors(repo, folder, kind):
+    """The README recommends the YAML language server's schema line; the shipped files carry it, with a path that
+    resolves from the file's own folder."""
+    for path in sorted((repo / folder).glob("*.yaml")):
+        first = path.read_text(encoding="utf-8").splitlines()[0]
+        assert first == f"# yaml-language-server: $schema=../reports/reference/{kind}.schema.json", path
+        assert (path.parent / first.split("=", 1)[1]).resolve().is_file()

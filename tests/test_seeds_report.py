@@ -82,3 +82,30 @@ def test_readme_shows_the_seed_comparison_as_it_comes_out(repo, monkeypatch):
         simulated = seed_value(figures[fig_id])
         assert f"{figures[fig_id].value:.4g}" == target and f"{simulated:.4g}" == value, fig_id
         assert f"{100 * (simulated - figures[fig_id].value) / figures[fig_id].value:+.1f}" == error, fig_id
+
+
+def test_seed_streaming_latency_is_run_s(repo, monkeypatch, tmp_path):
+    """One definition of streaming latency: the seed report's at a chunk size is what `run` prints for the workload at
+    that chunk size (its look-ahead included: 85.1 ms from run, it used to plot 5.1 ms with the look-ahead dropped)."""
+    from accelsim.calibrate.seeds import seed_report
+
+    monkeypatch.chdir(repo)
+    report = seed_report("003", tmp_path / "s", chunks=(8,))
+    row = report.performance.query("workload == 'ondevice_conformer' and precision == 'gq' and chunk_frames == 8").iloc[0]
+    run = accelsim.simulate(repo / "workloads/ondevice_conformer.yaml", repo / "hwconfigs/phone_npu.yaml", precision="gq",
+                            overrides=["workload.streaming.chunk_frames=8"])
+    for key in ("chunk_p50_s", "chunk_p90_s", "chunk_p99_s", "final_s"):
+        assert row[key] == pytest.approx(run.latency[key], rel=1e-12), key
+    assert row["look_ahead_s"] == pytest.approx(0.08)  # 2 frames of 40 ms, said in the figure
+
+
+def test_committed_seed_reports_are_what_the_command_writes(repo, monkeypatch, tmp_path):
+    """reports/seed002/ and reports/seed003/ are what `accelsim seed NNN` writes without options."""
+    from accelsim.calibrate.seeds import seed_report
+
+    monkeypatch.chdir(repo)
+    for seed in ("002", "003"):
+        seed_report(seed, tmp_path / seed)
+        for name in ("comparison.csv", "sizes.csv", "performance.csv"):
+            fresh, committed = pd.read_csv(tmp_path / seed / name), pd.read_csv(repo / "reports" / f"seed{seed}" / name)
+            pd.testing.assert_frame_equal(fresh, committed, rtol=1e-5, obj=f"seed{seed}/{name}")

@@ -211,3 +211,64 @@ def test_test_set_in_processes_equals_serial():
     serial = accelsim.simulate(REPO / "workloads/rnnt_lm_fusion.yaml", REPO / "hwconfigs/rapid_7nm.yaml", overrides=overrides)
     assert parallel.to_dict() == serial.to_dict()
     assert parallel.utterance_rtfs == serial.utterance_rtfs
+
+
+# ---------------------------------------------------------------- a recipe made in Python (a notebook)
+
+AXES = {"precision": ["fp16", "int4"], "workload.decoding.beam": [1, 4]}
+
+
+def test_run_sweep_takes_dicts_and_gives_the_file_recipe_s_table(tmp_path, monkeypatch):
+    """run_sweep(workload=dict, hardware=path, axes=dict) is the recipe file's sweep: same points, same figures."""
+    from_file = accelsim.run_sweep(_recipe(tmp_path), out=tmp_path / "file", workers=1)
+    workload = yaml.safe_load((REPO / "workloads/rnnt_lm_fusion.yaml").read_text())
+    monkeypatch.chdir(tmp_path)
+    table = accelsim.run_sweep(workload=workload, hardware=REPO / "hwconfigs/rapid_7nm.yaml", axes=AXES, set=SMALL,
+                               name="nb", workers=1, plots=[{"kind": "bars", "file": "b.png", "x": "precision"}])
+    assert table["status"].tolist() == ["ok"] * 4
+    pd.testing.assert_frame_equal(table.drop(columns="key"), from_file.drop(columns="key"))
+    assert (tmp_path / "out" / "nb" / "results.csv").is_file() and (tmp_path / "out" / "nb" / "b.png").is_file()
+
+
+def test_run_sweep_from_dicts_caches_resumes_and_takes_specs(tmp_path, monkeypatch):
+    hardware = accelsim.load_hardware(REPO / "hwconfigs/rapid_7nm.yaml")
+    kwargs = dict(workload=str(REPO / "workloads/rnnt_lm_fusion.yaml"), hardware=hardware, axes=AXES, set=SMALL,
+                  out=tmp_path / "o", workers=1)
+    first = accelsim.run_sweep(**kwargs)
+    calls = []
+    real = sweep_runner.run_point
+    monkeypatch.setattr(sweep_runner, "run_point", lambda *a: calls.append(a) or real(*a))
+    again = accelsim.run_sweep(**kwargs, resume=True)
+    assert calls == [] and again["rtf"].tolist() == first["rtf"].tolist()
+
+
+def test_run_sweep_from_dicts_in_worker_processes_and_on_dask(tmp_path):
+    pytest.importorskip("distributed")
+    from accelsim.api import clear_caches
+
+    workload = yaml.safe_load((REPO / "workloads/rnnt_lm_fusion.yaml").read_text())
+    hardware = yaml.safe_load((REPO / "hwconfigs/rapid_7nm.yaml").read_text())
+    tables = []
+    for workers, dask in ((1, None), (2, None), (2, "local")):
+        clear_caches()
+        tables.append(accelsim.run_sweep(workload=workload, hardware=hardware, axes=AXES, set=SMALL,
+                                         out=tmp_path / f"{workers}{dask}", workers=workers, dask=dask))
+    pd.testing.assert_frame_equal(tables[0], tables[1])
+    pd.testing.assert_frame_equal(tables[0], tables[2])
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"workload": {"name": "x"}, "hardware": REPO / "hwconfigs/rapid_7nm.yaml", "axes": AXES}, "workload \\(a dict\\)"),
+    ({"workload": 3, "hardware": REPO / "hwconfigs/rapid_7nm.yaml", "axes": AXES}, "expected a path, a dict"),
+    ({"workload": REPO / "workloads/rnnt_lm_fusion.yaml", "hardware": REPO / "hwconfigs/rapid_7nm.yaml",
+      "axes": {"precision": ["int5"]}}, "run_sweep: axes: precision\\[0\\]: unknown precision preset 'int5'"),
+    ({"axes": AXES}, "give a recipe file, or workload="),
+])
+def test_run_sweep_from_dicts_refuses_bad_parts(tmp_path, kwargs, message):
+    with pytest.raises(AccelsimError, match=message):
+        accelsim.run_sweep(out=tmp_path / "o", workers=1, **kwargs)
+
+
+def test_run_sweep_takes_a_recipe_or_its_parts_not_both(tmp_path):
+    with pytest.raises(AccelsimError, match="not both"):
+        accelsim.run_sweep(_recipe(tmp_path), axes=AXES)

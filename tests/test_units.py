@@ -80,7 +80,8 @@ def test_parse_frequency(text, hertz):
     ("text", "seconds"),
     [
         ("2 us", 2e-6),
-        ("2 µs", 2e-6),
+        ("2 µs", 2e-6),  # MICRO SIGN (U+00B5)
+        ("2 μs", 2e-6),  # GREEK SMALL LETTER MU (U+03BC), what most keyboards type
         ("20 ms", 0.02),
         ("1 s", 1.0),
         ("5 ns", 5e-9),
@@ -142,6 +143,23 @@ def test_unknown_units_are_refused_naming_the_expected_form(parse, text, expecte
     assert "unknown" in message
     assert repr(text) in message  # quotes what the user wrote
     assert expected_form in message  # and says what would have been accepted
+
+
+@pytest.mark.parametrize(
+    ("parse", "text", "names", "advice"),
+    [
+        (parse_bandwidth, "64 GHz", "a frequency, not a bandwidth", "'Gbps'"),
+        (parse_bandwidth, "4 GB", "a size, not a bandwidth", "'GB/s'"),
+        (parse_size, "2 MiB/s", "a bandwidth, not a size", "'MiB'"),
+        (parse_time, "1.6 GHz", "a frequency, not a duration", "'us'"),
+        (parse_frequency, "2 us", "a duration, not a frequency", "'GHz'"),
+    ],
+)
+def test_a_unit_of_another_quantity_is_named_as_such(parse, text, names, advice):
+    """'64 GHz' for a bandwidth: say what it is, and which units a bandwidth takes."""
+    with pytest.raises(ValueError) as info:
+        parse(text)
+    assert names in str(info.value) and advice in str(info.value)
 
 
 def test_unit_error_message_is_one_line():
@@ -249,3 +267,43 @@ def test_decimal_and_binary_prefixes_are_distinct():
     assert math.isclose(parse_size("1 kB"), 1000.0)
     assert math.isclose(parse_size("1 KB"), 1000.0)  # 'K' is accepted as decimal kilo; only 'Ki' is binary
     assert units.parse_size("1 KiB") == 1024.0
+
+
+# ---------------------------------------------------------------- the accepted form, as the JSON Schema states it
+
+SPELLINGS = {
+    "bandwidth": ["Gbps", "GB/s", "GBps", "Gbit/s", "Gb/s", "Mbps", "KiB/s", "MiB/s", "bps", "B/s", "kbps", "Tbps"],
+    "size": ["MiB", "MB", "GB", "GiB", "KiB", "kbit", "B", "bit", "kB", "KB", "Mb", "TiB"],
+    "frequency": ["GHz", "MHz", "kHz", "Hz"],
+    "duration": ["s", "ms", "us", "µs", "μs", "ns", "ps"],
+}
+REFUSED = ["furlongs", "Gbs", "gbps", "GHZ", "sec", "min", "MS", "mib", "b", "G", "Gbps/s", "m", "gigabit"]
+
+
+@pytest.mark.parametrize("kind", list(SPELLINGS))
+def test_schema_pattern_and_parser_accept_the_same_spellings(kind):
+    """The JSON Schema's pattern of a unit field is the parser's own form: what one accepts the other accepts."""
+    import re
+
+    regex = re.compile(units.pattern(kind))
+    for unit in SPELLINGS[kind]:
+        assert regex.search(f"32 {unit}") and units.parse(f"32 {unit}", kind) > 0, unit
+    for unit in REFUSED + [u for k, spelled in SPELLINGS.items() if k != kind for u in spelled
+                           if u not in SPELLINGS[kind]]:
+        assert not regex.search(f"32 {unit}"), unit
+        with pytest.raises(ValueError, match="unknown"):
+            units.parse(f"32 {unit}", kind)
+
+
+def test_hardware_schema_flags_an_unknown_unit():
+    """An editor validating against hardware.schema.json flags '32 furlongs' (it used to accept any letters)."""
+    import jsonschema
+
+    from accelsim.sweep.reference import schema
+
+    hw = schema("hardware")
+    bandwidth = hw["$defs"]["LinkSpec"]["properties"]["bandwidth"]
+    jsonschema.validate("32 Gbps", bandwidth)
+    for bad in ("32 furlongs", "32 GHz", "32"):
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(bad, bandwidth)

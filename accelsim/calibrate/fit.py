@@ -24,6 +24,7 @@ from accelsim.report.compare import Comparison, compare, settings_needed
 from accelsim.spec import units
 from accelsim.spec.hardware import HardwareSpec
 from accelsim.spec.loader import Variation, load_hardware, load_workload, read_yaml
+from accelsim.spec.schema import EDITOR_SCHEMA, editor_schema_line, field_at, unit_at
 from accelsim.spec.targets import TargetsFile
 from accelsim.pipeline import resolve
 from accelsim.sweep.runner import run_points
@@ -45,24 +46,31 @@ class Parameter:
 
     @property
     def scale(self) -> float:
-        """SI value of one ``unit`` (1e-6 for "us"; 1 for plain numbers)."""
-        return si_scale(self.unit)
+        """SI value of one ``unit`` (1e-6 for "us" of a duration; 1 for plain numbers)."""
+        field = unit_at(HardwareSpec, self.path)
+        return units.unit_scale(self.unit, field.quantity) if field is not None and self.unit else 1.0
 
     def variation(self, value: float) -> Variation:
         """The hardware field set to ``value`` (in ``unit``), as a typed change in SI units."""
         return Variation.of({f"hw.{self.path}": value * self.scale}, source=f"--param {self.path}={value:.6g} {self.unit}".rstrip())
 
 
-def si_scale(unit: str) -> float:
-    """SI value of one ``unit`` of any quantity accelsim parses (time, size, bandwidth, frequency)."""
+def _check_unit(text: str, path: str, unit: str) -> None:
+    """The range's unit must measure what the field holds: 'link.latency=0.5..10 GHz' is refused, not read as seconds."""
+    if field_at(HardwareSpec, path) is None:
+        raise AccelsimError(f"--param {path}: not a single numeric field of the hardware spec")
+    field = unit_at(HardwareSpec, path)
+    if field is None:
+        if unit:
+            raise AccelsimError(f"--param {text!r}: {path} is a plain number; write the range without a unit")
+        return
     if not unit:
-        return 1.0
-    for parse in (units.parse_time, units.parse_size, units.parse_bandwidth, units.parse_frequency):
-        try:
-            return parse(f"1 {unit}")
-        except ValueError:
-            continue
-    raise AccelsimError(f"--param: unknown unit {unit!r}")
+        raise AccelsimError(f"--param {text!r}: {path} is a {field.quantity}; give the range a unit, e.g. "
+                            f"{path}=1..10 {field.example.split()[-1]}")
+    try:
+        units.unit_scale(unit, field.quantity)
+    except ValueError as exc:
+        raise AccelsimError(f"--param {text!r}: {path} is a {field.quantity}: {exc}") from None
 
 
 #: The declared set: no source gives these, each has a physical reading and a plausible range.
@@ -83,12 +91,17 @@ DEFAULT_PARAMETERS: tuple[Parameter, ...] = (
 
 def parse_parameter(text: str) -> Parameter:
     """``"link.latency=0.5..10 us"`` or ``"link.efficiency=0.4..1"`` -> Parameter (log scale if the unit is a time)."""
-    match = re.fullmatch(r"\s*([\w.]+)\s*=\s*([0-9.eE+-]+)\s*\.\.\s*([0-9.eE+-]+)\s*([A-Za-z/]*)\s*", text)
+    match = re.fullmatch(r"\s*([\w.]+)\s*=\s*([0-9.eE+-]+)\s*\.\.\s*([0-9.eE+-]+)\s*(\S*)\s*", text)
     if not match:
         raise AccelsimError(f"--param {text!r}: expected PATH=LOW..HIGH [UNIT], e.g. link.latency=0.5..10 us")
-    path, low, high, unit = match[1], float(match[2]), float(match[3]), match[4]
+    path, unit = match[1], match[4]
+    try:
+        low, high = float(match[2]), float(match[3])
+    except ValueError:
+        raise AccelsimError(f"--param {text!r}: expected PATH=LOW..HIGH [UNIT], e.g. link.latency=0.5..10 us") from None
     if not 0 <= low < high:
         raise AccelsimError(f"--param {text!r}: expected 0 <= LOW < HIGH")
+    _check_unit(text, path, unit)
     return Parameter(path, low, high, unit, log=bool(unit) and low > 0)
 
 
@@ -228,6 +241,8 @@ def write_calibrated(hardware: str | Path, out: str | Path, fit: Fit, parameters
         indent = re.match(r"\s*", lines[index]).group(0)
         note = f"calibrated: {procedure}; range {p.low:g}..{p.high:g}{(' ' + p.unit) if p.unit else ''}; {date}"
         lines[index] = f"{indent}{key}: {p.to_yaml(fit.values[p.path])}  # {note}"
+    if lines and lines[0].startswith(EDITOR_SCHEMA) and "://" not in lines[0]:  # keep it pointing at the schema
+        lines[0] = editor_schema_line(Path(hardware).parent / lines[0].removeprefix(EDITOR_SCHEMA), out)
     text = "\n".join(lines) + "\n"
     atomic_write_text(out, text, parents=False)  # calibrate --out: the folder must exist
     try:

@@ -1,5 +1,6 @@
 """`accelsim reproduce`: every setting of the paper's hardware study, run by the runner, compared with its
-figures, and written out as fig2a.png, fig2b.png, table1.csv and comparison.csv (and energy.png when the machine has an energy model)."""
+figures, and written out as fig2a.png, fig2b.png, table1.csv, comparison.csv and ablation.csv (and energy.png when the
+machine has an energy model)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,9 @@ from accelsim.report.result import SimResult
 from accelsim.spec.loader import Variation, load_hardware, load_workload
 from accelsim.spec.targets import Setting, load_targets
 from accelsim.sweep.runner import Progress, run_points
+
+#: Every file `reproduce` writes: energy.png when the machine has an energy model, ablation.csv with the ablation.
+REPRODUCE_FILES = ("fig2a.png", "fig2b.png", "energy.png", "table1.csv", "comparison.csv", "ablation.csv")
 
 
 def run_settings(settings: list[Setting], workload: str | Path, hardware: str | Path, workers: int = 1,

@@ -49,6 +49,10 @@ class Op:
     network: str = ""  # the network whose layer this op lowers (encoder, lm_ext...); "search" for the decode loop's own ops
     layer: str = ""  # that layer's name (blstm3, out...), or the role of an op outside any layer (launch, scores, topk...)
     codebook_bits: int = 0  # weights are weight_bits-bit indices into a codebook of centroids of this many bits (0: uniform)
+    #: Special-function evaluations among the op's element-wise work, by function (sigmoid, tanh, exp, gather: a
+    #: data rearrangement such as an im2col copy): a device with special-function rates costs them apart.
+    special: tuple[tuple[str, int], ...] = ()
+    kernels: int = 1  # kernel calls the runtime makes for this op (an eager runtime: one per element-wise operation)
     resident: bool = False  # a step of a persistent kernel: its weights stay in the cores (read once), no launch of its own
 
     @property

@@ -28,8 +28,20 @@ from accelsim.workload.streaming import Chunk, chunk_of_iteration, plan_chunks
 #: Element-wise work of one LSTM cell per hidden unit: add input and recurrent pre-activations (4),
 #: sigmoid for i, f, o (3), tanh for g (1), c = f*c + i*g (3), tanh(c) (1), h = o*tanh(c) (1).
 LSTM_CELL_OPS = 13
+#: ... of one GRU cell: add pre-activations (3), sigmoid for r, z (2), r * (W_hn h + b_hn) (1), tanh for n (1),
+#: h = (1 - z) * n + z * h (3).
+GRU_CELL_OPS = 10
+CELL_OPS = {"lstm": LSTM_CELL_OPS, "blstm": LSTM_CELL_OPS, "gru": GRU_CELL_OPS, "bgru": GRU_CELL_OPS}
+#: ... of which special functions per hidden unit: an LSTM's 3 sigmoids and 2 tanh, a GRU's 2 sigmoids and 1 tanh.
+CELL_SPECIAL = {"lstm": (("sigmoid", 3), ("tanh", 2)), "gru": (("sigmoid", 2), ("tanh", 1))}
+#: Kernels an eager runtime calls per cell. LSTM: sigmoid of i and f (one call: they are adjacent), sigmoid of o, tanh
+#: of g, c *= f, i * g, c += i * g, tanh(c), o * tanh(c). GRU: sigmoid of r and z, r * (W_hn h + b_hn), the add, tanh
+#: of n, 1 - z, (1 - z) * n, z * h, the sum.
+CELL_KERNELS = {"lstm": 8, "gru": 8}
 #: log-softmax per class: exponentiate, accumulate, subtract the log of the sum.
 LOG_SOFTMAX_OPS = 3
+#: ... in an eager runtime: max, subtract, exp, sum, log, subtract.
+LOG_SOFTMAX_KERNELS = 6
 #: Wire formats of the decoding loop (the data, not the machine): bytes per score shipped to the host
 #: (FP32 log-probabilities) and per selection sent back (a label and a parent index, int32 each).
 SCORE_BYTES = 4
@@ -56,7 +68,12 @@ class Ctx:
     keys: int = 0  # sequence mode: attention keys per query (0: every frame; a streaming chunk: left + chunk + look-ahead)
     projection: str = "batched"  # sequence mode: LSTM input projection batched over frames, or "per_step" (fused cell)
     biases: bool = True  # FP32 biases are fetched with their layer's weights
+    eager: bool = False  # the runtime calls one kernel per element-wise operation (runtime.kernels: eager)
     persistent: bool = False  # sequence mode: an LSTM's steps are one persistent kernel (runtime.lstm_kernel)
+
+    def kernels(self, count: int) -> int:
+        """Kernel calls of an op that an eager runtime makes in ``count`` calls (a fused one in one)."""
+        return count if self.eager else 1
 
     @property
     def sequence(self) -> bool:
@@ -104,7 +121,11 @@ def _biases(ctx: Ctx, layer: ModelLayer, *names: str) -> tuple[tuple[str, int], 
     if not ctx.biases:
         return ()
     have = layer.bias_tensors()
-    return tuple((f"{layer.network}.{layer.name}.{n}", have[n]) for n in names)
+    return tuple((f"{layer.network}.{layer.name}.{n}", have[n]) for n in names if n in have)
+
+
+def _times(special: tuple[tuple[str, int], ...], count: int) -> tuple[tuple[str, int], ...]:
+    return tuple((name, n * count) for name, n in special)
 
 
 def _region(ctx: Ctx, layer: ModelLayer) -> str:
@@ -113,9 +134,14 @@ def _region(ctx: Ctx, layer: ModelLayer) -> str:
 
 @register_lowering("lstm")
 @register_lowering("blstm")
+@register_lowering("gru")
+@register_lowering("bgru")
 def lower_recurrent(b: GraphBuilder, layer: ModelLayer, ctx: Ctx, inputs: list[int]) -> tuple[list[int], Ctx]:
     spec, p = layer.spec, layer.precision
     hid, width = spec.hidden, spec.input  # type: ignore[attr-defined]
+    gates, cell_ops = spec.gates * hid, CELL_OPS[layer.kind]  # type: ignore[attr-defined]
+    family = layer.kind.removeprefix("b")  # lstm or gru
+    cell_special, cell_kernels = CELL_SPECIAL[family], CELL_KERNELS[family]
     dirs = spec.direction_names()  # type: ignore[attr-defined]
     region = _region(ctx, layer)
     base = f"{ctx.tag}{layer.network}.{layer.name}"
@@ -143,9 +169,10 @@ def lower_recurrent(b: GraphBuilder, layer: ModelLayer, ctx: Ctx, inputs: list[i
             last = _quant(b, f"{name}quant_h", ctx, region, p.hidden_quantizer, p.act_bits, rows * hid, 1,
                           dir_in, lane, lanes) if inner else dir_in
             mm = b.add(f"{name}gates", "matmul", "core", ctx.component, region, last, m=rows, k=width + hid,
-                       n=4 * hid, weights=(w_ih, w_hh), biases=_biases(ctx, layer, f"{d}b_ih", f"{d}b_hh"), **common)
+                       n=gates, weights=(w_ih, w_hh), biases=_biases(ctx, layer, f"{d}b_ih", f"{d}b_hh"), **common)
             cell = b.add(f"{name}cell", "sfu", "core", ctx.component, region, [mm], lane=lane, lanes=lanes,
-                         elements=rows * hid * LSTM_CELL_OPS)
+                         elements=rows * hid * cell_ops, special=_times(cell_special, rows * hid),
+                         kernels=ctx.kernels(cell_kernels))
             out = [cell] if inner else _quant(b, f"{name}quant_out", ctx, region, p.hidden_quantizer, p.act_bits,
                                               rows * hid, 1, [cell], lane, lanes)
             outputs += out
@@ -153,9 +180,9 @@ def lower_recurrent(b: GraphBuilder, layer: ModelLayer, ctx: Ctx, inputs: list[i
         per_step = ctx.projection == "per_step"
         if per_step:  # no batched projection: every step's fused cell multiplies [x_t, h_{t-1}] by [W_ih, W_hh]
             prev = list(dir_in)
-        else:
-            prev = [b.add(f"{name}proj", "matmul", "core", ctx.component, region, dir_in, m=rows, k=width, n=4 * hid,
-                          weights=(w_ih,), biases=_biases(ctx, layer, f"{d}b_ih"), **common)]
+        else:  # the projection, then the bias added (eager: two kernels)
+            prev = [b.add(f"{name}proj", "matmul", "core", ctx.component, region, dir_in, m=rows, k=width, n=gates,
+                          weights=(w_ih,), biases=_biases(ctx, layer, f"{d}b_ih"), kernels=ctx.kernels(2), **common)]
         for t in range(ctx.steps or rows):
             step = f"{name}t{t}."
             if inner:
@@ -165,19 +192,22 @@ def lower_recurrent(b: GraphBuilder, layer: ModelLayer, ctx: Ctx, inputs: list[i
                 weights = (w_ih, w_hh) if per_step else (w_hh,)
                 names = (f"{d}b_ih", f"{d}b_hh") if per_step else (f"{d}b_hh",)
                 prev = [b.add(f"{step}gates", "matmul", "core", ctx.component, region, prev, m=1,
-                              k=(width if per_step else 0) + hid, n=4 * hid, weights=weights,
-                              biases=_biases(ctx, layer, *names), step=t, resident=True,
-                              epilogue=hid * LSTM_CELL_OPS, **common)]
-            elif per_step:  # the same kernel at every step (h_{-1} = 0 is multiplied like any other state)
+                              k=(width if per_step else 0) + hid, n=gates, weights=weights,
+                              biases=_biases(ctx, layer, *names), step=t, resident=True, special=_times(cell_special, hid),
+                              epilogue=hid * (cell_ops - sum(n for _, n in cell_special)), **common)]  # specials apart
+            elif per_step:  # the same kernel at every step (h_{-1} = 0 is multiplied like any other state); eager: x_t
+                # copied beside h_{t-1} ([x_t, h_{t-1}]), the matmul, the bias added
                 prev = [b.add(f"{step}gates", "matmul", "core", ctx.component, region, prev, m=1, k=width + hid,
-                              n=4 * hid, weights=(w_ih, w_hh), biases=_biases(ctx, layer, f"{d}b_ih", f"{d}b_hh"),
-                              step=t, **common)]
-            elif t > 0:  # h_{-1} = 0: the first step has no recurrent matmul
-                prev = [b.add(f"{step}rec", "matmul", "core", ctx.component, region, prev, m=1, k=hid, n=4 * hid,
-                              weights=(w_hh,), biases=_biases(ctx, layer, f"{d}b_hh"), step=t, **common)]
-            if not ctx.persistent:
+                              n=gates, weights=(w_ih, w_hh), biases=_biases(ctx, layer, f"{d}b_ih", f"{d}b_hh"),
+                              step=t, kernels=ctx.kernels(3), **common)]
+            elif t > 0:  # h_{-1} = 0: the first step has no recurrent matmul; eager: the matmul, the projection added
+                prev = [b.add(f"{step}rec", "matmul", "core", ctx.component, region, prev, m=1, k=hid, n=gates,
+                              weights=(w_hh,), biases=_biases(ctx, layer, f"{d}b_hh"), step=t, kernels=ctx.kernels(2),
+                              **common)]
+            if not ctx.persistent:  # eager, per step: h_t is also copied out of [x_t, h_t] into the output sequence
                 prev = [b.add(f"{step}cell", "sfu", "core", ctx.component, region, prev, lane=lane, lanes=lanes,
-                              elements=hid * LSTM_CELL_OPS, step=t)]
+                              elements=hid * cell_ops, special=_times(cell_special, hid), step=t,
+                              kernels=ctx.kernels(cell_kernels + per_step))]
             if not inner:
                 prev = _quant(b, f"{step}quant_out", ctx, region, p.hidden_quantizer, p.act_bits, hid, 1, prev,
                               lane, lanes, t)
@@ -197,7 +227,7 @@ def lower_linear(b: GraphBuilder, layer: ModelLayer, ctx: Ctx, inputs: list[int]
         deps = _quant(b, f"{name}.quant_in", ctx, region, p.act_quantizer, p.act_bits, rows * spec.input, 1, inputs)  # type: ignore[attr-defined]
     out = b.add(f"{name}.matmul", "matmul", "core", ctx.component, region, deps, m=rows, k=spec.input,  # type: ignore[attr-defined]
                 n=spec.output, weights=((f"{layer.network}.{layer.name}.W", layer.weight_count("W")),),  # type: ignore[attr-defined]
-                biases=_biases(ctx, layer, "b"), weight_bits=p.weight_bits, act_bits=p.act_bits)
+                biases=_biases(ctx, layer, "b"), weight_bits=p.weight_bits, act_bits=p.act_bits, kernels=ctx.kernels(2))
     return [out], replace(ctx, input_quantized=False)
 
 
@@ -212,10 +242,11 @@ def lower_embedding(b: GraphBuilder, layer: ModelLayer, ctx: Ctx, inputs: list[i
 
 
 @register_lowering("multiplicative_joint")
+@register_lowering("additive_joint")
 def lower_joint_combine(b: GraphBuilder, layer: ModelLayer, ctx: Ctx, inputs: list[int]) -> tuple[list[int], Ctx]:
     rows = ctx.frames if ctx.sequence else ctx.rows
-    out = b.add(f"{ctx.tag}{layer.network}.{layer.name}.product", "sfu", "core", ctx.component, _region(ctx, layer),
-                inputs, elements=rows * layer.spec.dim)  # type: ignore[attr-defined]
+    out = b.add(f"{ctx.tag}{layer.network}.{layer.name}.{'sum' if layer.kind == 'additive_joint' else 'product'}", "sfu",
+                "core", ctx.component, _region(ctx, layer), inputs, elements=rows * layer.spec.dim)  # type: ignore[attr-defined]
     return [out], replace(ctx, input_quantized=False)
 
 
@@ -235,19 +266,12 @@ def lower_concat_joint(b: GraphBuilder, layer: ModelLayer, ctx: Ctx, inputs: lis
     return inputs, replace(ctx, input_quantized=False)
 
 
-@register_lowering("relu")
-def lower_relu(b: GraphBuilder, layer: ModelLayer, ctx: Ctx, inputs: list[int]) -> tuple[list[int], Ctx]:
-    rows = ctx.frames if ctx.sequence else ctx.rows
-    out = b.add(f"{ctx.tag}{layer.network}.{layer.name}.sfu", "sfu", "core", ctx.component, _region(ctx, layer),
-                inputs, elements=rows * layer.spec.dim * RELU_OPS)  # type: ignore[attr-defined]
-    return [out], replace(ctx, input_quantized=False)
-
-
 @register_lowering("log_softmax")
 def lower_log_softmax(b: GraphBuilder, layer: ModelLayer, ctx: Ctx, inputs: list[int]) -> tuple[list[int], Ctx]:
     rows = ctx.frames if ctx.sequence else ctx.rows
     out = b.add(f"{ctx.tag}{layer.network}.{layer.name}.sfu", "sfu", "core", ctx.component, _region(ctx, layer),
-                inputs, elements=rows * layer.spec.dim * LOG_SOFTMAX_OPS)  # type: ignore[attr-defined]
+                inputs, elements=rows * layer.spec.dim * LOG_SOFTMAX_OPS,  # type: ignore[attr-defined]
+                special=(("exp", rows * layer.spec.dim),), kernels=ctx.kernels(LOG_SOFTMAX_KERNELS))  # type: ignore[attr-defined]
     return [out], replace(ctx, input_quantized=False)
 
 
@@ -258,12 +282,29 @@ def lower_log_softmax(b: GraphBuilder, layer: ModelLayer, ctx: Ctx, inputs: list
 # per element, on the SFU: layer norm 5 (mean, variance, normalise, scale, shift), swish 2 (sigmoid, product),
 # GLU 2, softmax 5 (add the position scores, scale, exponentiate, accumulate, divide), ReLU 1, residual 1 (2 with the
 # FFN's half step). Batch norm is folded into the depthwise convolution at inference (its parameters still count).
+# An eager runtime (runtime.kernels: eager) calls one kernel per element-wise operation, and materialises what a fused
+# one only indexes: the im2col patches of the subsampling convolutions, the relative shift of the position scores,
+# the heads' contexts put back side by side (each a "gather" of that many elements).
 
-LAYER_NORM_OPS = 5
-SWISH_OPS = 2
-GLU_OPS = 2
-SOFTMAX_OPS = 5
-RELU_OPS = 1
+
+@dataclass(frozen=True)
+class Pointwise:
+    """An element-wise function: operations per element, special functions per element, and the kernels an eager
+    runtime calls for it."""
+
+    ops: int
+    special: tuple[tuple[str, int], ...] = ()
+    kernels: int = 1
+
+
+#: mean, subtract, square, mean, add epsilon, square root, divide, gain, shift (eager: nine calls)
+LAYER_NORM = Pointwise(5, (), 9)
+SWISH = Pointwise(2, (("sigmoid", 1),), 2)
+GLU = Pointwise(2, (("sigmoid", 1),), 2)
+#: add the position scores, scale, then max, subtract, exponentiate, sum, divide (eager: seven calls)
+SOFTMAX = Pointwise(5, (("exp", 1),), 7)
+RELU = Pointwise(1, (), 1)
+LAYER_NORM_OPS, SWISH_OPS, GLU_OPS, SOFTMAX_OPS, RELU_OPS = (f.ops for f in (LAYER_NORM, SWISH, GLU, SOFTMAX, RELU))
 
 
 def _encoder_rows(layer: ModelLayer, ctx: Ctx) -> int:
@@ -277,36 +318,47 @@ def _weight(layer: ModelLayer, name: str) -> tuple[str, int]:
 
 
 def _dense(b: GraphBuilder, layer: ModelLayer, ctx: Ctx, region: str, name: str, deps: list[int], m: int, k: int,
-           n: int, weights: tuple[str, ...], quantized: bool = False, fp32: bool = False) -> list[int]:
+           n: int, weights: tuple[str, ...], quantized: bool = False, fp32: bool = False, kernels: int = 1,
+           gather: int = 0) -> list[int]:
     """A matmul, its input quantized first unless it already is; no ``weights``: two activations multiplied.
-    ``fp32``: it also fetches the layer's FP32 parameters (biases, norms), as the first matmul of a module does."""
+    ``fp32``: it also fetches the layer's FP32 parameters (biases, norms), as the first matmul of a module does.
+    ``kernels``: the calls an eager runtime makes for it; ``gather``: elements it rearranges first (eager only)."""
     p = layer.precision
     base = f"{ctx.tag}{layer.network}.{layer.name}.{name}"
     if not quantized:
         deps = _quant(b, f"{base}.quant_in", ctx, region, p.act_quantizer, p.act_bits, m * k, 1, deps)
+    special = (("gather", gather),) if gather and ctx.eager else ()
     return [b.add(base, "matmul", "core", ctx.component, region, deps, m=m, k=k, n=n,
                   weights=tuple(_weight(layer, w) for w in weights), biases=_biases(ctx, layer, "b") if fp32 else (),
-                  weight_bits=p.weight_bits if weights else p.act_bits, act_bits=p.act_bits)]
+                  weight_bits=p.weight_bits if weights else p.act_bits, act_bits=p.act_bits, kernels=ctx.kernels(kernels),
+                  special=special)]
 
 
-def _sfu(b: GraphBuilder, layer: ModelLayer, ctx: Ctx, region: str, name: str, deps: list[int], elements: int) -> list[int]:
+def _sfu(b: GraphBuilder, layer: ModelLayer, ctx: Ctx, region: str, name: str, deps: list[int], count: int,
+         fn: Pointwise = RELU, kernels: int | None = None, gather: int = 0) -> list[int]:
+    """``count`` elements of ``fn`` (``kernels`` eager calls instead of ``fn``'s; ``gather``: elements rearranged)."""
+    special = _times(fn.special, count) + ((("gather", gather),) if gather and ctx.eager else ())
     return [b.add(f"{ctx.tag}{layer.network}.{layer.name}.{name}", "sfu", "core", ctx.component, region, deps,
-                  elements=elements)]
+                  elements=count * fn.ops, special=special, kernels=ctx.kernels(fn.kernels if kernels is None else kernels))]
 
 
 @register_lowering("conv_subsampling")
 def lower_conv_subsampling(b: GraphBuilder, layer: ModelLayer, ctx: Ctx, inputs: list[int]) -> tuple[list[int], Ctx]:
     """Two 3x3 stride-2 convolutions as im2col matmuls (rows: output positions, reduction: 3 x 3 x input channels),
-    ReLU after each, and the linear over channels x feature bins; T output frames come from about 4T input frames."""
+    ReLU after each, and the linear over channels x feature bins; T output frames come from about 4T input frames.
+    Eager, each matmul copies its patches (im2col; the linear its channels x bins) and adds its bias."""
     spec = layer.spec
     rows, region = _encoder_rows(layer, ctx), _region(ctx, layer)
     f1, f2 = spec.feature_bins()  # type: ignore[attr-defined]
     c, k2 = spec.channels, spec.kernel ** 2  # type: ignore[attr-defined]
-    out = _dense(b, layer, ctx, region, "conv1", inputs, 2 * rows * f1, k2, c, ("conv1",), fp32=True)
-    out = _sfu(b, layer, ctx, region, "relu1", out, 2 * rows * f1 * c * RELU_OPS)
-    out = _dense(b, layer, ctx, region, "conv2", out, rows * f2, k2 * c, c, ("conv2",))
-    out = _sfu(b, layer, ctx, region, "relu2", out, rows * f2 * c * RELU_OPS)
-    out = _dense(b, layer, ctx, region, "out", out, rows, c * f2, spec.output, ("out",))  # type: ignore[attr-defined]
+    out = _dense(b, layer, ctx, region, "conv1", inputs, 2 * rows * f1, k2, c, ("conv1",), fp32=True, kernels=3,
+                 gather=2 * rows * f1 * k2)
+    out = _sfu(b, layer, ctx, region, "relu1", out, 2 * rows * f1 * c)
+    out = _dense(b, layer, ctx, region, "conv2", out, rows * f2, k2 * c, c, ("conv2",), kernels=3,
+                 gather=rows * f2 * k2 * c)
+    out = _sfu(b, layer, ctx, region, "relu2", out, rows * f2 * c)
+    out = _dense(b, layer, ctx, region, "out", out, rows, c * f2, spec.output, ("out",), kernels=3,  # type: ignore[attr-defined]
+                 gather=rows * f2 * c)
     return out, replace(ctx, input_quantized=False)
 
 
@@ -315,31 +367,35 @@ def lower_conformer_ffn(b: GraphBuilder, layer: ModelLayer, ctx: Ctx, inputs: li
     spec = layer.spec
     rows, region, d = _encoder_rows(layer, ctx), _region(ctx, layer), spec.dim  # type: ignore[attr-defined]
     h = spec.ffn_mult * d  # type: ignore[attr-defined]
-    out = _sfu(b, layer, ctx, region, "norm", inputs, rows * d * LAYER_NORM_OPS)
-    out = _dense(b, layer, ctx, region, "W1", out, rows, d, h, ("W1",), fp32=True)
-    out = _sfu(b, layer, ctx, region, "swish", out, rows * h * SWISH_OPS)
-    out = _dense(b, layer, ctx, region, "W2", out, rows, h, d, ("W2",))
-    tail = 2 + (LAYER_NORM_OPS if spec.final_norm else 0)  # type: ignore[attr-defined]
-    return _sfu(b, layer, ctx, region, "residual", out, rows * d * tail), replace(ctx, input_quantized=False)
+    out = _sfu(b, layer, ctx, region, "norm", inputs, rows * d, LAYER_NORM)
+    out = _dense(b, layer, ctx, region, "W1", out, rows, d, h, ("W1",), fp32=True, kernels=2)
+    out = _sfu(b, layer, ctx, region, "swish", out, rows * h, SWISH)
+    out = _dense(b, layer, ctx, region, "W2", out, rows, h, d, ("W2",), kernels=2)
+    final = spec.final_norm  # type: ignore[attr-defined]
+    tail = Pointwise(2 + (LAYER_NORM.ops if final else 0), (), 2 + (LAYER_NORM.kernels if final else 0))
+    return _sfu(b, layer, ctx, region, "residual", out, rows * d, tail), replace(ctx, input_quantized=False)
 
 
 @register_lowering("conformer_mhsa")
 def lower_conformer_mhsa(b: GraphBuilder, layer: ModelLayer, ctx: Ctx, inputs: list[int]) -> tuple[list[int], Ctx]:
     """Q, K, V for the frames computed (a streaming chunk's left context comes from the cache), the relative position
     projection (queries + keys - 1 distances), then per head the content and position scores (rows x keys each),
-    softmax and the context (rows x head width), and the output projection."""
+    softmax and the context (rows x head width), and the output projection. Eager: Q, K and V are three matmuls and
+    three bias adds; each score adds its bias to the queries first; the position scores are read shifted into place
+    (Transformer-XL's relative shift, a gather); the heads' contexts are put back side by side (a gather)."""
     spec = layer.spec
     rows, region, d = _encoder_rows(layer, ctx), _region(ctx, layer), spec.dim  # type: ignore[attr-defined]
     heads = spec.heads  # type: ignore[attr-defined]
     keys, dh = ctx.keys or rows, d // heads
-    norm = _sfu(b, layer, ctx, region, "norm", inputs, rows * d * LAYER_NORM_OPS)
-    qkv = _dense(b, layer, ctx, region, "qkv", norm, rows, d, 3 * d, ("Wq", "Wk", "Wv"), fp32=True)
+    norm = _sfu(b, layer, ctx, region, "norm", inputs, rows * d, LAYER_NORM)
+    qkv = _dense(b, layer, ctx, region, "qkv", norm, rows, d, 3 * d, ("Wq", "Wk", "Wv"), fp32=True, kernels=6)
     pos = _dense(b, layer, ctx, region, "pos", inputs, rows + keys - 1, d, d, ("Wpos",), quantized=True)
-    content = _dense(b, layer, ctx, region, "scores", qkv, heads * rows, dh, keys, (), quantized=True)
-    position = _dense(b, layer, ctx, region, "pos_scores", qkv + pos, heads * rows, dh, keys, (), quantized=True)
-    soft = _sfu(b, layer, ctx, region, "softmax", content + position, heads * rows * keys * SOFTMAX_OPS)
-    context = _dense(b, layer, ctx, region, "context", soft, heads * rows, keys, dh, ())
-    out = _dense(b, layer, ctx, region, "Wo", context, rows, d, d, ("Wo",))
+    content = _dense(b, layer, ctx, region, "scores", qkv, heads * rows, dh, keys, (), quantized=True, kernels=2)
+    position = _dense(b, layer, ctx, region, "pos_scores", qkv + pos, heads * rows, dh, keys, (), quantized=True,
+                      kernels=2, gather=heads * rows * keys)
+    soft = _sfu(b, layer, ctx, region, "softmax", content + position, heads * rows * keys, SOFTMAX)
+    context = _dense(b, layer, ctx, region, "context", soft, heads * rows, keys, dh, (), kernels=2, gather=rows * d)
+    out = _dense(b, layer, ctx, region, "Wo", context, rows, d, d, ("Wo",), kernels=2)
     return _sfu(b, layer, ctx, region, "residual", out, rows * d), replace(ctx, input_quantized=False)
 
 
@@ -347,21 +403,70 @@ def lower_conformer_mhsa(b: GraphBuilder, layer: ModelLayer, ctx: Ctx, inputs: l
 def lower_conformer_conv(b: GraphBuilder, layer: ModelLayer, ctx: Ctx, inputs: list[int]) -> tuple[list[int], Ctx]:
     """The depthwise convolution is a ``dwconv`` op costed as a matmul of rows x kernel x channels: each PE computes
     one output (frame, channel) from the kernel taps of its channel over its SIMD lanes. It has kernel x dim weights
-    and no reuse across channels, and assumes the array's operand feed keeps up (optimistic for real arrays)."""
+    and no reuse across channels, and assumes the array's operand feed keeps up (optimistic for real arrays). Eager:
+    the input is copied into a zero-padded buffer and the output initialised with the bias (three calls), then each
+    tap multiplies and adds (two calls); batch norm is a scale and a shift before the swish (two calls)."""
     spec = layer.spec
     rows, region, d = _encoder_rows(layer, ctx), _region(ctx, layer), spec.dim  # type: ignore[attr-defined]
     p = layer.precision
-    out = _sfu(b, layer, ctx, region, "norm", inputs, rows * d * LAYER_NORM_OPS)
-    out = _dense(b, layer, ctx, region, "pw1", out, rows, d, 2 * d, ("pw1",), fp32=True)
-    out = _sfu(b, layer, ctx, region, "glu", out, rows * d * GLU_OPS)
+    out = _sfu(b, layer, ctx, region, "norm", inputs, rows * d, LAYER_NORM)
+    out = _dense(b, layer, ctx, region, "pw1", out, rows, d, 2 * d, ("pw1",), fp32=True, kernels=2)
+    out = _sfu(b, layer, ctx, region, "glu", out, rows * d, GLU)
     out = _quant(b, f"{ctx.tag}{layer.network}.{layer.name}.dw.quant_in", ctx, region, p.act_quantizer, p.act_bits,
                  rows * d, 1, out)
     out = [b.add(f"{ctx.tag}{layer.network}.{layer.name}.dw", "dwconv", "core", ctx.component, region, out, m=rows,
                  k=spec.kernel, n=d, weights=(_weight(layer, "dw"),), weight_bits=p.weight_bits,  # type: ignore[attr-defined]
-                 act_bits=p.act_bits)]
-    out = _sfu(b, layer, ctx, region, "swish", out, rows * d * SWISH_OPS)
-    out = _dense(b, layer, ctx, region, "pw2", out, rows, d, d, ("pw2",))
+                 act_bits=p.act_bits, kernels=ctx.kernels(3 + 2 * spec.kernel))]  # type: ignore[attr-defined]
+    out = _sfu(b, layer, ctx, region, "swish", out, rows * d, SWISH, kernels=SWISH.kernels + 2)
+    out = _dense(b, layer, ctx, region, "pw2", out, rows, d, d, ("pw2",), kernels=2)
     return _sfu(b, layer, ctx, region, "residual", out, rows * d), replace(ctx, input_quantized=False)
+
+
+# ---------------------------------------------------------------- generic layers (imported models)
+
+
+def _rows(ctx: Ctx) -> int:
+    return ctx.frames if ctx.sequence else ctx.rows
+
+
+@register_lowering("conv1d")
+def lower_conv1d(b: GraphBuilder, layer: ModelLayer, ctx: Ctx, inputs: list[int]) -> tuple[list[int], Ctx]:
+    """An im2col matmul (rows: frames; reduction: kernel x input channels of a group), or a depthwise ``dwconv``
+    op as the Conformer's (rows x kernel x channels)."""
+    spec, p = layer.spec, layer.precision
+    rows, region = _encoder_rows(layer, ctx), _region(ctx, layer)
+    name = f"{ctx.tag}{layer.network}.{layer.name}"
+    deps = inputs if ctx.input_quantized else _quant(b, f"{name}.quant_in", ctx, region, p.act_quantizer, p.act_bits,
+                                                     rows * spec.input, 1, inputs)  # type: ignore[attr-defined]
+    kind, k = ("dwconv", spec.kernel) if spec.depthwise else ("matmul", spec.input // spec.groups * spec.kernel)  # type: ignore[attr-defined]
+    out = b.add(f"{name}.conv", kind, "core", ctx.component, region, deps, m=rows, k=k, n=spec.output,  # type: ignore[attr-defined]
+                weights=(_weight(layer, "W"),), biases=_biases(ctx, layer, "b"), weight_bits=p.weight_bits,
+                act_bits=p.act_bits)
+    return [out], replace(ctx, input_quantized=False)
+
+
+@register_lowering("attention")
+def lower_attention(b: GraphBuilder, layer: ModelLayer, ctx: Ctx, inputs: list[int]) -> tuple[list[int], Ctx]:
+    """Per head the scores (rows x keys, head width deep), softmax and the context (rows x head width, keys deep)."""
+    spec = layer.spec
+    rows, region, d, heads = _encoder_rows(layer, ctx), _region(ctx, layer), spec.dim, spec.heads  # type: ignore[attr-defined]
+    keys, dh = ctx.keys or rows, d // heads
+    scores = _dense(b, layer, ctx, region, "scores", inputs, heads * rows, dh, keys, (), quantized=ctx.input_quantized)
+    soft = _sfu(b, layer, ctx, region, "softmax", scores, heads * rows * keys, SOFTMAX)
+    return _dense(b, layer, ctx, region, "context", soft, heads * rows, keys, dh, ()), replace(ctx, input_quantized=False)
+
+
+@register_lowering("layer_norm")
+@register_lowering("elementwise")
+def lower_elementwise(b: GraphBuilder, layer: ModelLayer, ctx: Ctx, inputs: list[int]) -> tuple[list[int], Ctx]:
+    """Element-wise work on the SFU, fetching the layer's FP32 parameters (a norm's scale and shift)."""
+    spec = layer.spec
+    norm = layer.kind == "layer_norm"
+    ops = LAYER_NORM.ops if norm else spec.ops  # type: ignore[attr-defined]
+    out = b.add(f"{ctx.tag}{layer.network}.{layer.name}.sfu", "sfu", "core", ctx.component, _region(ctx, layer), inputs,
+                elements=_rows(ctx) * spec.input * ops, biases=_biases(ctx, layer, "b"),  # type: ignore[attr-defined]
+                kernels=ctx.kernels(LAYER_NORM.kernels if norm else ops))
+    return [out], replace(ctx, input_quantized=False)
 
 
 def lower_network(b: GraphBuilder, network: Network, ctx: Ctx, inputs: list[int]) -> list[int]:
@@ -393,13 +498,14 @@ def lower_decode_step(b: GraphBuilder, model: Model, step: StepRecord, after: li
     pred_out: list[int] = []
     for net, rows in (("prediction", step.miss_prediction), ("lm_ext", step.miss_lm), ("lm_src", step.miss_lm)):
         if net in model.networks and rows > 0:
-            done = lower_network(b, model.networks[net], Ctx(net, region, q, fused, rows=rows, tag=tag, biases=model.fetch_biases), after)
+            done = lower_network(b, model.networks[net], Ctx(net, region, q, fused, rows=rows, tag=tag,
+                                                             biases=model.fetch_biases, eager=model.eager), after)
             if net == "prediction":
                 pred_out = done
             else:
                 outs += done
     joint = lower_network(b, model.networks["joint"], Ctx("joint", region, q, fused, rows=step.active, tag=tag,
-                                                                  biases=model.fetch_biases),
+                                                          biases=model.fetch_biases, eager=model.eager),
                           after + pred_out)
     lm_scores = 2 * step.miss_lm * model.vocab if "lm_ext" in model.networks else 0
     scores = b.add(f"{tag}scores", "transfer", "d2h", "search", region, joint + outs, network="search", layer="scores",
@@ -528,6 +634,7 @@ class EncoderWork:
     keys: int = 0  # attention keys per query (a streaming chunk's context); 0: every frame
     projection: str = "batched"
     biases: bool = True
+    eager: bool = False
     batch: int = 1  # utterances of this length whose encoders run together, each op doing the work of all of them
     kernel: str = "per_step"  # runtime.lstm_kernel: an LSTM's steps as kernels of their own, or one persistent kernel
     features: bool = True  # its features cross the link first (false: they are on the device already)
@@ -536,7 +643,7 @@ class EncoderWork:
         """The encoder segment; with ``steps`` only that many recurrent steps per layer and direction
         (every batched op keeps its size for all the frames)."""
         segment = lower_encoder(self.network, self.frames, self.lstm_quant, steps, self.quantize, self.keys,
-                                self.projection, self.biases, self.kernel, self.features)
+                                self.projection, self.biases, self.eager, self.kernel, self.features)
         return batched(segment, self.batch)
 
 
@@ -599,7 +706,8 @@ def lower_program(model: Model, frames: int, trace: DecodeTrace, streaming: Stre
     iterations (same counts) are lowered once, for every utterance of the process (memoized).
     """
     encoder = EncoderWork(model.networks["encoder"], frames, model.lstm_quant, model.quantize,
-                          projection=model.lstm_input_projection, biases=model.fetch_biases, kernel=model.lstm_kernel)
+                          projection=model.lstm_input_projection, biases=model.fetch_biases, eager=model.eager,
+                          kernel=model.lstm_kernel)
     if model.decode_on == "device":
         iterations = device_iterations(model, trace)
     else:
@@ -626,7 +734,7 @@ def _chunks(encoder: EncoderWork, iterations: int, streaming: StreamingSpec) -> 
 @memoize("lowered encoders", 64)
 def lower_encoder(encoder: Network, frames: int, lstm_quant: str, steps: int | None = None,
                   quantize: str = "separate", keys: int = 0, projection: str = "batched", biases: bool = True,
-                  kernel: str = "per_step", features: bool = True) -> Segment:
+                  eager: bool = False, kernel: str = "per_step", features: bool = True) -> Segment:
     """The encoder segment; memoized, since sweeps over beams and LM settings share it. Without ``features`` the
     features are on the device already (copied ahead, overlapped with earlier work)."""
     b = GraphBuilder()
@@ -637,11 +745,11 @@ def lower_encoder(encoder: Network, frames: int, lstm_quant: str, steps: int | N
                    bytes=frames * stacked * first.subsampling * width * FEATURE_BYTES)] if features else []
     launch = b.add("encoder.launch", "launch", "core", "encoder", "encoder", feats, network="encoder", layer="launch")
     ctx = Ctx("encoder", "encoder", lstm_quant, quantize, frames=frames * stacked, steps=(steps or 0) * stacked,
-              keys=keys, projection=projection, biases=biases, persistent=kernel == "persistent")
+              keys=keys, projection=projection, biases=biases, eager=eager, persistent=kernel == "persistent")
     after = lower_network(b, encoder, ctx, [launch])
     # The key is every input of this function: the same inputs give the same ops (a review found quantize missing).
     return Segment(tuple(b.ops), tuple(after), ("encoder", encoder, frames, lstm_quant, steps or frames, quantize, keys,
-                                                projection, biases, kernel, features))
+                                                projection, biases, eager, kernel, features))
 
 
 @memoize("batched encoders", 256)

@@ -123,18 +123,17 @@ class SystolicCoprocessor(Family):
     """A RaPiD-class chip: ``coprocessor`` cores of systolic arrays with scratchpads (``hardware.family: systolic``)."""
 
     name = "systolic"
+    section = "coprocessor"
 
     @property
     def cop(self) -> CoprocessorSpec:
-        cop = self.hw.coprocessor
-        assert cop is not None  # the spec's family check
-        return cop
-
-    @property
-    def cores(self) -> int:
-        return self.cop.cores
+        return self.unit
 
     def matmul(self, op: Op, cores: int, reads=()) -> tuple[float, float]:
+        seconds, roofline = self._matmul(op, cores, reads)
+        return seconds + (op.kernels - 1) * self.cop.dispatch_overhead, roofline  # eager runtimes: a dispatch per kernel
+
+    def _matmul(self, op: Op, cores: int, reads=()) -> tuple[float, float]:
         cop = self.cop
         if reads:  # streamed while the arrays compute: the dispatch, then the arrays overlapped with the reads
             cycles = matmul_cycles(cop, select_format(cop, op.weight_bits, op.act_bits), op.m, op.k, op.n, cores)
@@ -152,10 +151,12 @@ class SystolicCoprocessor(Family):
             roofline += sfu_roofline_seconds(cop, op.epilogue, cores)
         return seconds, roofline
 
-    def elementwise(self, ops: int, cores: int, reads=()) -> tuple[float, float]:
+    def elementwise(self, op: Op, cores: int, reads=()) -> tuple[float, float]:
+        """On the SFUs, special functions at the rate of any other element-wise op."""
         cop = self.cop
-        if reads:
-            return self.with_reads(cop.dispatch_overhead, sfu_cycles(cop, ops, cores) / cop.clock,
+        ops = op.elements * op.passes + op.epilogue
+        if reads or op.kernels > 1:
+            return self.with_reads(op.kernels * cop.dispatch_overhead, sfu_cycles(cop, ops, cores) / cop.clock,
                                    sfu_roofline_seconds(cop, ops, cores), reads, cores)
         return sfu_seconds(cop, ops, cores), sfu_roofline_seconds(cop, ops, cores)
 

@@ -89,7 +89,7 @@ def _matmul(op: Op, costs: CostTable, cores: int, reads: Reads) -> JobCost:
 
 @register_cost("sfu", "quantize", "gather")
 def _elementwise(op: Op, costs: CostTable, cores: int, reads: Reads) -> JobCost:
-    seconds, roofline = costs.device.elementwise(op.elements * op.passes + op.epilogue, cores, reads)
+    seconds, roofline = costs.device.elementwise(op, cores, reads)
     return JobCost("core", seconds, roofline, level_bytes=reads)
 
 

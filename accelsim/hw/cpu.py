@@ -1,11 +1,14 @@
 """The CPU family: a CPU's cores run the model's ops themselves, streaming weights through its caches.
 
 A matmul runs on the narrowest format the CPU lists (``cpu.macs_per_cycle``: what a matmul sustains per core and
-cycle, FMA, AVX-512, VNNI or AMX) that holds both operands, split over its cores; element-wise work runs at
-``cpu.vector_ops_per_cycle`` per core; every op pays the runtime's ``call_overhead`` (a kernel call), and its weight
-reads are streamed from the level they come from while it computes (:mod:`accelsim.hw.memory`, ``memory.overlap``).
-Codebook (LUT/GQ) weights are decoded to their centroids' format, one vector op per weight. There is no scratchpad:
-the ``cache`` residency says which level each op's weights come from.
+cycle, FMA, AVX-512, VNNI or AMX) that holds both operands, split over its cores; a depthwise convolution, which has
+no weight reuse for a matmul kernel to exploit, runs on the vector units (a multiply and an add per MAC). Element-wise
+work runs at ``cpu.vector_ops_per_cycle`` per core, its special functions (sigmoid, tanh, exp, gathers) at
+``cpu.special_ops_per_cycle`` where listed. Every kernel the runtime calls pays ``call_overhead`` (an eager runtime
+calls several per op, ``runtime.kernels``), and an op's weight reads are streamed from the level they come from while
+it computes (:mod:`accelsim.hw.memory`, ``memory.overlap``). Codebook (LUT/GQ) weights are decoded to their
+centroids' format, one vector op per weight. There is no scratchpad: the ``cache`` residency says which level each
+op's weights come from.
 """
 
 from __future__ import annotations
@@ -22,30 +25,35 @@ class Cpu(Family):
     """``hardware.family: cpu``, described by the ``cpu`` section."""
 
     name = "cpu"
+    section = "cpu"
 
     @property
     def cpu(self) -> CpuSpec:
-        cpu = self.hw.cpu
-        assert cpu is not None  # the spec's family check
-        return cpu
+        return self.unit
 
-    @property
-    def cores(self) -> int:
-        return self.cpu.cores
-
-    def _vector_seconds(self, ops: int, cores: int) -> float:
-        return ops / (cores * self.cpu.vector_ops_per_cycle * self.cpu.clock)
+    def _vector_seconds(self, ops: int, special: tuple[tuple[str, int], ...], cores: int) -> float:
+        """``ops`` element-wise operations of which ``special`` are special-function evaluations, on ``cores`` cores."""
+        cpu = self.cpu
+        rates = cpu.special_ops_per_cycle
+        listed = [(n, rates[name]) for name, n in special if name in rates]
+        plain = max(0, ops - sum(n for n, _ in listed))
+        per_cycle = plain / cpu.vector_ops_per_cycle + sum(n / rate for n, rate in listed)
+        return per_cycle / (cores * cpu.clock)
 
     def matmul(self, op: Op, cores: int, reads=()) -> tuple[float, float]:
         cpu = self.cpu
-        fmt = select_format(cpu, op.codebook_bits or op.weight_bits, op.act_bits)
-        compute = op.m * op.k * op.n / (cores * cpu.macs_per_cycle[fmt] * cpu.clock)
-        vector = self._vector_seconds(op.epilogue + (op.k * op.n if op.codebook_bits else 0), cores)
-        return self.with_reads(cpu.call_overhead, compute + vector, compute + vector, reads, cores)
+        if op.kind == "dwconv":  # no reuse for a matmul kernel: a multiply and an add per MAC on the vector units
+            compute = self._vector_seconds(2 * op.macs, (), cores)
+        else:
+            fmt = select_format(cpu, op.codebook_bits or op.weight_bits, op.act_bits)
+            compute = op.m * op.k * op.n / (cores * cpu.macs_per_cycle[fmt] * cpu.clock)
+        extra = op.epilogue + (op.k * op.n if op.codebook_bits else 0) + sum(n for _, n in op.special)
+        vector = self._vector_seconds(extra, op.special, cores)
+        return self.with_reads(op.kernels * cpu.call_overhead, compute + vector, compute + vector, reads, cores)
 
-    def elementwise(self, ops: int, cores: int, reads=()) -> tuple[float, float]:
-        seconds = self._vector_seconds(ops, cores)
-        return self.with_reads(self.cpu.call_overhead, seconds, seconds, reads, cores)
+    def elementwise(self, op: Op, cores: int, reads=()) -> tuple[float, float]:
+        seconds = self._vector_seconds(op.elements * op.passes + op.epilogue, op.special, cores)
+        return self.with_reads(op.kernels * self.cpu.call_overhead, seconds, seconds, reads, cores)
 
     def launch_seconds(self) -> float:
         return self.cpu.launch_overhead

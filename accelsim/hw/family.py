@@ -27,15 +27,23 @@ class Family:
     pairs give the detailed cost and its lower bound on ideal hardware of the same peak rates."""
 
     name: ClassVar[str] = ""
+    section: ClassVar[str] = ""  # the hardware file's section that describes the device
 
     def __init__(self, hw: HardwareSpec):
         self.hw = hw
         self.memory = Hierarchy(hw)
 
     @property
+    def unit(self):
+        """The device's section of the hardware spec (the spec's family check guarantees it is there)."""
+        found = getattr(self.hw, self.section)
+        assert found is not None
+        return found
+
+    @property
     def cores(self) -> int:
         """Identical cores the engine places device ops on."""
-        raise NotImplementedError
+        return self.unit.cores
 
     def matmul(self, op: Op, cores: int, reads: Reads = ()) -> tuple[float, float]:
         """A matmul (or a depthwise convolution mapped as one) on ``cores`` cores, its fused epilogue included, while
@@ -43,8 +51,9 @@ class Family:
         barrier instead of a kernel; elsewhere it is an op like any other (its cell fused in)."""
         raise NotImplementedError
 
-    def elementwise(self, ops: int, cores: int, reads: Reads = ()) -> tuple[float, float]:
-        """``ops`` element-wise operations on ``cores`` cores (a gather streams the table it reads)."""
+    def elementwise(self, op: Op, cores: int, reads: Reads = ()) -> tuple[float, float]:
+        """An element-wise op (an SFU op, a quantizer, a gather) on ``cores`` cores (a gather streams the table it
+        reads)."""
         raise NotImplementedError
 
     def launch_seconds(self) -> float:

@@ -17,9 +17,10 @@ split-K's partial sums are added on the CUDA cores. A matrix-vector product may 
 FMA per lane and cycle, no padding, each weight brought from L2 once for the batch's rows). The library's choice is
 the tiling (or kernel) that finishes first.
 While it computes, the matmul streams its weights from the level they come from (:mod:`accelsim.hw.memory`: L2 when
-they fit there, else DRAM). Element-wise work runs on the CUDA cores at one operation per FP32 lane and cycle.
+they fit there, else DRAM). Element-wise work runs on the CUDA cores at one operation per FP32 lane and cycle, its
+special functions (sigmoid, tanh, exp) on the special-function units at ``gpu.special_ops_per_cycle``.
 
-Every op is a kernel: it pays ``kernel_overhead`` on the device; without CUDA graphs the host issues one kernel per
+Every op is a kernel (an eager runtime's op several, ``op.kernels``): each pays ``kernel_overhead`` on the device; without CUDA graphs the host issues one kernel per
 ``launch_overhead`` at best, so a kernel takes at least that long; with graphs a program's kernels go out in one
 ``graph_launch`` (the program's launch op). A step of a persistent kernel (an op marked ``resident``) is no kernel of
 its own: it pays one grid-wide barrier (``grid_sync``), and reads its weights only at the first step (the residency
@@ -84,12 +85,11 @@ class Gpu(Family):
     """``hardware.family: gpu``, described by the ``gpu`` section (and its shared ``gpu.runtime``)."""
 
     name = "gpu"
+    section = "gpu"
 
     @property
     def gpu(self) -> GpuSpec:
-        gpu = self.hw.gpu
-        assert gpu is not None  # the spec's family check
-        return gpu
+        return self.unit
 
     @property
     def runtime(self) -> GpuRuntimeSpec:
@@ -106,8 +106,14 @@ class Gpu(Family):
             return math.inf
         return l2.read_bandwidth / self.gpu.clock
 
-    def _vector_seconds(self, ops: int, cores: int) -> float:
-        return ops / (cores * self.gpu.fp32_macs_per_cycle * self.gpu.clock)
+    def _vector_seconds(self, ops: int, special: tuple[tuple[str, int], ...], cores: int) -> float:
+        """``ops`` element-wise operations, of which ``special`` are special-function evaluations, on ``cores`` SMs."""
+        gpu = self.gpu
+        rates = gpu.special_ops_per_cycle
+        listed = [(n, rates[name]) for name, n in special if name in rates]
+        plain = max(0, ops - sum(n for n, _ in listed))
+        cycles = plain / gpu.fp32_macs_per_cycle + sum(n / rate for n, rate in listed)
+        return cycles / (cores * gpu.clock)
 
     def matmul(self, op: Op, cores: int, reads=()) -> tuple[float, float]:
         gpu = self.gpu
@@ -115,22 +121,23 @@ class Gpu(Family):
         rate = gpu.macs_per_cycle[fmt]
         feed = math.inf if op.resident else self.feed_bytes_per_cycle()  # a persistent kernel's weights are in the SMs
         shape = gemm(op.m, op.k, op.n, cores, rate, self.runtime, feed, FORMAT_BITS[fmt] / 8, gpu.fp32_macs_per_cycle)
-        vector = self._vector_seconds(op.epilogue + (op.k * op.n if op.codebook_bits else 0), cores)
+        extra = op.epilogue + (op.k * op.n if op.codebook_bits else 0) + sum(n for _, n in op.special)
+        vector = self._vector_seconds(extra, op.special, cores)
         roofline = op.m * op.k * op.n / (cores * rate * gpu.clock) + vector
         return self._kernel(op, shape.cycles / gpu.clock + vector, roofline, reads, cores)
 
-    def elementwise(self, ops: int, cores: int, reads=()) -> tuple[float, float]:
-        seconds = self._vector_seconds(ops, cores)
-        return self._kernel(None, seconds, seconds, reads, cores)
+    def elementwise(self, op: Op, cores: int, reads=()) -> tuple[float, float]:
+        seconds = self._vector_seconds(op.elements * op.passes + op.epilogue, op.special, cores)
+        return self._kernel(op, seconds, seconds, reads, cores)
 
-    def _kernel(self, op: Op | None, compute: float, roofline: float, reads, cores: int) -> tuple[float, float]:
-        """A kernel's (seconds, roofline): its work with its reads streamed, after its fixed cost (a persistent step's
-        barrier, else the kernel overhead); without graphs no shorter than the host's launch interval."""
+    def _kernel(self, op: Op, compute: float, roofline: float, reads, cores: int) -> tuple[float, float]:
+        """An op's (seconds, roofline): its work with its reads streamed, after its fixed cost (a persistent step's
+        barrier, else the overhead of each of its kernels); without graphs no shorter than the host's launches."""
         rt = self.runtime
-        if op is not None and op.resident:
+        if op.resident:
             return self.with_reads(rt.grid_sync, compute, roofline, reads, cores)
-        seconds, bound = self.with_reads(rt.kernel_overhead, compute, roofline, reads, cores)
-        return (seconds if rt.cuda_graphs else max(seconds, rt.launch_overhead)), bound
+        seconds, bound = self.with_reads(op.kernels * rt.kernel_overhead, compute, roofline, reads, cores)
+        return (seconds if rt.cuda_graphs else max(seconds, op.kernels * rt.launch_overhead)), bound
 
     def launch_seconds(self) -> float:
         rt = self.runtime

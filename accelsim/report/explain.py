@@ -310,13 +310,10 @@ def format_explain(report: Explanation) -> str:
 
 def sensitivity_png(report: Explanation, fmt: str = "png") -> bytes:
     """The sensitivity table as a horizontal bar chart (PNG bytes, or ``fmt``: svg, pdf): largest speed-up at the top."""
-    import matplotlib
-
-    matplotlib.use("Agg")  # files only; no display needed
-    import matplotlib.pyplot as plt
+    from accelsim.report.figures import subplots
 
     rows = list(report.sensitivity)
-    fig, ax = plt.subplots(figsize=(9, 0.55 * len(rows) + 1.8))
+    fig, ax = subplots(figsize=(9, 0.55 * len(rows) + 1.8))
     y = range(len(rows))
     values = [s.change_pct for s in rows]
     colors = ["#228833" if v <= -NEGLIGIBLE_PCT else "#cc3311" if v >= NEGLIGIBLE_PCT else "#bbbbbb" for v in values]
@@ -333,6 +330,7 @@ def sensitivity_png(report: Explanation, fmt: str = "png") -> bytes:
         ax.text(s.change_pct + (0.01 if right else -0.01) * span, i, label, va="center",
                 ha="left" if right else "right", fontsize=8)
     ax.set_xlabel("RTF change (%) when the part is made 2x better (negative = faster)")
+    ax.set_ylabel("part of the machine made 2x better")
     ax.grid(axis="x", alpha=0.3)
     presets = set(report.precision.values())
     precision = presets.pop() if len(presets) == 1 else "mixed precision"

@@ -129,18 +129,36 @@ def finite(result: SimResult) -> SimResult:
 
 
 #: Layer kinds lowered to matmuls (the others run on the special-function units).
-MATMUL_KINDS = ("lstm", "blstm", "linear", "conv_subsampling", "conformer_ffn", "conformer_mhsa", "conformer_conv")
+MATMUL_KINDS = ("lstm", "blstm", "gru", "bgru", "linear", "conv1d", "conv_subsampling", "conformer_ffn", "conformer_mhsa",
+                "conformer_conv")
 
 
 def formats_of(model: Model, hw: HardwareSpec) -> dict[str, str]:
-    """Per network, the distinct arithmetic formats its matmul layers run in, in layer order ("int8+int4")."""
+    """Per network, the distinct arithmetic formats its matmul layers run in, in layer order ("int8+int4"; see
+    :func:`join_formats`)."""
     out = {}
     device = family_of(hw)
     for name, network in model.networks.items():
         found = [device.layer_format(l.precision) for l in network.layers if l.kind in MATMUL_KINDS]
         if found:
-            out[name] = "+".join(dict.fromkeys(found))
+            out[name] = join_formats(found)
     return out
+
+
+def join_formats(labels: list[str]) -> str:
+    """A network's layers' formats as reports print them ('int8', 'int8 (codebook decoded in the load path)'), each
+    once, in layer order: 'int8+int4', or 'int8 (codebook decoded in the load path for 65 of 66 layers)' when only
+    some layers of a format take that path."""
+    groups: dict[str, list[str]] = {}
+    for label in labels:
+        base, _, note = label.partition(" (")
+        groups.setdefault(base, []).append(note.removesuffix(")"))
+    parts = []
+    for base, notes in groups.items():
+        said = [n + (f" for {notes.count(n)} of {len(notes)} layers" if notes.count(n) < len(notes) else "")
+                for n in dict.fromkeys(notes) if n]
+        parts.append(base + (f" ({'; '.join(said)})" if said else ""))
+    return "+".join(parts)
 
 
 def aggregate(results: Sequence[SimResult]) -> SimResult:

@@ -3,20 +3,17 @@ against precision and chunk size, with the published figures written beside the 
 
 from __future__ import annotations
 
-import matplotlib
+import pandas as pd
+from matplotlib.ticker import NullLocator
 
-matplotlib.use("Agg")  # files only; no display needed
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from accelsim.report.figures import figure_bytes  # noqa: E402
+from accelsim.report.figures import figure_bytes, subplots
 
 
 def plot_sizes(sizes: pd.DataFrame, published: dict[tuple[str, str], str], title: str, fmt: str = "png") -> bytes:
     """Bars of stored size (MB) per precision, one panel per workload; each bar says its compression vs FP32, and a
     published figure for that (workload, precision) is written above it."""
     workloads = list(dict.fromkeys(sizes["workload"]))
-    fig, axes = plt.subplots(1, len(workloads), figsize=(5.5 * len(workloads), 4.2), squeeze=False)
+    fig, axes = subplots(1, len(workloads), figsize=(5.5 * len(workloads), 4.2), squeeze=False)
     for ax, name in zip(axes[0], workloads):
         rows = sizes[sizes["workload"] == name]
         bars = ax.bar(rows["precision"], rows["size_MB"], color="#4477aa")
@@ -28,7 +25,7 @@ def plot_sizes(sizes: pd.DataFrame, published: dict[tuple[str, str], str], title
             ax.annotate(label, (bar.get_x() + bar.get_width() / 2, bar.get_height()), ha="center", va="bottom", fontsize=8)
         ax.set_title(name, fontsize=10)
         ax.set_xlabel("precision preset")
-        ax.set_ylabel("stored size (MB = 10^6 bytes)")
+        ax.set_ylabel("stored size (MB = 10$^6$ bytes)")
         ax.set_ylim(0, rows["size_MB"].max() * 1.25)
     fig.suptitle(title, fontsize=11)
     return figure_bytes(fig, fmt)
@@ -36,8 +33,9 @@ def plot_sizes(sizes: pd.DataFrame, published: dict[tuple[str, str], str], title
 
 def plot_performance(perf: pd.DataFrame, title: str, fmt: str = "png") -> bytes:
     """Left: RTF per precision without streaming, one bar group per workload. Right: final latency (solid) and p50 chunk
-    latency (dashed) against chunk size, one line per workload and precision."""
-    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.4))
+    latency (dashed) against chunk size, one line per workload and precision; a chunk's latency counts the wait for its
+    look-ahead audio, as `accelsim run` does (the legend says how much look-ahead each workload has)."""
+    fig, (left, right) = subplots(1, 2, figsize=(12, 4.4))
     whole = perf[perf["chunk_frames"] == 0]
     workloads = list(dict.fromkeys(perf["workload"]))
     precisions = list(dict.fromkeys(whole["precision"]))
@@ -53,13 +51,18 @@ def plot_performance(perf: pd.DataFrame, title: str, fmt: str = "png") -> bytes:
     streamed = perf[perf["chunk_frames"] > 0]
     for (name, precision), rows in streamed.groupby(["workload", "precision"], sort=False):
         rows = rows.sort_values("chunk_s")
-        line, = right.plot(rows["chunk_s"] * 1e3, rows["final_s"] * 1e3, marker="o", label=f"{name} {precision}: final")
+        ahead = rows["look_ahead_s"].iloc[0] * 1e3 if "look_ahead_s" in rows else 0.0
+        key = f"{name} {precision}" + (f" ({ahead:g} ms look-ahead)" if ahead else "")
+        line, = right.plot(rows["chunk_s"] * 1e3, rows["final_s"] * 1e3, marker="o", label=f"{key}: final")
         right.plot(rows["chunk_s"] * 1e3, rows["chunk_p50_s"] * 1e3, marker="x", linestyle="--", color=line.get_color(),
-                   label=f"{name} {precision}: chunk p50")
+                   label=f"{key}: chunk p50")
+    chunks_ms = sorted(set((streamed["chunk_s"] * 1e3).round(6)))
     right.set_xscale("log", base=2)
+    right.set_xticks(chunks_ms, [f"{c:g}" for c in chunks_ms], rotation=45 if len(chunks_ms) > 5 else 0)
+    right.xaxis.set_minor_locator(NullLocator())
     right.set_xlabel("chunk (ms of audio)")
-    right.set_ylabel("latency (ms)")
-    right.set_title("streaming latency", fontsize=10)
-    right.legend(fontsize=7)
+    right.set_ylabel("latency (ms), end of the audio to its result")
+    right.set_title("streaming latency (a chunk waits for its look-ahead audio)", fontsize=10)
+    right.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, frameon=False)  # below: lines fill it
     fig.suptitle(title, fontsize=11)
     return figure_bytes(fig, fmt)

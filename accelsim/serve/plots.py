@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import matplotlib
-
-matplotlib.use("Agg")  # files only
-import matplotlib.pyplot as plt  # noqa: E402
-
-from accelsim.report.figures import figure_bytes  # noqa: E402
-from accelsim.serve.capacity import Capacity  # noqa: E402
+from accelsim.report.figures import figure_bytes, plain_log_axis, subplots
+from accelsim.serve.capacity import Capacity
 
 
 def plot_capacity(found: Capacity, fmt: str = "png") -> bytes:
     trials = sorted(found.trials, key=lambda t: t.load)
     loads = [t.load for t in trials]
-    fig, ax = plt.subplots(figsize=(7, 4.4))
+    fig, ax = subplots(figsize=(7, 4.4))
     for attr, label, style in (("latency_p50_s", "p50 latency", "o--"), ("latency_p99_s", "p99 latency", "s-")):
         ax.plot(loads, [getattr(t.result, attr) * 1e3 for t in trials], style, label=label)
     for o in found.objectives:
@@ -22,8 +17,8 @@ def plot_capacity(found: Capacity, fmt: str = "png") -> bytes:
             ax.axhline(o.limit * 1e3, color="crimson", linestyle=":", label=f"SLO {o.text}")
     if found.capacity:
         ax.axvline(found.capacity, color="gray", linestyle="-.", label=f"capacity {found.capacity:g}")
-    ax.set_yscale("log")
-    ax.set_xlabel("always-active streams" if found.variable == "streams" else "utterances per second")
+    plain_log_axis(ax, "y")
+    ax.set_xlabel("load (always-active streams)" if found.variable == "streams" else "load (utterances per second)")
     ax.set_ylabel("latency, end of audio to result (ms)")
     ax.set_title("Latency against load (accelsim serving run per point)")
     ax.grid(alpha=0.3)

@@ -207,7 +207,7 @@ class CacheResidency(Residency):
 
     def plan(self, runs: Sequence[Sequence[Op]], device: Family) -> tuple[Pinned, list[tuple[Reads, ...]]]:
         bits, caches, home = device.bytes_per_weight, device.memory.caches, device.memory.home.name
-        deepest = max(level.capacity_for(device.cores) for level in caches)
+        deepest = max((level.capacity_for(device.cores) for level in caches), default=0.0)  # no cache: all from memory
         stack: OrderedDict[tuple[str, str], float] = OrderedDict()  # least recently used first
         held = _Held(device)
         out = []

@@ -81,15 +81,12 @@ class Unit:
     written: str  # the units a YAML value may use
 
 
-#: A number followed by a unit, as :mod:`accelsim.spec.units` reads it (the units themselves are checked there).
-QUANTITY_PATTERN = r"^\s*[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?\s*[A-Za-zµ/]+\s*$"
-
-
 def quantity(parse: Callable[[object], float], fmt: Callable[[float], str], unit: Unit, **limits) -> object:
     """An annotated float type for a quantity written with a unit; see :func:`_quantity` for ``limits``.
 
-    In JSON Schema it is a string with a unit (``"32 Gbps"``), as YAML files write it."""
-    schema = {"type": "string", "pattern": QUANTITY_PATTERN, "examples": [unit.example],
+    In JSON Schema it is a string with a unit (``"32 Gbps"``), as YAML files write it, in the form the parser
+    accepts (:func:`accelsim.spec.units.pattern`), so that an editor flags ``"32 furlongs"``."""
+    schema = {"type": "string", "pattern": units.pattern(unit.quantity), "examples": [unit.example],
               "x-unit": unit.si, "x-units-accepted": unit.written}
     return Annotated[float, BeforeValidator(_quantity(parse, fmt, **limits)), PlainSerializer(fmt),
                      WithJsonSchema(schema, mode="validation"), unit]
@@ -110,14 +107,14 @@ Hertz = quantity(units.parse_frequency, units.format_frequency, Unit("frequency"
                  low=1e6, low_text="1 MHz", high=1e11, high_text="100 GHz")
 """A frequency written as ``"1.6 GHz"``; stored in hertz; 1 MHz to 100 GHz."""
 
-Seconds = quantity(units.parse_time, units.format_time, Unit("duration", "s", "2 us", "s, ms, us, ns, ps"),
+Seconds = quantity(units.parse_time, units.format_time, Unit("duration", "s", "2 us", "s, ms, us (or µs, μs), ns, ps"),
                    zero=True, high=HOUR, high_text="1 hour ('3600 s')")
 """A duration written as ``"2 us"``; stored in seconds; zero allowed, at most 1 hour."""
 
-PositiveSeconds = quantity(units.parse_time, units.format_time, Unit("duration", "s", "20 ms", "s, ms, us, ns, ps"),
+PositiveSeconds = quantity(units.parse_time, units.format_time, Unit("duration", "s", "20 ms", "s, ms, us (or µs, μs), ns, ps"),
                            high=HOUR, high_text="1 hour ('3600 s')")
 """A strictly positive duration written as ``"20 ms"``; stored in seconds; at most 1 hour."""
 
-FrameShift = quantity(units.parse_time, units.format_time, Unit("duration", "s", "20 ms", "s, ms, us, ns, ps"),
+FrameShift = quantity(units.parse_time, units.format_time, Unit("duration", "s", "20 ms", "s, ms, us (or µs, μs), ns, ps"),
                       low=1e-6, low_text="1 us", high=10.0, high_text="10 s")
 """Audio time per encoder frame, written as ``"20 ms"``; stored in seconds; 1 us to 10 s."""

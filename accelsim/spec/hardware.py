@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from accelsim.spec.base import Bytes, BytesPerSecond, Hertz, Seconds, Strict, Text
 
@@ -21,6 +21,14 @@ def _known_format_names(value: dict) -> None:
         raise ValueError(f"unknown arithmetic format(s) {unknown}; expected some of {list(FORMAT_BITS)}")
 
 
+def _mac_rates(value: dict) -> dict:
+    """A device's MAC rates by format: known formats, at least one."""
+    _known_format_names(value)
+    if not value:
+        raise ValueError("must list at least one arithmetic format")
+    return value
+
+
 class CoprocessorSpec(Strict):
     """The accelerator: identical cores of systolic PE arrays, each with a scratchpad."""
 
@@ -30,7 +38,7 @@ class CoprocessorSpec(Strict):
     pe_rows: int = Field(gt=0, le=65_536, description="PE rows per corelet; a matmul's batch (M) is mapped over rows; at most 65,536.")
     pe_cols: int = Field(gt=0, le=65_536, description="PE columns per corelet; a matmul's output features (N) are mapped over columns; "
                                                       "at most 65,536.")
-    macs_per_cycle: dict[str, Annotated[int, Field(gt=0, le=10**9)]] = Field(
+    macs_per_cycle: Annotated[dict[str, Annotated[int, Field(gt=0, le=10**9)]], AfterValidator(_mac_rates)] = Field(
         description="Peak multiply-accumulates per cycle per core, by arithmetic format (int2, int4, int8, hfp8, fp16, fp32); "
                     "each at most 1,000,000,000."
     )
@@ -74,14 +82,6 @@ class CoprocessorSpec(Strict):
                     "'sfu': one special-function-unit op per weight each time an op uses them; 'load_path': by a table in "
                     "the weight load path as they arrive (no compute time; the fetch still carries k-bit indices).")
 
-    @field_validator("macs_per_cycle")
-    @classmethod
-    def _known_formats(cls, value: dict[str, int]) -> dict[str, int]:
-        _known_format_names(value)
-        if not value:
-            raise ValueError("must list at least one arithmetic format")
-        return value
-
     @model_validator(mode="after")
     def _lanes_fit(self) -> "CoprocessorSpec":
         pes = self.corelets_per_core * self.pe_rows * self.pe_cols
@@ -104,23 +104,20 @@ class CpuSpec(Strict):
     cores: int = Field(gt=0, le=65_536, description="Cores that run the model's ops; at most 65,536.")
     clock: Hertz = Field(description="Core clock while running the ops (all-core, with the vector units busy), e.g. "
                                      "'2.4 GHz'; 1 MHz to 100 GHz.")
-    macs_per_cycle: dict[str, Annotated[float, Field(gt=0, le=10**9)]] = Field(
+    macs_per_cycle: Annotated[dict[str, Annotated[float, Field(gt=0, le=10**9)]], AfterValidator(_mac_rates)] = Field(
         description="Multiply-accumulates per cycle per core that a matmul sustains, by arithmetic format (fp32, bf16, "
                     "fp16, int8: FMA, AVX-512, VNNI or AMX units); each more than 0, at most 1,000,000,000.")
     vector_ops_per_cycle: float = Field(
-        gt=0, le=10**9, description="Element-wise operations per cycle per core (activation functions, products, "
-                                    "quantizers) from the SIMD width; more than 0, at most 1,000,000,000.")
+        gt=0, le=10**9, description="Element-wise operations per cycle per core (additions, products, quantizers) from "
+                                    "the SIMD width; more than 0, at most 1,000,000,000.")
+    special_ops_per_cycle: dict[Literal["sigmoid", "tanh", "exp", "gather"], Annotated[float, Field(gt=0, le=10**9)]] = Field(
+        default_factory=dict,
+        description="Evaluations per cycle per core of special functions, as the runtime computes them: sigmoid, tanh, "
+                    "exp, and gather (a data rearrangement such as an im2col copy); one not listed runs at "
+                    "vector_ops_per_cycle; each more than 0, at most 1,000,000,000.")
     call_overhead: Seconds = Field(description="The runtime's fixed cost of one op (a kernel call), e.g. '1 us'; at most 1 hour.")
     launch_overhead: Seconds = Field("0 s", description="Starting one program (the encoder graph, a decode iteration), "
                                                         "beyond its ops' calls; at most 1 hour.")
-
-    @field_validator("macs_per_cycle")
-    @classmethod
-    def _known_formats(cls, value: dict[str, float]) -> dict[str, float]:
-        _known_format_names(value)
-        if not value:
-            raise ValueError("must list at least one arithmetic format")
-        return value
 
 
 class GpuRuntimeSpec(Strict):
@@ -177,6 +174,11 @@ class GpuSpec(Strict):
     fp32_macs_per_cycle: int = Field(
         gt=0, le=10**7, description="FP32 fused multiply-adds per cycle per SM on the CUDA cores (FP32 matmuls, and "
                                     "element-wise work at one operation per lane and cycle); 1 to 10,000,000.")
+    special_ops_per_cycle: dict[Literal["sigmoid", "tanh", "exp", "gather"], Annotated[float, Field(gt=0, le=10**7)]] = Field(
+        default_factory=dict,
+        description="Evaluations per cycle per SM of special functions on its special-function units: sigmoid, tanh, "
+                    "exp, and gather (a data rearrangement); one not listed runs at fp32_macs_per_cycle; each more "
+                    "than 0, at most 10,000,000.")
     runtime: GpuRuntimeSpec = Field(
         description="The GPU software stack's figures: the name of the shared runtime file beside the config (e.g. "
                     "'runtime.yaml'), or its fields inline.")
@@ -187,7 +189,7 @@ class GpuSpec(Strict):
     @field_validator("tensor_macs_per_cycle")
     @classmethod
     def _known_formats(cls, value: dict[str, int]) -> dict[str, int]:
-        _known_format_names(value)
+        _mac_rates(value)
         if "fp32" in value:
             raise ValueError("fp32 runs on the CUDA cores: give it as gpu.fp32_macs_per_cycle")
         return value
@@ -310,7 +312,8 @@ class MemorySpec(Strict):
         description="'pinned': weights used more than once stay in the scratchpads while they fit (the scratchpad's weight_fraction); "
                     "'per_op': every op fetches its weights, as a runtime that runs each op as its own kernel does; "
                     "'cache': every op reads its weights from the nearest cache level that holds everything read since "
-                    "their last use (least recently used out first), else from where they live.",
+                    "their last use (least recently used out first), else from where they live (with no cache level: "
+                    "always from there).",
     )
     prefetch: Literal["one_deep", "on_demand"] = Field(
         "one_deep",
@@ -344,8 +347,6 @@ class MemorySpec(Strict):
         if self.overlap is not None and home.via_link:
             raise ValueError("overlap streams weights during an op, which needs them in device memory, not across the link")
         kinds = {level.kind for level in self.levels}
-        if self.residency == "cache" and "cache" not in kinds:
-            raise ValueError("residency 'cache' needs a level of kind 'cache'")
         if self.residency != "cache" and "scratchpad" not in kinds:
             raise ValueError(f"residency {self.residency!r} keeps weights in a scratchpad; the hierarchy has none "
                              "(use residency 'cache')")

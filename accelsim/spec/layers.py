@@ -83,12 +83,13 @@ class Linear(LayerSpec):
     kind: Literal["linear"] = Field("linear", description="Layer kind.")
     input: Width = Field(description="Input features; at most 1,000,000.")
     output: Width = Field(description="Output features; at most 1,000,000.")
+    bias: bool = Field(True, description="Has a bias vector (kept in FP32); false for a projection without one.")
 
     def weights(self):
         return {"W": (self.output, self.input)}
 
     def bias_params(self) -> int:
-        return self.output
+        return self.output if self.bias else 0
 
     def output_size(self) -> int:
         return self.output
@@ -98,19 +99,22 @@ class _Recurrent(LayerSpec):
     input: Width = Field(description="Input features of the first layer of the stack; at most 1,000,000.")
     hidden: Width = Field(description="Cells per direction; at most 1,000,000.")
     count: int = Field(1, gt=0, le=1_000, description="Stacked layers; layer k > 1 takes the previous layer's output; at most 1,000.")
+    bias: bool = Field(True, description="Has the input and recurrent bias vectors b_ih and b_hh (kept in FP32).")
     recurrent: ClassVar[bool] = True
     directions: ClassVar[int] = 1
+    gates: ClassVar[int] = 4  # an LSTM's i, f, g, o
+    states: ClassVar[int] = 2  # an LSTM's h and c
 
     def weights(self):
-        # PyTorch convention: input and recurrent matrices per direction, gates i, f, g, o stacked.
+        # PyTorch convention: input and recurrent matrices per direction, the gates stacked.
         out: dict[str, tuple[int, int]] = {}
         for d in self.direction_names():
-            out[f"{d}W_ih"] = (4 * self.hidden, self.input)
-            out[f"{d}W_hh"] = (4 * self.hidden, self.hidden)
+            out[f"{d}W_ih"] = (self.gates * self.hidden, self.input)
+            out[f"{d}W_hh"] = (self.gates * self.hidden, self.hidden)
         return out
 
     def bias_params(self) -> int:
-        return self.directions * 2 * 4 * self.hidden  # b_ih and b_hh, as PyTorch keeps them
+        return self.directions * 2 * self.gates * self.hidden if self.bias else 0  # b_ih and b_hh, as PyTorch keeps them
 
     def direction_names(self) -> tuple[str, ...]:
         return ("",) if self.directions == 1 else ("fwd.", "bwd.")
@@ -144,6 +148,25 @@ class BLSTM(_Recurrent):
     directions: ClassVar[int] = 2
 
 
+@register_layer("gru")
+class GRU(_Recurrent):
+    """A (stack of) unidirectional GRU layer(s): gates r, z, n; one state vector h."""
+
+    kind: Literal["gru"] = Field("gru", description="Layer kind.")
+    gates: ClassVar[int] = 3
+    states: ClassVar[int] = 1
+
+
+@register_layer("bgru")
+class BGRU(_Recurrent):
+    """A (stack of) bidirectional GRU layer(s): forward and backward directions of ``hidden`` cells each."""
+
+    kind: Literal["bgru"] = Field("bgru", description="Layer kind.")
+    directions: ClassVar[int] = 2
+    gates: ClassVar[int] = 3
+    states: ClassVar[int] = 1
+
+
 @register_layer("multiplicative_joint")
 class MultiplicativeJoint(LayerSpec):
     """Joint network combination of encoder and prediction outputs by element-wise product (Saon et al. 2021)."""
@@ -153,6 +176,13 @@ class MultiplicativeJoint(LayerSpec):
 
     def output_size(self) -> int:
         return self.dim
+
+
+@register_layer("additive_joint")
+class AdditiveJoint(MultiplicativeJoint):
+    """Joint network combination of encoder and prediction outputs by element-wise sum (the usual transducer joint)."""
+
+    kind: Literal["additive_joint"] = Field("additive_joint", description="Layer kind.")  # type: ignore[assignment]
 
 
 @register_layer("stack_frames")
@@ -171,17 +201,6 @@ class StackFrames(LayerSpec):
 
     def output_size(self) -> int:
         return self.input * self.factor
-
-
-@register_layer("relu")
-class ReLU(LayerSpec):
-    """A rectifier over ``dim`` features (element-wise work only)."""
-
-    kind: Literal["relu"] = Field("relu", description="Layer kind.")
-    dim: Width = Field(description="Features rectified; at most 1,000,000.")
-
-    def output_size(self) -> int:
-        return self.dim
 
 
 @register_layer("concat_joint")
@@ -245,9 +264,10 @@ class ConvSubsampling(LayerSpec):
         return self.output
 
 
-class _ConformerModule(LayerSpec):
-    dim: Width = Field(description="Model dimension (input and output width); at most 1,000,000.")
-    encoder_only: ClassVar[bool] = True
+class _Dim(LayerSpec):
+    """A layer whose input and output are ``dim`` features (and whose ``heads``, if it has them, divide them)."""
+
+    dim: Width = Field(description="Features in and out; at most 1,000,000.")
 
     @model_validator(mode="after")
     def _heads_divide_dim(self):
@@ -262,6 +282,11 @@ class _ConformerModule(LayerSpec):
 
     def output_size(self) -> int:
         return self.dim
+
+
+class _ConformerModule(_Dim):
+    dim: Width = Field(description="Model dimension (input and output width); at most 1,000,000.")
+    encoder_only: ClassVar[bool] = True
 
 
 @register_layer("conformer_ffn")
@@ -355,3 +380,80 @@ class Conformer(LayerSpec):
 
     def output_size(self) -> int:
         return self.dim
+
+
+# ---------------------------------------------------------------- generic layers (what `accelsim import` maps a graph to)
+
+
+@register_layer("conv1d")
+class Conv1d(LayerSpec):
+    """A 1-D convolution over the frames (stride 1, the frame count kept): ``output`` x ``input``/``groups`` x ``kernel``
+    weights and a bias; ``groups`` = ``input`` = ``output`` is a depthwise convolution."""
+
+    kind: Literal["conv1d"] = Field("conv1d", description="Layer kind.")
+    input: Width = Field(description="Input channels; at most 1,000,000.")
+    output: Width = Field(description="Output channels; at most 1,000,000.")
+    kernel: int = Field(gt=0, le=1024, description="Kernel width in frames; at most 1,024.")
+    groups: int = Field(1, gt=0, le=1_000_000, description="Channel groups (dividing input and output); input for a "
+                                                           "depthwise convolution; at most 1,000,000.")
+    bias: bool = Field(True, description="Has a bias vector (kept in FP32).")
+    encoder_only: ClassVar[bool] = True
+
+    @model_validator(mode="after")
+    def _groups_divide(self):
+        if self.input % self.groups or self.output % self.groups:
+            raise ValueError(f"groups {self.groups} must divide input {self.input} and output {self.output}")
+        return self
+
+    @property
+    def depthwise(self) -> bool:
+        return self.groups == self.input == self.output
+
+    def weights(self):
+        return {"W": (self.output, self.input // self.groups * self.kernel)}
+
+    def bias_params(self) -> int:
+        return self.output if self.bias else 0
+
+    def output_size(self) -> int:
+        return self.output
+
+
+@register_layer("attention")
+class Attention(_Dim):
+    """Scaled dot-product self-attention of the frames, without weights (its Q, K, V and output projections are
+    linear layers): per head the scores of every frame against the keys, softmax, and the context."""
+
+    kind: Literal["attention"] = Field("attention", description="Layer kind.")
+    heads: int = Field(1, gt=0, le=1024, description="Attention heads (dim must be a multiple); at most 1,024.")
+    encoder_only: ClassVar[bool] = True
+
+
+@register_layer("layer_norm")
+class LayerNorm(_Dim):
+    """Layer normalisation over ``dim`` features: element-wise work, a scale and a shift vector kept in FP32."""
+
+    kind: Literal["layer_norm"] = Field("layer_norm", description="Layer kind.")
+    bias: bool = Field(True, description="Has the shift vector (besides the scale).")
+
+    def bias_params(self) -> int:
+        return self.dim * (2 if self.bias else 1)
+
+
+@register_layer("elementwise")
+class Elementwise(LayerSpec):
+    """Element-wise work on the SFU (activations, residual sums, scaling, batch normalisation): ``ops`` operations per
+    input element, and the parameters it reads (scale vectors, running statistics), kept in FP32."""
+
+    kind: Literal["elementwise"] = Field("elementwise", description="Layer kind.")
+    input: Width = Field(description="Features in; at most 1,000,000.")
+    output: Width | None = Field(None, description="Features out (default: input; a GLU halves them); at most 1,000,000.")
+    ops: int = Field(1, gt=0, le=10_000, description="Operations per input element; at most 10,000.")
+    fp32_params: int = Field(0, ge=0, le=1_000_000_000,
+                             description="Parameters it reads, kept in FP32; at most 1,000,000,000.")
+
+    def bias_params(self) -> int:
+        return self.fp32_params
+
+    def output_size(self) -> int:
+        return self.output if self.output is not None else self.input

@@ -31,6 +31,8 @@ CODEBOOK_SCALE_BITS = 32
 QUANTIZER_PASSES = {"none": 0, "FIX": 1, "PACT": 1, "MAX": 3, "SAWB": 3}
 
 NETWORKS = ("encoder", "prediction", "joint", "lm_ext", "lm_src")
+#: Layer kinds with a recurrent state (their hidden states get the hidden quantizer, the presets treat them alike).
+RECURRENT_KINDS = ("lstm", "blstm", "gru", "bgru")
 NETWORK_GROUPS: dict[str, tuple[str, ...]] = {
     **{n: (n,) for n in NETWORKS},
     "rnnt": ("encoder", "prediction", "joint"),
@@ -103,7 +105,7 @@ def int4(network: str, kind: str, position: int) -> LayerPrecision:
     """
     if network in NETWORK_GROUPS["lms"]:
         return LayerPrecision(4, 4, "SAWB", "PACT", "FIX")
-    if kind in ("lstm", "blstm"):
+    if kind in RECURRENT_KINDS:
         if network == "encoder" and position == 0:
             return LayerPrecision(8, 8, "MAX", "MAX", "FIX")
         return LayerPrecision(4, 4, "SAWB", "FIX", "FIX")
@@ -125,7 +127,7 @@ _EIGHT_BIT_KINDS = ("conv_subsampling", "embedding")
 
 def _ends_at_eight(network: str, kind: str, position: int) -> bool:
     return (kind in _EIGHT_BIT_KINDS or network == "joint"
-            or (network == "encoder" and kind in ("lstm", "blstm") and position == 0))
+            or (network == "encoder" and kind in RECURRENT_KINDS and position == 0))
 
 
 @register_preset("w4a8")
@@ -158,8 +160,8 @@ def gq(network: str, kind: str, position: int) -> LayerPrecision:
     LSTM layers at 1 bit (2 centroids); every other matmul layer (encoder LSTMs, Conformer modules, linears) 4-bit GQ.
     """
     if _ends_at_eight(network, kind, position):
-        return LayerPrecision(8, 8, "MAX", "MAX", "FIX" if kind in ("lstm", "blstm") else "none")
-    if network == "prediction" and kind == "lstm":
+        return LayerPrecision(8, 8, "MAX", "MAX", "FIX" if kind in RECURRENT_KINDS else "none")
+    if network == "prediction" and kind in ("lstm", "gru"):
         return LayerPrecision(1, 8, "GQ", "FIX", "FIX")
     return LayerPrecision(4, 8, "GQ", "FIX", "FIX")
 

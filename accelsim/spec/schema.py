@@ -6,9 +6,11 @@ models themselves so that they cannot drift from what the loader accepts.
 from __future__ import annotations
 
 import json
+import os
 import types
 import typing
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal, Union
 
 from pydantic import BaseModel
@@ -18,6 +20,15 @@ from pydantic_core import PydanticUndefined
 from accelsim.spec.base import Unit
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+
+#: The first line of a YAML file that tells an editor's YAML language server which JSON Schema the file follows.
+EDITOR_SCHEMA = "# yaml-language-server: $schema="
+
+
+def editor_schema_line(schema_file: str | Path, written_to: str | Path) -> str:
+    """The editor's schema line for a file written to ``written_to``, the schema's path relative to that file."""
+    relative = os.path.relpath(Path(schema_file).resolve(), Path(written_to).resolve().parent)
+    return EDITOR_SCHEMA + Path(relative).as_posix()
 
 
 def json_schema(model: type[BaseModel], title: str, description: str) -> dict[str, Any]:

@@ -1,91 +1,164 @@
-"""Parse quantities with units from YAML strings into SI values.
+"""Parse quantities with units from YAML strings into SI values, with pint.
 
 Bits and bytes are never guessed: ``"32 Gbps"`` is bits per second, ``"4 GB/s"`` bytes per second,
-and a bare number is refused where a unit is required. Decimal prefixes (k, M, G, T) are powers of
-1000, binary prefixes (Ki, Mi, Gi) powers of 1024.
+and a bare number is refused where a unit is required. Decimal prefixes (k or K, M, G, T) are powers of
+1000, binary prefixes (Ki, Mi, Gi, Ti) powers of 1024; durations take m, u (or µ, μ), n and p.
+
+Each kind of quantity has its accepted spellings, one regular expression (:func:`pattern`, also the JSON
+Schema's ``pattern`` of every field of that kind, so that an editor flags what accelsim refuses); pint gives
+them their meaning (prefix factors, bits against bytes, dimensions). A unit's factor to SI is worked out once
+per spelling and kept, so reading a value is a regular-expression match and a multiplication.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import re
+from dataclasses import dataclass
 
 from accelsim.spec.limits import show
 
-_NUMBER = r"(?P<num>[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)"
-_PATTERN = re.compile(rf"^\s*{_NUMBER}\s*(?P<unit>[A-Za-zµ/]+)\s*$")
+#: The units accelsim reads, in pint's definition syntax; nothing else is defined (pint's own 'b' is a barn).
+DEFINITIONS = """
+second = [time] = s
+byte = [information] = B
+bit = byte / 8 = b
+hertz = 1 / second = Hz
+bps = bit / second
+Bps = byte / second
+pico- = 1e-12 = p-
+nano- = 1e-9 = n-
+micro- = 1e-6 = u- = µ- = μ-
+milli- = 1e-3 = m-
+kilo- = 1e3 = k- = K-
+mega- = 1e6 = M-
+giga- = 1e9 = G-
+tera- = 1e12 = T-
+kibi- = 2**10 = Ki-
+mebi- = 2**20 = Mi-
+gibi- = 2**30 = Gi-
+tebi- = 2**40 = Ti-
+"""
 
-_DECIMAL = {"": 1.0, "k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12}
-_BINARY = {"Ki": 2.0**10, "Mi": 2.0**20, "Gi": 2.0**30, "Ti": 2.0**40}
-_TIME = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9, "ps": 1e-12}
+#: Prefixes of data quantities and frequencies, and of durations (longest first, for the regular expressions).
+LARGE = ("Ki", "Mi", "Gi", "Ti", "k", "K", "M", "G", "T")
+SMALL = ("m", "u", "µ", "μ", "n", "p")
+
+_NUMBER = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?"
+_SPLIT = re.compile(rf"^\s*(?P<num>{_NUMBER})\s*(?P<unit>\S(?:.*\S)?)?\s*$", re.DOTALL)
 
 
-def _split(text: object, kind: str, example: str) -> tuple[float, str]:
-    if isinstance(text, bool) or not isinstance(text, str):
-        raise ValueError(f"expected {kind} with a unit, such as {example}, got {show(text)}")
-    match = _PATTERN.match(text)
-    if not match:
-        raise ValueError(f"expected {kind} with a unit, such as {example}, got {show(text)}")
-    return float(match["num"]), match["unit"]
+@dataclass(frozen=True)
+class Kind:
+    """A kind of quantity: how it is named in messages, its SI unit and its accepted spellings."""
+
+    name: str  # "bandwidth", as in "a bandwidth"
+    si: str  # the pint unit of the stored value
+    prefixes: tuple[str, ...]
+    units: tuple[str, ...]  # unit symbols, each with an optional prefix
+    prefixed_only: tuple[str, ...]  # unit symbols that need a prefix ('b' alone: bit or byte?)
+    example: str
+    advice: str
+
+    @functools.cached_property
+    def unit_pattern(self) -> str:
+        prefixes = "|".join(self.prefixes)
+        bare = "|".join(re.escape(u) for u in self.units)
+        forms = [f"(?:{prefixes})?(?:{bare})"]
+        if self.prefixed_only:
+            forms.append(f"(?:{prefixes})(?:{'|'.join(re.escape(u) for u in self.prefixed_only)})")
+        return "|".join(forms)
+
+    @functools.cached_property
+    def unit_regex(self) -> re.Pattern[str]:
+        return re.compile(f"(?:{self.unit_pattern})")
 
 
-def _finite(value: float, text: object, kind: str) -> float:
-    """Refuse a quantity that overflowed to infinity ('1e309 Gbps'): it would pass every '> 0' check."""
-    if not math.isfinite(value):
-        raise ValueError(f"{kind} too large to represent, got {show(text)}")
+KINDS = {
+    "bandwidth": Kind("bandwidth", "B/s", LARGE, ("bit/s", "bps", "b/s", "B/s", "Bps"), (), "'32 Gbps' or '4 GB/s'",
+                      "use bits ('Gbps', 'Mbit/s') or bytes ('GB/s', 'MiB/s')"),
+    "size": Kind("size", "B", LARGE, ("bit", "B"), ("b",), "'2 MiB' or '16 GB'",
+                 "use bytes ('MiB', 'GB', 'B') or bits ('Mbit')"),
+    "frequency": Kind("frequency", "Hz", LARGE, ("Hz",), (), "'1.6 GHz'", "use 'Hz', 'MHz' or 'GHz'"),
+    "duration": Kind("duration", "s", SMALL, ("s",), (), "'2 us' or '20 ms'", "use 's', 'ms', 'us' (or 'µs') or 'ns'"),
+}
+
+
+def pattern(kind: str) -> str:
+    """The accepted form of a value of ``kind`` as a regular expression (for a JSON Schema's ``pattern``)."""
+    return rf"^\s*{_NUMBER}\s*(?:{KINDS[kind].unit_pattern})\s*$"
+
+
+@functools.lru_cache(maxsize=1)
+def _registry():
+    import pint  # imported on the first quantity read: `accelsim --help` does not pay for it
+
+    registry = pint.UnitRegistry(None, cache_folder=None)
+    for line in DEFINITIONS.strip().splitlines():
+        registry.define(line)
+    return registry
+
+
+@functools.lru_cache(maxsize=512)
+def _factor(kind: str, unit: str) -> float | None:
+    """SI value of one ``unit`` of ``kind``, or None when ``unit`` is not one of its spellings."""
+    if not KINDS[kind].unit_regex.fullmatch(unit):
+        return None
+    return float(_registry().Quantity(1.0, unit).to(KINDS[kind].si).magnitude)
+
+
+def _unknown(kind: str, unit: str, text: object = None) -> ValueError:
+    """'unknown bandwidth unit 'GHz' in '64 GHz' (that is a frequency, not a bandwidth); use bits ...'."""
+    spec = KINDS[kind]
+    other = next((k for k in KINDS if k != kind and _factor(k, unit) is not None), None)
+    where = f" in {show(text)}" if text is not None else ""
+    what = f" (that is a {other}, not a {spec.name})" if other else ""
+    return ValueError(f"unknown {spec.name} unit {show(unit)}{where}{what}; {spec.advice}")
+
+
+def parse(text: object, kind: str) -> float:
+    """``text`` (a number and a unit of ``kind``) -> its SI value; one clear ``ValueError`` line otherwise."""
+    spec = KINDS[kind]
+    match = _SPLIT.match(text) if isinstance(text, str) else None
+    if match is None or match["unit"] is None:
+        raise ValueError(f"expected a {spec.name} with a unit, such as {spec.example}, got {show(text)}")
+    factor = _factor(kind, match["unit"])
+    if factor is None:
+        raise _unknown(kind, match["unit"], text)
+    value = float(match["num"]) * factor
+    if not math.isfinite(value):  # '1e309 Gbps' would pass every '> 0' check
+        raise ValueError(f"a {spec.name} too large to represent, got {show(text)}")
     return value
 
 
-def _prefixed(unit: str, suffixes: tuple[str, ...]) -> tuple[float, str] | None:
-    """Split ``unit`` into (prefix factor, base suffix) if it ends in one of ``suffixes``."""
-    for suffix in suffixes:
-        if unit.endswith(suffix):
-            prefix = unit[: -len(suffix)]
-            if prefix in _BINARY:
-                return _BINARY[prefix], suffix
-            if prefix in _DECIMAL:
-                return _DECIMAL[prefix], suffix
-    return None
+def unit_scale(unit: str, kind: str) -> float:
+    """SI value of one ``unit`` of ``kind`` (``unit_scale('us', 'duration') == 1e-6``); a ``ValueError`` naming the
+    units of ``kind`` when ``unit`` is not one of them."""
+    factor = _factor(kind, unit)
+    if factor is None:
+        raise _unknown(kind, unit)
+    return factor
 
 
 def parse_bandwidth(text: object) -> float:
     """``"32 Gbps"`` or ``"4 GB/s"`` -> bytes per second."""
-    example = "'32 Gbps' or '4 GB/s'"
-    value, unit = _split(text, "a bandwidth", example)
-    found = _prefixed(unit, ("bps", "bit/s", "b/s", "B/s", "Bps"))
-    if found is None:
-        raise ValueError(f"unknown bandwidth unit {show(unit)} in {show(text)}; use bits ('Gbps', 'Mbit/s') or bytes ('GB/s', 'MiB/s')")
-    factor, suffix = found
-    per_byte = 1.0 if suffix in ("B/s", "Bps") else 1.0 / 8.0
-    return _finite(value * factor * per_byte, text, "a bandwidth")
+    return parse(text, "bandwidth")
 
 
 def parse_size(text: object) -> float:
     """``"2 MiB"``, ``"16 GB"`` -> bytes; ``"512 kbit"`` -> bytes."""
-    example = "'2 MiB' or '16 GB'"
-    value, unit = _split(text, "a size", example)
-    found = _prefixed(unit, ("B", "bit", "b"))
-    if found is None or unit in ("b",):
-        raise ValueError(f"unknown size unit {show(unit)} in {show(text)}; use bytes ('MiB', 'GB', 'B') or bits ('Mbit')")
-    factor, suffix = found
-    return _finite(value * factor * (1.0 if suffix == "B" else 1.0 / 8.0), text, "a size")
+    return parse(text, "size")
 
 
 def parse_frequency(text: object) -> float:
     """``"1.6 GHz"`` -> hertz."""
-    value, unit = _split(text, "a frequency", "'1.6 GHz'")
-    found = _prefixed(unit, ("Hz",))
-    if found is None:
-        raise ValueError(f"unknown frequency unit {show(unit)} in {show(text)}; use 'Hz', 'MHz' or 'GHz'")
-    return _finite(value * found[0], text, "a frequency")
+    return parse(text, "frequency")
 
 
 def parse_time(text: object) -> float:
-    """``"2 us"``, ``"20 ms"`` -> seconds."""
-    value, unit = _split(text, "a duration", "'2 us' or '20 ms'")
-    if unit not in _TIME:
-        raise ValueError(f"unknown time unit {show(unit)} in {show(text)}; use 's', 'ms', 'us' or 'ns'")
-    return _finite(value * _TIME[unit], text, "a duration")
+    """``"2 us"``, ``"20 ms"``, ``"2 μs"`` -> seconds."""
+    return parse(text, "duration")
 
 
 def _exact(pretty: str, value: float, parse, base_unit: str) -> str:

@@ -160,12 +160,17 @@ class RuntimeSpec(Strict):
         True, description="The host search copies each surviving hypothesis's recurrent state (h and c of every LSTM of the "
                           "prediction network and the LMs, FP32) every decode iteration, at hw.host.memory_bandwidth; false "
                           "leaves the copy out (an ablation).")
+    kernels: Literal["fused", "eager"] = Field(
+        "fused", description="How many kernels the runtime calls per op: 'fused', one (an inference runtime that fuses "
+                             "each op's element-wise work into one kernel); 'eager', one per element-wise operation "
+                             "(numpy, PyTorch eager: a layer norm is nine calls, an LSTM cell eight), each paying the "
+                             "device's per-call overhead.")
     lstm_kernel: Literal["per_step", "persistent"] = Field(
         "per_step", description="How a GPU runs an encoder LSTM's recurrent steps: 'per_step', each step its own kernels "
                                 "(the recurrent matmul streams its weights from L2 or DRAM every step); 'persistent', "
                                 "one kernel for all the steps of a layer that keeps the recurrent weights in the SMs' "
                                 "registers and shared memory while they fit, the cell fused in, a grid-wide barrier "
-                                "between steps (needs a gpu).")
+                                "between steps (on other devices each step is one op with its cell fused in).")
     decode_on: Literal["host", "device"] = Field(
         "host", description="Where the search runs: 'host', the host ranks the scores the device sends it each "
                             "iteration (the paper's setting); 'device', as kernels on the accelerator (greedy search "
@@ -266,10 +271,10 @@ class WorkloadSpec(Strict):
         if self.streaming is None:
             return self
         for i, layer in enumerate(self.model.encoder.layers):
-            if layer.kind == "blstm":
-                raise ValueError(f"streaming: model.encoder.layers.{i} is a bidirectional LSTM, whose backward direction "
-                                 "starts from the last frame of the utterance: it cannot stream (use kind: lstm, or a "
-                                 "Conformer encoder, or drop streaming)")
+            if layer.recurrent and layer.directions == 2:
+                raise ValueError(f"streaming: model.encoder.layers.{i} is a bidirectional {layer.kind[1:].upper()}, whose backward "
+                                 "direction starts from the last frame of the utterance: it cannot stream (use a "
+                                 "unidirectional kind, or a Conformer encoder, or drop streaming)")
         if self.test_set is not None:
             raise ValueError("streaming: simulates one utterance; drop test_set (or streaming)")
         if self.decoding.trace:
@@ -315,7 +320,7 @@ class WorkloadSpec(Strict):
             width: int | None = None
             for i, layer in enumerate(net.layers):
                 needed = getattr(layer, "input", None)
-                if needed is None and layer.kind in ("log_softmax", "multiplicative_joint", "relu"):
+                if needed is None and layer.kind in ("log_softmax", "multiplicative_joint", "additive_joint"):
                     needed = layer.dim
                 if width is not None and needed is not None and needed != width:
                     raise ValueError(f"model.{net_name}.layers.{i}: takes {needed} inputs but the layer before gives {width}")
@@ -323,7 +328,8 @@ class WorkloadSpec(Strict):
             widths[net_name] = width or 0
         joint = self.model.joint.layers[0]
         for net_name in ("encoder", "prediction"):
-            width = joint.dim if joint.kind == "multiplicative_joint" else getattr(joint, net_name, None)
+            width = joint.dim if joint.kind in ("multiplicative_joint", "additive_joint") else \
+                getattr(joint, net_name) if joint.kind == "concat_joint" else None
             if width is not None and widths[net_name] != width:
                 raise ValueError(f"model.joint.layers.0: combines width {width} from model.{net_name}, but it gives "
                                  f"{widths[net_name]}")

@@ -11,26 +11,31 @@ import math
 import re
 from typing import Any, Callable
 
-import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.colors import LogNorm
+from matplotlib.ticker import EngFormatter, NullLocator
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator  # noqa: E402
-
-from accelsim.report.figures import figure_bytes, figure_format  # noqa: E402
-from accelsim.spec.loader import PREFIXES  # noqa: E402
-from accelsim.spec.schema import SI_SUFFIX, field_at, unit_at  # noqa: E402
-from accelsim.sweep.recipe import PlotSpec  # noqa: E402
+from accelsim.report.figures import figure_bytes, figure_format, plain_log_axis, subplots
+from accelsim.spec.loader import PREFIXES
+from accelsim.spec.schema import SI_SUFFIX, field_at, unit_at
+from accelsim.sweep.recipe import PlotSpec
 
 COLORS = ["#4477aa", "#66ccee", "#228833", "#ccbb44", "#ee6677", "#aa3377", "#bbbbbb"]
 METRIC_LABELS = {"rtf": "real-time factor (processing time / audio)", "time_s": "processing time (s)",
-                 "audio_s": "audio (s)", "rtf_p50": "median per-utterance RTF", "rtf_p90": "p90 per-utterance RTF",
-                 "rtf_p99": "p99 per-utterance RTF", "model_size_MB": "model size (MB = 10$^6$ bytes)",
+                 "audio_s": "audio (s)", "rtf_p50": "median per-utterance RTF (processing time / audio)",
+                 "rtf_p90": "p90 per-utterance RTF (processing time / audio)",
+                 "rtf_p99": "p99 per-utterance RTF (processing time / audio)", "model_size_MB": "model size (MB = 10$^6$ bytes)",
                  "compression": "compression vs FP32 (x)", "link_GBps_usable": "usable link bandwidth per direction (GB/s)",
-                 "fetched_weight_bytes": "weight bytes fetched", "ops": "ops simulated", "weight_fetches": "weight fetches",
-                 "iterations": "decode iterations", "beam": "beam width", "utterances": "utterances"}
+                 "fetched_weight_bytes": "weights fetched (bytes)", "ops": "ops simulated (count)",
+                 "weight_fetches": "weight fetches (count)", "iterations": "decode iterations (count)",
+                 "beam": "beam width (hypotheses)", "utterances": "utterances (count)",
+                 # serving runs (accelsim/serve/result.py)
+                 "throughput": "throughput (audio s served per s)", "offered_load": "offered load (audio s per s)",
+                 "rate_per_s": "arrival rate asked (utterances per s)", "arrival_rate_per_s": "arrival rate (utterances per s)",
+                 "mean_in_system": "mean utterances in the system (count)", "streams": "always-active streams (count)",
+                 "max_batch": "largest batch (utterances)", "batch_mean_encoder": "mean encoder batch (utterances)",
+                 "batch_mean_decode": "mean decode batch (streams)"}
 #: How breakdown parts are named in legends (the same words as the paper figures).
 PART_LABELS = {"encoder": "encoder", "prediction": "prediction net", "joint": "joint net", "lm_ext": "LM$_{EXT}$",
                "lm_src": "LM$_{SRC}$", "search": "beam search (launches, transfers, host)",
@@ -55,7 +60,10 @@ def axis_label(name: str, short: bool = False) -> str:
     text = re.split(r";|:|, e\.g\.| \(", info.description, maxsplit=1)[0].strip().rstrip(".")
     section = path.split(".")[-2] if "." in path else ""
     text = f"{section}: {text[0].lower()}{text[1:]}" if section else text
-    return text if short else f"{text} ({name})"
+    count = info.annotation is int  # a whole number of things: its unit is a count (a quantity's ticks carry its unit)
+    if short:
+        return text + (" (count)" if count else "")
+    return f"{text} ({'count; ' if count else ''}{name})"
 
 
 def metric_label(column: str) -> str:
@@ -74,6 +82,9 @@ def metric_label(column: str) -> str:
     if column.startswith("occupancy_"):
         part = column.removeprefix("occupancy_")
         return f"{PART_LABELS.get(part, part)} busy (share of processing time)"
+    if column.startswith("utilisation_"):
+        part = column.removeprefix("utilisation_")
+        return f"{PART_LABELS.get(part, part)} busy (share of the run)"
     for suffix, unit in (("_s", "s"), ("_bytes", "bytes"), ("_MB", "MB")):
         if column.endswith(suffix):
             return f"{column.removesuffix(suffix).replace('_', ' ')} ({unit})"
@@ -153,7 +164,7 @@ def draw(plot: PlotSpec, table: pd.DataFrame) -> bytes:
     """The figure, in the format of ``plot.file``'s extension."""
     fmt = figure_format(plot.file)
     data = _select(plot, table)
-    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    fig, ax = subplots(figsize=(7.5, 4.2))
     title = plot.title or _default_title(plot)
     if data.empty:
         ax.text(0.5, 0.5, "no finished points to plot", ha="center", va="center", transform=ax.transAxes)
@@ -186,7 +197,8 @@ def _line(plot: PlotSpec, data: pd.DataFrame, ax) -> None:
         ax.set_xscale("log")
         ax.xaxis.set_minor_locator(NullLocator())
     if plot.logy:
-        _log_y(ax)
+        plain_log_axis(ax, "y")
+    _bytes_axis(ax, plot.y)
     ax.set_xticks(positions, [str(x) for x in xs])
     ax.set_xlabel(axis_label(plot.x))
     ax.set_ylabel(metric_label(plot.y))
@@ -195,12 +207,10 @@ def _line(plot: PlotSpec, data: pd.DataFrame, ax) -> None:
     ax.grid(alpha=0.3, which="both")
 
 
-def _log_y(ax) -> None:
-    """A log y axis labelled at 1, 2, 5 x 10^k in plain numbers (0.02, not 2x10^-2)."""
-    ax.set_yscale("log")
-    ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-    ax.yaxis.set_minor_locator(NullLocator())
+def _bytes_axis(ax, column: str) -> None:
+    """Byte counts read in kB, MB, GB on the ticks (not 1e9 above the axis)."""
+    if column.endswith("_bytes") and ax.get_yscale() != "log":
+        ax.yaxis.set_major_formatter(EngFormatter(unit="B"))
 
 
 @register_plot("bars")
@@ -219,7 +229,7 @@ def _bars(plot: PlotSpec, data: pd.DataFrame, ax) -> None:
                width=0.7)
         bottom += values
     if plot.logy:
-        _log_y(ax)
+        plain_log_axis(ax, "y")
     ax.set_xticks(range(len(data)), labels, rotation=30 if many else 0, ha="right" if many else "center")
     ax.set_xlabel(axis_label(plot.x) if not plot.group else
                   f"{axis_label(plot.x, short=True)}, {axis_label(plot.group, short=True)} ({plot.x}, {plot.group})")
@@ -243,7 +253,10 @@ def _heatmap(plot: PlotSpec, data: pd.DataFrame, ax) -> None:
         cell = data[(data[plot.x] == x) & (data[plot.y] == y)][plot.value]
         if not cell.empty:
             grid[yi, xi] = cell.mean()
-    image = ax.imshow(grid, cmap="viridis_r", aspect="auto")
+    finite = grid[np.isfinite(grid)]
+    spread = finite.size and finite.min() > 0 and finite.max() / finite.min() > 10
+    norm = LogNorm(finite.min(), finite.max()) if spread else None  # over a wide range, linear colours look alike
+    image = ax.imshow(grid, cmap="viridis_r", aspect="auto", norm=norm)
     for yi in range(len(ys)):
         for xi in range(len(xs)):
             if not np.isnan(grid[yi, xi]):
@@ -253,4 +266,6 @@ def _heatmap(plot: PlotSpec, data: pd.DataFrame, ax) -> None:
     ax.set_yticks(range(len(ys)), [str(y) for y in ys])
     ax.set_xlabel(axis_label(plot.x))
     ax.set_ylabel(axis_label(plot.y))
-    ax.figure.colorbar(image, ax=ax, label=metric_label(plot.value))
+    bar = ax.figure.colorbar(image, ax=ax, label=metric_label(plot.value) + (", log scale" if spread else ""))
+    if spread:
+        plain_log_axis(bar.ax, "y")

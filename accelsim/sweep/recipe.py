@@ -32,7 +32,10 @@ from accelsim.hw.energy import ENERGY_COMPONENTS
 from accelsim.report.metrics import RESOURCE_CLASSES
 from accelsim.serve.result import SERVE_COLUMNS
 from accelsim.spec.base import Strict
+from accelsim.spec.hardware import HardwareSpec
 from accelsim.spec.loader import Change, Variation, flag_variation, read_yaml, validate
+from accelsim.spec.precision import parse_precision_flag
+from accelsim.spec.workload import WorkloadSpec
 
 METRICS = ("rtf", "time_s", "rtf_p50", "rtf_p90", "rtf_p99", "model_size_MB", "compression")
 #: Every numeric column of a results table a plot may show (``SimResult.row``; a test keeps them in step).
@@ -56,9 +59,17 @@ def is_result_column(name: str) -> bool:
 PLOT_SUFFIXES = (".png", ".svg", ".pdf")
 
 
-def _check_axis(name: str) -> str:
+def _check_axis(name: str, values: list[Any]) -> str:
+    """A known kind of axis; a precision axis's values are presets (or per-network flags), checked here so that a bad
+    one is an error of the recipe's key, not of a --precision flag the user never typed."""
     if name != "precision" and not name.startswith(("hw.", "workload.")):
         raise ValueError(f"axis {name!r}: expected 'precision' or a dotted path starting with 'hw.' or 'workload.'")
+    if name == "precision":
+        for i, value in enumerate(values):
+            try:
+                parse_precision_flag(str(value))
+            except ValueError as exc:
+                raise ValueError(f"precision[{i}]: {exc}") from None
     return name
 
 
@@ -116,7 +127,7 @@ class RecipeSpec(Strict):
     @classmethod
     def _axes(cls, value: dict[str, list[Any]]) -> dict[str, list[Any]]:
         for name, values in value.items():
-            _check_axis(name)
+            _check_axis(name, values)
             if not values:
                 raise ValueError(f"axis {name!r} has no values")
         return value
@@ -126,8 +137,11 @@ class RecipeSpec(Strict):
     def _zips(cls, value: list[dict[str, list[Any]]]) -> list[dict[str, list[Any]]]:
         for i, group in enumerate(value):
             lengths = {len(v) for v in group.values()}
-            for name in group:
-                _check_axis(name)
+            for name, values in group.items():
+                try:
+                    _check_axis(name, values)
+                except ValueError as exc:
+                    raise ValueError(f"zip.{i}: {exc}") from None
             if len(lengths) != 1 or 0 in lengths:
                 raise ValueError(f"zip.{i}: every axis of a zipped group needs the same, non-zero number of values")
         return value
@@ -158,16 +172,21 @@ class RecipeSpec(Strict):
 
 @dataclass(frozen=True)
 class Recipe:
+    """A recipe and where it stands: a file (its base files are relative to it, outputs go to ``out/<name>`` beside
+    it), or one made in Python (:func:`recipe_from`), whose base specs it holds and whose outputs go to ``out/<name>``
+    in the current folder."""
+
     spec: RecipeSpec
     path: Path
+    base: tuple[WorkloadSpec, HardwareSpec] | None = None
 
     @property
-    def workload(self) -> Path:
-        return (self.path.parent / self.spec.workload).resolve()
+    def workload(self) -> Path | WorkloadSpec:
+        return self.base[0] if self.base else (self.path.parent / self.spec.workload).resolve()
 
     @property
-    def hardware(self) -> Path:
-        return (self.path.parent / self.spec.hardware).resolve()
+    def hardware(self) -> Path | HardwareSpec:
+        return self.base[1] if self.base else (self.path.parent / self.spec.hardware).resolve()
 
 
 def load_recipe(path: str | Path) -> Recipe:
@@ -179,6 +198,31 @@ def load_recipe(path: str | Path) -> Recipe:
         if not file.is_file():
             raise SpecError(str(path), label, f"no such file {file}")
     return recipe
+
+
+def _base_spec(model: type, value: Any, label: str, load) -> Any:
+    """A base workload or machine given in Python: a spec, a path, or a mapping as its YAML file holds it."""
+    from accelsim.errors import SpecError
+
+    if isinstance(value, model):
+        return value
+    if isinstance(value, (str, Path)):
+        return load(value)
+    if isinstance(value, dict):
+        return validate(model, value, f"{label} (a dict)")
+    raise SpecError(label, None, f"expected a path, a dict or a {model.__name__}, got {type(value).__name__}")
+
+
+def recipe_from(workload: Any, hardware: Any, **recipe: Any) -> Recipe:
+    """A recipe made in Python: the base ``workload`` and ``hardware`` as paths, dicts (as their YAML files hold them)
+    or specs, and the recipe's other keys as keyword arguments (``axes``, ``zip``, ``set``, ``plots``, ``name``,
+    ``description``), validated as a recipe file's are."""
+    from accelsim.spec.loader import load_hardware, load_workload
+
+    base = (_base_spec(WorkloadSpec, workload, "workload", load_workload),
+            _base_spec(HardwareSpec, hardware, "hardware", load_hardware))
+    data = {"name": "sweep", **recipe, "workload": "(given in Python)", "hardware": "(given in Python)"}
+    return Recipe(validate(RecipeSpec, data, "run_sweep"), Path.cwd() / "run_sweep", base)
 
 
 @dataclass(frozen=True)

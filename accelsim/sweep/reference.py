@@ -41,7 +41,8 @@ def schema(kind: str) -> dict[str, Any]:
 def registries() -> dict[str, dict[str, str]]:
     """Everything a YAML file or flag names from a registry, with a one-line description each."""
     def doc(obj: Any) -> str:
-        return ((obj.__doc__ or "").strip().splitlines() or [""])[0]
+        """The docstring's first paragraph, whole (its first line alone may stop mid-sentence)."""
+        return " ".join((obj.__doc__ or "").strip().split("\n\n")[0].split())
 
     layers = {kind: f"{doc(cls)} Fields: {', '.join(f for f in cls.model_fields if f not in ('kind', 'name'))}."
               for kind, cls in LAYER_KINDS.items()}

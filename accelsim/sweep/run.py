@@ -19,7 +19,7 @@ from accelsim.files import atomic_write_bytes, atomic_write_text
 from accelsim.pipeline import Point as SimPoint, resolve
 from accelsim.spec.loader import PREFIXES, Variation
 from accelsim.spec.schema import SI_SUFFIX, unit_at
-from accelsim.sweep.recipe import Point, Recipe, expand, load_recipe
+from accelsim.sweep.recipe import Point, Recipe, expand, load_recipe, recipe_from
 from accelsim.sweep.runner import default_workers, key_of, run_points
 
 STATUS_OK, STATUS_FAILED, STATUS_INVALID, STATUS_NOT_RUN = "ok", "failed", "invalid", "not run"
@@ -29,16 +29,20 @@ def default_out(recipe: Recipe) -> Path:
     return recipe.path.parent / "out" / recipe.spec.name
 
 
-def run_sweep(recipe: Recipe | str | Path, out: str | Path | None = None, workers: int | None = None,
+def run_sweep(recipe: Recipe | str | Path | None = None, out: str | Path | None = None, workers: int | None = None,
               dask: str | None = None, resume: bool = False,
-              progress: Callable[[int, int, int], None] | None = None) -> pd.DataFrame:
+              progress: Callable[[int, int, int], None] | None = None, *, workload: Any = None, hardware: Any = None,
+              **keys: Any) -> pd.DataFrame:
     """Run every point of ``recipe``; returns the results table (also written to ``out``).
 
-    ``workers`` processes run the points (1: in this process); ``dask`` is ``"local"`` for a
-    LocalCluster of ``workers`` processes or a scheduler address. ``progress(done, failed, total)``
-    is called as points finish.
+    ``recipe`` is a recipe file, or, from Python, its parts: ``workload`` and ``hardware`` (paths, dicts as their
+    YAML files hold them, or specs) and the recipe's keys as keyword arguments (``axes={"precision": ["fp16",
+    "int4"]}``, ``zip``, ``set``, ``plots``, ``name``); the outputs of such a recipe go to ``out/<name>`` in the
+    current folder unless ``out`` says otherwise. ``workers`` processes run the points (1: in this process);
+    ``dask`` is ``"local"`` for a LocalCluster of ``workers`` processes or a scheduler address; ``resume`` reuses
+    the points already finished in ``out``. ``progress(done, failed, total)`` is called as points finish.
     """
-    recipe = recipe if isinstance(recipe, Recipe) else load_recipe(recipe)
+    recipe = _recipe(recipe, workload, hardware, keys)
     out = Path(out) if out is not None else default_out(recipe)
     points = expand(recipe.spec)
     workers = workers or default_workers(len(points))
@@ -80,6 +84,17 @@ def run_sweep(recipe: Recipe | str | Path, out: str | Path | None = None, worker
         _write_results(out, table)
     _draw(recipe, table, out)
     return table
+
+
+def _recipe(recipe: Recipe | str | Path | None, workload: Any, hardware: Any, keys: dict[str, Any]) -> Recipe:
+    """The recipe to run: a file, or one made of ``workload``, ``hardware`` and recipe keys (not both)."""
+    if recipe is None:
+        if workload is None or hardware is None:
+            raise AccelsimError("run_sweep: give a recipe file, or workload=, hardware= and axes= (a recipe's parts)")
+        return recipe_from(workload, hardware, **keys)
+    if workload is not None or hardware is not None or keys:
+        raise AccelsimError("run_sweep: give a recipe file or its parts (workload=, hardware=, axes=...), not both")
+    return recipe if isinstance(recipe, Recipe) else load_recipe(recipe)
 
 
 def _si_axes(names: list[str]) -> dict[str, str]:
@@ -128,11 +143,23 @@ def _table(points: list[Point], rows: dict[int, dict[str, Any]], resolved: dict[
     return table
 
 
+def _parquet() -> bool:
+    """Whether results.parquet is written (pyarrow is installed)."""
+    import importlib.util
+
+    return importlib.util.find_spec("pyarrow") is not None
+
+
+def sweep_files(recipe: Recipe, out: str | Path) -> list[Path]:
+    """Every file a sweep of ``recipe`` writes into ``out`` (besides the points it keeps in ``out/points``)."""
+    out = Path(out)
+    tables = ["results.csv"] + (["results.parquet"] if _parquet() else [])
+    return [out / name for name in tables] + [out / plot.file for plot in recipe.spec.plots]
+
+
 def _write_results(out: Path, table: pd.DataFrame) -> None:
     atomic_write_text(out / "results.csv", table.to_csv(index=False), parents=True)
-    try:
-        import pyarrow  # noqa: F401
-    except ImportError:
+    if not _parquet():
         return
     import io
 

@@ -39,18 +39,18 @@ class ModelLayer:
         return self.weight_params + self.bias_params
 
     def bias_tensors(self) -> dict[str, int]:
-        """FP32 bias vectors by name -> parameters: an LSTM direction's b_ih and b_hh (4 x hidden each), a linear
-        layer's b (output). They sum to :attr:`bias_params`."""
+        """FP32 bias vectors by name -> parameters: a recurrent direction's b_ih and b_hh (gates x hidden each), any
+        other layer's b (a linear's output, a norm's scale and shift). They sum to :attr:`bias_params`."""
         spec = self.spec
-        if spec.recurrent:
-            return {f"{d}b_{w}": 4 * spec.hidden for d in spec.direction_names() for w in ("ih", "hh")}  # type: ignore[attr-defined]
+        if spec.recurrent and self.bias_params:
+            return {f"{d}b_{w}": spec.gates * spec.hidden for d in spec.direction_names() for w in ("ih", "hh")}  # type: ignore[attr-defined]
         return {"b": self.bias_params} if self.bias_params else {}
 
     @property
     def state_elements(self) -> int:
-        """Recurrent state per hypothesis (h and c of every direction); 0 for a layer without state."""
+        """Recurrent state per hypothesis (an LSTM's h and c, a GRU's h, of every direction); 0 for a layer without state."""
         spec = self.spec
-        return spec.directions * 2 * spec.hidden if spec.recurrent else 0  # type: ignore[attr-defined]
+        return spec.directions * spec.states * spec.hidden if spec.recurrent else 0  # type: ignore[attr-defined]
 
     def weight_count(self, name: str) -> int:
         """Parameters of one weight matrix."""
@@ -98,6 +98,7 @@ class Model:
     fetch_biases: bool = True  # FP32 biases cross the link with their layer
     copy_states: bool = True  # the host copies each surviving hypothesis's recurrent state per iteration
     prefetch_next: bool = False  # the link brings in the next iteration's first weights during the host's search
+    eager: bool = False  # the runtime calls one kernel per element-wise operation (runtime.kernels: eager)
     lstm_kernel: str = "per_step"  # encoder LSTM steps as kernels of their own, or one persistent kernel
     decode_on: str = "host"  # where the search runs: the host, or the device (greedy)
     greedy_loop: str = "frame"  # greedy on the device: one program per joint evaluation, or per emitted label
@@ -106,7 +107,7 @@ class Model:
     def key(self) -> tuple:
         """The content that lowering depends on (hashable): later stages memoize by it."""
         return (self.vocab, self.lstm_quant, self.quantize, self.lstm_input_projection, self.fetch_biases,
-                self.copy_states, self.prefetch_next, self.lstm_kernel, self.decode_on, self.greedy_loop,
+                self.copy_states, self.prefetch_next, self.eager, self.lstm_kernel, self.decode_on, self.greedy_loop,
                 tuple(self.networks.items()), tuple(self.presets.items()))
 
     @cached_property
@@ -173,7 +174,7 @@ def build_model(spec: WorkloadSpec, with_lms: bool | None = None) -> Model:
     run = spec.runtime
     return Model(spec.model.vocab, networks, spec.precision.lstm_quant, presets, spec.precision.quantize,
                  run.lstm_input_projection, run.fetch_biases, run.copy_states, run.prefetch_next_iteration,
-                 run.lstm_kernel, run.decode_on, run.greedy_loop)
+                 run.kernels == "eager", run.lstm_kernel, run.decode_on, run.greedy_loop)
 
 
 def model_size(model: Model) -> dict:

@@ -1,0 +1,377 @@
+"""``accelsim probe``: characterise the local CPU with micro-benchmarks only.
+
+Every figure is measured on this machine by a generic micro-benchmark (a square matmul, a read of an array sized to
+sit inside one cache level, a tiny numpy call...), never by running a workload: nothing here is fitted to what
+``accelsim measure`` later predicts. Each figure carries its unit and a ``method`` string saying how it was taken.
+
+Single-thread figures are the *minimum CPU time* of at least five repeats with the process pinned to one CPU and
+BLAS limited to one thread (``accelsim/measure/harness.py``); all-core figures are the minimum *wall* time with
+every allowed CPU used (CPU time would add the threads up).
+
+The clock: /proc/cpuinfo's "cpu MHz" is on a VM often the nominal clock, and turbo moves the real one. It is
+measured instead by a compiled loop whose iterations are a dependent chain of four single-cycle integer operations
+(add, xor, add, xor: one cycle of latency each on every x86-64 and Arm core), so cycles = 4 x iterations. Doubt:
+the clock under heavy vector (AVX-512) work can be lower than under this scalar loop; MACs per cycle derived from it
+then absorb that difference (their product with the clock, the MAC rate, is what was measured).
+"""
+
+from __future__ import annotations
+
+import datetime
+import math
+import threading
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+from scipy.special import expit
+
+from accelsim.measure.harness import Controls, controlled, time_call
+from accelsim.measure.machine import Cache, CpuInfo, describe_cpu
+
+#: Operations in the dependent chain of one iteration of the clock loop (see the module docstring).
+CHAIN_OPS = 4
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One measured figure: its value, its unit and how it was obtained."""
+
+    value: float
+    unit: str
+    method: str
+
+    def to_dict(self) -> dict:
+        return {"value": self.value, "unit": self.unit, "method": self.method}
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """Everything ``accelsim probe`` found: the CPU as the OS describes it and the measured figures."""
+
+    date: str
+    cpu: CpuInfo
+    figures: dict[str, Figure]
+    working_sets: dict[str, int]  # memory level (L1, L2, L3, DRAM) -> bytes read in its bandwidth test
+    controls: dict[str, dict]  # single / all: what the harness controlled
+    quick: bool
+    notes: tuple[str, ...] = field(default=())
+
+    def value(self, name: str) -> float:
+        return self.figures[name].value
+
+    def to_dict(self) -> dict:
+        return {"date": self.date, "quick": self.quick, "cpu": self.cpu.to_dict(),
+                "figures": {k: f.to_dict() for k, f in self.figures.items()}, "working_sets_bytes": self.working_sets,
+                "controls": self.controls, "notes": list(self.notes)}
+
+
+def run_probe(quick: bool = False) -> ProbeResult:
+    """Measure the local CPU (``quick``: smaller problems and fewer passes, for tests; still at least 5 repeats)."""
+    cpu = describe_cpu()
+    sets = working_sets(cpu.caches, _available_memory())
+    figures: dict[str, Figure] = {}
+    with controlled(1) as single:
+        figures["clock"] = _clock(quick)
+        clock = figures["clock"].value
+        figures.update(_single_thread(clock, sets, quick))
+    with controlled(len(cpu.allowed_cpus)) as every:
+        figures.update(_all_cores(clock, sets, cpu.caches, every, quick))
+    notes = tuple(cpu.notes) + tuple(single.notes) + tuple(n for n in every.notes if n not in single.notes)
+    if len(cpu.allowed_cpus) < cpu.logical_cpus:
+        notes += (f"a restricted CPU set: the process may run on {len(cpu.allowed_cpus)} of the {cpu.logical_cpus} "
+                  "CPUs; the all-core figures are for those",)
+    return ProbeResult(datetime.date.today().isoformat(), cpu, figures, sets,
+                       {"single": single.to_dict(), "all": every.to_dict()}, quick, notes)
+
+
+def working_sets(caches: tuple[Cache, ...], available: int | None) -> dict[str, int]:
+    """Bytes read in each level's bandwidth test: half of L1; for each further level the geometric middle of its
+    capacity and the capacity of the level above (well inside it, well outside the one before); for DRAM twice the
+    last level (at least 64 MiB, at most an eighth of the available memory)."""
+    out: dict[str, int] = {}
+    previous = None
+    for cache in caches:
+        size = cache.size_bytes // 2 if previous is None else int(math.sqrt(previous * cache.size_bytes))
+        out[cache.name] = _rounded(size)
+        previous = cache.size_bytes
+    dram = max(2 * (previous or 0), 64 << 20)
+    if available:
+        dram = min(dram, max(available // 8, 16 << 20))
+    out["DRAM"] = _rounded(dram)
+    return out
+
+
+def _rounded(size: int) -> int:
+    return max(4096, size // 4096 * 4096)
+
+
+def _available_memory() -> int | None:
+    try:
+        for line in open("/proc/meminfo"):
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+# ---------------------------------------------------------------- the clock
+
+
+def _clock(quick: bool) -> Figure:
+    import numba
+
+    chain = numba.njit(_dependent_chain)
+    n = 5_000_000 if quick else 40_000_000
+    chain(10, 3, 5, 7)  # compile
+    timing = time_call(lambda: chain(n, 3, 5, 7), repeats=5)
+    return Figure(CHAIN_OPS * n / timing.cpu_min, "Hz",
+                  f"a compiled loop of {n:,} iterations, each a dependent chain of {CHAIN_OPS} single-cycle integer "
+                  f"ops (add, xor, add, xor); cycles / minimum CPU time of {timing.repeats} repeats, pinned")
+
+
+def _dependent_chain(n, y, z, w):
+    x = 0
+    for _ in range(n):
+        x = (((x + y) ^ z) + w) ^ y
+    return x
+
+
+# ---------------------------------------------------------------- single thread
+
+
+def _single_thread(clock: float, sets: dict[str, int], quick: bool) -> dict[str, Figure]:
+    out: dict[str, Figure] = {}
+    n = 512 if quick else 1024
+    rate, how = _matmul_rate(n, wall=False)
+    out["matmul_macs_per_s"] = Figure(rate, "MAC/s", how)
+    out["fp32_macs_per_cycle"] = Figure(rate / clock, "MAC/cycle", f"({how}) / clock")
+    for level, size in sets.items():
+        out[f"read_{level}"] = _read_bandwidth(size, 1, quick, f"one thread, {level} working set")
+    out["copy_L2"] = _copy_bandwidth(sets.get("L2", 1 << 20))
+    out["call_overhead"] = _call_overhead(quick)
+    out["elementwise_ops_per_s"] = _elementwise_rate(16_384, "192 KiB in all: in L2")
+    out["elementwise_L1_ops_per_s"] = _elementwise_rate(2_048, "24 KiB in all: in L1")
+    out["tanh_L1_ops_per_s"] = _elementwise_rate(2_048, "16 KiB in all: in L1", np.tanh)
+    out["exp_L1_ops_per_s"] = _elementwise_rate(2_048, "16 KiB in all: in L1", np.exp)
+    rate = out["elementwise_ops_per_s"]
+    out["elementwise_ops_per_cycle"] = Figure(rate.value / clock, "op/cycle", f"({rate.method}) / clock")
+    for name, ufunc in SPECIAL.items():  # the special functions as the reference runtime computes them, in L2
+        rate = _elementwise_rate(16_384, "in L2", ufunc)
+        out[f"{name}_ops_per_cycle"] = Figure(rate.value / clock, "op/cycle", f"({rate.method}) / clock")
+    rate = _gather_rate()
+    out["gather_ops_per_cycle"] = Figure(rate.value / clock, "op/cycle", f"({rate.method}) / clock")
+    out["topk_per_element"] = _topk_cost()
+    out["merge_per_element"] = _merge_cost()
+    return out
+
+
+def _matmul_rate(n: int, wall: bool) -> tuple[float, str]:
+    rng = np.random.default_rng(0)
+    a, b = (rng.standard_normal((n, n), dtype=np.float32) for _ in range(2))
+    c = np.empty((n, n), np.float32)
+    timing = time_call(lambda: np.matmul(a, b, out=c), repeats=5)
+    seconds = timing.wall_min if wall else timing.cpu_min
+    kind = "wall" if wall else "CPU"
+    return n ** 3 / seconds, (f"numpy float32 {n}x{n} @ {n}x{n} matmul (BLAS): n^3 MACs / minimum {kind} time of "
+                              f"{timing.repeats} repeats")
+
+
+def _read_bandwidth(size: int, threads: int, quick: bool, what: str) -> Figure:
+    """Bytes read per second by ``np.max`` over float32 arrays of ``size`` bytes per thread, each array read
+    ``passes`` times in one call (a stride-0 view), so that the per-call overhead does not count."""
+    target = (16 << 20) if quick else (64 << 20)
+    passes = max(1, math.ceil(target / size))
+    arrays = [np.ones(size // 4, np.float32) for _ in range(threads)]
+    views = [np.lib.stride_tricks.as_strided(a, shape=(passes, a.size), strides=(0, 4), writeable=False)
+             for a in arrays]
+    if threads == 1:
+        timing = time_call(lambda: np.max(views[0]), repeats=5)
+        seconds, kind = timing.cpu_min, "CPU"
+    else:
+        timing = _parallel(lambda i: np.max(views[i]), threads)
+        seconds, kind = timing.wall_min, "wall"
+    return Figure(threads * passes * size / seconds, "B/s",
+                  f"{what}: np.max over {size:,} B of float32 per thread, {passes} pass(es) per call, "
+                  f"{threads} thread(s); bytes / minimum {kind} time of {timing.repeats} repeats")
+
+
+def _copy_bandwidth(size: int) -> Figure:
+    src = np.ones(size // 8, np.float32)
+    dst = np.empty_like(src)
+    timing = time_call(lambda: np.copyto(dst, src), repeats=7)
+    return Figure(src.nbytes / timing.cpu_min, "B/s",
+                  f"np.copyto of {src.nbytes:,} B (half the L2 working set each way): bytes copied / minimum CPU "
+                  f"time of {timing.repeats} repeats")
+
+
+def _call_overhead(quick: bool) -> Figure:
+    a, b = np.ones(16, np.float32), np.ones(16, np.float32)
+    c = np.empty(16, np.float32)
+    calls = 5_000 if quick else 50_000
+
+    def loop():
+        for _ in range(calls):
+            np.add(a, b, out=c)
+
+    timing = time_call(loop, repeats=5)
+    return Figure(timing.cpu_min / calls, "s",
+                  f"np.add of two 16-element float32 arrays into a third, {calls:,} calls in a Python loop: minimum "
+                  f"CPU time of {timing.repeats} repeats / calls (the runtime's cost per numpy call)")
+
+
+def _elementwise_rate(n: int, where: str, ufunc: np.ufunc = np.multiply) -> Figure:
+    """Elements per second of ``ufunc`` on ``n``-element float32 operands, the per-call overhead taken out:
+    (time of n-element calls - time of 16-element calls) / (n - 16), since a call's overhead is charged on its own
+    (the dispatch overhead)."""
+    def timed(size: int) -> float:
+        args = [np.full(size, 0.5, np.float32) for _ in range(ufunc.nin)]
+        out = np.empty(size, np.float32)
+
+        def loop():
+            for _ in range(200):
+                ufunc(*args, out=out)
+
+        return time_call(loop, repeats=7).cpu_min / 200
+
+    extra = max(timed(n) - timed(16), 1e-12)
+    return Figure((n - 16) / extra, "op/s",
+                  f"{'scipy.special' if ufunc is expit else 'np'}.{ufunc.__name__} of {n:,}-element float32 arrays ({where}), "
+                  "200 calls, minimum CPU time of 7 "
+                  f"repeats, less the same for 16 elements: elements per second beyond the call overhead")
+
+
+#: The special functions ``runtime.kernels: eager`` workloads evaluate, as the reference runtime computes them
+#: (``accelsim/measure/reference.py``: sigmoid is scipy.special.expit).
+SPECIAL = {"sigmoid": expit, "tanh": np.tanh, "exp": np.exp}
+
+
+def _gather_rate() -> Figure:
+    """Elements per second of a data rearrangement (an im2col copy, a transpose): a 256 x 256 float32 array copied
+    into a contiguous transposed one (256 KiB each way, in L2), less the same for 4 x 4."""
+    def timed(n: int) -> float:
+        src = np.full((n, n), 0.5, np.float32)
+        dst = np.empty((n, n), np.float32)
+
+        def loop():
+            for _ in range(100):
+                np.copyto(dst, src.T)
+
+        return time_call(loop, repeats=7).cpu_min / 100
+
+    extra = max(timed(256) - timed(4), 1e-12)
+    return Figure((256 * 256 - 16) / extra, "op/s",
+                  "np.copyto of a 256 x 256 float32 array's transpose into a contiguous one (256 KiB each way, in L2), "
+                  "100 calls, minimum CPU time of 7 repeats, less the same for 4 x 4: elements rearranged per second "
+                  "beyond the call overhead")
+
+
+def _topk_cost() -> Figure:
+    n, k = 65_536, 16
+    scores = np.random.default_rng(0).standard_normal(n, dtype=np.float32)
+
+    def select():
+        best = np.argpartition(scores, n - k)[n - k:]
+        return best[np.argsort(scores[best])]
+
+    timing = time_call(select, repeats=7)
+    return Figure(timing.cpu_min / (n * math.log2(k)), "s",
+                  f"np.argpartition of the best {k} of {n:,} float32 scores, then sorting them: minimum CPU time of "
+                  f"{timing.repeats} repeats / (n log2 k)")
+
+
+def _merge_cost() -> Figure:
+    n = 4096
+    keys = [(i % 64, (i * 7) % 97) for i in range(n)]
+
+    def merge():
+        seen: dict = {}
+        for key in keys:
+            seen[key] = seen.get(key, 0) + 1
+        return seen
+
+    timing = time_call(merge, repeats=7)
+    return Figure(timing.cpu_min / n, "s",
+                  f"hashing {n:,} (parent, label) tuples into a Python dict: minimum CPU time of {timing.repeats} "
+                  "repeats / keys")
+
+
+# ---------------------------------------------------------------- all cores
+
+
+def _all_cores(clock: float, sets: dict[str, int], caches: tuple[Cache, ...], controls: Controls,
+               quick: bool) -> dict[str, Figure]:
+    """The same tests on every allowed CPU at once; in a shared level (and DRAM) each thread reads its share of the
+    working set, so that together they fill it as one thread did."""
+    threads = len(controls.cpus) or 1
+    private = {c.name for c in caches if c.per_core}
+    rate, how = _matmul_rate(1024 if quick else 2048, wall=True)
+    out = {"matmul_all_macs_per_s": Figure(rate, "MAC/s", f"{how}, BLAS on {threads} thread(s)")}
+    out["matmul_all_macs_per_cycle_per_core"] = Figure(rate / clock / threads, "MAC/cycle",
+                                                       f"matmul_all_macs_per_s / clock / {threads} core(s)")
+    for level, size in sets.items():
+        share = size if level in private else _rounded(size // threads)
+        out[f"read_all_{level}"] = _read_bandwidth(share, threads, quick, f"all {threads} CPUs, {level} working set")
+    return out
+
+
+class _ParallelTiming:
+    def __init__(self, walls: list[float]):
+        self.wall_min = min(walls)
+        self.repeats = len(walls)
+
+
+def _parallel(work: Callable[[int], object], threads: int, repeats: int = 5) -> _ParallelTiming:
+    """``work(i)`` on ``threads`` threads, each pinned to its own CPU of the process's set, released together by a
+    barrier; the wall time from the first start to the last end, repeated (one warm-up)."""
+    import os
+    import time
+
+    cpus = sorted(os.sched_getaffinity(0))
+    walls = []
+    for attempt in range(repeats + 1):
+        barrier = threading.Barrier(threads)
+        spans = [(0.0, 0.0)] * threads
+
+        def run(i: int) -> None:
+            os.sched_setaffinity(0, {cpus[i % len(cpus)]})
+            barrier.wait()
+            start = time.perf_counter()
+            work(i)
+            spans[i] = (start, time.perf_counter())
+
+        pool = [threading.Thread(target=run, args=(i,)) for i in range(threads)]
+        for t in pool:
+            t.start()
+        for t in pool:
+            t.join()
+        if attempt:
+            walls.append(max(end for _, end in spans) - min(start for start, _ in spans))
+    return _ParallelTiming(walls)
+
+
+def format_probe(probe: ProbeResult) -> str:
+    """The CPU, then every figure with its unit and method."""
+    cpu = probe.cpu
+    caches = ", ".join(f"{c.name} {c.size_bytes // 1024:,} KiB ({'per core' if c.per_core else f'shared by {c.shared_by}'})"
+                       for c in cpu.caches)
+    lines = [f"{cpu.model}: {len(cpu.allowed_cpus)} of {cpu.logical_cpus} CPU(s) allowed, {cpu.threads_per_core} "
+             f"thread(s) per core{', virtual machine' if cpu.hypervisor else ''}",
+             f"  caches: {caches or 'unknown'}",
+             f"  ISA: {' '.join(cpu.flags) or 'unknown'}",
+             f"  /proc/cpuinfo clock: {cpu.nominal_mhz or '?'} MHz (often nominal on a VM; the measured clock is used)",
+             f"  measured {probe.date}{' (--quick)' if probe.quick else ''}: single-thread figures are minimum CPU "
+             "times, all-core figures minimum wall times, of at least 5 repeats", ""]
+    for name, f in probe.figures.items():
+        lines.append(f"  {name:<36}{_shown(f):>16}  {f.method}")
+    lines += [f"  note: {n}" for n in probe.notes]
+    return "\n".join(lines)
+
+
+_SCALES = {"Hz": (1e9, "GHz"), "B/s": (1e9, "GB/s"), "MAC/s": (1e9, "GMAC/s"), "op/s": (1e9, "Gop/s"), "s": (1e-9, "ns")}
+
+
+def _shown(f: Figure) -> str:
+    scale, unit = _SCALES.get(f.unit, (1.0, f.unit))
+    return f"{f.value / scale:.4g} {unit}"

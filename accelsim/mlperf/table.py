@@ -8,15 +8,11 @@ import io
 from pathlib import Path
 from typing import Sequence
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")  # files only
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from accelsim.files import atomic_write_bytes, atomic_write_text  # noqa: E402
-from accelsim.mlperf.scenarios import MlperfResult  # noqa: E402
-from accelsim.report.figures import figure_bytes  # noqa: E402
+from accelsim.files import atomic_write_bytes, atomic_write_text
+from accelsim.mlperf.scenarios import MlperfResult
+from accelsim.report.figures import figure_bytes, plain_log_axis, subplots
 
 REPO = Path(__file__).resolve().parents[2]
 #: The shipped systems `accelsim mlperf --all` predicts (hwconfigs/gpu/runtime.yaml is the runtime they share).
@@ -78,9 +74,11 @@ def plot(rows: Sequence[dict[str, object]], fmt: str = "png") -> bytes:
     """Samples/s per system on a log axis, one group of bars per scenario."""
     groups = (("Offline", "offline_samples_per_s", 1.0), ("Server", "server_samples_per_s", 1.0),
               ("SingleStream (1 / mean latency)", "singlestream_mean_ms", -1.0))
-    fig, ax = plt.subplots(figsize=(10, 5.6))
+    import matplotlib
+
+    fig, ax = subplots(figsize=(10, 5.6))
     width = 0.8 / max(1, len(rows))
-    colours = plt.get_cmap("tab20").colors
+    colours = matplotlib.colormaps["tab20"].colors
     for i, r in enumerate(rows):
         values = []
         for _, key, power in groups:
@@ -88,9 +86,10 @@ def plot(rows: Sequence[dict[str, object]], fmt: str = "png") -> bytes:
             values.append(np.nan if value is None else (value if power > 0 else 1e3 / value))  # type: ignore[operator]
         ax.bar(np.arange(len(groups)) + (i - (len(rows) - 1) / 2) * width, values, width, label=str(r["system"]),
                color=colours[(2 * i) % 20 if i < 10 else (2 * i + 1) % 20])
-    ax.set_yscale("log")
+    plain_log_axis(ax)
     ax.set_xticks(np.arange(len(groups)), [g[0] for g in groups])
-    ax.set_ylabel("samples per second (log)")
+    ax.set_ylabel("throughput, log scale (samples/s)")
+    ax.set_xlabel("MLPerf scenario")
     ax.set_title("MLPerf RNN-T, predicted by accelsim (A100 SXM 80GB calibrates the GPU runtime)")
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=7, ncol=6, loc="upper center", bbox_to_anchor=(0.5, -0.08))

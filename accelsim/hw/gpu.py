@@ -33,10 +33,9 @@ import math
 from dataclasses import dataclass
 
 from accelsim.graph.ir import Op
-from accelsim.hw.family import Family, register_family
+from accelsim.hw.family import StreamingFamily, register_family, vector_cycles
 from accelsim.hw.formats import select_format
 from accelsim.spec.hardware import FORMAT_BITS, GpuRuntimeSpec, GpuSpec
-from accelsim.spec.precision import LayerPrecision
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,11 +80,12 @@ def gemm(m: int, k: int, n: int, sms: int, rate: float, runtime: GpuRuntimeSpec,
 
 
 @register_family
-class Gpu(Family):
+class Gpu(StreamingFamily):
     """``hardware.family: gpu``, described by the ``gpu`` section (and its shared ``gpu.runtime``)."""
 
     name = "gpu"
     section = "gpu"
+    decoder = "the CUDA cores"
 
     @property
     def gpu(self) -> GpuSpec:
@@ -109,11 +109,7 @@ class Gpu(Family):
     def _vector_seconds(self, ops: int, special: tuple[tuple[str, int], ...], cores: int) -> float:
         """``ops`` element-wise operations, of which ``special`` are special-function evaluations, on ``cores`` SMs."""
         gpu = self.gpu
-        rates = gpu.special_ops_per_cycle
-        listed = [(n, rates[name]) for name, n in special if name in rates]
-        plain = max(0, ops - sum(n for n, _ in listed))
-        cycles = plain / gpu.fp32_macs_per_cycle + sum(n / rate for n, rate in listed)
-        return cycles / (cores * gpu.clock)
+        return vector_cycles(ops, special, gpu.fp32_macs_per_cycle, gpu.special_ops_per_cycle) / (cores * gpu.clock)
 
     def matmul(self, op: Op, cores: int, reads=()) -> tuple[float, float]:
         gpu = self.gpu
@@ -146,13 +142,3 @@ class Gpu(Family):
     def query_seconds(self) -> float:
         return self.runtime.query_overhead
 
-    def bytes_per_weight(self, weight_bits: int) -> float:
-        return weight_bits / 8
-
-    def format_of(self, weight_bits: int, act_bits: int) -> str:
-        return select_format(self.gpu, weight_bits, act_bits)
-
-    def layer_format(self, precision: LayerPrecision) -> str:
-        if precision.codebook:
-            return f"{self.format_of(precision.codebook_bits, precision.act_bits)} (codebook decoded by the CUDA cores)"
-        return self.format_of(precision.weight_bits, precision.act_bits)

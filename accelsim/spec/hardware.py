@@ -29,6 +29,10 @@ def _mac_rates(value: dict) -> dict:
     return value
 
 
+#: Special-function evaluations per cycle per core, by function (sigmoid, tanh, exp, gather).
+SpecialRates = dict[Literal["sigmoid", "tanh", "exp", "gather"], Annotated[float, Field(gt=0, le=10**9)]]
+
+
 class CoprocessorSpec(Strict):
     """The accelerator: identical cores of systolic PE arrays, each with a scratchpad."""
 
@@ -110,7 +114,7 @@ class CpuSpec(Strict):
     vector_ops_per_cycle: float = Field(
         gt=0, le=10**9, description="Element-wise operations per cycle per core (additions, products, quantizers) from "
                                     "the SIMD width; more than 0, at most 1,000,000,000.")
-    special_ops_per_cycle: dict[Literal["sigmoid", "tanh", "exp", "gather"], Annotated[float, Field(gt=0, le=10**9)]] = Field(
+    special_ops_per_cycle: SpecialRates = Field(
         default_factory=dict,
         description="Evaluations per cycle per core of special functions, as the runtime computes them: sigmoid, tanh, "
                     "exp, and gather (a data rearrangement such as an im2col copy); one not listed runs at "
@@ -174,11 +178,11 @@ class GpuSpec(Strict):
     fp32_macs_per_cycle: int = Field(
         gt=0, le=10**7, description="FP32 fused multiply-adds per cycle per SM on the CUDA cores (FP32 matmuls, and "
                                     "element-wise work at one operation per lane and cycle); 1 to 10,000,000.")
-    special_ops_per_cycle: dict[Literal["sigmoid", "tanh", "exp", "gather"], Annotated[float, Field(gt=0, le=10**7)]] = Field(
+    special_ops_per_cycle: SpecialRates = Field(
         default_factory=dict,
         description="Evaluations per cycle per SM of special functions on its special-function units: sigmoid, tanh, "
                     "exp, and gather (a data rearrangement); one not listed runs at fp32_macs_per_cycle; each more "
-                    "than 0, at most 10,000,000.")
+                    "than 0, at most 1,000,000,000.")
     runtime: GpuRuntimeSpec = Field(
         description="The GPU software stack's figures: the name of the shared runtime file beside the config (e.g. "
                     "'runtime.yaml'), or its fields inline.")

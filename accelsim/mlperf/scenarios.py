@@ -2,7 +2,7 @@
 
 - **Offline**: every sample is there at once; the machine runs them with continuous batching
   (:mod:`accelsim.mlperf.rounds`) in batches of up to B slots. The figure is the highest samples/s over B in the
-  powers of two up to ``max_batch`` (and ``max_batch``). The load generator issues the data set shuffled, ``passes``
+  powers of two up to ``max_batch`` (and ``max_batch``), searched from the largest down until the rate falls. The load generator issues the data set shuffled, ``passes``
   times over, so that the end of the run (the last slots draining one by one) weighs as little as in the
   benchmark's long runs.
 - **Server**: samples arrive as a Poisson process and join the batch at the next round while a slot is free; the
@@ -24,6 +24,7 @@ from __future__ import annotations
 import difflib
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -61,6 +62,21 @@ class Bench:
     @property
     def target(self) -> Target:
         return target_for(self.point.hardware)
+
+    @cached_property
+    def batchings(self) -> dict[int, "Batching"]:
+        """The continuous batching of this bench per largest batch, made once (its round costs, its arrays)."""
+        return {}
+
+    @cached_property
+    def offline_runs(self) -> dict[int, tuple[float, "_Tally", float]]:
+        """Offline's runs per largest batch, run once (Server asks for them too)."""
+        return {}
+
+    def batching(self, max_batch: int) -> "Batching":
+        if max_batch not in self.batchings:
+            self.batchings[max_batch] = Batching(self, max_batch)
+        return self.batchings[max_batch]
 
     @classmethod
     def of(cls, point: Point, passes: int = 10, seed: int = 0) -> "Bench":
@@ -189,9 +205,11 @@ def offline_run(bench: Bench, max_batch: int) -> tuple[float, _Tally, float]:
     there at time 0, in the load generator's order. The rate is the run's while every slot is busy
     (:func:`steady_rate`): the start and the drain at the end, which the benchmark's runs of minutes make negligible,
     are left out."""
-    order = issue_order(len(bench.samples), bench.passes, bench.seed)
-    done, tally, slots = Batching(bench, max_batch).run(order, np.zeros(len(order)))
-    return steady_rate(done, max_batch), tally, slots
+    if max_batch not in bench.offline_runs:
+        order = issue_order(len(bench.samples), bench.passes, bench.seed)
+        done, tally, slots = bench.batching(max_batch).run(order, np.zeros(len(order)))
+        bench.offline_runs[max_batch] = (steady_rate(done, max_batch), tally, slots)
+    return bench.offline_runs[max_batch]
 
 
 def steady_rate(done: np.ndarray, max_batch: int) -> float:
@@ -206,7 +224,13 @@ def steady_rate(done: np.ndarray, max_batch: int) -> float:
 
 
 def offline(bench: Bench, max_batch: int = DEFAULT_MAX_BATCH) -> MlperfResult:
-    runs = {size: offline_run(bench, size) for size in batch_sizes(max_batch)}
+    """Offline's rate at the best largest batch: from ``max_batch`` down the powers of two while the rate grows (a
+    machine's rate rises with its batch, then flattens or falls: the first fall ends the search)."""
+    runs: dict[int, tuple[float, _Tally, float]] = {}
+    for size in sorted(batch_sizes(max_batch), reverse=True):
+        runs[size] = offline_run(bench, size)
+        if len(runs) > 1 and runs[size][0] < max(r[0] for s, r in runs.items() if s != size):
+            break
     best = max(runs, key=lambda size: (runs[size][0], -size))
     rate, tally, slots = runs[best]
     samples = bench.passes * len(bench.samples)
@@ -340,8 +364,7 @@ def in_system(arrivals: np.ndarray, done: np.ndarray) -> float:
 
 def server(bench: Bench, max_batch: int = DEFAULT_MAX_BATCH, tolerance: float = 0.01) -> MlperfResult:
     """The highest Poisson rate the machine sustains whose p99 latency meets the bound, over the largest batches up
-    to ``max_batch`` (from the largest down; a batch whose full-batch throughput cannot beat the best rate found is
-    not searched)."""
+    to ``max_batch`` (from the largest down, until a batch's full-batch throughput cannot beat the best rate found)."""
     alone_p99 = singlestream(bench).latency_p99_s
     if alone_p99 > SERVER_BOUND_S:  # type: ignore[operator]
         raise AccelsimError(f"server: no load meets the bound on {bench.point.hardware.name!r}: alone on an idle "
@@ -350,7 +373,7 @@ def server(bench: Bench, max_batch: int = DEFAULT_MAX_BATCH, tolerance: float = 
     for size in sorted(batch_sizes(max_batch), reverse=True):
         full = offline_run(bench, size)[0]
         if best is not None and full <= best[0].capacity:
-            continue
+            break  # smaller batches sustain less still
         found = server_capacity(bench, size, full, tolerance)
         if best is None or found.capacity > best[0].capacity:
             best = (found, full, size)
@@ -377,7 +400,7 @@ def server_capacity(bench: Bench, max_batch: int, full: float, tolerance: float)
     """The serving capacity search (seeded; one confidence rerun at another seed) from the full-batch throughput down,
     with at most ``max_batch`` slots."""
     bound = Objective("p99_latency", SERVER_BOUND_S, f"p99_latency<={SERVER_BOUND_S:g} s")
-    batching = Batching(bench, max_batch)
+    batching = bench.batching(max_batch)
     spec = ServingSpec(arrivals="poisson", rate=full, seed=bench.seed, duration="1 s")
     return find_capacity(spec, lambda s: server_run(batching, s.rate, s.seed, full), [bound], replications=1,
                          tolerance=tolerance, start=full)

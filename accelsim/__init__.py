@@ -7,4 +7,9 @@ from accelsim.sweep.run import run_sweep
 
 __all__ = ["AccelsimError", "SimResult", "SpecError", "Variation", "explain", "load_hardware", "load_workload",
            "run_sweep", "simulate", "write_trace"]
-__version__ = "0.1.0"
+try:  # the version pyproject.toml declares, as installed (one source of truth)
+    from importlib.metadata import PackageNotFoundError, version as _installed_version
+
+    __version__ = _installed_version("accelsim")
+except PackageNotFoundError:  # imported from a source tree that was never installed
+    __version__ = "0+unknown"

@@ -56,6 +56,8 @@ def simulate(workload: WorkloadSpec | str | Path, hardware: HardwareSpec | str |
     """
     point = resolve_point(workload, hardware, _variation(overrides, precision, beam, lm_fusion))
     if point.workload.test_set is None:
+        if keep_records:
+            _check_records(point, "keep_records=False (or, on the command line, drop --trace and --by layer)")
         return simulate_point(point, keep_records=keep_records, segmented=segmented)
     if not segmented:
         utterances = utterance_points(point)
@@ -84,6 +86,18 @@ def simulate_test_set(point: Point, workers: int | None = 1, progress: Progress 
     return aggregate(results)
 
 
+#: Longest utterance whose per-op records are kept (a timeline, the per-layer table, explain's critical path): the
+#: records grow with it, about 1 GB and a minute at 10,000 frames, while a run without them stays small.
+MAX_RECORDED_FRAMES = 10_000
+
+
+def _check_records(point: Point, instead: str) -> None:
+    frames = point.workload.utterance.frames
+    if frames > MAX_RECORDED_FRAMES and not point.workload.streaming:
+        raise AccelsimError(f"per-op records are kept for utterances of at most {MAX_RECORDED_FRAMES:,} frames (about "
+                            f"1 GB of them); this one has {frames:,}: {instead}")
+
+
 def explain(workload: WorkloadSpec | str | Path, hardware: HardwareSpec | str | Path, *,
             overrides: Variation | Iterable[str] = (), precision: str | None = None, beam: int | None = None,
             lm_fusion: bool | None = None, workers: int | None = 1) -> Explanation:
@@ -97,6 +111,7 @@ def explain(workload: WorkloadSpec | str | Path, hardware: HardwareSpec | str | 
     if point.workload.streaming is not None:
         raise AccelsimError("explain follows the critical path of one utterance run whole; this workload streams chunk "
                             "by chunk (--set workload.streaming=null explains it run whole)")
+    _check_records(point, "explain a shorter utterance (--set workload.utterance.frames=...)")
     base = simulate_point(point, keep_records=True)
     knobs = knob_variations(point.hardware)
     variants = [resolve_point(point.workload, point.hardware, v) for _, v, _, _ in knobs]

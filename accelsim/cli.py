@@ -14,6 +14,12 @@ DEFAULT_WORKLOAD = "workloads/rnnt_lm_fusion.yaml"
 DEFAULT_HW = "hwconfigs/rapid_7nm.yaml"
 
 
+def _version() -> str:
+    from accelsim import __version__
+
+    return __version__
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -50,9 +56,11 @@ def _dumps(obj: object, what: str) -> str:
 
 
 def _add_inputs(p: argparse.ArgumentParser, hardware: bool = True) -> None:
-    p.add_argument("workload", nargs="?", default=DEFAULT_WORKLOAD, help=f"workload YAML (default: {DEFAULT_WORKLOAD})")
+    p.add_argument("workload", nargs="?", default=DEFAULT_WORKLOAD,
+                   help=f"workload YAML, or a shipped workload's name such as rnnt_lm_fusion (default: {DEFAULT_WORKLOAD})")
     if hardware:
-        p.add_argument("hardware", nargs="?", default=DEFAULT_HW, help=f"hardware YAML (default: {DEFAULT_HW})")
+        p.add_argument("hardware", nargs="?", default=DEFAULT_HW,
+                       help=f"hardware YAML, or a shipped machine's name such as rapid_7nm (default: {DEFAULT_HW})")
 
 
 def _add_allow_failures(p: argparse.ArgumentParser) -> None:
@@ -110,6 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "on an AI accelerator: a coprocessor, a host CPU and the link between them.",
         epilog="Start with: accelsim reproduce (the paper's study), or accelsim run " + DEFAULT_WORKLOAD + " " + DEFAULT_HW,
     )
+    parser.add_argument("--version", action="version", version=f"accelsim {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
@@ -241,7 +250,9 @@ def build_parser() -> argparse.ArgumentParser:
     cal.add_argument("--workload", default=DEFAULT_WORKLOAD, help=f"workload YAML (default: {DEFAULT_WORKLOAD})")
     cal.add_argument("--param", action="append", default=[], metavar="PATH=LOW..HIGH [UNIT]",
                      help="a parameter to fit instead of the default set, e.g. 'link.latency=0.5..10 us' (repeatable)")
-    cal.add_argument("--max-evals", type=_positive_int, default=80, help="objective evaluations (default 80)")
+    cal.add_argument("--max-evals", type=_positive_int, default=400,
+                     help="most objective evaluations (default 400; the local search stops when it converges, about 180 "
+                          "for the paper's figures)")
     cal.add_argument("--samples", type=_non_negative_int, default=16, help="Sobol samples before the local search (default 16)")
     cal.add_argument("--seed", type=_non_negative_int, default=0, help="seed of the Sobol sample (default 0)")
     cal.add_argument("--workers", type=_positive_int, default=1,
@@ -311,8 +322,10 @@ def _mlperf_calibrate(args: argparse.Namespace) -> int:
 
     from accelsim.calibrate.mlperf import calibrate_mlperf, format_calibration, load_reference, write_runtime
 
+    from accelsim.files import find_input
+
     reference = load_reference()
-    runtime = Path(MLPERF_HW).parent / "runtime.yaml"
+    runtime = find_input(MLPERF_HW, "hwconfigs").parent / "runtime.yaml"
     calibration = calibrate_mlperf(reference, max_evals=args.max_evals, samples=args.samples,
                                    progress=_progress("calibrate", args.max_evals))
     write_runtime(calibration, runtime, Path(args.calibrate))
@@ -529,7 +542,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     fit = calibrate(targets, args.workload, args.hardware, params, max_evals=args.max_evals, samples=args.samples,
                     seed=args.seed, progress=lambda n, loss: progress(n, loss), workers=args.workers)
     procedure = (f"accelsim calibrate, least squares on log error over the {len(fit.comparisons)} calibrate figures of "
-                 f"{args.targets}, Sobol({args.samples}, seed {args.seed}) + Nelder-Mead, {fit.evaluations} evaluations")
+                 f"{args.targets}, centre + Sobol({args.samples}, seed {args.seed}) + Nelder-Mead to convergence, "
+                 f"{fit.evaluations} evaluations")
     write_calibrated(args.hardware, args.out, fit, params, procedure)
     print(f"fitted {len(params)} parameters in {fit.evaluations} evaluations (loss {fit.loss:.4g}):")
     for p in params:
@@ -547,8 +561,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     if args.show_config:
         return _show_config(args)
+    # Per-op records only for what draws them (a timeline, the per-layer table): they grow with the utterance
+    # (about 1 GB at 10,000 frames), while the totals the run prints do not.
     result = accelsim.simulate(args.workload, args.hardware, overrides=args.overrides, precision=args.precision,
                                beam=args.beam, lm_fusion=args.lm, workers=args.workers,
+                               keep_records=bool(args.trace) or args.by == "layer",
                                progress=_progress_points("utterances"))
     if args.trace:
         from accelsim.errors import AccelsimError
@@ -558,6 +575,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             raise AccelsimError(_no_records("--trace", result))
         write_chrome_trace(result, args.trace)
     layers = _layers(result) if args.by == "layer" else None
+    notes = _quantizer_note(args, result)
     if args.json:
         from accelsim.report.frames import to_records
 
@@ -565,6 +583,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(_dumps(result.to_dict() | extra, "run"))
     else:
         print(format_run(result))
+        if notes:
+            print(notes)
         if layers is not None:
             from accelsim.report.tables import format_layers
 
@@ -572,6 +592,21 @@ def cmd_run(args: argparse.Namespace) -> int:
         if args.trace:
             print(f"\nwrote {args.trace}")
     return 0
+
+
+def _quantizer_note(args: argparse.Namespace, result) -> str:
+    """Why a narrower format may be slower here: activation quantizers dispatched as ops of their own (issue 20)."""
+    import accelsim
+
+    if not any("int" in f for f in result.formats.values()):
+        return ""
+    point = accelsim.api.resolve(args.workload, args.hardware, args.overrides)
+    if point.workload.precision.quantize != "separate":
+        return ""
+    dispatch = point.hardware.coprocessor.dispatch_overhead
+    return (f"\n  note: activation quantizers run as ops of their own (precision.quantize: separate), each paying the "
+            f"{dispatch * 1e6:.3g} us dispatch overhead; where dispatch is dear and weights are cheap, a narrower format "
+            "can then be slower than a wider one (fused folds each quantizer into the op producing its tensor)")
 
 
 def _serving_parser(sub, name: str, func, help: str, description: str) -> argparse.ArgumentParser:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
-from accelsim.errors import AccelsimError
+from accelsim.errors import AccelsimError, shown_path
 from accelsim.graph.lower import Program, lower_program
 from accelsim.memo import Memo
 from accelsim.report.metrics import measure as measure_result
@@ -31,7 +31,8 @@ from accelsim.spec.loader import Variation, as_variation, load_hardware, load_wo
 from accelsim.spec.workload import WorkloadSpec
 from accelsim.workload.greedy import run_greedy
 from accelsim.workload.model import Model, build_model
-from accelsim.workload.search import DecodeTrace, EmissionModel, load_trace_jsonl, run_alsd
+from accelsim.workload.search import (DecodeTrace, EmissionModel, TraceFormatError, load_trace_jsonl, read_trace_bytes,
+                                     run_alsd)
 from accelsim.workload.testset import utterance_lengths
 
 # ---------------------------------------------------------------- resolve
@@ -91,9 +92,9 @@ def trace_digest(path: str | None) -> str | None:
     if not path:
         return None
     try:
-        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-    except OSError:
-        return None  # the run itself reports the missing file
+        return hashlib.sha256(read_trace_bytes(path)).hexdigest()
+    except TraceFormatError:
+        return None  # the run itself reports the missing (or refused) file
 
 
 _PREPARED = Memo("prepared workloads", 256)
@@ -126,13 +127,13 @@ def decode_trace(spec: WorkloadSpec) -> DecodeTrace:
     """The step trace the engine replays: a recorded one, or the search model's."""
     dec = spec.decoding
     if dec.trace:
-        trace = load_trace_jsonl(dec.trace)
+        trace, where = load_trace_jsonl(dec.trace), shown_path(dec.trace)
         if trace.frames != spec.utterance.frames:
-            raise AccelsimError(f"{dec.trace}: the trace has {trace.frames} frames, the workload {spec.utterance.frames}")
+            raise AccelsimError(f"{where}: the trace has {trace.frames} frames, the workload {spec.utterance.frames}")
         if trace.beam != dec.beam:
-            raise AccelsimError(f"{dec.trace}: the trace was recorded at beam {trace.beam}, the workload asks for {dec.beam}")
+            raise AccelsimError(f"{where}: the trace was recorded at beam {trace.beam}, the workload asks for {dec.beam}")
         if not dec.lm_fusion and trace.total_miss_lm:
-            raise AccelsimError(f"{dec.trace}: the trace evaluates LMs but the workload has decoding.lm_fusion false")
+            raise AccelsimError(f"{where}: the trace evaluates LMs but the workload has decoding.lm_fusion false")
         return trace
     emission = EmissionModel(**dict(dec.emission), vocab=spec.model.vocab)
     if dec.search == "greedy":

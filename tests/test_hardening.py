@@ -312,14 +312,14 @@ def test_hardware_count_above_its_limit(hw_path, flag, limit):
 @pytest.mark.parametrize(("flag", "limit"), [
     (f"workload.model.vocab={2 ** 63}", "65536"),
     ("workload.model.vocab=10000000", "65536"),
-    (f"workload.utterance.frames={2 ** 64}", "1000000"),
-    ("workload.utterance.frames=100000000", "1000000"),
+    (f"workload.utterance.frames={2 ** 64}", "100000"),
+    ("workload.utterance.frames=1000000", "100000"),
     ("workload.decoding.beam=1000000", "1024"),
     ("workload.model.encoder.layers.0.count=1000000", "1000"),
     ("workload.model.encoder.layers.0.hidden=10000000", "1000000"),
     ("workload.test_set={count: 1000000000, mean_frames: 100}", "100000"),
     ("workload.decoding.emission.seed=18446744073709551616", "2147483647"),
-    ("workload.decoding.u_max=10000000", "1000000"),
+    ("workload.decoding.u_max=10000000", "100000"),
 ])
 def test_workload_count_above_its_limit(workload_path, flag, limit):
     with pytest.raises(SpecError) as info:
@@ -456,3 +456,70 @@ def test_odd_list_indices(workload_path, flag):
 def test_parse_override_keeps_its_contract():
     assert parse_override("hw.link.bandwidth=64 Gbps") == ("hw", "link.bandwidth", "64 Gbps")
     assert parse_override("workload.name=a: b: c") == ("workload", "name", "a: b: c")  # not YAML: kept as text
+
+
+# ---------------------------------------------------------------- 7. inputs that would eat memory (issue 20 item 3)
+
+
+@pytest.mark.parametrize("target", ["/dev/zero", "fifo", "folder", "big"])
+def test_a_trace_that_is_not_a_small_regular_file_is_refused_unread(tmp_path, workload_path, target):
+    """`decoding.trace=/dev/zero` was read whole to hash it (7 GB after 25 s); a FIFO would block the open."""
+    import os
+
+    from accelsim.pipeline import resolve, simulate_point
+
+    if target == "fifo":
+        path = tmp_path / "trace.fifo"
+        os.mkfifo(path)
+    elif target == "folder":
+        path = tmp_path
+    elif target == "big":
+        path = tmp_path / "big.jsonl"
+        with open(path, "wb") as handle:
+            handle.truncate(limits.MAX_TRACE_BYTES + 1)  # sparse: no disk used
+    else:
+        path = Path(target)
+    point = resolve(workload_path, workload_path.parents[1] / "hwconfigs" / "rapid_7nm.yaml",
+                    [f"workload.decoding.trace={path}"])
+    with pytest.raises(accelsim.AccelsimError) as info:
+        simulate_point(point)
+    needle = {"/dev/zero": "not a regular file", "fifo": "not a regular file", "folder": "is a directory",
+              "big": "a trace may have"}[target]
+    assert_clean(info.value, str(path)[-40:], "cannot read the trace", needle)
+
+
+def test_a_long_trace_path_is_echoed_bounded(run_cli):
+    """A 5,000-character trace path was echoed whole in the error line."""
+    path = "/tmp/" + "x" * 5000 + "/trace.jsonl"
+    proc = run_cli("run", "--set", f"workload.decoding.trace={path}")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    (line,) = proc.stderr.splitlines()
+    assert len(line) <= limits.MAX_MESSAGE and "trace.jsonl" in line, line
+
+
+def test_the_frames_maximum_runs_in_bounded_memory(repo):
+    """The schema's own maximum of utterance.frames, run on the shipped workload and machine (`accelsim run`), in a
+    process whose peak memory stays under 2 GB (1,000,000 frames, the earlier maximum, took more than 4 GB)."""
+    import subprocess
+    import sys
+
+    code = ("import resource, sys; from accelsim.cli import main; code = main(sys.argv[1:]); "
+            "print('peak', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr); sys.exit(code)")
+    proc = subprocess.run([sys.executable, "-c", code, "run", "--set", f"workload.utterance.frames={limits.MAX_FRAMES}",
+                           "--json"], cwd=repo, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    peak_kib = int(proc.stderr.split("peak")[-1])  # Linux: kilobytes
+    assert peak_kib < 2 * 2**20, f"peak memory {peak_kib / 2**20:.2f} GiB"
+    with pytest.raises(SpecError):
+        load_w(repo / "workloads" / "rnnt_lm_fusion.yaml", f"workload.utterance.frames={limits.MAX_FRAMES + 1}")
+
+
+@pytest.mark.parametrize("args", [("run", "--by", "layer"), ("run", "--trace", "t.json"), ("explain",)])
+def test_records_of_a_long_utterance_are_refused_before_running(run_cli, args):
+    """Per-op records grow with the utterance (about 1 GB at 10,000 frames): what asks for them on a longer one ends
+    in one clear line, at once, instead of eating the machine; a run without them goes through (test above)."""
+    from accelsim.api import MAX_RECORDED_FRAMES
+
+    proc = run_cli(*args, "--set", f"workload.utterance.frames={MAX_RECORDED_FRAMES + 1}", timeout=60)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert "per-op records are kept for utterances of at most 10,000 frames" in proc.stderr

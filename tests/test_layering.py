@@ -20,7 +20,7 @@ RANKS = {
     "spec": 1, "workload": 2, "importer": 2, "graph": 3, "hw": 4, "sim": 5, "report": 6,
     "pipeline": 7, "serve": 8, "sweep": 9, "mlperf": 9, "calibrate": 10, "api": 11,
     "measure": 12,  # probe and measure this machine: the reference runtime and its comparison with accelsim.simulate
-    "__init__": 13, "cli": 14,
+    "__init__": 13, "cli": 14, "__main__": 15,
 }
 
 

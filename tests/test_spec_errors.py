@@ -394,3 +394,35 @@ def test_two_layers_of_one_name_are_refused(cli, tmp_path, workload_path, hw_pat
     bad = edited(workload_path, tmp_path / "w.yaml", "name: bottleneck, input: 768", "name: output, input: 768")
     assert_one_line_error(cli("run", bad, hw_path), str(bad), "model.lm_src.layers.3", "'output'", "layers.2",
                           "set `name:`")
+
+
+def test_a_key_written_twice_is_refused_with_both_lines(run_cli, cli, tmp_path, workload_path, hw_path):
+    """YAML keeps the last of two equal keys without a word (issue 20: `validate` said ok and the RTF moved 4x);
+    accelsim refuses the file, naming the key path and both lines."""
+    bad = edited(workload_path, tmp_path / "twice.yaml", "  beam: 16 ", "  beam: 4\n  beam: 16 ")
+    first = _line_of(bad, "  beam: 4")
+    line = assert_one_line_error(run_cli("validate", bad), str(bad), "decoding.beam", "duplicate key",
+                                 f"line {first}", f"line {first + 1}")
+    hw = edited(hw_path, tmp_path / "twice_hw.yaml", '  bandwidth: "32 Gbps"', '  bandwidth: "32 Gbps"\n  bandwidth: "8 Gbps"')
+    first_hw = _line_of(hw, '  bandwidth: "32 Gbps"')
+    assert_one_line_error(cli("run", workload_path, hw), str(hw), "link.bandwidth", "duplicate key",
+                          f"line {first_hw}", f"line {first_hw + 1}")
+    assert_one_line_error(cli("run", "--set", "workload.decoding={beam: 1, beam: 2}"), "decoding.beam", "duplicate key")
+    nested = tmp_path / "nested.yaml"
+    nested.write_text("a:\n  - {b: 1}\n  - {b: 1, c: 2, b: 3}\n")
+    assert_one_line_error(cli("validate", nested), "a.1.b", "line 3")
+    assert f"line {first}" in line
+
+
+def _line_of(path, text: str) -> int:
+    """The 1-based number of the first line of ``path`` that starts with ``text``."""
+    return next(i for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if line.startswith(text))
+
+
+def test_merge_keys_and_aliases_are_not_duplicates():
+    """An explicit key beside a YAML merge (``<<``) overrides it, as YAML intends; an alias repeats no key."""
+    from accelsim.spec.loader import _load
+
+    text = "base: &b {x: 1, y: 2}\nother:\n  <<: *b\n  x: 3\nagain: *b\n"
+    assert _load(text) == {"base": {"x": 1, "y": 2}, "other": {"x": 3, "y": 2}, "again": {"x": 1, "y": 2}}
+    assert _load("1: a\n'1': b\n") == {1: "a", "1": "b"}  # an int key and a string key differ

@@ -17,6 +17,7 @@ from typing import Callable, Literal
 from pydantic import Field
 
 from accelsim.calibrate.fit import Fit, Parameter, search_box, write_calibrated
+from accelsim.files import find_input
 from accelsim.mlperf.scenarios import Bench, offline, singlestream
 from accelsim.pipeline import resolve
 from accelsim.reference import __file__ as _reference
@@ -26,7 +27,6 @@ from accelsim.spec.hardware import GpuRuntimeSpec
 from accelsim.spec.loader import Variation, read_yaml, validate
 
 REFERENCE = Path(_reference).parent / "mlperf_rnnt.yaml"
-REPO = Path(__file__).resolve().parents[2]
 
 #: The fitted values: no spec sheet gives them; each has a physical reading and a plausible range.
 PARAMETERS: tuple[Parameter, ...] = (
@@ -64,7 +64,7 @@ def load_reference(path: Path = REFERENCE) -> Reference:
 
 def simulated(reference: Reference, variation: Variation = Variation()) -> dict[str, float]:
     """The reference's metrics simulated on its system, with ``variation`` applied."""
-    point = resolve(REPO / reference.workload, REPO / reference.hardware, variation)
+    point = resolve(find_input(reference.workload, "workloads"), find_input(reference.hardware, "hwconfigs"), variation)
     bench = Bench.of(point)
     metrics = {f.metric for f in reference.figures}
     out: dict[str, float] = {}
@@ -106,18 +106,9 @@ def calibrate_mlperf(reference: Reference, parameters: tuple[Parameter, ...] = P
         found = comparisons(reference, simulated(reference, variation(values)))
         return sum(math.log(c.simulated / c.target) ** 2 for c in found)
 
-    base = resolve(REPO / reference.workload, REPO / reference.hardware).hardware
-    start = [_value(base, p) for p in parameters]
-    best, value, evaluations = search_box(parameters, loss, start, max_evals, samples, seed, progress)
+    best, value, evaluations = search_box(parameters, loss, max_evals, samples, seed, progress)
     found = comparisons(reference, simulated(reference, variation(best)))
     return Calibration(Fit(dict(zip((p.path for p in parameters), best)), value, evaluations, found), parameters, reference)
-
-
-def _value(hw, p: Parameter) -> float:
-    node = hw
-    for part in p.path.split("."):
-        node = getattr(node, part)
-    return min(p.high, max(p.low, float(node) / p.scale))
 
 
 def write_runtime(calibration: Calibration, runtime: Path, out: Path) -> None:

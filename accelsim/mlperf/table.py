@@ -10,20 +10,21 @@ from typing import Sequence
 
 import numpy as np
 
-from accelsim.files import atomic_write_bytes, atomic_write_text
+from accelsim.files import atomic_write_bytes, atomic_write_text, shipped_folder
 from accelsim.mlperf.scenarios import MlperfResult
 from accelsim.report.figures import figure_bytes, plain_log_axis, subplots
 
-REPO = Path(__file__).resolve().parents[2]
-#: The shipped systems `accelsim mlperf --all` predicts (hwconfigs/gpu/runtime.yaml is the runtime they share).
-SYSTEMS = ("hwconfigs/gpu", "hwconfigs/cpu")
+#: The shipped systems `accelsim mlperf --all` predicts, by folder of hwconfigs (gpu/runtime.yaml is the runtime the
+#: GPUs share).
+SYSTEMS = ("gpu", "cpu")
 
 COLUMNS = ("system", "offline_samples_per_s", "server_samples_per_s", "singlestream_p90_ms", "singlestream_mean_ms",
            "offline_J_per_sample", "server_J_per_sample", "singlestream_J_per_sample", "offline_max_batch")
 
 
-def shipped_systems(root: Path = REPO) -> list[Path]:
-    """The hardware files of every shipped system, by folder and name."""
+def shipped_systems() -> list[Path]:
+    """The hardware files of every shipped system, by folder and name (installed or in the source checkout)."""
+    root = shipped_folder("hwconfigs")
     return [path for folder in SYSTEMS for path in sorted((root / folder).glob("*.yaml")) if path.name != "runtime.yaml"]
 
 

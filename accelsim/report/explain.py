@@ -28,6 +28,8 @@ TOP_GROUPS = 5
 
 #: An RTF change smaller than this (in %) is reported as "no effect".
 NEGLIGIBLE_PCT = 0.5
+#: A knob whose RTF change is at most this (percent: equal schedules may differ in the last bits of a sum) had no effect.
+NO_EFFECT_PCT = 1e-7
 
 
 # ---------------------------------------------------------------- the report
@@ -155,8 +157,10 @@ def _scratchpad(hw: HardwareSpec) -> tuple[list[str], str, str] | None:
     old = hw.coprocessor.scratchpad
     note = ""
     if hw.memory.residency == "per_op":
-        # Not hidden: a user asking "would more SRAM help?" deserves to see why the answer is no.
-        note = ("no effect by construction: memory.residency is per_op (every op fetches its weights); "
+        # Not hidden: a user asking "would more SRAM help?" deserves to see through what it can (whether it does is
+        # measured: explanation() says "no effect" only when the RTF did not move).
+        note = ("memory.residency is per_op (no weights stay between ops): more scratchpad only lets more of the next "
+                "decode iteration's first weights be prefetched (workload.runtime.prefetch_next_iteration); "
                 "try --set hw.memory.residency=pinned")
     return {"hw.coprocessor.scratchpad": old * 2}, f"coprocessor.scratchpad {_size(old)} -> {_size(old * 2)} per core", note
 
@@ -261,6 +265,8 @@ def explanation(base: SimResult, variants: list[tuple[str, Variation, str, str, 
     for order, (knob, variation, change, note, variant) in enumerate(variants):
         pct = (variant.rtf / base.rtf - 1.0) * 100.0 if base.rtf else 0.0
         flags = tuple(f"{c.path}={c.value!r}" for c in variation.changes)
+        if note and abs(pct) <= NO_EFFECT_PCT:  # "no effect" is what was measured, never assumed
+            note = f"no effect: {note}"
         rows.append((pct, order, Sensitivity(knob, change, flags, variant.rtf, pct, note)))
     sensitivity = tuple(s for _, _, s in sorted(rows, key=lambda row: (row[0], row[1])))
     return Explanation(
@@ -340,9 +346,9 @@ def sensitivity_png(report: Explanation, fmt: str = "png") -> bytes:
 
 
 def _tick(s: Sensitivity) -> str:
-    """The knob, and why it has no effect when that is by construction (e.g. residency per_op)."""
-    if s.note.startswith("no effect") and ":" in s.note:
-        reason = s.note.split(":", 1)[1].split(";")[0].split("(")[0].strip()
+    """The knob, and 'no effect' with the note's reason when its measured change is nil (e.g. residency per_op)."""
+    if s.note.startswith("no effect: "):
+        reason = s.note.removeprefix("no effect: ").split(";")[0].split("(")[0].split(":")[0].strip()
         return f"{s.knob}\n(no effect: {reason})"
     return s.knob
 

@@ -27,12 +27,22 @@ def _traffic(r: SimResult) -> list[str]:
     return lines
 
 
+def _promotion_note(r: SimResult) -> list[str]:
+    """Where fp32 networks ran on fp16 units (a chip without fp32 MACs): the same RTF as fp16, said where it happens."""
+    promoted = [net for net, preset in r.presets.items() if preset == "fp32" and "fp32" not in r.formats.get(net, "fp32")]
+    if not promoted:
+        return []
+    return [f"  note: this chip has no fp32 MAC units: {', '.join(promoted)} ran as fp16 (weights shipped as FP16, "
+            "the paper's baseline), so the RTF is fp16's"]
+
+
 def format_run(r: SimResult) -> str:
     precision = ", ".join(f"{k}={v}" for k, v in r.presets.items())
     lines = [
         f"{r.workload} on {r.hardware}",
         f"  precision: {precision}",
         *([f"  ran in: {', '.join(f'{k}={v}' for k, v in r.formats.items())} (MAC formats on this chip)"] if r.formats else []),
+        *_promotion_note(r),
         f"  beam {r.beam}, {r.iterations} decode iterations, link {r.link_GBps:.3g} GB/s per direction, "
         f"model {r.model_size_MB:.1f} MB ({r.compression:.1f}x vs FP32)",
         "",

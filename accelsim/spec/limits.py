@@ -10,8 +10,20 @@ from __future__ import annotations
 
 import reprlib
 
+from accelsim.errors import MAX_SOURCE, clip_middle, one_line  # noqa: F401 (re-exported: the limits of error lines)
+
 #: Largest input file read, in bytes (workload, hardware, recipe and targets files are a few kB).
 MAX_FILE_BYTES = 1 << 20  # 1 MiB
+
+#: Most encoder frames of one utterance (and of a chunk, a context, ``u_max``): 100,000 frames (33 minutes at 20 ms)
+#: decode and run in about 5 s and 0.8 GB on the shipped workload (tests/test_hardening.py runs it). The search keeps
+#: every prefix it created and the program one segment per iteration, so both grow with the length: 1,000,000
+#: frames, the earlier limit, took 4 GB and 50 s.
+MAX_FRAMES = 100_000
+
+#: Largest recorded decode trace read (``decoding.trace``, JSON Lines of about 100 bytes per ALSD iteration): room
+#: for the iterations of an utterance at the frames maximum with a label per frame, far more than any real decode.
+MAX_TRACE_BYTES = 64 << 20  # 64 MiB
 
 #: Deepest nesting of mappings and lists in a YAML document or a ``--set`` value (the shipped files
 #: nest 5 deep). Deeper documents are refused before the YAML reader recurses into them.
@@ -30,8 +42,7 @@ MAX_KEY_PARTS = MAX_DEPTH
 #: Most characters of a user's value echoed in an error message.
 MAX_SHOWN = 100
 
-#: Most characters of the file name or ``--set`` flag that heads an error message, and of a key path.
-MAX_SOURCE = 120
+#: Most characters of a key path in an error message (MAX_SOURCE, in accelsim.errors, bounds the file name or flag).
 MAX_KEY = 100
 
 #: Most characters of a whole error line (source, key path and message).
@@ -48,21 +59,6 @@ _REPR.maxother = MAX_SHOWN
 def clip(text: str, limit: int) -> str:
     """``text`` cut to at most ``limit`` characters, ending in '...' when cut."""
     return text if len(text) <= limit else text[: max(limit - 3, 0)] + "..."
-
-
-def clip_middle(text: str, limit: int) -> str:
-    """``text`` cut to at most ``limit`` characters by dropping its middle (keeps a path's file name)."""
-    if len(text) <= limit:
-        return text
-    head = (limit - 3) // 2
-    return text[:head] + "..." + text[len(text) - (limit - 3 - head):]
-
-
-def one_line(text: str) -> str:
-    """``text`` with every character that is not printable (newlines, NUL, lone surrogates) escaped."""
-    if text.isprintable():
-        return text
-    return "".join(c if c.isprintable() else c.encode("unicode_escape", "backslashreplace").decode("ascii") for c in text)
 
 
 def show(value: object) -> str:

@@ -20,9 +20,10 @@ import yaml
 from pydantic import BaseModel, PlainSerializer, ValidationError
 
 from accelsim.errors import SpecError
+from accelsim.files import find_input, shipped_names
 from accelsim.memo import memoize
 from accelsim.spec.limits import (MAX_ALIASES, MAX_DEPTH, MAX_FILE_BYTES, MAX_KEY, MAX_KEY_PARTS, MAX_MESSAGE,
-                                  MAX_NODES, MAX_SOURCE, clip, clip_middle, one_line, show)
+                                  MAX_NODES, MAX_SOURCE, clip, clip_middle, one_line, show, show_names)
 from accelsim.spec.hardware import GpuRuntimeSpec, HardwareSpec
 from accelsim.spec.workload import WorkloadSpec
 from accelsim.spec.layers import LAYER_KINDS
@@ -98,6 +99,49 @@ class _Loader(yaml.SafeLoader):
         return node
 
 
+class _Duplicate(_Refused):
+    """A key written twice in one mapping (YAML would silently keep the last value)."""
+
+    def __init__(self, path: list[str], first: yaml.Mark, again: yaml.Mark):
+        self.path = ".".join(path)
+        self.lines = (first.line + 1, again.line + 1)
+        super().__init__(problem=f"duplicate key {show(path[-1])}", problem_mark=again)
+
+    @property
+    def message(self) -> str:
+        return (f"duplicate key: at line {self.lines[0]} and again at line {self.lines[1]} "
+                "(YAML would silently keep the last; write each key once)")
+
+
+def _refuse_duplicate_keys(loader: _Loader, node: yaml.Node, path: list[str], seen: set[int]) -> None:
+    """Walk the composed document; raise :class:`_Duplicate` at the first key that a mapping repeats.
+
+    Keys are compared as their values (``1`` and ``"1"`` differ, ``beam`` and ``"beam"`` do not); the YAML merge key
+    ``<<`` is left to the constructor (explicit keys override merged ones, as YAML intends). Each node is walked once,
+    however many aliases refer to it."""
+    if id(node) in seen:
+        return
+    seen.add(id(node))
+    if isinstance(node, yaml.MappingNode):
+        first: dict[Any, yaml.Mark] = {}
+        for key_node, value_node in node.value:
+            if isinstance(key_node, yaml.ScalarNode) and key_node.tag != "tag:yaml.org,2002:merge":
+                key = loader.construct_object(key_node)
+                name = str(key)
+                try:
+                    if key in first:
+                        raise _Duplicate([*path, name], first[key], key_node.start_mark)
+                    first[key] = key_node.start_mark
+                except TypeError:  # an unhashable key: the validation says what is wrong with it
+                    pass
+            else:
+                name = "?"
+            _refuse_duplicate_keys(loader, value_node, [*path, name], seen)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _refuse_duplicate_keys(loader, item, [*path, str(index)], seen)
+
+
 _Loader.add_implicit_resolver(
     "tag:yaml.org,2002:float", re.compile(r"^[-+]?[0-9][0-9_]*[eE][-+]?[0-9]+$"), list("-+0123456789")
 )
@@ -107,7 +151,11 @@ def _load(text: str) -> Any:
     """Parse one YAML document with :class:`_Loader`. Raises yaml.YAMLError (or _Refused) or ValueError."""
     loader = _Loader(text)
     try:
-        return loader.get_single_data()
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _refuse_duplicate_keys(loader, node, [], set())
+        return loader.construct_document(node)
     except (OverflowError, TypeError, RecursionError) as exc:  # constructors of odd scalars; never past the depth limit
         raise ValueError(str(exc)) from None
     finally:
@@ -179,6 +227,8 @@ def _parse(content: bytes, source: str) -> dict[str, Any]:
         raise _error(source, None, f"cannot read: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     try:
         data = _load(text)
+    except _Duplicate as exc:
+        raise _error(source, exc.path, exc.message) from None
     except (yaml.YAMLError, ValueError) as exc:
         raise _error(source, None, _yaml_problem(exc)) from None
     if not isinstance(data, dict):
@@ -205,6 +255,8 @@ def parse_override(text: str) -> tuple[str, str, Any]:
         raise _error(source, None, f"the value is longer than {MAX_FILE_BYTES // 2**20} MiB")
     try:
         value = _load(raw) if raw.strip() else ""
+    except _Duplicate as exc:
+        raise _error(source, f"{rest}.{exc.path}", "duplicate key in the value (write each key once)") from None
     except _Refused as exc:
         raise _error(source, None, f"the value is {exc.problem}") from None
     except (yaml.YAMLError, ValueError):
@@ -471,7 +523,17 @@ def _serializer(info: Any) -> PlainSerializer | None:
 # ---------------------------------------------------------------- public loaders
 
 
+#: The shipped folder (accelsim.files.SHIPPED_FOLDERS) where a spec given by name is looked up.
+NAMED_IN = {"workload": "workloads", "hw": "hwconfigs"}
+
+
 def load_spec(model: type[M], path: str | Path, prefix: str, overrides: "Variation | Iterable[str]" = ()) -> M:
+    """A workload or hardware file (a path, or a shipped name such as ``rapid_7nm``), with the ``prefix.`` changes."""
+    path = find_input(path, NAMED_IN[prefix])
+    if len(Path(path).parts) == 1 and not Path(path).suffix and not Path(path).exists():
+        kind = {"workload": "workload", "hw": "machine"}[prefix]
+        raise _error(str(path), None, f"no such file, nor a shipped {kind} of that name; shipped: "
+                                      f"{show_names(shipped_names(NAMED_IN[prefix]))}")
     data = read_yaml(path)
     if prefix == "workload":
         data = _trace_beside_file(data, Path(path))

@@ -14,6 +14,7 @@ from typing import Literal
 from pydantic import Field
 
 from accelsim.spec.base import Strict
+from accelsim.files import find_input
 from accelsim.spec.loader import Variation, flag_variation, read_yaml, validate
 
 Role = Literal["calibrate", "validate"]
@@ -155,7 +156,7 @@ def default_targets_path() -> Path:
 
 
 def load_targets(path: str | Path | None = None) -> TargetsFile:
-    path = Path(path) if path else default_targets_path()
+    path = find_input(path, "reference") if path else default_targets_path()
     targets = validate(TargetsFile, read_yaml(path), str(path))
     for section in (targets.shares, targets.speedups):
         for fig in section:

@@ -7,13 +7,13 @@ from typing import Annotated, Literal, Union
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from accelsim.spec.base import FrameShift, Strict, Text
-from accelsim.spec.limits import show, show_names
+from accelsim.spec.limits import MAX_FRAMES, show, show_names
 from accelsim.spec.layers import LAYER_KINDS
 from accelsim.spec.precision import BITS, CODEBOOK_QUANTIZERS, PRESETS, QUANTIZERS, NETWORK_GROUPS
 from accelsim.spec.serving import ServingSpec
 
-Frames = Annotated[int, Field(gt=0, le=1_000_000)]
-"""Encoder frames of one utterance: 1 to 1,000,000."""
+Frames = Annotated[int, Field(gt=0, le=MAX_FRAMES)]
+"""Encoder frames of one utterance: 1 to 100,000 (MAX_FRAMES)."""
 
 
 def _not_bool(value: object) -> object:
@@ -138,8 +138,8 @@ class DecodingSpec(Strict):
     lm_fusion: bool = Field(True, description="Evaluate LM_EXT and LM_SRC and fuse their scores (Eq. 1).")
     fusion: FusionSpec = Field(FusionSpec(), description="Score fusion weights (Eq. 1), used with lm_fusion.")
     emission: EmissionSpec = Field(EmissionSpec(), description="Synthetic posteriors the search model decodes.")
-    u_max: int | None = Field(None, gt=0, le=1_000_000,
-                              description="Most labels a hypothesis may emit (default: 2 x reference + 10); at most 1,000,000.")
+    u_max: int | None = Field(None, gt=0, le=MAX_FRAMES,
+                              description="Most labels a hypothesis may emit (default: 2 x reference + 10); at most 100,000.")
     early_stop: bool = Field(True, description="End the search once no unfinished hypothesis scores above the best finished one.")
     trace: Text | None = Field(None, description="JSON Lines step trace of a real decoder to replay instead of the search "
                               "model (a relative path in a workload file is relative to that file).")
@@ -189,7 +189,7 @@ class RuntimeSpec(Strict):
 
 
 class UtteranceSpec(Strict):
-    frames: int = Field(gt=0, le=1_000_000, description="Encoder frames of the utterance; at most 1,000,000 (5.6 hours at 20 ms).")
+    frames: int = Field(gt=0, le=MAX_FRAMES, description="Encoder frames of the utterance; at most 100,000 (33 minutes at 20 ms).")
     frame_shift: FrameShift = Field(description="Audio time per encoder frame, e.g. '20 ms'; 1 us to 10 s.")
 
 
@@ -210,16 +210,16 @@ class TestSetSpec(Strict):
                               "LibriSpeech dev-clean's utterances of at most 15 s).")
     lengths: list[Frames] | None = Field(None, min_length=1, max_length=100_000,
                                          description="Encoder frames of each utterance (at most 100,000 utterances of at most "
-                                                     "1,000,000 frames).")
+                                                     "100,000 frames).")
     count: int | None = Field(None, gt=0, le=100_000, description="Number of utterances to draw; at most 100,000.")
-    mean_frames: float | None = Field(None, gt=0, le=1_000_000,
-                                     description="Mean length of the drawn utterances, in frames; at most 1,000,000.")
-    std_frames: float = Field(0.0, ge=0, le=1_000_000,
-                             description="Standard deviation of the drawn lengths, in frames; at most 1,000,000.")
-    min_frames: int = Field(10, gt=0, le=1_000_000,
-                            description="Drawn lengths are clipped to at least this many frames; at most 1,000,000.")
-    max_frames: int | None = Field(None, gt=0, le=1_000_000,
-                                   description="Drawn lengths are clipped to at most this many frames; at most 1,000,000.")
+    mean_frames: float | None = Field(None, gt=0, le=MAX_FRAMES,
+                                     description="Mean length of the drawn utterances, in frames; at most 100,000.")
+    std_frames: float = Field(0.0, ge=0, le=MAX_FRAMES,
+                             description="Standard deviation of the drawn lengths, in frames; at most 100,000.")
+    min_frames: int = Field(10, gt=0, le=MAX_FRAMES,
+                            description="Drawn lengths are clipped to at least this many frames; at most 100,000.")
+    max_frames: int | None = Field(None, gt=0, le=MAX_FRAMES,
+                                   description="Drawn lengths are clipped to at most this many frames; at most 100,000.")
     seed: int = Field(0, ge=0, le=2**31 - 1, description="Seed of the length draw; 0 to 2,147,483,647.")
 
     @model_validator(mode="after")
@@ -239,14 +239,14 @@ class StreamingSpec(Strict):
     """Chunked (causal) execution: the encoder runs on each chunk of frames as its audio arrives, and the decoder
     runs on each chunk's frames as soon as the encoder has them."""
 
-    chunk_frames: Frames = Field(description="Encoder frames per chunk; 1 to 1,000,000.")
-    left_context: int = Field(0, ge=0, le=1_000_000,
+    chunk_frames: Frames = Field(description="Encoder frames per chunk; 1 to 100,000.")
+    left_context: int = Field(0, ge=0, le=MAX_FRAMES,
                               description="Past encoder frames each chunk's self-attention also attends to (cached keys "
                                           "and values, not recomputed); recurrent encoders carry their state instead; "
-                                          "0 to 1,000,000.")
-    look_ahead: int = Field(0, ge=0, le=1_000_000,
+                                          "0 to 100,000.")
+    look_ahead: int = Field(0, ge=0, le=MAX_FRAMES,
                             description="Future encoder frames a chunk waits for before it runs; a Conformer encoder "
-                                        "computes them with the chunk (and again with the next); 0 to 1,000,000.")
+                                        "computes them with the chunk (and again with the next); 0 to 100,000.")
 
 
 class WorkloadSpec(Strict):

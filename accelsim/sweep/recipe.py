@@ -33,6 +33,7 @@ from accelsim.report.metrics import RESOURCE_CLASSES
 from accelsim.serve.result import SERVE_COLUMNS
 from accelsim.spec.base import Strict
 from accelsim.spec.hardware import HardwareSpec
+from accelsim.files import find_input
 from accelsim.spec.loader import Change, Variation, flag_variation, read_yaml, validate
 from accelsim.spec.precision import parse_precision_flag
 from accelsim.spec.workload import WorkloadSpec
@@ -192,7 +193,7 @@ class Recipe:
 def load_recipe(path: str | Path) -> Recipe:
     from accelsim.errors import SpecError
 
-    path = Path(path)
+    path = find_input(path, "reports")  # a path, or a shipped recipe's name (paper, link_whatif, serving)
     recipe = Recipe(validate(RecipeSpec, read_yaml(path), str(path)), path)
     for label, file in (("workload", recipe.workload), ("hardware", recipe.hardware)):
         if not file.is_file():

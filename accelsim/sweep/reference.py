@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from accelsim.errors import SpecError
 from accelsim.spec.hardware import FORMAT_BITS, HardwareSpec
 from accelsim.spec.layers import LAYER_KINDS
+from accelsim.files import find_input
 from accelsim.spec.loader import Variation, load_hardware, load_workload, read_yaml
 from accelsim.spec.precision import CODEBOOK_QUANTIZERS, PRESETS, QUANTIZER_PASSES, QUANTIZERS
 from accelsim.spec.schema import field_docs, field_table, json_schema
@@ -111,7 +112,9 @@ def validate_file(path: str | Path, kind: str | None = None) -> str:
     A recipe is checked with its base workload and machine and every point's variation of them."""
     from accelsim.pipeline import resolve
 
-    path = Path(path)
+    folders = {"workload": ("workloads",), "hardware": ("hwconfigs",), "recipe": ("reports",)}.get(
+        kind or "", ("workloads", "hwconfigs", "reports"))
+    path = next((p for p in (find_input(path, f) for f in folders) if p.exists()), Path(path))  # a path or a name
     if kind is None:
         kind = detect_kind(read_yaml(path))
         if kind is None:

@@ -15,7 +15,7 @@ from typing import Any, Callable
 import pandas as pd
 
 from accelsim.errors import AccelsimError
-from accelsim.files import atomic_write_bytes, atomic_write_text
+from accelsim.files import atomic_write_bytes, atomic_write_text, is_shipped
 from accelsim.pipeline import Point as SimPoint, resolve
 from accelsim.spec.loader import PREFIXES, Variation
 from accelsim.spec.schema import SI_SUFFIX, unit_at
@@ -26,6 +26,10 @@ STATUS_OK, STATUS_FAILED, STATUS_INVALID, STATUS_NOT_RUN = "ok", "failed", "inva
 
 
 def default_out(recipe: Recipe) -> Path:
+    """out/<name> beside the recipe; for a recipe shipped inside the installed package, reports/out/<name> in the
+    current folder (an installed package is never written into)."""
+    if is_shipped(recipe.path):
+        return Path("reports") / "out" / recipe.spec.name
     return recipe.path.parent / "out" / recipe.spec.name
 
 
@@ -143,24 +147,15 @@ def _table(points: list[Point], rows: dict[int, dict[str, Any]], resolved: dict[
     return table
 
 
-def _parquet() -> bool:
-    """Whether results.parquet is written (pyarrow is installed)."""
-    import importlib.util
-
-    return importlib.util.find_spec("pyarrow") is not None
-
-
 def sweep_files(recipe: Recipe, out: str | Path) -> list[Path]:
     """Every file a sweep of ``recipe`` writes into ``out`` (besides the points it keeps in ``out/points``)."""
     out = Path(out)
-    tables = ["results.csv"] + (["results.parquet"] if _parquet() else [])
+    tables = ["results.csv", "results.parquet"]
     return [out / name for name in tables] + [out / plot.file for plot in recipe.spec.plots]
 
 
 def _write_results(out: Path, table: pd.DataFrame) -> None:
     atomic_write_text(out / "results.csv", table.to_csv(index=False), parents=True)
-    if not _parquet():
-        return
     import io
 
     buf = io.BytesIO()

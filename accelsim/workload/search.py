@@ -76,7 +76,9 @@ from numpy.typing import NDArray
 
 from pydantic import Field
 
-from accelsim.errors import AccelsimError
+from accelsim.errors import AccelsimError, shown_path
+from accelsim.files import read_regular_file
+from accelsim.spec.limits import MAX_TRACE_BYTES
 from accelsim.spec.workload import EmissionSpec, FusionSpec
 
 __all__ = [
@@ -231,9 +233,26 @@ class _LmNoise(NamedTuple):
 def _joint_noise(seed: int, vocab: int) -> _JointNoise:
     joint = np.random.default_rng([seed, _STREAM_JOINT]).exponential(1.0, size=(_NOISE_ROWS, vocab))
     np.maximum(joint, _MIN_WEIGHT, out=joint)  # exponential weights = Dirichlet(1) shares over the other symbols
-    total = joint.sum(axis=1)
+    total = _row_sums(joint)
     blank_mass = (total - joint[:, BLANK]).tolist()
-    return _read_only(_JointNoise(joint, np.log(joint), total, blank_mass, np.array(list(map(math.log, blank_mass)))))
+    return _read_only(_JointNoise(joint, _portable(math.log, joint), total, blank_mass, _portable(math.log, blank_mass)))
+
+
+def _portable(fn: Callable[[float], float], values: Any) -> NDArray[np.float64]:
+    """``fn`` (math.log or math.exp) of every value, as an array of ``values``' shape.
+
+    Portability: numpy's own ``np.log``/``np.exp`` pick a SIMD kernel by CPU (AVX-512, AVX2, NEON), and the kernels
+    differ in the last bits (issue 20: AVX2 and AVX-512 machines drew different posteriors). The C library's scalar
+    functions, which ``math`` and the compiled search (numba) call, are one implementation whatever the CPU and the
+    numpy version. A few microseconds per table row: tables are drawn once per noise pool.
+    """
+    array = np.asarray(values, dtype=np.float64)
+    return np.fromiter(map(fn, array.ravel().tolist()), dtype=np.float64, count=array.size).reshape(array.shape)
+
+
+def _row_sums(values: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Each row's exact (correctly rounded) sum, ``math.fsum``: the same bits whatever numpy's summation order."""
+    return np.fromiter(map(math.fsum, values.tolist()), dtype=np.float64, count=values.shape[0])
 
 
 @lru_cache(maxsize=16)
@@ -263,12 +282,12 @@ def _scaled_lm_logp(seed: int, vocab: int, mu: float, lam: float) -> NDArray[np.
 
 
 def _log_softmax_rows(logits: NDArray[np.float64]) -> NDArray[np.float64]:
-    """Row-wise ``logits - (peak + log(sum(exp(logits - peak))))``, operation for operation as in lm_logp."""
+    """Row-wise ``logits - (peak + log(sum(exp(logits - peak))))`` with portable exp, sum and log (see
+    :func:`_portable`); lm_logp computes one row by this same function."""
+    logits = np.atleast_2d(logits)
     peaks = logits.max(axis=1)
-    out = logits - peaks[:, None]
-    np.exp(out, out=out)
-    norms = peaks + np.array(list(map(math.log, out.sum(axis=1).tolist())))  # math.log, as lm_logp uses
-    return np.subtract(logits, norms[:, None], out=out)
+    norms = peaks + _portable(math.log, _row_sums(_portable(math.exp, logits - peaks[:, None])))
+    return logits - norms[:, None]
 
 
 def _read_only(tables: Any) -> Any:
@@ -349,10 +368,9 @@ class SyntheticPosteriors:
         if which == LM_EXT and u < len(self.reference) and self.on_track(y):
             logits = logits.copy()
             logits[self.reference[u] - 1] += _LM_EXT_BONUS
-        peak = float(logits.max())
         out = np.empty(self.emission.vocab)
         out[BLANK] = -math.inf
-        out[1:] = logits - (peak + math.log(float(np.exp(logits - peak).sum())))
+        out[1:] = _log_softmax_rows(logits)[0]
         return out
 
 
@@ -607,13 +625,10 @@ def load_trace_jsonl(path: str | os.PathLike[str]) -> DecodeTrace:
     Blank lines are skipped and unknown keys ignored (a real decoder may log more). Anything else that
     is not a valid trace raises :class:`TraceFormatError` (a ValueError) naming the file and line.
     """
-    where = os.fspath(path)
+    where = shown_path(os.fspath(path))
     header: dict[str, Any] | None = None
     steps: list[StepRecord] = []
-    try:
-        lines = Path(path).read_bytes().splitlines(keepends=True)  # bytes: a bad encoding is reported by line
-    except OSError as exc:
-        raise TraceFormatError(f"{where}: cannot read the trace: {exc.strerror or exc}") from None
+    lines = read_trace_bytes(path).splitlines(keepends=True)  # bytes: a bad encoding is reported by line
     for lineno, raw in enumerate(lines, start=1):
         if not raw.strip():
             continue
@@ -635,6 +650,14 @@ def load_trace_jsonl(path: str | os.PathLike[str]) -> DecodeTrace:
     if header is None:
         raise TraceFormatError(f"{where}:1: empty trace, expected a header line with frames, beam, reference, best")
     return DecodeTrace(steps=tuple(steps), **header)
+
+
+def read_trace_bytes(path: str | os.PathLike[str]) -> bytes:
+    """A recorded trace's content: a regular file of at most MAX_TRACE_BYTES, else a :class:`TraceFormatError`."""
+    try:
+        return read_regular_file(path, MAX_TRACE_BYTES, "trace")
+    except AccelsimError as exc:
+        raise TraceFormatError(str(exc)) from None
 
 
 def _line_error(where: str, lineno: int, message: str) -> TraceFormatError:

@@ -289,7 +289,7 @@ def _add_mlperf_command(sub) -> None:
     p.add_argument("--calibrate", metavar="RUNTIME.yaml", help="fit the GPU runtime's calibrated values on the one "
                                                                 "calibration system (accelsim/reference/mlperf_rnnt.yaml) "
                                                                 "and write them into this copy of hwconfigs/gpu/runtime.yaml")
-    p.add_argument("--max-evals", type=_positive_int, default=60, help="--calibrate: objective evaluations (default 60)")
+    p.add_argument("--max-evals", type=_positive_int, default=150, help="--calibrate: objective evaluations (default 150)")
     p.add_argument("--samples", type=_non_negative_int, default=12,
                    help="--calibrate: Sobol samples before the local search (default 12)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE",

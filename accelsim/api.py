@@ -186,3 +186,48 @@ def _serving_point(workload, hardware, overrides) -> Point:
     if point.workload.serving is None:
         point = Point(point.workload.model_copy(update={"serving": ServingSpec()}), point.hardware)
     return point
+
+
+def mlperf(workload: WorkloadSpec | str | Path, hardware: HardwareSpec | str | Path, scenario: str, *,
+           max_batch: int = 2048, overrides: Variation | Iterable[str] = (), passes: int = 10, seed: int = 0):
+    """One MLPerf Inference scenario (offline, server, singlestream) of the workload's test set on one machine; returns
+    an :class:`accelsim.mlperf.scenarios.MlperfResult` (see that module for the scenarios' definitions)."""
+    from accelsim.mlperf.scenarios import check_scenario, run_scenario
+
+    check_scenario(scenario, max_batch)
+    return run_scenario(_bench(workload, hardware, overrides, passes, seed), scenario, max_batch)
+
+
+def mlperf_all(workload: WorkloadSpec | str | Path, *, max_batch: int = 2048,
+               overrides: Variation | Iterable[str] = ()) -> tuple[list[dict], list[str]]:
+    """Every shipped system (:func:`accelsim.mlperf.table.shipped_systems`) in the three scenarios: one row of figures
+    per system, and a line for each scenario a system cannot run (a server bound no load meets, a missing format)."""
+    from accelsim.mlperf.scenarios import SCENARIOS, check_scenario, run_scenario
+    from accelsim.mlperf.table import row, shipped_systems
+
+    check_scenario(SCENARIOS[0], max_batch)
+    rows, problems = [], []
+    for path in shipped_systems():
+        results = {}
+        try:
+            bench = _bench(workload, path, overrides)
+            for scenario in SCENARIOS:
+                try:
+                    results[scenario] = run_scenario(bench, scenario, max_batch)
+                except AccelsimError as exc:
+                    problems.append(f"{path.stem} {scenario}: {exc}")
+        except AccelsimError as exc:
+            problems.append(f"{path.stem}: {exc}")
+        rows.append(row(path.stem, results))
+    return rows, problems
+
+
+def _bench(workload, hardware, overrides, passes: int = 10, seed: int = 0):
+    """The MLPerf bench of a workload on a machine, every layer's format checked on it (naming the hardware file)."""
+    from accelsim.mlperf.scenarios import Bench, check_formats
+
+    point = resolve_point(workload, hardware, as_variation(overrides if isinstance(overrides, Variation)
+                                                           else list(overrides)))
+    bench = Bench.of(point, passes, seed)
+    check_formats(bench, str(hardware))
+    return bench

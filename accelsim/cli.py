@@ -267,12 +267,96 @@ def build_parser() -> argparse.ArgumentParser:
                      help="processes per evaluation (default 1: an evaluation is about ten short simulations, "
                           "which a new process pool per evaluation would not speed up on a few cores)")
     cal.set_defaults(func=cmd_calibrate)
+    _add_mlperf_command(sub)
     _add_measure_commands(sub)
     _add_reference_commands(sub)
     _add_import_command(sub)
     return parser
 
 
+MLPERF_WORKLOAD = "workloads/mlperf_rnnt.yaml"
+MLPERF_HW = "hwconfigs/gpu/a100_sxm_80gb.yaml"
+
+
+def _add_mlperf_command(sub) -> None:
+    p = sub.add_parser("mlperf", help="the MLPerf Inference scenarios (offline, server, singlestream) on one machine "
+                                      "or every shipped one",
+                       description="Offline: the highest samples/s with continuous batching up to --max-batch slots. "
+                                   "Server: the highest Poisson rate whose p99 latency is at most 1 s. SingleStream: "
+                                   "p90 and mean latency of one sample at a time. --all: every shipped system in all "
+                                   "three, one table, CSV and plot.")
+    p.add_argument("workload", nargs="?", default=MLPERF_WORKLOAD, help=f"workload YAML (default: {MLPERF_WORKLOAD})")
+    p.add_argument("hardware", nargs="?", default=MLPERF_HW, help=f"hardware YAML (default: {MLPERF_HW})")
+    p.add_argument("--scenario", help="offline, server or singlestream")
+    p.add_argument("--max-batch", default="2048", metavar="N", help="largest batch (slots) Offline and Server may use "
+                                                                     "(default 2048)")
+    p.add_argument("--all", action="store_true", help="every shipped system (hwconfigs/gpu, hwconfigs/cpu) in all "
+                                                      "three scenarios; the hardware argument is ignored")
+    p.add_argument("--out", default="reports/mlperf", help="--all: folder for mlperf.csv and mlperf.png "
+                                                             "(default reports/mlperf)")
+    p.add_argument("--calibrate", metavar="RUNTIME.yaml", help="fit the GPU runtime's calibrated values on the one "
+                                                                "calibration system (accelsim/reference/mlperf_rnnt.yaml) "
+                                                                "and write them into this copy of hwconfigs/gpu/runtime.yaml")
+    p.add_argument("--max-evals", type=_positive_int, default=150, help="--calibrate: objective evaluations (default 150)")
+    p.add_argument("--samples", type=_non_negative_int, default=12,
+                   help="--calibrate: Sobol samples before the local search (default 12)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE",
+                   help="override any field, e.g. --set hw.gpu.runtime.cuda_graphs=false (repeatable)")
+    _add_json(p)
+    p.set_defaults(func=cmd_mlperf)
+
+
+def cmd_mlperf(args: argparse.Namespace) -> int:
+    import accelsim.api as api
+    from accelsim.mlperf.table import format_result
+
+    try:
+        max_batch = int(args.max_batch)
+    except ValueError:
+        raise AccelsimError(f"--max-batch {args.max_batch!r}: expected a whole number of at least 1") from None
+    if args.calibrate:
+        return _mlperf_calibrate(args)
+    if args.all:
+        return _mlperf_all(args, max_batch)
+    if args.scenario is None:
+        raise AccelsimError("accelsim mlperf: give --scenario offline|server|singlestream, or --all")
+    result = api.mlperf(args.workload, args.hardware, args.scenario, max_batch=max_batch, overrides=args.overrides)
+    print(_dumps(result.to_json(), "mlperf") if args.json else format_result(result))
+    return 0
+
+
+def _mlperf_calibrate(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from accelsim.calibrate.mlperf import calibrate_mlperf, format_calibration, load_reference, write_runtime
+
+    from accelsim.files import find_input
+
+    reference = load_reference()
+    runtime = find_input(MLPERF_HW, "hwconfigs").parent / "runtime.yaml"
+    calibration = calibrate_mlperf(reference, max_evals=args.max_evals, samples=args.samples,
+                                   progress=_progress("calibrate", args.max_evals))
+    write_runtime(calibration, runtime, Path(args.calibrate))
+    print(format_calibration(calibration))
+    print(f"wrote {args.calibrate}")
+    return 0
+
+
+def _mlperf_all(args: argparse.Namespace, max_batch: int) -> int:
+    import accelsim.api as api
+    from pathlib import Path
+
+    from accelsim.mlperf.table import text_table, write_outputs
+
+    rows, problems = api.mlperf_all(args.workload, max_batch=max_batch, overrides=args.overrides)
+    written = write_outputs(rows, Path(args.out))
+    if args.json:
+        print(_dumps({"systems": rows, "problems": problems, "files": [str(p) for p in written]}, "mlperf"))
+        return 0
+    print(text_table(rows))
+    for problem in problems:
+        print(f"  {problem}")
+    print("wrote " + ", ".join(str(p) for p in written))
 def _add_import_command(sub) -> None:
     imp = sub.add_parser("import", help="turn a speech model exported to ONNX into a workload YAML",
                          description="Read MODEL.onnx (a whole transducer), or three files (encoder, prediction network, "

@@ -29,6 +29,7 @@ from accelsim.sim.target import target_for
 from accelsim.spec.hardware import HardwareSpec
 from accelsim.spec.loader import Variation, as_variation, load_hardware, load_workload, override_spec
 from accelsim.spec.workload import WorkloadSpec
+from accelsim.workload.greedy import run_greedy
 from accelsim.workload.model import Model, build_model
 from accelsim.workload.search import (DecodeTrace, EmissionModel, TraceFormatError, load_trace_jsonl, read_trace_bytes,
                                      run_alsd)
@@ -135,6 +136,8 @@ def decode_trace(spec: WorkloadSpec) -> DecodeTrace:
             raise AccelsimError(f"{where}: the trace evaluates LMs but the workload has decoding.lm_fusion false")
         return trace
     emission = EmissionModel(**dict(dec.emission), vocab=spec.model.vocab)
+    if dec.search == "greedy":
+        return run_greedy(spec.utterance.frames, emission, dec.max_symbols)
     return run_alsd(spec.utterance.frames, dec.beam, emission, dec.fusion if dec.lm_fusion else None, dec.u_max,
                     early_stop=dec.early_stop)
 

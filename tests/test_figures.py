@@ -287,9 +287,22 @@ def test_explain_figure(reviewed, tmp_path):
     _assert_accepted(reviewed, 1)
 
 
+def test_mlperf_figure(reviewed):
+    """Every shipped system's predictions (the committed CSV) by scenario, on a log axis of samples per second."""
+    import csv
+
+    from accelsim.mlperf.table import plot
+
+    with open(REPO / "reports" / "mlperf" / "mlperf.csv", encoding="utf-8") as handle:
+        rows = [{k: (v if k == "system" else float(v) if v else None) for k, v in r.items()} for r in csv.DictReader(handle)]
+    plot(rows)
+    _assert_accepted(reviewed, 1)
+
+
 #: Every function of the package that writes a figure, and the test above that walks it.
 WALKED = {"report/plots.py": {"plot_fig2a", "plot_fig2b", "plot_energy"}, "report/seeds.py": {"plot_sizes", "plot_performance"},
-          "serve/plots.py": {"plot_capacity"}, "sweep/plots.py": {"draw"}, "report/explain.py": {"sensitivity_png"}}
+          "serve/plots.py": {"plot_capacity"}, "sweep/plots.py": {"draw"}, "report/explain.py": {"sensitivity_png"},
+          "mlperf/table.py": {"plot"}}
 
 
 def test_the_walk_misses_no_figure():

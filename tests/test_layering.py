@@ -18,7 +18,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "accelsim"
 RANKS = {
     "errors": 0, "files": 0, "memo": 0, "reference": 0,
     "spec": 1, "workload": 2, "importer": 2, "graph": 3, "hw": 4, "sim": 5, "report": 6,
-    "pipeline": 7, "serve": 8, "sweep": 9, "calibrate": 10, "api": 11,
+    "pipeline": 7, "serve": 8, "sweep": 9, "mlperf": 9, "calibrate": 10, "api": 11,
     "measure": 12,  # probe and measure this machine: the reference runtime and its comparison with accelsim.simulate
     "__init__": 13, "cli": 14, "__main__": 15,
 }

@@ -1,8 +1,9 @@
 """Every command of the README runs, as written, on a fresh copy of the shipped inputs.
 
 The `pip install` halves are what CI itself does before running the tests, and `python -m pytest`
-would recurse; everything after `accelsim` is run exactly. `calibrate` gets a smaller evaluation
-budget appended (`--max-evals 3 --samples 0`): the command is the same, only shorter.
+would recurse; everything after `accelsim` is run exactly. `calibrate` and `mlperf --calibrate` get a smaller
+evaluation budget appended (`--max-evals 3 --samples 0`, `--max-evals 1 --samples 0`), `mlperf --all` smaller batches
+(`--max-batch 64`): the command is the same, only shorter.
 """
 
 from __future__ import annotations
@@ -67,8 +68,10 @@ def workdir(tmp_path_factory) -> Path:
 @pytest.mark.parametrize("command", COMMANDS)
 def test_readme_command_runs(command, workdir):
     args = _accelsim_part(command)
-    if args[0] == "calibrate":
-        args += ["--max-evals", "3", "--samples", "0"]
+    if args[0] == "calibrate" or args[:1] == ["mlperf"] and "--calibrate" in args:
+        args += ["--max-evals", "3" if args[0] == "calibrate" else "1", "--samples", "0"]
+    if args[:2] == ["mlperf", "--all"]:
+        args += ["--max-batch", "64"]
     # The installed console script, as a user runs it (`python -m` would put the work folder, which
     # holds an accelsim/reference/ copy, first on sys.path).
     script = Path(sys.executable).with_name("accelsim")

@@ -132,9 +132,6 @@ def calibrate(targets: TargetsFile, workload: str | Path, hardware: str | Path,
     """Fit ``parameters`` of ``hardware`` so that ``workload`` reproduces the ``calibrate`` figures.
 
     Each evaluation runs the settings the figures need as points of the runner (in ``workers`` processes)."""
-    from scipy.optimize import minimize
-    from scipy.stats import qmc
-
     if len(parameters) > 6:
         raise AccelsimError(f"{len(parameters)} parameters declared; calibrate fits at most 6 (few knobs, not one per target)")
     figures = [f for f in [*targets.rtf, *targets.shares, *targets.speedups] if f.role == "calibrate"]
@@ -152,16 +149,6 @@ def calibrate(targets: TargetsFile, workload: str | Path, hardware: str | Path,
                 raise AccelsimError(f"--param {p.path}: not a single numeric field of the hardware spec")
         load_hardware(hardware, p.variation(p.low))  # a bad value or unit fails here, with the file named
 
-    def to_unit(p: Parameter, v: float) -> float:
-        return (math.log(v) - math.log(p.low)) / (math.log(p.high) - math.log(p.low)) if p.log else (v - p.low) / (p.high - p.low)
-
-    def from_unit(p: Parameter, x: float) -> float:
-        x = min(1.0, max(0.0, x))
-        return math.exp(math.log(p.low) + x * (math.log(p.high) - math.log(p.low))) if p.log else p.low + x * (p.high - p.low)
-
-    evaluations = 0
-    best: tuple[float, list[float]] = (math.inf, [])
-
     settings = settings_needed(targets, roles=("calibrate",))
 
     def comparisons(values: list[float]) -> list[Comparison]:
@@ -176,14 +163,37 @@ def calibrate(targets: TargetsFile, workload: str | Path, hardware: str | Path,
             results[setting.key()] = outcome
         return compare(targets, lambda setting: results[setting.key()], roles=("calibrate",))
 
-    def loss(x: np.ndarray) -> float:
-        nonlocal evaluations, best
-        values = [from_unit(p, xi) for p, xi in zip(parameters, x)]
+    def loss(values: list[float]) -> float:
         found = comparisons(values)
         zero = [c.id for c in found if c.simulated <= 0]
         if zero:
             raise AccelsimError(f"figure(s) {zero} simulate to 0 (a part absent from its setting?); cannot fit a log error")
-        value = sum(math.log(c.simulated / c.target) ** 2 for c in found)
+        return sum(math.log(c.simulated / c.target) ** 2 for c in found)
+
+    best, value, evaluations = search_box(parameters, loss, max_evals, samples, seed, progress)
+    return Fit(dict(zip((p.path for p in parameters), best)), value, evaluations, comparisons(best))
+
+
+def search_box(parameters: tuple[Parameter, ...], loss: Callable[[list[float]], float], max_evals: int = 400,
+               samples: int = 16, seed: int = 0,
+               progress: Callable[[int, float], None] | None = None) -> tuple[list[float], float, int]:
+    """The values of ``parameters`` (each in its range, log scale where declared) that minimise ``loss``: the centre of
+    the box, a scrambled Sobol sample of it, then Nelder-Mead from the best of them, at most ``max_evals`` evaluations
+    in all. Returns (the best values, their loss, evaluations)."""
+    from scipy.optimize import minimize
+    from scipy.stats import qmc
+
+    def from_unit(p: Parameter, x: float) -> float:
+        x = min(1.0, max(0.0, x))
+        return math.exp(math.log(p.low) + x * (math.log(p.high) - math.log(p.low))) if p.log else p.low + x * (p.high - p.low)
+
+    evaluations = 0
+    best: tuple[float, list[float]] = (math.inf, [])
+
+    def unit_loss(x: np.ndarray) -> float:
+        nonlocal evaluations, best
+        values = [from_unit(p, xi) for p, xi in zip(parameters, x)]
+        value = loss(values)
         evaluations += 1
         if value < best[0]:
             best = (value, values)
@@ -196,14 +206,13 @@ def calibrate(targets: TargetsFile, workload: str | Path, hardware: str | Path,
     points = [np.full(len(parameters), 0.5)]
     if samples:
         points += list(qmc.Sobol(len(parameters), scramble=True, seed=seed).random(samples))
-    scored = sorted(((loss(x), i) for i, x in enumerate(points)), key=lambda t: t)
+    scored = sorted(((unit_loss(x), i) for i, x in enumerate(points)), key=lambda t: t)
     x0 = points[scored[0][1]]
     remaining = max(0, max_evals - len(points))
     if remaining:
-        minimize(loss, x0, method="Nelder-Mead", bounds=[(0.0, 1.0)] * len(parameters),
+        minimize(unit_loss, x0, method="Nelder-Mead", bounds=[(0.0, 1.0)] * len(parameters),
                  options={"maxfev": remaining, "xatol": XATOL, "fatol": FATOL, "initial_simplex": _simplex(x0)})
-    values = dict(zip((p.path for p in parameters), best[1]))
-    return Fit(values, best[0], evaluations, comparisons(best[1]))
+    return best[1], best[0], evaluations
 
 
 def _simplex(x0: np.ndarray, step: float = 0.15) -> np.ndarray:
@@ -217,8 +226,9 @@ def _simplex(x0: np.ndarray, step: float = 0.15) -> np.ndarray:
 
 
 def write_calibrated(hardware: str | Path, out: str | Path, fit: Fit, parameters: tuple[Parameter, ...],
-                     procedure: str) -> None:
-    """Copy ``hardware`` to ``out`` with each fitted value replaced and marked ``calibrated:``.
+                     procedure: str, check: Callable[[Path], object] = load_hardware) -> None:
+    """Copy ``hardware`` to ``out`` with each fitted value replaced and marked ``calibrated:`` (``check`` loads the
+    result: a hardware config by default).
 
     Comment lines are kept; the fitted key's own line gets the new value and a ``# calibrated: ...``
     comment (an older one is replaced). Written to a temporary file, then renamed.
@@ -240,7 +250,7 @@ def write_calibrated(hardware: str | Path, out: str | Path, fit: Fit, parameters
     text = "\n".join(lines) + "\n"
     atomic_write_text(out, text, parents=False)  # calibrate --out: the folder must exist
     try:
-        load_hardware(out)
+        check(Path(out))
     except AccelsimError as exc:  # never leave a config that does not load
         Path(out).unlink(missing_ok=True)
         raise AccelsimError(f"the calibrated config would not load: {exc}") from None

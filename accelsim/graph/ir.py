@@ -53,6 +53,7 @@ class Op:
     #: data rearrangement such as an im2col copy): a device with special-function rates costs them apart.
     special: tuple[tuple[str, int], ...] = ()
     kernels: int = 1  # kernel calls the runtime makes for this op (an eager runtime: one per element-wise operation)
+    resident: bool = False  # a step of a persistent kernel: its weights stay in the cores (read once), no launch of its own
 
     @property
     def macs(self) -> int:

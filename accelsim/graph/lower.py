@@ -12,6 +12,7 @@ Each layer kind has one lowering function, registered by kind. No hardware knowl
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Callable
@@ -68,6 +69,7 @@ class Ctx:
     projection: str = "batched"  # sequence mode: LSTM input projection batched over frames, or "per_step" (fused cell)
     biases: bool = True  # FP32 biases are fetched with their layer's weights
     eager: bool = False  # the runtime calls one kernel per element-wise operation (runtime.kernels: eager)
+    persistent: bool = False  # sequence mode: an LSTM's steps are one persistent kernel (runtime.lstm_kernel)
 
     def kernels(self, count: int) -> int:
         """Kernel calls of an op that an eager runtime makes in ``count`` calls (a fused one in one)."""
@@ -186,7 +188,14 @@ def lower_recurrent(b: GraphBuilder, layer: ModelLayer, ctx: Ctx, inputs: list[i
             if inner:
                 prev = _quant(b, f"{step}quant_h", ctx, region, p.hidden_quantizer, p.act_bits, hid, 1, prev,
                               lane, lanes, t)
-            if per_step:  # the same kernel at every step (h_{-1} = 0 is multiplied like any other state); eager: x_t
+            if ctx.persistent:  # a step of one persistent kernel: the recurrent matmul with the cell fused in
+                weights = (w_ih, w_hh) if per_step else (w_hh,)
+                names = (f"{d}b_ih", f"{d}b_hh") if per_step else (f"{d}b_hh",)
+                prev = [b.add(f"{step}gates", "matmul", "core", ctx.component, region, prev, m=1,
+                              k=(width if per_step else 0) + hid, n=gates, weights=weights,
+                              biases=_biases(ctx, layer, *names), step=t, resident=True, special=_times(cell_special, hid),
+                              epilogue=hid * (cell_ops - sum(n for _, n in cell_special)), **common)]  # specials apart
+            elif per_step:  # the same kernel at every step (h_{-1} = 0 is multiplied like any other state); eager: x_t
                 # copied beside h_{t-1} ([x_t, h_{t-1}]), the matmul, the bias added
                 prev = [b.add(f"{step}gates", "matmul", "core", ctx.component, region, prev, m=1, k=width + hid,
                               n=gates, weights=(w_ih, w_hh), biases=_biases(ctx, layer, f"{d}b_ih", f"{d}b_hh"),
@@ -195,10 +204,10 @@ def lower_recurrent(b: GraphBuilder, layer: ModelLayer, ctx: Ctx, inputs: list[i
                 prev = [b.add(f"{step}rec", "matmul", "core", ctx.component, region, prev, m=1, k=hid, n=gates,
                               weights=(w_hh,), biases=_biases(ctx, layer, f"{d}b_hh"), step=t, kernels=ctx.kernels(2),
                               **common)]
-            # eager, per step: h_t is also copied out of [x_t, h_t] into the output sequence
-            prev = [b.add(f"{step}cell", "sfu", "core", ctx.component, region, prev, lane=lane, lanes=lanes,
-                          elements=hid * cell_ops, special=_times(cell_special, hid), step=t,
-                          kernels=ctx.kernels(cell_kernels + per_step))]
+            if not ctx.persistent:  # eager, per step: h_t is also copied out of [x_t, h_t] into the output sequence
+                prev = [b.add(f"{step}cell", "sfu", "core", ctx.component, region, prev, lane=lane, lanes=lanes,
+                              elements=hid * cell_ops, special=_times(cell_special, hid), step=t,
+                              kernels=ctx.kernels(cell_kernels + per_step))]
             if not inner:
                 prev = _quant(b, f"{step}quant_out", ctx, region, p.hidden_quantizer, p.act_bits, hid, 1, prev,
                               lane, lanes, t)
@@ -239,6 +248,22 @@ def lower_joint_combine(b: GraphBuilder, layer: ModelLayer, ctx: Ctx, inputs: li
     out = b.add(f"{ctx.tag}{layer.network}.{layer.name}.{'sum' if layer.kind == 'additive_joint' else 'product'}", "sfu",
                 "core", ctx.component, _region(ctx, layer), inputs, elements=rows * layer.spec.dim)  # type: ignore[attr-defined]
     return [out], replace(ctx, input_quantized=False)
+
+
+@register_lowering("stack_frames")
+def lower_stack_frames(b: GraphBuilder, layer: ModelLayer, ctx: Ctx, inputs: list[int]) -> tuple[list[int], Ctx]:
+    """No op (a view of its input): the layers after it run over 1/factor of the frames (and, when only some steps
+    are lowered to measure one, 1/factor of the steps)."""
+    factor = layer.spec.factor  # type: ignore[attr-defined]
+    _encoder_rows(layer, ctx)
+    return inputs, replace(ctx, frames=-(-ctx.frames // factor), steps=-(-ctx.steps // factor) if ctx.steps else 0)
+
+
+@register_lowering("concat_joint")
+def lower_concat_joint(b: GraphBuilder, layer: ModelLayer, ctx: Ctx, inputs: list[int]) -> tuple[list[int], Ctx]:
+    """No op: the encoder's and the prediction network's outputs are written side by side into the buffer the next
+    layer reads, which waits for both."""
+    return inputs, replace(ctx, input_quantized=False)
 
 
 @register_lowering("log_softmax")
@@ -500,6 +525,58 @@ def lower_decode_step(b: GraphBuilder, model: Model, step: StepRecord, after: li
     return [select]
 
 
+#: What a greedy decoder on the device sends the host per hypothesis and program: the label it emitted (int32), which
+#: tells the host whether to go on.
+FLAG_BYTES = 4
+
+
+def device_iterations(model: Model, trace: DecodeTrace) -> tuple[tuple[str, Segment], ...]:
+    """The greedy decode as programs on the device (``runtime.decode_on: device``), one per group of steps (see
+    :func:`decode_groups`), each lowered once for every utterance of the process."""
+    return tuple((f"it{i}.", lower_device_program(model, 1, predicts))
+                 for i, predicts in enumerate(decode_groups(trace.steps, model.greedy_loop)))
+
+
+def decode_groups(steps: tuple[StepRecord, ...], loop: str) -> list[tuple[int, ...]]:
+    """The programs of a greedy decode on the device, each as the prediction-network rows before each of its joint
+    evaluations (see :func:`lower_device_program`): each step its own program (``frame``: the host drives every joint
+    evaluation), or each run of steps from one new label prefix to the next (``label``: label-looping, the frames
+    between two labels looped over on the device)."""
+    if loop == "frame":
+        return [(s.miss_prediction,) for s in steps]
+    groups: list[list[int]] = []
+    for s in steps:
+        if s.miss_prediction or not groups:
+            groups.append([])
+        groups[-1].append(s.miss_prediction)
+    return [tuple(group) for group in groups]
+
+
+@memoize("lowered device programs", 4096)
+def lower_device_program(model: Model, rows: int, predicts: tuple[int, ...]) -> Segment:
+    """One program of a greedy decode on the device for ``rows`` hypotheses: its launch; then per joint evaluation,
+    when ``predicts`` says so, the prediction network for that many rows (new labels; a batch runs every row, masked)
+    and the gather that keeps each hypothesis's state or takes the new one, and the joint with the top-1 over the
+    vocabulary fused into its last op (each evaluation after the one before: the loop runs on the device); last,
+    the flags back to the host."""
+    b = GraphBuilder()
+    region, q, fused, biases = "decode", model.lstm_quant, model.quantize, model.fetch_biases
+    after = [b.add("launch", "launch", "core", "search", region, network="search", layer="launch")]
+    for j, predict in enumerate(predicts):
+        if predict:
+            after = lower_network(b, model.networks["prediction"], Ctx("prediction", region, q, fused, rows=predict,
+                                                                       tag=f"e{j}.", biases=biases), after)
+            after = [b.add(f"e{j}.states", "sfu", "core", "search", region, after, network="search", layer="states",
+                           elements=rows * state_bytes(model) // STATE_BYTES)]
+        after = lower_network(b, model.networks["joint"], Ctx("joint", region, q, fused, rows=rows, tag=f"e{j}.",
+                                                              biases=biases), after)
+        (last,) = after
+        b.ops[last] = replace(b.ops[last], epilogue=b.ops[last].epilogue + rows * model.vocab)  # the top-1, fused
+    flags = b.add("flags", "transfer", "d2h", "search", region, after, network="search", layer="flags",
+                  bytes=rows * FLAG_BYTES)
+    return Segment(tuple(b.ops), (flags,), ("device program", model, rows, predicts))
+
+
 def state_bytes(model: Model) -> int:
     """Bytes of recurrent state one hypothesis carries on the host: h and c of every LSTM layer of the decoding
     networks (prediction, and LM_EXT and LM_SRC when fused), :data:`STATE_BYTES` each."""
@@ -559,12 +636,14 @@ class EncoderWork:
     biases: bool = True
     eager: bool = False
     batch: int = 1  # utterances of this length whose encoders run together, each op doing the work of all of them
+    kernel: str = "per_step"  # runtime.lstm_kernel: an LSTM's steps as kernels of their own, or one persistent kernel
+    features: bool = True  # its features cross the link first (false: they are on the device already)
 
     def lower(self, steps: int | None = None) -> Segment:
         """The encoder segment; with ``steps`` only that many recurrent steps per layer and direction
         (every batched op keeps its size for all the frames)."""
         segment = lower_encoder(self.network, self.frames, self.lstm_quant, steps, self.quantize, self.keys,
-                                self.projection, self.biases, self.eager)
+                                self.projection, self.biases, self.eager, self.kernel, self.features)
         return batched(segment, self.batch)
 
 
@@ -627,8 +706,13 @@ def lower_program(model: Model, frames: int, trace: DecodeTrace, streaming: Stre
     iterations (same counts) are lowered once, for every utterance of the process (memoized).
     """
     encoder = EncoderWork(model.networks["encoder"], frames, model.lstm_quant, model.quantize,
-                          projection=model.lstm_input_projection, biases=model.fetch_biases, eager=model.eager)
-    iterations = tuple((f"it{step.iteration}.", lower_iteration(model, _work(step), trace.beam)) for step in trace.steps)
+                          projection=model.lstm_input_projection, biases=model.fetch_biases, eager=model.eager,
+                          kernel=model.lstm_kernel)
+    if model.decode_on == "device":
+        iterations = device_iterations(model, trace)
+    else:
+        iterations = tuple((f"it{step.iteration}.", lower_iteration(model, _work(step), trace.beam))
+                           for step in trace.steps)
     chunks = _chunks(encoder, len(iterations), streaming) if streaming is not None else ()
     return Program(encoder, iterations, chunks, frame_shift_s)
 
@@ -650,20 +734,34 @@ def _chunks(encoder: EncoderWork, iterations: int, streaming: StreamingSpec) -> 
 @memoize("lowered encoders", 64)
 def lower_encoder(encoder: Network, frames: int, lstm_quant: str, steps: int | None = None,
                   quantize: str = "separate", keys: int = 0, projection: str = "batched", biases: bool = True,
-                  eager: bool = False) -> Segment:
-    """The encoder segment; memoized, since sweeps over beams and LM settings share it."""
+                  eager: bool = False, kernel: str = "per_step", features: bool = True) -> Segment:
+    """The encoder segment; memoized, since sweeps over beams and LM settings share it. Without ``features`` the
+    features are on the device already (copied ahead, overlapped with earlier work)."""
     b = GraphBuilder()
     first = encoder.layers[0].spec
     width = first.input  # type: ignore[attr-defined]
-    feats = b.add("encoder.features", "transfer", "h2d", "encoder", "encoder", network="encoder", layer="features",
-                  bytes=frames * first.subsampling * width * FEATURE_BYTES)
-    launch = b.add("encoder.launch", "launch", "core", "encoder", "encoder", [feats], network="encoder", layer="launch")
-    ctx = Ctx("encoder", "encoder", lstm_quant, quantize, frames=frames, steps=steps or 0, keys=keys,
-              projection=projection, biases=biases, eager=eager)
+    stacked = math.prod(layer.spec.stacking for layer in encoder.layers)  # input frames per encoder frame
+    feats = [b.add("encoder.features", "transfer", "h2d", "encoder", "encoder", network="encoder", layer="features",
+                   bytes=frames * stacked * first.subsampling * width * FEATURE_BYTES)] if features else []
+    launch = b.add("encoder.launch", "launch", "core", "encoder", "encoder", feats, network="encoder", layer="launch")
+    ctx = Ctx("encoder", "encoder", lstm_quant, quantize, frames=frames * stacked, steps=(steps or 0) * stacked,
+              keys=keys, projection=projection, biases=biases, eager=eager, persistent=kernel == "persistent")
     after = lower_network(b, encoder, ctx, [launch])
     # The key is every input of this function: the same inputs give the same ops (a review found quantize missing).
     return Segment(tuple(b.ops), tuple(after), ("encoder", encoder, frames, lstm_quant, steps or frames, quantize, keys,
-                                                projection, biases, eager))
+                                                projection, biases, eager, kernel, features))
+
+
+@memoize("batched encoders", 256)
+def batched(segment: Segment, size: int) -> Segment:
+    """``segment`` (an encoder) doing the work of ``size`` utterances of its length in each op: every op's work
+    (matmul rows, element-wise work, transfer bytes, quantizer calls, fused epilogue) times the batch, its weights
+    once (one fetch serves the batch). A shorter utterance in a batch is padded to the longest one's frames."""
+    if size == 1:
+        return segment
+    ops = tuple(replace(op, m=op.m * size, elements=op.elements * size, bytes=op.bytes * size, calls=op.calls * size,
+                        epilogue=op.epilogue * size) for op in segment.ops)
+    return Segment(ops, segment.exits, ("batched", segment.key, size))
 
 
 @memoize("batched encoders", 256)

@@ -14,14 +14,13 @@ op's weights come from.
 from __future__ import annotations
 
 from accelsim.graph.ir import Op
-from accelsim.hw.family import Family, register_family
+from accelsim.hw.family import StreamingFamily, register_family, vector_cycles
 from accelsim.hw.formats import select_format
 from accelsim.spec.hardware import CpuSpec
-from accelsim.spec.precision import LayerPrecision
 
 
 @register_family
-class Cpu(Family):
+class Cpu(StreamingFamily):
     """``hardware.family: cpu``, described by the ``cpu`` section."""
 
     name = "cpu"
@@ -34,11 +33,7 @@ class Cpu(Family):
     def _vector_seconds(self, ops: int, special: tuple[tuple[str, int], ...], cores: int) -> float:
         """``ops`` element-wise operations of which ``special`` are special-function evaluations, on ``cores`` cores."""
         cpu = self.cpu
-        rates = cpu.special_ops_per_cycle
-        listed = [(n, rates[name]) for name, n in special if name in rates]
-        plain = max(0, ops - sum(n for n, _ in listed))
-        per_cycle = plain / cpu.vector_ops_per_cycle + sum(n / rate for n, rate in listed)
-        return per_cycle / (cores * cpu.clock)
+        return vector_cycles(ops, special, cpu.vector_ops_per_cycle, cpu.special_ops_per_cycle) / (cores * cpu.clock)
 
     def matmul(self, op: Op, cores: int, reads=()) -> tuple[float, float]:
         cpu = self.cpu
@@ -57,14 +52,3 @@ class Cpu(Family):
 
     def launch_seconds(self) -> float:
         return self.cpu.launch_overhead
-
-    def bytes_per_weight(self, weight_bits: int) -> float:
-        return weight_bits / 8
-
-    def format_of(self, weight_bits: int, act_bits: int) -> str:
-        return select_format(self.cpu, weight_bits, act_bits)
-
-    def layer_format(self, precision: LayerPrecision) -> str:
-        if precision.codebook:
-            return f"{self.format_of(precision.codebook_bits, precision.act_bits)} (codebook decoded by the cores)"
-        return self.format_of(precision.weight_bits, precision.act_bits)

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from accelsim.graph.ir import Op
+from accelsim.hw.formats import select_format
 from accelsim.hw.memory import Hierarchy
 from accelsim.spec.hardware import HardwareSpec
 from accelsim.spec.precision import LayerPrecision
@@ -47,7 +48,8 @@ class Family:
 
     def matmul(self, op: Op, cores: int, reads: Reads = ()) -> tuple[float, float]:
         """A matmul (or a depthwise convolution mapped as one) on ``cores`` cores, its fused epilogue included, while
-        it streams ``reads``."""
+        it streams ``reads``. A step of a persistent kernel (``op.resident``) is the family's to cost: a GPU's pays a
+        barrier instead of a kernel; elsewhere it is an op like any other (its cell fused in)."""
         raise NotImplementedError
 
     def elementwise(self, op: Op, cores: int, reads: Reads = ()) -> tuple[float, float]:
@@ -58,6 +60,10 @@ class Family:
     def launch_seconds(self) -> float:
         """The host starting one program on the device."""
         raise NotImplementedError
+
+    def query_seconds(self) -> float:
+        """The serving harness's host time per query on this machine (0 where its runtime gives none)."""
+        return 0.0
 
     def bytes_per_weight(self, weight_bits: int) -> float:
         """Bytes one weight of ``weight_bits`` takes as held and moved on the device."""
@@ -82,6 +88,34 @@ class Family:
             return fixed_s + compute_s, roofline_s
         seconds, bound = self.memory.stream(compute_s, reads, cores)
         return fixed_s + seconds, max(roofline_s, bound)
+
+
+def vector_cycles(ops: int, special: tuple[tuple[str, int], ...], lane_rate: float,
+                  special_rates: dict[str, float]) -> float:
+    """Cycles of one core for ``ops`` element-wise operations of which ``special`` are special-function evaluations
+    (by function): each function listed in ``special_rates`` at its rate, the rest at ``lane_rate`` per cycle."""
+    listed = [(n, special_rates[name]) for name, n in special if name in special_rates]
+    plain = max(0, ops - sum(n for n, _ in listed))
+    return plain / lane_rate + sum(n / rate for n, rate in listed)
+
+
+class StreamingFamily(Family):
+    """A device whose own cores run every op, streaming weights through its caches (a CPU, a GPU): weights held and
+    moved at their bits, a matmul's format the narrowest of the device's MAC rates that holds both operands, codebook
+    weights decoded to their centroids by its cores (``decoder`` names them)."""
+
+    decoder: ClassVar[str] = "the cores"
+
+    def bytes_per_weight(self, weight_bits: int) -> float:
+        return weight_bits / 8
+
+    def format_of(self, weight_bits: int, act_bits: int) -> str:
+        return select_format(self.unit, weight_bits, act_bits)
+
+    def layer_format(self, precision: LayerPrecision) -> str:
+        if precision.codebook:
+            return f"{self.format_of(precision.codebook_bits, precision.act_bits)} (codebook decoded by {self.decoder})"
+        return self.format_of(precision.weight_bits, precision.act_bits)
 
 
 FAMILIES: dict[str, type[Family]] = {}

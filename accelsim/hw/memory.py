@@ -98,8 +98,7 @@ class Hierarchy:
         source = self.by_name[level]
         if source.via_link:
             return n_bytes / link.link_bytes_per_s(self.hw.link)
-        cores = self.hw.cpu.cores if self.hw.cpu is not None else self.hw.coprocessor.cores  # type: ignore[union-attr]
-        bandwidth = _bandwidth(source, cores)
+        bandwidth = _bandwidth(source, self.hw.device_cores)
         return None if bandwidth == INF else n_bytes / bandwidth
 
     def stream(self, compute_s: float, reads: tuple[tuple[str, float], ...], cores: int) -> tuple[float, float]:

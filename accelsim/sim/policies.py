@@ -209,6 +209,7 @@ class CacheResidency(Residency):
         bits, caches, home = device.bytes_per_weight, device.memory.caches, device.memory.home.name
         deepest = max((level.capacity_for(device.cores) for level in caches), default=0.0)  # no cache: all from memory
         stack: OrderedDict[tuple[str, str], float] = OrderedDict()  # least recently used first
+        held = _Held(device)
         out = []
         for ops in runs:
             plan = []
@@ -216,11 +217,36 @@ class CacheResidency(Residency):
                 cores = cores_per_lane(device.cores, op.lanes)
                 reads: dict[str, float] = {}
                 for tensor, size in _tensor_bytes(op, bits):
+                    if op.resident and held.keeps(op, tensor, size):
+                        continue
                     level = _nearest(caches, _reuse_distance(stack, (op.region, tensor), size, deepest), cores, home)
                     reads[level] = reads.get(level, 0.0) + size
                 plan.append(tuple((name, n) for name, n in reads.items() if n > 0))
             out.append(tuple(plan))
         return frozenset(), out
+
+
+class _Held:
+    """The weights persistent kernels keep in their cores' scratchpads (register files, shared memory): a step of one
+    (an op marked ``resident``) reads a tensor only the first time, if it fits in its lane's weight room beside what
+    the kernel of its region and lane already holds; else it reads it at every step like any kernel."""
+
+    def __init__(self, device: Family):
+        self.device = device
+        self.tensors: set[tuple[str, int, str]] = set()
+        self.bytes: dict[tuple[str, int], float] = {}
+
+    def keeps(self, op: Op, tensor: str, size: float) -> bool:
+        """Whether the step finds ``tensor`` held already (else it reads it, and holds it from now on if it fits)."""
+        key = (op.region, op.lane, tensor)
+        if key in self.tensors:
+            return True
+        place = (op.region, op.lane)
+        room = self.device.weight_room(cores_per_lane(self.device.cores, op.lanes))
+        if self.bytes.get(place, 0.0) + size <= room:
+            self.tensors.add(key)
+            self.bytes[place] = self.bytes.get(place, 0.0) + size
+        return False
 
 
 def _reuse_distance(stack: "OrderedDict[tuple[str, str], float]", key: tuple[str, str], size: float, deepest: float) -> float:

@@ -1,4 +1,4 @@
-"""Schema of a hardware YAML: a device of some family (a systolic coprocessor or a CPU), a host CPU, the link
+"""Schema of a hardware YAML: a device of some family (a systolic coprocessor, a CPU or a GPU), a host CPU, the link
 between them, and the memory hierarchy where weights live."""
 
 from __future__ import annotations
@@ -9,8 +9,10 @@ from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from accelsim.spec.base import Bytes, BytesPerSecond, Hertz, Seconds, Strict, Text
 
-#: Arithmetic formats a device may offer, narrowest first, with the operand bits each holds.
-FORMAT_BITS: dict[str, int] = {"int2": 2, "int4": 4, "int8": 8, "hfp8": 8, "fp16": 16, "bf16": 16, "fp32": 32}
+#: Arithmetic formats a device may offer, narrowest first, with the operand bits each holds (TF32: 1 sign, 8 exponent
+#: and 10 mantissa bits, so FP32 operands are not held exactly: a 32-bit matmul runs on FP32 units, not on TF32).
+FORMAT_BITS: dict[str, int] = {"int2": 2, "int4": 4, "int8": 8, "hfp8": 8, "fp8": 8, "fp16": 16, "bf16": 16,
+                               "tf32": 19, "fp32": 32}
 
 
 def _known_format_names(value: dict) -> None:
@@ -25,6 +27,10 @@ def _mac_rates(value: dict) -> dict:
     if not value:
         raise ValueError("must list at least one arithmetic format")
     return value
+
+
+#: Special-function evaluations per cycle per core, by function (sigmoid, tanh, exp, gather).
+SpecialRates = dict[Literal["sigmoid", "tanh", "exp", "gather"], Annotated[float, Field(gt=0, le=10**9)]]
 
 
 class CoprocessorSpec(Strict):
@@ -108,7 +114,7 @@ class CpuSpec(Strict):
     vector_ops_per_cycle: float = Field(
         gt=0, le=10**9, description="Element-wise operations per cycle per core (additions, products, quantizers) from "
                                     "the SIMD width; more than 0, at most 1,000,000,000.")
-    special_ops_per_cycle: dict[Literal["sigmoid", "tanh", "exp", "gather"], Annotated[float, Field(gt=0, le=10**9)]] = Field(
+    special_ops_per_cycle: SpecialRates = Field(
         default_factory=dict,
         description="Evaluations per cycle per core of special functions, as the runtime computes them: sigmoid, tanh, "
                     "exp, and gather (a data rearrangement such as an im2col copy); one not listed runs at "
@@ -116,6 +122,100 @@ class CpuSpec(Strict):
     call_overhead: Seconds = Field(description="The runtime's fixed cost of one op (a kernel call), e.g. '1 us'; at most 1 hour.")
     launch_overhead: Seconds = Field("0 s", description="Starting one program (the encoder graph, a decode iteration), "
                                                         "beyond its ops' calls; at most 1 hour.")
+
+
+class GpuRuntimeSpec(Strict):
+    """The GPU software stack (CUDA runtime, GEMM library, graphs): one file shared by every GPU config
+    (``gpu.runtime: runtime.yaml``), so that what is fitted on one GPU carries to the others."""
+
+    tensor_efficiency: float = Field(
+        gt=0, le=1, description="Share of its tensor cores' peak MAC rate one SM sustains on a GEMM tile whose operands "
+                                "arrive in time (instruction issue, register and shared-memory pressure, clock under "
+                                "load); more than 0, at most 1.")
+    tiles: list[Annotated[list[Annotated[int, Field(gt=0, le=4096)]], Field(min_length=2, max_length=2)]] = Field(
+        min_length=1, max_length=64,
+        description="Output tile shapes [rows, columns] the GEMM library chooses from, one tile per SM at a time; "
+                    "each side 1 to 4,096.")
+    max_split_k: int = Field(
+        1, gt=0, le=64, description="Most slices a GEMM's reduction may be split into to fill the SMs (split-K), each "
+                                    "slice's partial sums added by the CUDA cores; at most 64.")
+    kernel_overhead: Seconds = Field(
+        description="Device time of one kernel beyond its work: the block scheduler starting it, ramp-up and tail "
+                    "before the next kernel of the stream starts; at most 1 hour.")
+    launch_overhead: Seconds = Field(
+        description="Host time to launch one kernel through the CUDA API (without graphs, the host cannot issue "
+                    "kernels faster than this); at most 1 hour.")
+    cuda_graphs: bool = Field(
+        description="Each program (an encoder, a decode iteration) is captured as one CUDA graph: one launch for all "
+                    "its kernels, which then pay only kernel_overhead.")
+    graph_launch: Seconds = Field(description="Host time to launch one CUDA graph; at most 1 hour.")
+    grid_sync: Seconds = Field(
+        description="One grid-wide barrier of a persistent kernel: the step-to-step cost of an LSTM whose weights stay "
+                    "in the SMs (runtime.lstm_kernel persistent); at most 1 hour.")
+    query_overhead: Seconds = Field(
+        "0 s", description="The serving harness's host time per query (load generator, audio preprocessing pipeline, "
+                           "response) before and after the sample's programs: part of a query's latency, overlapped "
+                           "with the device's work when queries are batched; at most 1 hour.")
+
+    @field_validator("tiles")
+    @classmethod
+    def _distinct(cls, value: list) -> list:
+        if len({tuple(tile) for tile in value}) != len(value):
+            raise ValueError("tile shapes must differ from one another")
+        return value
+
+
+class GpuSpec(Strict):
+    """A GPU (``family: gpu``): streaming multiprocessors (SMs) with tensor cores and CUDA cores; its register files
+    and shared memory, L2 and DRAM are the levels of memory.levels."""
+
+    sms: int = Field(gt=0, le=65_536, description="Streaming multiprocessors; at most 65,536.")
+    clock: Hertz = Field(description="SM clock under a sustained tensor-core load (the boost clock unless power "
+                                     "limits it), e.g. '1.41 GHz'; 1 MHz to 100 GHz.")
+    tensor_macs_per_cycle: dict[str, Annotated[int, Field(gt=0, le=10**7)]] = Field(
+        description="Dense tensor-core multiply-accumulates per cycle per SM, by format (fp16, bf16, tf32, int8, fp8, "
+                    "int4): the datasheet's peak over 2 x SMs x the clock it is quoted at; each 1 to 10,000,000.")
+    fp32_macs_per_cycle: int = Field(
+        gt=0, le=10**7, description="FP32 fused multiply-adds per cycle per SM on the CUDA cores (FP32 matmuls, and "
+                                    "element-wise work at one operation per lane and cycle); 1 to 10,000,000.")
+    special_ops_per_cycle: SpecialRates = Field(
+        default_factory=dict,
+        description="Evaluations per cycle per SM of special functions on its special-function units: sigmoid, tanh, "
+                    "exp, and gather (a data rearrangement); one not listed runs at fp32_macs_per_cycle; each more "
+                    "than 0, at most 1,000,000,000.")
+    runtime: GpuRuntimeSpec = Field(
+        description="The GPU software stack's figures: the name of the shared runtime file beside the config (e.g. "
+                    "'runtime.yaml'), or its fields inline.")
+    peer_bandwidth: BytesPerSecond | None = Field(
+        None, description="GPU-to-GPU bandwidth per direction (NVLink, or PCIe peer to peer) for boxes of several "
+                          "GPUs; a single-GPU run does not use it; 1 kbit/s to 1 Pbit/s.")
+
+    @field_validator("tensor_macs_per_cycle")
+    @classmethod
+    def _known_formats(cls, value: dict[str, int]) -> dict[str, int]:
+        _mac_rates(value)
+        if "fp32" in value:
+            raise ValueError("fp32 runs on the CUDA cores: give it as gpu.fp32_macs_per_cycle")
+        return value
+
+    @property
+    def macs_per_cycle(self) -> dict[str, int]:
+        """Every format's MACs per cycle per SM: the tensor cores', and FP32 on the CUDA cores."""
+        return {**self.tensor_macs_per_cycle, "fp32": self.fp32_macs_per_cycle}
+
+
+class PowerSpec(Strict):
+    """The device's power figures, for energy per sample from its busy share (optional)."""
+
+    tdp_W: float = Field(gt=0, le=1_000_000, description="Board (or module) power at full load, watts: the datasheet's "
+                                                          "TDP or maximum power; at most 1,000,000.")
+    idle_W: float = Field(ge=0, le=1_000_000, description="Power while idle, watts; at most 1,000,000.")
+
+    @model_validator(mode="after")
+    def _idle_below_tdp(self) -> "PowerSpec":
+        if self.idle_W > self.tdp_W:
+            raise ValueError(f"idle_W {self.idle_W:g} is above tdp_W {self.tdp_W:g}")
+        return self
 
 
 class HostSpec(Strict):
@@ -326,13 +426,14 @@ class HardwareSpec(Strict):
 
     name: Text = Field(description="A short name for reports.")
     description: Text = Field("", description="Free text.")
-    family: Literal["systolic", "cpu"] = Field(
+    family: Literal["systolic", "cpu", "gpu"] = Field(
         "systolic", description="The device's hardware family, which costs its ops: 'systolic', a coprocessor of cores "
                                 "of systolic PE arrays with scratchpads (the coprocessor section); 'cpu', a CPU's cores "
-                                "(the cpu section).")
+                                "(the cpu section); 'gpu', a GPU's SMs (the gpu section).")
     coprocessor: CoprocessorSpec | None = Field(None, description="The accelerator of family 'systolic': cores of PE "
                                                                  "arrays with scratchpads.")
     cpu: CpuSpec | None = Field(None, description="The CPU of family 'cpu'.")
+    gpu: GpuSpec | None = Field(None, description="The GPU of family 'gpu'.")
     host: HostSpec = Field(description="The host CPU running the beam search bookkeeping.")
     link: LinkSpec = Field(description="The host <-> coprocessor link (each direction its own channel).")
     memory: MemorySpec = Field(description="Where weights live and which stay on chip.")
@@ -340,11 +441,20 @@ class HardwareSpec(Strict):
                                                         "without it no energy is reported).")
     box: BoxSpec | None = Field(None, description="A server of several such devices sharing one host and one uplink to it "
                                                   "(serving only; unset: one device).")
+    power: PowerSpec | None = Field(None, description="The device's full-load and idle power (optional): `accelsim "
+                                                      "mlperf` reports energy per sample from them.")
+
+    @property
+    def device_cores(self) -> int:
+        """The identical cores (SMs) of the family's device."""
+        if self.family == "gpu":
+            return self.gpu.sms  # type: ignore[union-attr]
+        return getattr(self, SECTIONS[self.family]).cores
 
     @model_validator(mode="after")
     def _family_and_memory(self) -> "HardwareSpec":
-        section = {"systolic": "coprocessor", "cpu": "cpu"}[self.family]
-        for other in ("coprocessor", "cpu"):
+        section = SECTIONS[self.family]
+        for other in SECTIONS.values():
             if (getattr(self, other) is not None) != (other == section):
                 raise ValueError(f"family {self.family!r} is described by a {section} section"
                                  + (f", not a {other} one" if other != section else f"; add {section}:"))
@@ -358,5 +468,11 @@ class HardwareSpec(Strict):
                 raise ValueError("with memory.levels, describe the scratchpad as a level (kind scratchpad), not as "
                                  "coprocessor.scratchpad / weight_fraction")
         elif levels is None or self.memory.overlap is None:
-            raise ValueError("a cpu streams weights through its caches: give memory.levels and memory.overlap")
+            raise ValueError(f"a {self.family} streams weights through its caches: give memory.levels and memory.overlap")
+        elif self.family == "gpu" and self.memory.residency != "cache":
+            raise ValueError("a gpu's L2 is a hardware cache: give memory.residency 'cache'")
         return self
+
+
+#: The section that describes each family's device.
+SECTIONS = {"systolic": "coprocessor", "cpu": "cpu", "gpu": "gpu"}

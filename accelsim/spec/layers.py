@@ -36,6 +36,12 @@ class LayerSpec(Strict):
     encoder_only: ClassVar[bool] = False  # runs over a whole sequence only (the Conformer kinds)
     subsampling: ClassVar[int] = 1  # input frames per output frame (the convolutional front end: 4)
 
+    @property
+    def stacking(self) -> int:
+        """Frames this layer stacks into one (a time-stacking layer's factor): the layers before it run at that many
+        times the rate of the layers after it. 1 for every other layer."""
+        return 1
+
     def weights(self) -> dict[str, tuple[int, int]]:
         """Quantizable weight matrices by name -> (rows, cols)."""
         return {}
@@ -177,6 +183,37 @@ class AdditiveJoint(MultiplicativeJoint):
     """Joint network combination of encoder and prediction outputs by element-wise sum (the usual transducer joint)."""
 
     kind: Literal["additive_joint"] = Field("additive_joint", description="Layer kind.")  # type: ignore[assignment]
+
+
+@register_layer("stack_frames")
+class StackFrames(LayerSpec):
+    """Consecutive frames stacked into one (feature splicing, or an encoder's time reduction): ``factor`` frames of
+    ``input`` features become one frame of ``factor x input`` features, at 1/factor of the frame rate. No weights, no
+    work: a view of its input."""
+
+    kind: Literal["stack_frames"] = Field("stack_frames", description="Layer kind.")
+    input: Width = Field(description="Features per input frame; at most 1,000,000.")
+    factor: int = Field(ge=2, le=64, description="Input frames per output frame; 2 to 64.")
+
+    @property
+    def stacking(self) -> int:
+        return self.factor
+
+    def output_size(self) -> int:
+        return self.input * self.factor
+
+
+@register_layer("concat_joint")
+class ConcatJoint(LayerSpec):
+    """Joint network combination by concatenation: the encoder's and the prediction network's outputs side by side
+    (the MLPerf RNN-T's joint), for the layers after it. No weights, no work: both are written into one buffer."""
+
+    kind: Literal["concat_joint"] = Field("concat_joint", description="Layer kind.")
+    encoder: Width = Field(description="Width of the encoder's output; at most 1,000,000.")
+    prediction: Width = Field(description="Width of the prediction network's output; at most 1,000,000.")
+
+    def output_size(self) -> int:
+        return self.encoder + self.prediction
 
 
 @register_layer("log_softmax")

@@ -24,7 +24,7 @@ from accelsim.files import find_input, shipped_names
 from accelsim.memo import memoize
 from accelsim.spec.limits import (MAX_ALIASES, MAX_DEPTH, MAX_FILE_BYTES, MAX_KEY, MAX_KEY_PARTS, MAX_MESSAGE,
                                   MAX_NODES, MAX_SOURCE, clip, clip_middle, one_line, show, show_names)
-from accelsim.spec.hardware import HardwareSpec
+from accelsim.spec.hardware import GpuRuntimeSpec, HardwareSpec
 from accelsim.spec.workload import WorkloadSpec
 from accelsim.spec.layers import LAYER_KINDS
 
@@ -537,6 +537,8 @@ def load_spec(model: type[M], path: str | Path, prefix: str, overrides: "Variati
     data = read_yaml(path)
     if prefix == "workload":
         data = _paths_beside_file(data, Path(path))
+    if prefix == "hw":
+        data = _gpu_runtime_beside_file(data, Path(path))
     data, flags = as_variation(overrides).apply(model, data, prefix)
     return validate(model, data, str(path), flags)
 
@@ -560,6 +562,23 @@ def _beside(value: Any, path: Path) -> Any:
         except (OSError, ValueError):  # a NUL or a lone surrogate in the name: validation says what is wrong
             pass
     return value
+
+
+def _gpu_runtime_beside_file(data: dict[str, Any], path: Path) -> dict[str, Any]:
+    """``gpu.runtime: runtime.yaml`` names the GPU-runtime file shared by GPU configs, beside the config: its fields
+    take the name's place (validated on their own first, so that an error names the runtime file)."""
+    gpu = data.get("gpu")
+    name = gpu.get("runtime") if isinstance(gpu, dict) else None
+    if not isinstance(name, str):
+        return data
+    try:
+        runtime_path = path.parent / name
+    except (TypeError, ValueError):
+        raise _error(str(path), "gpu.runtime", f"expected the name of a runtime file, got {show(name)}") from None
+    runtime = read_yaml(runtime_path)
+    validate(GpuRuntimeSpec, runtime, str(runtime_path))
+    gpu["runtime"] = runtime
+    return data
 
 
 def override_spec(spec: M, prefix: str, overrides: "Variation | Iterable[str]") -> M:

@@ -127,8 +127,13 @@ class FusionSpec(Strict):
 
 
 class DecodingSpec(Strict):
-    """Alignment-length synchronous beam search (ALSD)."""
+    """How the transducer is decoded: alignment-length synchronous beam search (ALSD), or greedy."""
 
+    search: Literal["alsd", "greedy"] = Field(
+        "alsd", description="'alsd': the beam search of Saon et al. (beam, LM fusion); 'greedy': one hypothesis, the "
+                            "top symbol at each step, at most max_symbols labels per frame (beam 1, no LM fusion).")
+    max_symbols: int = Field(30, gt=0, le=1000, description="Greedy search: most labels emitted per encoder frame (the "
+                                                            "MLPerf reference decoder's bound is 30); at most 1,000.")
     beam: int = Field(16, gt=0, le=1024, description="Beam width: hypotheses kept per iteration; at most 1,024.")
     lm_fusion: bool = Field(True, description="Evaluate LM_EXT and LM_SRC and fuse their scores (Eq. 1).")
     fusion: FusionSpec = Field(FusionSpec(), description="Score fusion weights (Eq. 1), used with lm_fusion.")
@@ -160,6 +165,22 @@ class RuntimeSpec(Strict):
                              "each op's element-wise work into one kernel); 'eager', one per element-wise operation "
                              "(numpy, PyTorch eager: a layer norm is nine calls, an LSTM cell eight), each paying the "
                              "device's per-call overhead.")
+    lstm_kernel: Literal["per_step", "persistent"] = Field(
+        "per_step", description="How a GPU runs an encoder LSTM's recurrent steps: 'per_step', each step its own kernels "
+                                "(the recurrent matmul streams its weights from L2 or DRAM every step); 'persistent', "
+                                "one kernel for all the steps of a layer that keeps the recurrent weights in the SMs' "
+                                "registers and shared memory while they fit, the cell fused in, a grid-wide barrier "
+                                "between steps (on other devices each step is one op with its cell fused in).")
+    decode_on: Literal["host", "device"] = Field(
+        "host", description="Where the search runs: 'host', the host ranks the scores the device sends it each "
+                            "iteration (the paper's setting); 'device', as kernels on the accelerator (greedy search "
+                            "only): the top-1 fused into the joint's last matmul, the hypotheses' states gathered on "
+                            "the device, only a flag per hypothesis back to the host that drives the loop.")
+    greedy_loop: Literal["frame", "label"] = Field(
+        "frame", description="Greedy decoding on the device: 'frame', the host drives one decode iteration (one joint "
+                             "evaluation and its flags) at a time; 'label', label-looping: one program per emitted "
+                             "label runs the prediction network once, then loops over the frames on the device until a "
+                             "label comes out, with one flag back to the host per label.")
     prefetch_next_iteration: bool = Field(
         False, description="While the host fuses, sorts and merges the scores of a decode iteration, the idle link "
                            "brings in the first weights the next iteration will use, as much as the free scratchpad "
@@ -182,6 +203,11 @@ class TestSetSpec(Strict):
 
     __test__ = False  # not a pytest test class
 
+    distribution: Literal["normal", "lognormal"] = Field(
+        "normal", description="How count lengths are drawn: 'normal', of mean_frames and std_frames, clipped to "
+                              "[min_frames, max_frames]; 'lognormal', of that mean and standard deviation, and a draw "
+                              "outside [min_frames, max_frames] is drawn again (a data set selected by length, such as "
+                              "LibriSpeech dev-clean's utterances of at most 15 s).")
     lengths: list[Frames] | None = Field(None, min_length=1, max_length=100_000,
                                          description="Encoder frames of each utterance (at most 100,000 utterances of at most "
                                                      "100,000 frames).")
@@ -202,6 +228,10 @@ class TestSetSpec(Strict):
             raise ValueError("give either lengths or count (with mean_frames), not both or neither")
         if self.count is not None and self.mean_frames is None:
             raise ValueError("count needs mean_frames (and optionally std_frames)")
+        if self.max_frames is not None and self.max_frames < self.min_frames:
+            raise ValueError(f"max_frames {self.max_frames} is below min_frames {self.min_frames}")
+        if self.distribution == "lognormal" and self.count is not None and not self.std_frames:
+            raise ValueError("distribution 'lognormal' needs std_frames greater than 0")
         return self
 
 
@@ -261,6 +291,19 @@ class WorkloadSpec(Strict):
         return self
 
     @model_validator(mode="after")
+    def _greedy_search(self) -> "WorkloadSpec":
+        dec, run = self.decoding, self.runtime
+        if dec.search == "greedy" and (dec.beam != 1 or dec.lm_fusion or dec.trace):
+            raise ValueError("decoding.search 'greedy' keeps one hypothesis without LM fusion and records its own "
+                             "trace: set decoding.beam 1 and decoding.lm_fusion false, and drop decoding.trace")
+        if run.decode_on == "device" and dec.search != "greedy":
+            raise ValueError("runtime.decode_on 'device' runs the greedy search as kernels; set decoding.search 'greedy' "
+                             "(the beam search runs on the host)")
+        if run.greedy_loop == "label" and run.decode_on != "device":
+            raise ValueError("runtime.greedy_loop 'label' loops over frames on the device: set runtime.decode_on 'device'")
+        return self
+
+    @model_validator(mode="after")
     def _lms_present(self) -> "WorkloadSpec":
         if self.decoding.lm_fusion and (self.model.lm_ext is None or self.model.lm_src is None):
             raise ValueError("decoding.lm_fusion is true but model.lm_ext or model.lm_src is missing")
@@ -284,10 +327,12 @@ class WorkloadSpec(Strict):
                 width = layer.output_size()
             widths[net_name] = width or 0
         joint = self.model.joint.layers[0]
-        if joint.kind in ("multiplicative_joint", "additive_joint"):
-            for net_name in ("encoder", "prediction"):
-                if widths[net_name] != joint.dim:
-                    raise ValueError(f"model.joint.layers.0: combines width {joint.dim} but model.{net_name} gives {widths[net_name]}")
+        for net_name in ("encoder", "prediction"):
+            width = joint.dim if joint.kind in ("multiplicative_joint", "additive_joint") else \
+                getattr(joint, net_name) if joint.kind == "concat_joint" else None
+            if width is not None and widths[net_name] != width:
+                raise ValueError(f"model.joint.layers.0: combines width {width} from model.{net_name}, but it gives "
+                                 f"{widths[net_name]}")
         return self
 
     @model_validator(mode="after")

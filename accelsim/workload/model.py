@@ -99,12 +99,16 @@ class Model:
     copy_states: bool = True  # the host copies each surviving hypothesis's recurrent state per iteration
     prefetch_next: bool = False  # the link brings in the next iteration's first weights during the host's search
     eager: bool = False  # the runtime calls one kernel per element-wise operation (runtime.kernels: eager)
+    lstm_kernel: str = "per_step"  # encoder LSTM steps as kernels of their own, or one persistent kernel
+    decode_on: str = "host"  # where the search runs: the host, or the device (greedy)
+    greedy_loop: str = "frame"  # greedy on the device: one program per joint evaluation, or per emitted label
 
     @cached_property
     def key(self) -> tuple:
         """The content that lowering depends on (hashable): later stages memoize by it."""
         return (self.vocab, self.lstm_quant, self.quantize, self.lstm_input_projection, self.fetch_biases,
-                self.copy_states, self.prefetch_next, self.eager, tuple(self.networks.items()), tuple(self.presets.items()))
+                self.copy_states, self.prefetch_next, self.eager, self.lstm_kernel, self.decode_on, self.greedy_loop,
+                tuple(self.networks.items()), tuple(self.presets.items()))
 
     @cached_property
     def _hash(self) -> int:
@@ -170,7 +174,7 @@ def build_model(spec: WorkloadSpec, with_lms: bool | None = None) -> Model:
     run = spec.runtime
     return Model(spec.model.vocab, networks, spec.precision.lstm_quant, presets, spec.precision.quantize,
                  run.lstm_input_projection, run.fetch_biases, run.copy_states, run.prefetch_next_iteration,
-                 run.kernels == "eager")
+                 run.kernels == "eager", run.lstm_kernel, run.decode_on, run.greedy_loop)
 
 
 def model_size(model: Model) -> dict:

@@ -298,8 +298,9 @@ def _add_mlperf_command(sub) -> None:
                                                                 "calibration system (accelsim/reference/mlperf_rnnt.yaml) "
                                                                 "and write them into this copy of hwconfigs/gpu/runtime.yaml")
     p.add_argument("--max-evals", type=_positive_int, default=150, help="--calibrate: objective evaluations (default 150)")
-    p.add_argument("--samples", type=_non_negative_int, default=12,
-                   help="--calibrate: Sobol samples before the local search (default 12)")
+    p.add_argument("--samples", type=_non_negative_int, default=16,
+                   help="--calibrate: Sobol samples before the local search (default 16, a power of two as Sobol "
+                        "sampling wants)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE",
                    help="override any field, e.g. --set hw.gpu.runtime.cuda_graphs=false (repeatable)")
     _add_json(p)

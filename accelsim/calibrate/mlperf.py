@@ -89,7 +89,7 @@ class Calibration:
 
 
 def calibrate_mlperf(reference: Reference, parameters: tuple[Parameter, ...] = PARAMETERS, max_evals: int = 150,
-                     samples: int = 12, seed: int = 0,
+                     samples: int = 16, seed: int = 0,
                      progress: Callable[[int, float], None] | None = None) -> Calibration:
     """Fit ``parameters`` (at most four) so that the reference system reproduces its figures (see the module
     docstring)."""

@@ -755,18 +755,6 @@ def lower_encoder(encoder: Network, frames: int, lstm_quant: str, steps: int | N
 @memoize("batched encoders", 256)
 def batched(segment: Segment, size: int) -> Segment:
     """``segment`` (an encoder) doing the work of ``size`` utterances of its length in each op: every op's work
-    (matmul rows, element-wise work, transfer bytes, quantizer calls, fused epilogue) times the batch, its weights
-    once (one fetch serves the batch). A shorter utterance in a batch is padded to the longest one's frames."""
-    if size == 1:
-        return segment
-    ops = tuple(replace(op, m=op.m * size, elements=op.elements * size, bytes=op.bytes * size, calls=op.calls * size,
-                        epilogue=op.epilogue * size) for op in segment.ops)
-    return Segment(ops, segment.exits, ("batched", segment.key, size))
-
-
-@memoize("batched encoders", 256)
-def batched(segment: Segment, size: int) -> Segment:
-    """``segment`` (an encoder) doing the work of ``size`` utterances of its length in each op: every op's work
     (matmul rows, element-wise work and its special functions, transfer bytes, quantizer calls, fused epilogue) times
     the batch, its weights once (one fetch serves the batch) and its kernel calls once. A shorter utterance in a batch
     is padded to the longest one's frames."""

@@ -382,15 +382,15 @@ def server(bench: Bench, max_batch: int = DEFAULT_MAX_BATCH, tolerance: float = 
     if capacity.capacity <= 0:
         raise AccelsimError(f"server: no Poisson rate meets p99 latency <= {SERVER_BOUND_S:g} s on "
                             f"{bench.point.hardware.name!r}")
-    run = next(t.result for t in capacity.trials + capacity.checks if t.load == capacity.capacity)
+    run = next(p.result for p in capacity.probes if p.load == capacity.capacity)
     breakdown = {"latency_p50_s": run.latency_p50_s, "latency_p90_s": run.latency_p90_s,
                  "latency_mean_s": run.latency_mean_s, "mean_in_system": run.mean_in_system,
                  "device_busy": run.device_busy, "critical_path": run.critical_path, "mean_slots": run.mean_slots,
                  "max_batch": size, "bound_s": SERVER_BOUND_S, "full_batch_samples_per_s": full,
                  "traffic_s": SERVER_SECONDS, "confidence": capacity.statement(),
-                 "trials": [{"rate_per_s": t.load, "met": t.met,  # an overloaded rate's latency is unbounded: null
-                             "latency_p99_s": t.result.latency_p99_s if math.isfinite(t.result.latency_p99_s) else None}
-                            for t in capacity.trials]}
+                 "trials": [{"rate_per_s": p.load, "met": p.met,  # an overloaded rate's latency is unbounded: null
+                             "latency_p99_s": p.result.latency_p99_s if math.isfinite(p.result.latency_p99_s) else None}
+                            for p in capacity.probes]}
     return MlperfResult("server", bench.point.workload.name, bench.point.hardware.name, run.samples,
                         samples_per_s=capacity.capacity, latency_p99_s=run.latency_p99_s,
                         energy_per_sample_J=run.energy_per_sample_J, breakdown=breakdown)
@@ -402,8 +402,8 @@ def server_capacity(bench: Bench, max_batch: int, full: float, tolerance: float)
     bound = Objective("p99_latency", SERVER_BOUND_S, f"p99_latency<={SERVER_BOUND_S:g} s")
     batching = bench.batching(max_batch)
     spec = ServingSpec(arrivals="poisson", rate=full, seed=bench.seed, duration="1 s")
-    return find_capacity(spec, lambda s: server_run(batching, s.rate, s.seed, full), [bound], replications=1,
-                         tolerance=tolerance, start=full)
+    return find_capacity(spec, lambda settings: [server_run(batching, s.rate, s.seed, full) for s in settings], [bound],
+                         replications=1, tolerance=tolerance, start=full)
 
 
 def check_formats(bench: Bench, hardware_file: str) -> None:

@@ -4,6 +4,7 @@ exit code 2; never a traceback. Plus the override API (--set) on the happy path.
 
 from __future__ import annotations
 
+import functools
 import json
 import subprocess
 from pathlib import Path
@@ -19,6 +20,12 @@ from accelsim.errors import AccelsimError, SpecError
 # Each `python -m accelsim.cli` costs about half a second of imports, so a representative set of cases runs as
 # a real subprocess (run_cli: exit code, stderr, no traceback from the interpreter) and the rest calls the
 # same entry point in-process (cli), where an uncaught exception would fail the test just the same.
+
+
+@pytest.fixture
+def run_cli(run_cli):
+    """Here run_cli is a real ``python -m accelsim.cli`` (conftest's runs in-process unless asked)."""
+    return functools.partial(run_cli, subprocess=True)
 
 
 @pytest.fixture

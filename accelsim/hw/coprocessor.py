@@ -38,19 +38,15 @@ def matmul_cycles(cop: CoprocessorSpec, fmt: str, m: int, k: int, n: int, cores:
 
 
 def matmul_seconds(cop: CoprocessorSpec, weight_bits: int, act_bits: int, m: int, k: int, n: int, cores: int) -> float:
+    """The arrays' seconds (no dispatch)."""
     fmt = select_format(cop, weight_bits, act_bits)
-    return cop.dispatch_overhead + matmul_cycles(cop, fmt, m, k, n, cores) / cop.clock
+    return matmul_cycles(cop, fmt, m, k, n, cores) / cop.clock
 
 
 def matmul_roofline_seconds(cop: CoprocessorSpec, weight_bits: int, act_bits: int, m: int, k: int, n: int, cores: int) -> float:
     """Lower bound: every MAC unit of the cores busy, no overhead."""
     fmt = select_format(cop, weight_bits, act_bits)
     return m * k * n / (cores * cop.macs_per_cycle[fmt] * cop.clock)
-
-
-def sfu_seconds(cop: CoprocessorSpec, ops: int, cores: int) -> float:
-    """Element-wise work on the special-function units of ``cores`` cores."""
-    return cop.dispatch_overhead + sfu_cycles(cop, ops, cores) / cop.clock
 
 
 def sfu_cycles(cop: CoprocessorSpec, ops: int, cores: int) -> int:
@@ -95,7 +91,7 @@ def layer_format(cop: CoprocessorSpec, p: LayerPrecision) -> str:
 
 def codebook_matmul_seconds(cop: CoprocessorSpec, weight_bits: int, act_bits: int, codebook_bits: int, weights: int,
                             m: int, k: int, n: int, cores: int) -> tuple[float, float]:
-    """(seconds, roofline seconds) of a matmul whose ``weights`` parameters are k-bit codebook indices.
+    """(seconds, roofline seconds) of a matmul whose ``weights`` parameters are k-bit codebook indices (no dispatch).
 
     On look-up-table MACs the array runs at ``lut_macs_per_cycle`` (same mapping, folding and fill/drain as
     :func:`matmul_cycles`). Decoded on the SFU, every weight costs one SFU op (a table read) before the array
@@ -106,8 +102,8 @@ def codebook_matmul_seconds(cop: CoprocessorSpec, weight_bits: int, act_bits: in
         rate = cop.lut_macs_per_cycle
         assert rate is not None
         cycles = matmul_cycles(cop, fmt, m, k, n, cores, macs=rate)
-        return cop.dispatch_overhead + cycles / cop.clock, m * k * n / (cores * rate * cop.clock)
-    seconds = cop.dispatch_overhead + matmul_cycles(cop, fmt, m, k, n, cores) / cop.clock
+        return cycles / cop.clock, m * k * n / (cores * rate * cop.clock)
+    seconds = matmul_cycles(cop, fmt, m, k, n, cores) / cop.clock
     roofline = m * k * n / (cores * cop.macs_per_cycle[fmt] * cop.clock)
     if path == "decode_sfu":
         seconds += sfu_cycles(cop, weights, cores) / cop.clock
@@ -130,16 +126,12 @@ class SystolicCoprocessor(Family):
         return self.unit
 
     def matmul(self, op: Op, cores: int, reads=()) -> tuple[float, float]:
-        seconds, roofline = self._matmul(op, cores, reads)
-        return seconds + (op.kernels - 1) * self.cop.dispatch_overhead, roofline  # eager runtimes: a dispatch per kernel
+        """A dispatch per kernel (eager runtimes call several), then the arrays, overlapped with any streamed reads."""
+        seconds, roofline = self._matmul(op, cores)
+        return self.with_reads(op.kernels * self.cop.dispatch_overhead, seconds, roofline, reads, cores)
 
-    def _matmul(self, op: Op, cores: int, reads=()) -> tuple[float, float]:
+    def _matmul(self, op: Op, cores: int) -> tuple[float, float]:
         cop = self.cop
-        if reads:  # streamed while the arrays compute: the dispatch, then the arrays overlapped with the reads
-            cycles = matmul_cycles(cop, select_format(cop, op.weight_bits, op.act_bits), op.m, op.k, op.n, cores)
-            cycles += sfu_cycles(cop, op.epilogue, cores) if op.epilogue else 0
-            roofline = matmul_roofline_seconds(cop, op.weight_bits, op.act_bits, op.m, op.k, op.n, cores)
-            return self.with_reads(cop.dispatch_overhead, cycles / cop.clock, roofline, reads, cores)
         if op.codebook_bits:  # its weights are the k x n matrix (the cost key holds shapes, not tensor names)
             seconds, roofline = codebook_matmul_seconds(cop, op.weight_bits, op.act_bits, op.codebook_bits, op.k * op.n,
                                                         op.m, op.k, op.n, cores)
@@ -155,10 +147,8 @@ class SystolicCoprocessor(Family):
         """On the SFUs, special functions at the rate of any other element-wise op."""
         cop = self.cop
         ops = op.elements * op.passes + op.epilogue
-        if reads or op.kernels > 1:
-            return self.with_reads(op.kernels * cop.dispatch_overhead, sfu_cycles(cop, ops, cores) / cop.clock,
-                                   sfu_roofline_seconds(cop, ops, cores), reads, cores)
-        return sfu_seconds(cop, ops, cores), sfu_roofline_seconds(cop, ops, cores)
+        return self.with_reads(op.kernels * cop.dispatch_overhead, sfu_cycles(cop, ops, cores) / cop.clock,
+                               sfu_roofline_seconds(cop, ops, cores), reads, cores)
 
     def launch_seconds(self) -> float:
         return self.cop.launch_overhead

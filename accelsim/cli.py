@@ -358,6 +358,9 @@ def _mlperf_all(args: argparse.Namespace, max_batch: int) -> int:
     for problem in problems:
         print(f"  {problem}")
     print("wrote " + ", ".join(str(p) for p in written))
+    return 0
+
+
 def _add_import_command(sub) -> None:
     imp = sub.add_parser("import", help="turn a speech model exported to ONNX into a workload YAML",
                          description="Read MODEL.onnx (a whole transducer), or three files (encoder, prediction network, "
@@ -584,7 +587,6 @@ def cmd_run(args: argparse.Namespace) -> int:
             raise AccelsimError(_no_records("--trace", result))
         write_chrome_trace(result, args.trace)
     layers = _layers(result) if args.by == "layer" else None
-    notes = _quantizer_note(args, result)
     if args.json:
         from accelsim.report.frames import to_records
 
@@ -592,6 +594,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(_dumps(result.to_dict() | extra, "run"))
     else:
         print(format_run(result))
+        notes = _quantizer_note(args, result)
         if notes:
             print(notes)
         if layers is not None:
@@ -606,15 +609,19 @@ def cmd_run(args: argparse.Namespace) -> int:
 def _quantizer_note(args: argparse.Namespace, result) -> str:
     """Why a narrower format may be slower here: activation quantizers dispatched as ops of their own (issue 20)."""
     import accelsim
+    from accelsim.hw.family import family_of
 
     if not any("int" in f for f in result.formats.values()):
         return ""
     point = accelsim.api.resolve(args.workload, args.hardware, args.overrides)
     if point.workload.precision.quantize != "separate":
         return ""
-    dispatch = point.hardware.coprocessor.dispatch_overhead
+    device = family_of(point.hardware)
+    field = device.per_op_overhead
+    overhead = (f"{getattr(device.unit, field) * 1e6:.3g} us {field.removesuffix('_overhead')} overhead" if field
+                else "per-op overhead")
     return (f"\n  note: activation quantizers run as ops of their own (precision.quantize: separate), each paying the "
-            f"{dispatch * 1e6:.3g} us dispatch overhead; where dispatch is dear and weights are cheap, a narrower format "
+            f"{overhead}; where dispatch is dear and weights are cheap, a narrower format "
             "can then be slower than a wider one (fused folds each quantizer into the op producing its tensor)")
 
 

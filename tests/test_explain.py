@@ -168,3 +168,17 @@ def test_cli_text_prints_the_sentence(report):
     proc = _cli()
     assert proc.returncode == 0, proc.stderr
     assert report.verdict in proc.stdout
+
+
+@pytest.mark.parametrize("name", ["gpu/a10.yaml", "cpu/xeon_8480plus_2s.yaml", "cpu_only.yaml", "rapid_7nm.yaml"])
+def test_every_knob_asks_the_family_for_its_fields(name):
+    """Each knob's fields come from the machine's family: a GPU has no single MAC-rate or per-op overhead field, so
+    those knobs are left out (explain used to guess the coprocessor section and crash on a GPU)."""
+    from accelsim.report.explain import knob_variations
+
+    repo = Path(__file__).resolve().parents[1]
+    hw = accelsim.load_hardware(repo / "hwconfigs" / name)
+    knobs = [knob for knob, *_ in knob_variations(hw)]
+    assert ("coprocessor MAC rate x2" in knobs) == (hw.family != "gpu")
+    for _, variation, _, _ in knob_variations(hw):  # every path names a field of this machine
+        accelsim.api.resolve(repo / "workloads" / "mlperf_rnnt.yaml", hw, variation)

@@ -158,6 +158,30 @@ def test_a_device_decode_program_fuses_the_top1_and_sends_flags(spec):
     assert not any(op.unit == "host" for op in ops)
 
 
+def test_an_eager_runtime_calls_its_kernels_in_the_device_program_too(spec):
+    """runtime.kernels reaches every decode program: a device program of an eager runtime calls more kernels than the
+    same program fused (the device program used to be lowered fused whatever the runtime said)."""
+    def kernels(mode: str) -> int:
+        runtime = spec.runtime.model_copy(update={"kernels": mode})
+        model = build_model(spec.model_copy(update={"runtime": runtime}))
+        return sum(op.kernels for op in lower_device_program(model, 8, (8, 0)).ops)
+
+    assert kernels("eager") > kernels("fused")
+
+
+def test_frames_are_stacked_only_in_the_encoder(tmp_path):
+    """A stack_frames layer in the prediction network is refused by the spec, naming it (it passed, then failed in the
+    lowering with a bare ValueError)."""
+    import yaml
+
+    data = yaml.safe_load(MLPERF.read_text())
+    data["model"]["prediction"]["layers"].insert(0, {"kind": "stack_frames", "name": "stack", "input": 320, "factor": 2})
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(data))
+    with pytest.raises(SpecError, match="model.prediction.layers.0"):
+        accelsim.load_workload(bad)
+
+
 def test_the_greedy_search_on_the_device_runs_no_host_steps(spec):
     prepared = prepare(spec.model_copy(update={"test_set": None}))
     assert len(prepared.program.iterations) == prepared.trace.iterations  # frame loop: one program per step

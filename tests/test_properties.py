@@ -205,3 +205,14 @@ def test_run_says_where_the_exceptions_happen(capsys):
     separate = run("--precision", "int8", *(f"--set={flag}" for flag in REPRODUCER))
     assert "quantizers run as ops of their own" in separate and "4.43 us dispatch" in separate
     assert "quantizers run as ops" not in run("--precision", "int8", "--set", "workload.precision.quantize=fused")
+
+
+@pytest.mark.parametrize(("machine", "says"), [("cpu_only.yaml", "us call overhead"), ("gpu/t4.yaml", "per-op overhead")])
+def test_the_quantizer_note_names_each_familys_overhead(capsys, machine, says):
+    """The note takes the per-op overhead from the machine's family (it read the coprocessor's and crashed on a CPU or
+    a GPU after the whole simulation)."""
+    from accelsim.cli import main
+
+    assert main(["run", str(REPO / "workloads" / "rnnt_lm_fusion.yaml"), str(REPO / "hwconfigs" / machine), "--no-lm",
+                 "--precision", "int8", "--beam", "1", "--set", "workload.utterance.frames=20"]) == 0
+    assert says in capsys.readouterr().out

@@ -488,8 +488,6 @@ def lower_decode_step(b: GraphBuilder, model: Model, step: StepRecord, after: li
     Op names start with ``tag`` (default ``it<iteration>.``)."""
     tag = f"it{step.iteration}." if tag is None else tag
     region = "decode"
-    q = model.lstm_quant
-    fused = model.quantize
     # The host starts each iteration's program on the coprocessor: the loop is dynamic, so every
     # iteration is a launch (the encoder, a static graph, is one). The launch occupies the whole
     # coprocessor (its command processor sets up every core), so it counts as coprocessor time.
@@ -498,15 +496,12 @@ def lower_decode_step(b: GraphBuilder, model: Model, step: StepRecord, after: li
     pred_out: list[int] = []
     for net, rows in (("prediction", step.miss_prediction), ("lm_ext", step.miss_lm), ("lm_src", step.miss_lm)):
         if net in model.networks and rows > 0:
-            done = lower_network(b, model.networks[net], Ctx(net, region, q, fused, rows=rows, tag=tag,
-                                                             biases=model.fetch_biases, eager=model.eager), after)
+            done = lower_network(b, model.networks[net], _decode_ctx(model, net, rows, tag), after)
             if net == "prediction":
                 pred_out = done
             else:
                 outs += done
-    joint = lower_network(b, model.networks["joint"], Ctx("joint", region, q, fused, rows=step.active, tag=tag,
-                                                          biases=model.fetch_biases, eager=model.eager),
-                          after + pred_out)
+    joint = lower_network(b, model.networks["joint"], _decode_ctx(model, "joint", step.active, tag), after + pred_out)
     lm_scores = 2 * step.miss_lm * model.vocab if "lm_ext" in model.networks else 0
     scores = b.add(f"{tag}scores", "transfer", "d2h", "search", region, joint + outs, network="search", layer="scores",
                    bytes=(step.active * model.vocab + lm_scores) * SCORE_BYTES)
@@ -553,6 +548,12 @@ def decode_groups(steps: tuple[StepRecord, ...], loop: str) -> list[tuple[int, .
 
 
 @memoize("lowered device programs", 4096)
+def _decode_ctx(model: Model, net: str, rows: int, tag: str) -> Ctx:
+    """A decode program's network of ``rows`` rows, as the model's runtime runs it (biases fetched, eager kernels)."""
+    return Ctx(net, "decode", model.lstm_quant, model.quantize, rows=rows, tag=tag, biases=model.fetch_biases,
+               eager=model.eager)
+
+
 def lower_device_program(model: Model, rows: int, predicts: tuple[int, ...]) -> Segment:
     """One program of a greedy decode on the device for ``rows`` hypotheses: its launch; then per joint evaluation,
     when ``predicts`` says so, the prediction network for that many rows (new labels; a batch runs every row, masked)
@@ -560,16 +561,15 @@ def lower_device_program(model: Model, rows: int, predicts: tuple[int, ...]) -> 
     vocabulary fused into its last op (each evaluation after the one before: the loop runs on the device); last,
     the flags back to the host."""
     b = GraphBuilder()
-    region, q, fused, biases = "decode", model.lstm_quant, model.quantize, model.fetch_biases
+    region = "decode"
     after = [b.add("launch", "launch", "core", "search", region, network="search", layer="launch")]
     for j, predict in enumerate(predicts):
         if predict:
-            after = lower_network(b, model.networks["prediction"], Ctx("prediction", region, q, fused, rows=predict,
-                                                                       tag=f"e{j}.", biases=biases), after)
+            after = lower_network(b, model.networks["prediction"], _decode_ctx(model, "prediction", predict, f"e{j}."),
+                                  after)
             after = [b.add(f"e{j}.states", "sfu", "core", "search", region, after, network="search", layer="states",
                            elements=rows * state_bytes(model) // STATE_BYTES)]
-        after = lower_network(b, model.networks["joint"], Ctx("joint", region, q, fused, rows=rows, tag=f"e{j}.",
-                                                              biases=biases), after)
+        after = lower_network(b, model.networks["joint"], _decode_ctx(model, "joint", rows, f"e{j}."), after)
         (last,) = after
         b.ops[last] = replace(b.ops[last], epilogue=b.ops[last].epilogue + rows * model.vocab)  # the top-1, fused
     flags = b.add("flags", "transfer", "d2h", "search", region, after, network="search", layer="flags",

@@ -120,6 +120,7 @@ class SystolicCoprocessor(Family):
 
     name = "systolic"
     section = "coprocessor"
+    per_op_overhead = "dispatch_overhead"
 
     @property
     def cop(self) -> CoprocessorSpec:

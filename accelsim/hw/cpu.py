@@ -25,6 +25,7 @@ class Cpu(StreamingFamily):
 
     name = "cpu"
     section = "cpu"
+    per_op_overhead = "call_overhead"
 
     @property
     def cpu(self) -> CpuSpec:

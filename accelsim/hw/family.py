@@ -29,6 +29,7 @@ class Family:
 
     name: ClassVar[str] = ""
     section: ClassVar[str] = ""  # the hardware file's section that describes the device
+    per_op_overhead: ClassVar[str] = ""  # the section's field of the fixed cost of one op ("": none in the section)
 
     def __init__(self, hw: HardwareSpec):
         self.hw = hw

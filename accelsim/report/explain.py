@@ -16,6 +16,7 @@ from typing import Any, Callable
 
 from accelsim.files import atomic_write_bytes
 from accelsim.graph.ir import COMPONENTS
+from accelsim.hw.family import family_of
 from accelsim.hw.link import link_bytes_per_s
 from accelsim.report.figures import figure_bytes, figure_format
 from accelsim.report.metrics import RESOURCE_CLASSES, critical_path
@@ -142,10 +143,13 @@ def _link_latency(hw: HardwareSpec) -> tuple[list[str], str, str]:
     return {"hw.link.latency": old / 2}, f"link.latency {_time(old)} -> {_time(old / 2)}", ""
 
 
-def _mac_rate(hw: HardwareSpec) -> tuple[list[str], str, str]:
+def _mac_rate(hw: HardwareSpec) -> tuple[list[str], str, str] | None:
     # Matmul compute only: element-wise (SFU) work and per-op overheads are other knobs. Doubling keeps every entry a multiple of the PE count, as the spec requires.
-    section = "cpu" if hw.cpu is not None else "coprocessor"
-    macs = getattr(hw, section).macs_per_cycle
+    device = family_of(hw)
+    section, unit = device.section, device.unit
+    if "macs_per_cycle" not in type(unit).model_fields:
+        return None  # a GPU's tensor-core and CUDA-core rates: no single field to double
+    macs = unit.macs_per_cycle
     overrides = {f"hw.{section}.macs_per_cycle.{fmt}": n * 2 for fmt, n in macs.items()}
     change = "macs_per_cycle x2: " + ", ".join(f"{fmt} {n} -> {n * 2}" for fmt, n in macs.items())
     return overrides, change, ""
@@ -176,9 +180,11 @@ def _host_speed(hw: HardwareSpec) -> tuple[list[str], str, str]:
     return overrides, change, ""
 
 
-def _overheads(hw: HardwareSpec) -> tuple[list[str], str, str]:
-    section, per_op = ("cpu", "call_overhead") if hw.cpu is not None else ("coprocessor", "dispatch_overhead")
-    unit = getattr(hw, section)
+def _overheads(hw: HardwareSpec) -> tuple[list[str], str, str] | None:
+    device = family_of(hw)
+    section, per_op, unit = device.section, device.per_op_overhead, device.unit
+    if not per_op:
+        return None  # a GPU's kernel overheads live in its runtime file
     launch, dispatch = unit.launch_overhead, getattr(unit, per_op)
     overrides = {f"hw.{section}.launch_overhead": launch / 2, f"hw.{section}.{per_op}": dispatch / 2}
     change = (f"launch {_time(launch)} -> {_time(launch / 2)}, "

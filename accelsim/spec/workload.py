@@ -356,7 +356,7 @@ class WorkloadSpec(Strict):
         for net_name in ("prediction", "joint", "lm_ext", "lm_src"):
             net = getattr(self.model, net_name)
             for i, layer in enumerate(net.layers if net else []):
-                if layer.encoder_only:
+                if layer.encoder_only or layer.stacking != 1:  # frames are stacked only on the way into the encoder
                     raise ValueError(f"model.{net_name}.layers.{i}: a {layer.kind} layer runs over a whole sequence and "
                                      "belongs in model.encoder only")
         return self

@@ -182,7 +182,7 @@ def capacity(workload: WorkloadSpec | str | Path, hardware: HardwareSpec | str |
 def _serving_point(workload, hardware, overrides) -> Point:
     from accelsim.spec.serving import ServingSpec
 
-    point = resolve_point(workload, hardware, as_variation(overrides if isinstance(overrides, Variation) else list(overrides)))
+    point = resolve(workload, hardware, overrides)
     if point.workload.serving is None:
         point = Point(point.workload.model_copy(update={"serving": ServingSpec()}), point.hardware)
     return point
@@ -226,8 +226,6 @@ def _bench(workload, hardware, overrides, passes: int = 10, seed: int = 0):
     """The MLPerf bench of a workload on a machine, every layer's format checked on it (naming the hardware file)."""
     from accelsim.mlperf.scenarios import Bench, check_formats
 
-    point = resolve_point(workload, hardware, as_variation(overrides if isinstance(overrides, Variation)
-                                                           else list(overrides)))
-    bench = Bench.of(point, passes, seed)
+    bench = Bench.of(resolve(workload, hardware, overrides), passes, seed)
     check_formats(bench, str(hardware))
     return bench

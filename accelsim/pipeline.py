@@ -61,18 +61,21 @@ def utterance_points(point: Point) -> list[Point]:
     of the base seed), in utterance order."""
     spec = point.workload
     assert spec.test_set is not None
+    return [Point(utterance_spec(spec, index, frames), point.hardware)
+            for index, frames in enumerate(utterance_lengths(spec.test_set))]
+
+
+def utterance_spec(spec: WorkloadSpec, index: int, frames: int) -> WorkloadSpec:
+    """Utterance ``index`` of ``spec``'s test set, ``frames`` long: emission seed + its index, drawing from the noise
+    pool of the base seed (the one rule every test-set consumer decodes by)."""
     base = spec.decoding.emission
     pool = base.seed if base.noise_seed is None else base.noise_seed
-    points = []
-    for index, frames in enumerate(utterance_lengths(spec.test_set)):
-        emission = base.model_copy(update={"seed": base.seed + index, "noise_seed": pool})
-        utterance = spec.model_copy(update={
-            "test_set": None,
-            "utterance": spec.utterance.model_copy(update={"frames": frames}),
-            "decoding": spec.decoding.model_copy(update={"emission": emission}),
-        })
-        points.append(Point(utterance, point.hardware))
-    return points
+    emission = base.model_copy(update={"seed": base.seed + index, "noise_seed": pool})
+    return spec.model_copy(update={
+        "test_set": None,
+        "utterance": spec.utterance.model_copy(update={"frames": frames}),
+        "decoding": spec.decoding.model_copy(update={"emission": emission}),
+    })
 
 
 # ---------------------------------------------------------------- prepare

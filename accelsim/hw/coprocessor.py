@@ -157,8 +157,5 @@ class SystolicCoprocessor(Family):
     def bytes_per_weight(self, weight_bits: int) -> float:
         return device_weight_bits(self.cop, weight_bits) / 8
 
-    def format_of(self, weight_bits: int, act_bits: int) -> str:
-        return select_format(self.cop, weight_bits, act_bits)
-
     def layer_format(self, precision: LayerPrecision) -> str:
         return layer_format(self.cop, precision)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from accelsim.graph.ir import Op
 from accelsim.hw.family import StreamingFamily, register_family, vector_cycles
-from accelsim.hw.formats import select_format
 from accelsim.spec.hardware import CpuSpec
 
 
@@ -41,7 +40,7 @@ class Cpu(StreamingFamily):
         if op.kind == "dwconv":  # no reuse for a matmul kernel: a multiply and an add per MAC on the vector units
             compute = self._vector_seconds(2 * op.macs, (), cores)
         else:
-            fmt = select_format(cpu, op.codebook_bits or op.weight_bits, op.act_bits)
+            fmt = self.format_of(op.codebook_bits or op.weight_bits, op.act_bits)
             compute = op.m * op.k * op.n / (cores * cpu.macs_per_cycle[fmt] * cpu.clock)
         extra = op.epilogue + (op.k * op.n if op.codebook_bits else 0) + sum(n for _, n in op.special)
         vector = self._vector_seconds(extra, op.special, cores)

@@ -76,8 +76,9 @@ class Family:
         return pad.capacity_for(cores) * pad.weight_fraction if pad is not None else 0.0
 
     def format_of(self, weight_bits: int, act_bits: int) -> str:
-        """The arithmetic format a matmul with these operands runs in."""
-        raise NotImplementedError
+        """The arithmetic format a matmul with these operands runs in: the narrowest of the device's MAC rates that
+        holds both."""
+        return select_format(self.unit, weight_bits, act_bits)
 
     def layer_format(self, precision: LayerPrecision) -> str:
         """The arithmetic format (and path, for codebook weights) a layer's matmuls run in, as reports print it."""
@@ -109,9 +110,6 @@ class StreamingFamily(Family):
 
     def bytes_per_weight(self, weight_bits: int) -> float:
         return weight_bits / 8
-
-    def format_of(self, weight_bits: int, act_bits: int) -> str:
-        return select_format(self.unit, weight_bits, act_bits)
 
     def layer_format(self, precision: LayerPrecision) -> str:
         if precision.codebook:

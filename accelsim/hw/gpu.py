@@ -34,7 +34,6 @@ from dataclasses import dataclass
 
 from accelsim.graph.ir import Op
 from accelsim.hw.family import StreamingFamily, register_family, vector_cycles
-from accelsim.hw.formats import select_format
 from accelsim.spec.hardware import FORMAT_BITS, GpuRuntimeSpec, GpuSpec
 
 
@@ -113,7 +112,7 @@ class Gpu(StreamingFamily):
 
     def matmul(self, op: Op, cores: int, reads=()) -> tuple[float, float]:
         gpu = self.gpu
-        fmt = select_format(gpu, op.codebook_bits or op.weight_bits, op.act_bits)
+        fmt = self.format_of(op.codebook_bits or op.weight_bits, op.act_bits)
         rate = gpu.macs_per_cycle[fmt]
         feed = math.inf if op.resident else self.feed_bytes_per_cycle()  # a persistent kernel's weights are in the SMs
         shape = gemm(op.m, op.k, op.n, cores, rate, self.runtime, feed, FORMAT_BITS[fmt] / 8, gpu.fp32_macs_per_cycle)

@@ -72,9 +72,7 @@ class Hierarchy:
         self.hw = hw
         self.levels = levels_of(hw)
         self.by_name = {level.name: level for level in self.levels}
-        home = "host" if hw.memory.levels is None and hw.memory.weights_home == "host" else \
-            "device" if hw.memory.levels is None else hw.memory.weights_home
-        self.home = self.by_name[home]
+        self.home = self.by_name[hw.memory.weights_home]  # without levels: "host" or "device", the two levels made
         self.overlap = hw.memory.overlap
         self.scratchpad = next((level for level in self.levels if level.kind == "scratchpad"), None)
         self.caches = tuple(level for level in self.levels if level.kind == "cache")

@@ -49,14 +49,6 @@ class CpuInfo:
     caches: tuple[Cache, ...]
     notes: tuple[str, ...] = field(default=())
 
-    def fp32_lanes(self) -> int:
-        """FP32 lanes of the widest vector FMA the ISA has (16 for AVX-512, 8 for AVX2 + FMA, 4 for NEON)."""
-        if "avx512f" in self.flags:
-            return 16
-        if "avx2" in self.flags and "fma" in self.flags:
-            return 8
-        return 4
-
     def to_dict(self) -> dict:
         out = asdict(self)
         out["allowed_cpus"] = list(self.allowed_cpus)

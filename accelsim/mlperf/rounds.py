@@ -9,7 +9,8 @@ that loops on the device. An utterance joins a free slot at the next round and l
 frame, so slots never wait for the longest utterance of a batch (sequences join and leave as they finish).
 
 A round's cost comes from the engine (:func:`accelsim.sim.execute.execute` of the round as a program), once per
-machine and shape: :func:`round_cost` is the one memoised batch cost. The slots a round runs are rounded up to a
+machine and shape: :func:`round_cost` is the one memoised batch cost of this package (serving's batches have
+theirs in :mod:`accelsim.sim.batch`). The slots a round runs are rounded up to a
 *bucket* (:func:`bucket`), as a runtime that captures one CUDA graph (or engine profile) per batch size pads a batch
 to the next size it has; the padded rows cost what real ones do. An utterance's features are copied to the device
 when it joins, overlapped with the rounds before (not on a round's path).

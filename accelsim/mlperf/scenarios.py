@@ -33,7 +33,7 @@ from accelsim.errors import AccelsimError
 from accelsim.mlperf.batching_jit import run_rounds
 from accelsim.mlperf.rounds import bucket, round_cost
 from accelsim.mlperf.samples import Sample, data_set, issue_order
-from accelsim.pipeline import Point, prepare
+from accelsim.pipeline import Point, prepare, utterance_spec
 from accelsim.report.metrics import occupancy_of
 from accelsim.serve.capacity import Capacity, find_capacity
 from accelsim.serve.result import Objective
@@ -59,8 +59,8 @@ class Bench:
     passes: int = 10
     seed: int = 0
 
-    @property
-    def target(self) -> Target:
+    @cached_property
+    def target(self) -> Target:  # looked up once: target_for keys the spec by its JSON
         return target_for(self.point.hardware)
 
     @cached_property
@@ -247,14 +247,7 @@ def offline(bench: Bench, max_batch: int = DEFAULT_MAX_BATCH) -> MlperfResult:
 def alone(bench: Bench, sample: Sample) -> Totals:
     """One sample's program on an idle machine (the pipeline's program of that utterance), memoised on the machine
     by what it depends on: its frames and the labels it emits per frame."""
-    spec = bench.point.workload
-    dec = spec.decoding
-    emission = dec.emission.model_copy(update={"seed": dec.emission.seed + sample.index,
-                                               "noise_seed": dec.emission.noise_seed if dec.emission.noise_seed
-                                               is not None else dec.emission.seed})
-    utterance = spec.model_copy(update={"test_set": None,
-                                        "utterance": spec.utterance.model_copy(update={"frames": sample.frames}),
-                                        "decoding": dec.model_copy(update={"emission": emission})})
+    utterance = utterance_spec(bench.point.workload, sample.index, sample.frames)
     return bench.target.memo("mlperf samples alone", 4096).get(
         (bench.model, sample.frames, sample.labels), lambda: execute(prepare(utterance).program, bench.target).totals)
 

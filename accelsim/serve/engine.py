@@ -195,7 +195,7 @@ class _BatchLevel:
         box = target.spec.box
         self.devices = box.devices if box is not None else 1
         self.target = target
-        self.machine = FluidMachine(target, self.devices, env, uplink_share(target.spec))
+        self.machine = FluidMachine(self.devices, env, uplink_share(target.spec))
 
     def prepare(self, work: Segment | EncoderWork) -> BatchCost:
         return encoder_cost(work, self.target) if isinstance(work, EncoderWork) else segment_cost(work, self.target)

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from accelsim.graph.lower import EncoderWork, Segment
+from accelsim.sim.critical import chain
 from accelsim.sim.encoder import encoder_totals
 from accelsim.sim.engine import Row, row_counters
 from accelsim.sim.segments import run_segment, segment_totals
@@ -101,14 +102,10 @@ def phases(rows: tuple[Row, ...] | list[Row], time_s: float) -> tuple[Phase, ...
 
 def _windows(rows, time_s: float) -> list[list]:
     """[start, end, serial unit] of each window of the critical path, short ones merged into their neighbour."""
-    index = max(range(len(rows)), key=lambda i: (rows[i].end, i))
-    path = []
-    while index >= 0:
-        path.append(rows[index])
-        index = rows[index].pred
     windows: list[list] = []
     start = 0.0
-    for row in reversed(path):
+    for index, _ in chain([r.end for r in rows], [r.pred for r in rows]):
+        row = rows[index]
         serial = HOST if row.resource == HOST else ""
         if windows and windows[-1][2] == serial:
             windows[-1][1] = row.end

@@ -29,7 +29,6 @@ from accelsim.sim.target import Target
 #: Resource class of every resource label that is not a coprocessor core ("core0", "core0-3").
 RESOURCE_CLASS = {"host": "host", "h2d": "link", "d2h": "link", "dram": "memory"}
 NON_CORE = ("host", "h2d", "d2h", "dram")
-LINK_UNITS = ("h2d", "d2h")
 #: Suffix of a link direction's DMA queue (a resource of link.queue_depth slots; only with a depth above 1).
 QUEUE = ".queue"
 

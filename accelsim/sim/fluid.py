@@ -28,7 +28,6 @@ from typing import Callable
 import simpy
 
 from accelsim.sim.batch import BatchCost
-from accelsim.sim.target import Target
 
 #: Link directions, which a box's devices reach the host through, sharing its uplink.
 LINK_UNITS = ("h2d", "d2h")
@@ -43,10 +42,10 @@ class _Flow:
     while it is alone on the machine: it then runs through its phases at speed 1 without a wake-up between them, and
     ``remaining`` counts the rest of the whole batch."""
 
-    __slots__ = ("cost", "device", "seq", "phase", "remaining", "demand", "serial", "speed", "done", "through")
+    __slots__ = ("cost", "device", "phase", "remaining", "demand", "serial", "speed", "done", "through")
 
-    def __init__(self, cost: BatchCost, device: int, seq: int, done: Callable[[float], None] | None):
-        self.cost, self.device, self.seq, self.done = cost, device, seq, done
+    def __init__(self, cost: BatchCost, device: int, done: Callable[[float], None] | None):
+        self.cost, self.device, self.done = cost, device, done
         self.phase = -1
         self.remaining = 0.0
         self.demand: dict[str, float] = {}
@@ -58,9 +57,7 @@ class _Flow:
 class FluidMachine:
     """One machine (``devices`` 1) or a box of devices, to which batches are submitted while it runs."""
 
-    def __init__(self, target: Target, devices: int = 1, env: simpy.Environment | None = None,
-                 uplink_share: float = 0.0):
-        self.target = target
+    def __init__(self, devices: int = 1, env: simpy.Environment | None = None, uplink_share: float = 0.0):
         self.env = env or simpy.Environment()
         self.devices = devices
         self.uplink_share = uplink_share  # uplink seconds per second of a device's link time (0: no uplink)
@@ -72,15 +69,13 @@ class FluidMachine:
         self._demands: dict[tuple[int, int, int], dict[str, float]] = {}
         self._last = self.env.now
         self._version = 0
-        self._seq = 0
         self.overlap_s = 0.0  # time during which more than one batch was in flight (exact while it is 0)
 
     def submit(self, cost: BatchCost, done: Callable[[float], None] | None = None, device: int = 0) -> None:
         """Start the batch of ``cost`` now on ``device``; ``done(time)`` when its last phase ends."""
         self._advance()
         finished = self._materialise(next(iter(self._flows))) if len(self._flows) == 1 else []
-        self._seq += 1
-        flow = _Flow(cost, device, self._seq, done)
+        flow = _Flow(cost, device, done)
         self.inflight[device] += 1
         found = self.submitted.get((id(cost), device))
         if found is None:

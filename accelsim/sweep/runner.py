@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -147,8 +147,8 @@ def run_points(points: Sequence[Point], *, workers: int = 1, dask=None, cache: P
     size = chunk or max(1, min(64, -(-len(todo) // (4 * workers))))
     chunks = [todo[i:i + size] for i in range(0, len(todo), size)]
     if dask and todo:
-        owned = isinstance(dask, str)
-        _run_dask(points, chunks, _dask_client(dask, workers) if owned else dask, finish, close=owned)
+        with dask_session(dask, workers) if isinstance(dask, str) else nullcontext(dask) as client:  # ours: closed after
+            _run_dask(points, chunks, client, finish)
     elif workers == 1 or len(todo) < 2:
         for index in todo:
             finish(index, _run_chunk([points[index]])[0])
@@ -248,25 +248,18 @@ def dask_session(address: str | None, workers: int):
             cluster.close()
 
 
-def _run_dask(points, chunks, client, finish, close: bool = True) -> None:
+def _run_dask(points, chunks, client, finish) -> None:
     from distributed import as_completed
 
-    cluster = client.cluster
-    try:
-        futures = {client.submit(_run_chunk, [points[i] for i in indices], pure=False): indices for indices in chunks}
-        for future in as_completed(futures):
-            indices = futures[future]
-            try:
-                outcomes = future.result()
-            except Exception as exc:
-                outcomes = [exc] * len(indices)
-            for index, outcome in zip(indices, outcomes):
-                finish(index, outcome)
-    finally:
-        if close:
-            client.close()
-            if cluster is not None:
-                cluster.close()
+    futures = {client.submit(_run_chunk, [points[i] for i in indices], pure=False): indices for indices in chunks}
+    for future in as_completed(futures):
+        indices = futures[future]
+        try:
+            outcomes = future.result()
+        except Exception as exc:
+            outcomes = [exc] * len(indices)
+        for index, outcome in zip(indices, outcomes):
+            finish(index, outcome)
 
 
 def default_workers(points: int) -> int:

@@ -758,6 +758,9 @@ def _add_measure_commands(sub) -> None:
     pro.add_argument("--out", metavar="FILE.yaml", help="write the hardware YAML (today's schema) to FILE")
     pro.add_argument("--quick", action="store_true", help="smaller problems and fewer passes (a few seconds; still "
                                                           "at least 5 repeats of each figure)")
+    pro.add_argument("--rounds", type=_positive_int, default=1, metavar="N",
+                     help="probe N times one after another and keep each figure's fastest (default 1; on a shared "
+                          "machine whose neighbours come and go, a few rounds spread the repeats over more time)")
     _add_json(pro)
     pro.set_defaults(func=cmd_probe)
 
@@ -795,7 +798,7 @@ def cmd_probe(args: argparse.Namespace) -> int:
 
     if args.out and not Path(args.out).absolute().parent.is_dir():  # before minutes of measuring, not after
         raise AccelsimError(f"{args.out}: cannot write: folder {Path(args.out).absolute().parent} does not exist")
-    probe = run_probe(quick=args.quick)
+    probe = run_probe(quick=args.quick, rounds=args.rounds)
     if args.out:
         from accelsim.files import atomic_write_text
 

@@ -3,6 +3,7 @@ with compute, per-level traffic, the CPU family; hand calculations, and one clea
 
 from __future__ import annotations
 
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +16,7 @@ from accelsim.errors import SpecError
 from accelsim.graph.ir import Op
 from accelsim.hw.cost import CostTable
 from accelsim.hw.family import family_of
-from accelsim.hw.memory import levels_of
+from accelsim.hw.memory import Level, levels_of
 from accelsim.sim.policies import RESIDENCIES
 
 REPO = Path(__file__).resolve().parents[1]
@@ -127,6 +128,43 @@ def test_reuse_distance_picks_the_level(tmp_path):
     assert plan == ((("DRAM", kib),), (("DRAM", kib),), (("L2", kib),), (("L3", kib),))
 
 
+#: A measured hit curve for the toy's L3: all of it up to 4 MiB, half at 16 MiB, nothing from 64 MiB on.
+CURVE = [{"distance": "4 MiB", "fraction": 1.0}, {"distance": "16 MiB", "fraction": 0.5},
+         {"distance": "64 MiB", "fraction": 0.0}]
+
+
+def _curved(tmp_path: Path, curve=CURVE, l3_capacity: str = "8 MiB"):
+    levels = _levels(l1={"hit_curve": curve, "capacity": l3_capacity})
+    return family_of(_toy(tmp_path, levels=levels))
+
+
+def test_a_hit_curve_is_interpolated_in_log_distance(tmp_path):
+    """At 8 MiB, halfway between 4 and 16 MiB in log distance: 1 + (0.5 - 1) x 1/2 = 0.75; at 32 MiB 0.25; flat before
+    the first point, 0 after the last; a per-core level's distances are per core."""
+    l3 = _curved(tmp_path).memory.by_name["L3"]
+    mib = 2.0**20
+    assert [l3.served(d * mib, 1) for d in (1, 4, 8, 16, 32, 64, 100)] == pytest.approx([1, 1, 0.75, 0.5, 0.25, 0, 0])
+    assert l3.reach(1) == 64 * mib
+    per_core = Level("L2", "cache", mib, "core", 1e9, None, 0.0, None, 0.0, False,
+                                        ((mib, 1.0), (4 * mib, 0.0)))
+    assert per_core.served(4 * mib, 2) == pytest.approx(0.5) and per_core.reach(2) == 8 * mib
+
+
+def test_a_hit_curve_splits_a_tensor_between_levels(tmp_path):
+    """A 6 MiB tensor read twice in a row (reuse distance 6 MiB, beyond the 1 MiB L2): L3 serves 1 + (0.5 - 1) x
+    log(6/4)/log(4) of it, DRAM the rest; least recently used (no curve) would have served it all from the 8 MiB L3."""
+    size = 6 * 2**18  # fp32 parameters of 6 MiB
+    ops = [_matvec("A", size, 0), _matvec("A", size, 1)]
+    served = 1 - 0.5 * math.log(1.5) / math.log(4)
+    _, (plan,) = RESIDENCIES["cache"].plan([ops], _curved(tmp_path))
+    assert plan[0] == (("DRAM", 6 * 2.0**20),)
+    assert dict(plan[1]) == pytest.approx({"L3": served * 6 * 2**20, "DRAM": (1 - served) * 6 * 2**20})
+    _, (lru,) = RESIDENCIES["cache"].plan([ops], family_of(_toy(tmp_path)))
+    assert lru[1] == (("L3", 6 * 2.0**20),)
+    small = [_matvec("B", 2**16, 0), _matvec("B", 2**16, 1)]  # 256 KiB: the L2 holds it, whatever L3's curve says
+    assert RESIDENCIES["cache"].plan([small], _curved(tmp_path))[1][0][1] == (("L2", 2.0**18),)
+
+
 def test_a_recurrent_layer_streams_from_the_level_that_holds_it(tmp_path):
     """An LSTM layer reads its weights every step: they come from L2 when they fit its 1 MiB, else from L3, else DRAM."""
     spec = accelsim.load_workload(REPO / "workloads" / "ondevice_rnnt.yaml", overrides=[
@@ -178,6 +216,13 @@ BAD = {
     "home not a memory": ({"weights_home": "L3"}, "not a memory level"),
     "duplicate names": ({"levels": _levels(l1={"name": "L2"})}, "unique"),
     "cache without capacity": ({"levels": _levels(l1={"capacity": None})}, "needs a capacity"),
+    "hit curve rising": ({"levels": _levels(l1={"hit_curve": [CURVE[1], CURVE[0], CURVE[2]]})}, "distances must increase"),
+    "hit curve fraction rising": ({"levels": _levels(l1={"hit_curve": [
+        CURVE[1], {"distance": "32 MiB", "fraction": 0.7}, CURVE[2]]})}, "must not increase"),
+    "hit curve not ending at 0": ({"levels": _levels(l1={"hit_curve": CURVE[:2]})}, "last point's fraction must be 0"),
+    "hit curve fraction above 1": ({"levels": _levels(l1={"hit_curve": [{"distance": "4 MiB", "fraction": 1.5},
+                                                                         CURVE[2]]})}, "less than or equal to 1"),
+    "hit curve on a memory": ({"levels": _levels(l2={"hit_curve": CURVE})}, "goes with kind 'cache'"),
 }
 
 

@@ -13,17 +13,19 @@ import json
 import math
 import os
 import re
+from dataclasses import replace
 
 import numpy as np
 import pytest
 import yaml
 
 import accelsim
+from accelsim.hw.memory import levels_of
 from accelsim.measure import reference as ref
 from accelsim.measure.harness import MIN_REPEATS, controlled, time_call
-from accelsim.measure.hwyaml import hardware_yaml
+from accelsim.measure.hwyaml import hardware_yaml, hit_curve
 from accelsim.measure.machine import Cache, CpuInfo
-from accelsim.measure.probe import Figure, ProbeResult, working_sets
+from accelsim.measure.probe import Figure, ProbeResult, fastest, working_sets
 from accelsim.workload.model import build_model
 
 rng = np.random.default_rng(0)
@@ -290,6 +292,47 @@ def test_the_yaml_maps_every_figure_and_cites_each_value(tmp_path, flags, caches
                 "lanes", "efficiency", "weights_home", "family", "residency", "name", "kind"), line
 
 
+MIB = 2**20
+
+
+def test_a_hit_curve_from_a_ladder_by_hand():
+    """Near 80 GB/s, far 20 GB/s: reading at 40 GB/s is h/80 + (1 - h)/20 = 1/40, h = 2/3; at 30 GB/s h = 4/9; a
+    rate above the near one is 1 at most; a later rise (45 GB/s: 0.74) does not raise the curve; the last point is 0."""
+    ladder = [(4 * MIB, 80e9), (8 * MIB, 85e9), (16 * MIB, 40e9), (24 * MIB, 45e9), (32 * MIB, 30e9), (64 * MIB, 20e9)]
+    curve = hit_curve(ladder)
+    assert [size for size, _ in curve] == [size for size, _ in ladder]
+    assert [h for _, h in curve] == pytest.approx([1.0, 1.0, 2 / 3, 2 / 3, 4 / 9, 0.0], abs=1e-3)
+    assert hit_curve([(4 * MIB, 21e9), (64 * MIB, 20e9)]) == [] and hit_curve([(4 * MIB, 80e9)]) == []
+
+
+def test_the_yaml_carries_the_measured_hit_curve(tmp_path):
+    probe = replace(_fake_probe(caches=(Cache(3, "Unified", 32 * MIB, 2, False),)),
+                    ladders={"L3": ((4 * MIB, 80e9), (16 * MIB, 40e9), (64 * MIB, 20e9))})
+    probe.figures["read_L3"] = Figure(80e9, "B/s", "how read_L3")
+    path = tmp_path / "probe.yaml"
+    path.write_text(hardware_yaml(probe))
+    level = {lv.name: lv for lv in levels_of(accelsim.load_hardware(path))}["L3"]
+    assert [d for d, _ in level.hit_curve] == [4 * MIB, 16 * MIB, 64 * MIB]
+    assert [h for _, h in level.hit_curve] == pytest.approx([1.0, 0.667, 0.0])
+    assert level.served(8 * MIB, 1) == pytest.approx(1 - (1 - 0.667) / 2)
+
+
+def test_probes_merge_into_the_fastest_figure_each_saw():
+    """Clocks 2 and 2.5 GHz, 16 and 12 MACs per cycle (32 and 30 GMAC/s): the merged clock is 2.5 GHz and the merged
+    MACs per cycle 32 GMAC/s / 2.5 GHz = 12.8; the least call overhead; the highest rate of each ladder point."""
+    a, b = _fake_probe(), _fake_probe()
+    a.figures.update(clock=Figure(2e9, "Hz", "c"), fp32_macs_per_cycle=Figure(16, "MAC/cycle", "m"),
+                     call_overhead=Figure(5e-7, "s", "o"), read_L2=Figure(1e11, "B/s", "r"))
+    b.figures.update(clock=Figure(2.5e9, "Hz", "c"), fp32_macs_per_cycle=Figure(12, "MAC/cycle", "m"),
+                     call_overhead=Figure(4e-7, "s", "o"), read_L2=Figure(9e10, "B/s", "r"))
+    a, b = replace(a, ladders={"L3": ((4, 10.0), (8, 5.0))}), replace(b, ladders={"L3": ((4, 9.0), (8, 6.0))})
+    merged = fastest([a, b])
+    assert merged.value("clock") == 2.5e9 and merged.value("fp32_macs_per_cycle") == pytest.approx(12.8)
+    assert merged.value("call_overhead") == 4e-7 and merged.value("read_L2") == 1e11
+    assert merged.ladders == {"L3": ((4, 10.0), (8, 6.0))} and "the fastest of 2 probes" in merged.figures["clock"].method
+    assert fastest([a]) is a
+
+
 @pytest.fixture(scope="module")
 def probed(tmp_path_factory, run_cli):
     """One quick probe through the CLI: its JSON and the YAML it wrote."""
@@ -301,7 +344,7 @@ def probed(tmp_path_factory, run_cli):
 
 def test_probe_writes_a_valid_config_and_json_with_its_keys(probed, run_cli):
     data, path = probed
-    assert {"date", "cpu", "figures", "working_sets_bytes", "controls", "notes"} <= set(data)
+    assert {"date", "cpu", "figures", "working_sets_bytes", "controls", "notes", "ladders"} <= set(data)
     for name in ("clock", "matmul_macs_per_s", "fp32_macs_per_cycle", "read_DRAM", "call_overhead",
                  "matmul_all_macs_per_s", "read_all_DRAM"):
         figure = data["figures"][name]

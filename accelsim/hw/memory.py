@@ -9,6 +9,12 @@ as ``memory.weights_home`` says. Every other module asks this one for a level an
 - a *stream* (``memory.overlap`` set): the op reads its weights while it computes; the op takes
   ``max(compute, streaming) + (1 - overlap) x min(compute, streaming)`` plus the level's latency.
 
+Where an op's weights come from is the residency policy's answer (``accelsim/sim/policies.py``); a cache level answers
+how much of a tensor read again after a given reuse distance it still serves (:meth:`Level.served`): all of it up to
+its capacity and nothing beyond (least recently used), or what its measured ``hit_curve`` says -- a real cache shared
+with other cores and tenants, with its own replacement policy, holds a falling share of a sweep somewhat smaller to
+well beyond its nominal capacity.
+
 Modelling shortcuts: only weight reads are charged to levels (activations of these workloads are small and stay
 near the compute); concurrent streaming ops do not contend for a shared level's bandwidth (each gets what its
 cores can draw); a level's write bandwidth is not modelled.
@@ -16,6 +22,7 @@ cores can draw); a level's write bandwidth is not modelled.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from accelsim.hw import link
@@ -39,16 +46,39 @@ class Level:
     energy_pJ_per_bit: float | None
     weight_fraction: float
     via_link: bool
+    hit_curve: tuple[tuple[float, float], ...] | None = None  # (reuse distance bytes, fraction), measured
 
     def capacity_for(self, cores: int) -> float:
         """Bytes an op on ``cores`` cores can keep here (its cores' own, for a per-core level)."""
         return self.capacity * cores if self.scope == "core" else self.capacity
 
+    def reach(self, cores: int) -> float:
+        """The longest reuse distance this level still serves a part of, for an op on ``cores`` cores."""
+        scale = cores if self.scope == "core" else 1
+        return self.hit_curve[-1][0] * scale if self.hit_curve else self.capacity_for(cores)
+
+    def served(self, distance: float, cores: int) -> float:
+        """The fraction of a tensor read again after ``distance`` bytes that this level or a nearer one serves: the
+        measured hit curve (interpolated in log distance, flat before its first point, 0 after its last; its distances
+        per core for a per-core level), else least
+        recently used (all of it up to the capacity, nothing beyond)."""
+        if self.hit_curve is None:
+            return 1.0 if distance <= self.capacity_for(cores) else 0.0
+        d = distance / (cores if self.scope == "core" else 1)
+        curve = self.hit_curve
+        if d <= curve[0][0]:
+            return curve[0][1]
+        for (d0, f0), (d1, f1) in zip(curve, curve[1:]):
+            if d <= d1:
+                return f0 + (f1 - f0) * math.log(d / d0) / math.log(d1 / d0)
+        return 0.0
+
 
 def _level(spec: LevelSpec) -> Level:
     return Level(spec.name, spec.kind, spec.capacity if spec.capacity is not None else INF, spec.scope,
                  spec.read_bandwidth, spec.shared_bandwidth, spec.latency, spec.energy_pJ_per_bit,
-                 spec.weight_fraction or 0.0, spec.via_link)
+                 spec.weight_fraction or 0.0, spec.via_link,
+                 tuple((p.distance, p.fraction) for p in spec.hit_curve) if spec.hit_curve else None)
 
 
 def levels_of(hw: HardwareSpec) -> tuple[Level, ...]:

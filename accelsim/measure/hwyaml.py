@@ -8,6 +8,7 @@ measured read bandwidths, weights in DRAM, streamed while each op computes; the 
 
 from __future__ import annotations
 
+import json
 import math
 
 from accelsim.measure.probe import ProbeResult
@@ -82,6 +83,12 @@ def _levels(probe: ProbeResult, seen: "_Cite") -> list[dict[str, Entry]]:
                                                              "from /sys/devices/system/cpu/cpu0/cache"),
             "read_bandwidth": (_bandwidth(probe.value(f"read_{cache.name}")), seen(f"read_{cache.name}")),
         }
+        curve = hit_curve(probe.ladders.get(cache.name, ()))
+        if curve:
+            level["hit_curve"] = ([{"distance": f"{size / 2 ** 20:.4g} MiB", "fraction": fraction} for size, fraction in curve],
+                                  f"measured by accelsim probe on {probe.date}: from the streaming rates B(d) of the "
+                                  f"ladder from this level's working set to the next's, (1/B(d) - 1/B_next) / (1/B_here "
+                                  "- 1/B_next), at most 1 and never rising")
         if scope == "shared":
             _cap(level, probe, cache.name, seen)
         out.append(level)
@@ -92,6 +99,25 @@ def _levels(probe: ProbeResult, seen: "_Cite") -> list[dict[str, Entry]]:
     }
     _cap(dram, probe, "DRAM", seen)
     return out + [dram]
+
+
+def hit_curve(ladder) -> list[tuple[int, float]]:
+    """A cache level's hit curve from its ladder ((bytes, B/s) from its own working set out to the next level's): at a
+    reuse distance d, reading at B(d) is reading a fraction h from here at B_here and the rest from the next level at
+    B_next, 1/B(d) = h/B_here + (1 - h)/B_next; h is clipped to [0, 1] and made non-increasing (a cache holds no more
+    of a longer sweep), 1 at the first point and 0 at the last by construction. Empty where the ladder cannot tell
+    the two levels apart (this level no faster than the next by 5%)."""
+    if len(ladder) < 2:
+        return []
+    near, far = ladder[0][1], ladder[-1][1]
+    if near <= 1.05 * far:
+        return []
+    out, held = [], 1.0
+    for i, (size, rate) in enumerate(ladder):
+        h = 1.0 if i == 0 else 0.0 if i == len(ladder) - 1 else (1 / rate - 1 / far) / (1 / near - 1 / far)
+        held = min(held, max(0.0, h))
+        out.append((size, round(held, 3)))
+    return out
 
 
 def _cap(level: dict[str, Entry], probe: ProbeResult, name: str, seen: "_Cite") -> None:
@@ -177,5 +203,5 @@ def hardware_yaml(probe: ProbeResult) -> str:
 
 
 def _line(key: str, value: object, comment: str, indent: int) -> str:
-    shown = f'"{value}"' if isinstance(value, str) and " " in value else value
+    shown = json.dumps(value) if isinstance(value, list) else f'"{value}"' if isinstance(value, str) and " " in value else value
     return f"{' ' * indent}{key}: {shown}  # {comment}"

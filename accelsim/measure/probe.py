@@ -8,6 +8,11 @@ Single-thread figures are the *minimum CPU time* of at least five repeats with t
 BLAS limited to one thread (``accelsim/measure/harness.py``); all-core figures are the minimum *wall* time with
 every allowed CPU used (CPU time would add the threads up).
 
+Read rates: a level's working set is read by a matrix-vector product (``x @ W``, the kernel that streams weights at
+batch 1) where a call lasts long enough to time beyond its overhead, else by ``np.max``. A cache level so read (in
+practice the last) is also read at sizes from its working set out to the next level's, the *ladder* from which ``accelsim/measure/hwyaml.py`` derives its
+hit curve: how much of a cyclic sweep of each size it still serves.
+
 The clock: /proc/cpuinfo's "cpu MHz" is on a VM often the nominal clock, and turbo moves the real one. It is
 measured instead by a compiled loop whose iterations are a dependent chain of four single-cycle integer operations
 (add, xor, add, xor: one cycle of latency each on every x86-64 and Arm core), so cycles = 4 x iterations. Doubt:
@@ -20,7 +25,7 @@ from __future__ import annotations
 import datetime
 import math
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 import numpy as np
@@ -56,6 +61,8 @@ class ProbeResult:
     controls: dict[str, dict]  # single / all: what the harness controlled
     quick: bool
     notes: tuple[str, ...] = field(default=())
+    #: cache level -> (bytes, B/s) of the streaming reads from its working set out to the next level's, nearest first
+    ladders: dict[str, tuple[tuple[int, float], ...]] = field(default_factory=dict)
 
     def value(self, name: str) -> float:
         return self.figures[name].value
@@ -63,11 +70,15 @@ class ProbeResult:
     def to_dict(self) -> dict:
         return {"date": self.date, "quick": self.quick, "cpu": self.cpu.to_dict(),
                 "figures": {k: f.to_dict() for k, f in self.figures.items()}, "working_sets_bytes": self.working_sets,
-                "controls": self.controls, "notes": list(self.notes)}
+                "controls": self.controls, "notes": list(self.notes),
+                "ladders": {level: [list(point) for point in points] for level, points in self.ladders.items()}}
 
 
-def run_probe(quick: bool = False) -> ProbeResult:
-    """Measure the local CPU (``quick``: smaller problems and fewer passes, for tests; still at least 5 repeats)."""
+def run_probe(quick: bool = False, rounds: int = 1) -> ProbeResult:
+    """Measure the local CPU (``quick``: smaller problems and fewer passes, for tests; still at least 5 repeats);
+    ``rounds`` whole probes one after another, merged by :func:`fastest`."""
+    if rounds > 1:
+        return fastest([run_probe(quick) for _ in range(rounds)])
     cpu = describe_cpu()
     sets = working_sets(cpu.caches, _available_memory())
     figures: dict[str, Figure] = {}
@@ -75,6 +86,8 @@ def run_probe(quick: bool = False) -> ProbeResult:
         figures["clock"] = _clock(quick)
         clock = figures["clock"].value
         figures.update(_single_thread(clock, sets, quick))
+        streams, ladders = _streaming(sets, quick)
+        figures.update(streams)
     with controlled(len(cpu.allowed_cpus)) as every:
         figures.update(_all_cores(clock, sets, cpu.caches, every, quick))
     notes = tuple(cpu.notes) + tuple(single.notes) + tuple(n for n in every.notes if n not in single.notes)
@@ -82,7 +95,31 @@ def run_probe(quick: bool = False) -> ProbeResult:
         notes += (f"a restricted CPU set: the process may run on {len(cpu.allowed_cpus)} of the {cpu.logical_cpus} "
                   "CPUs; the all-core figures are for those",)
     return ProbeResult(datetime.date.today().isoformat(), cpu, figures, sets,
-                       {"single": single.to_dict(), "all": every.to_dict()}, quick, notes)
+                       {"single": single.to_dict(), "all": every.to_dict()}, quick, notes, ladders)
+
+
+def fastest(probes: list[ProbeResult]) -> ProbeResult:
+    """The probes of one machine taken at different times, merged figure by figure into the fastest each saw: the
+    least time (unit s), the highest rate; a per-cycle figure is taken back to a rate with its own probe's clock, the
+    highest rate kept, then divided by the fastest clock; a ladder's rates size by size. On a shared machine whose
+    neighbours come and go over seconds to minutes, this is the minimum of repeats spread over that time."""
+    if len(probes) == 1:
+        return probes[0]
+    first, clock = probes[0], max(p.value("clock") for p in probes)
+    figures = {}
+    for name, figure in first.figures.items():
+        seen = [p for p in probes if name in p.figures]
+        if figure.unit == "s":
+            value = min(p.value(name) for p in seen)
+        elif figure.unit.endswith("/cycle"):
+            value = max(p.value(name) * p.value("clock") for p in seen) / clock
+        else:
+            value = max(p.value(name) for p in seen)
+        figures[name] = Figure(value, figure.unit, f"{figure.method}; the fastest of {len(seen)} probes")
+    ladders = {level: tuple((size, max(dict(p.ladders.get(level, ())).get(size, 0.0) for p in probes))
+                            for size, _ in points) for level, points in first.ladders.items()}
+    notes = tuple(dict.fromkeys(n for p in probes for n in p.notes))
+    return replace(first, figures=figures, ladders=ladders, notes=notes)
 
 
 def working_sets(caches: tuple[Cache, ...], available: int | None) -> dict[str, int]:
@@ -147,8 +184,9 @@ def _single_thread(clock: float, sets: dict[str, int], quick: bool) -> dict[str,
     rate, how = _matmul_rate(n, wall=False)
     out["matmul_macs_per_s"] = Figure(rate, "MAC/s", how)
     out["fp32_macs_per_cycle"] = Figure(rate / clock, "MAC/cycle", f"({how}) / clock")
-    for level, size in sets.items():
-        out[f"read_{level}"] = _read_bandwidth(size, 1, quick, f"one thread, {level} working set")
+    for level, size in sets.items():  # the levels too small for a matrix-vector product to time (see _streaming)
+        if size < STREAM_MIN:
+            out[f"read_{level}"] = _read_bandwidth(size, 1, quick, f"one thread, {level} working set")
     out["copy_L2"] = _copy_bandwidth(sets.get("L2", 1 << 20))
     out["call_overhead"] = _call_overhead(quick)
     out["elementwise_ops_per_s"] = _elementwise_rate(16_384, "192 KiB in all: in L2")
@@ -195,6 +233,66 @@ def _read_bandwidth(size: int, threads: int, quick: bool, what: str) -> Figure:
     return Figure(threads * passes * size / seconds, "B/s",
                   f"{what}: np.max over {size:,} B of float32 per thread, {passes} pass(es) per call, "
                   f"{threads} thread(s); bytes / minimum {kind} time of {timing.repeats} repeats")
+
+
+#: The least working set whose streaming rate is taken by a matrix-vector product: one call then reads for tens of
+#: microseconds, against a call overhead of about one (smaller working sets are read by ``np.max`` instead).
+STREAM_MIN = 2 << 20
+#: Points of each cache level's ladder, from its working set to the next level's (both ends included).
+LADDER_POINTS = 7
+#: Rounds of the whole ladder: each size's figure is its fastest round (this machine's neighbours come and go over
+#: seconds, and a level shared with them -- the last-level cache, DRAM -- is the most disturbed).
+LADDER_ROUNDS = 5
+
+
+def _streaming(sets: dict[str, int], quick: bool) -> tuple[dict[str, Figure], dict[str, tuple[tuple[int, float], ...]]]:
+    """The rate at which a matrix-vector product streams a float32 matrix from each level but the nearest, and how
+    it falls between one level's working set and the next's (the *ladder* from which ``accelsim/measure/hwyaml.py``
+    derives the level's hit curve).
+
+    The kernel is what streams weights at batch 1: ``x @ W`` with a square float32 ``W`` of the size's bytes (BLAS
+    sgemv), called until 64 MiB have been read, less the time of the same call on a 16 x 16 matrix (the per-call
+    overhead, charged apart); minimum CPU time of 5 repeats in each of several rounds over all sizes, the fastest round
+    kept. Levels whose working set is under :data:`STREAM_MIN` are left to ``np.max`` (a matrix that fits in them is
+    read in little more time than a call costs) and get no ladder."""
+    levels = [level for level, size in sets.items() if size >= STREAM_MIN]
+    ladders: dict[str, list[int]] = {}
+    for level, after in zip(levels, levels[1:]):
+        low, high = sets[level], sets[after]
+        steps = (3 if quick else LADDER_POINTS) - 1
+        ladders[level] = sorted({_rounded(int(low * (high / low) ** (i / steps))) for i in range(steps + 1)})
+    sizes = sorted({sets[level] for level in levels} | {size for sizes in ladders.values() for size in sizes})
+    best = {size: math.inf for size in sizes}
+    rounds = 2 if quick else LADDER_ROUNDS
+    target = (16 << 20) if quick else (64 << 20)
+    matrices = {size: _square(size) for size in sizes}
+    for _ in range(rounds):
+        overhead = _gemv_seconds(_square(16 * 16 * 4), 1)
+        for size in sizes:
+            w = matrices[size]
+            best[size] = min(best[size], _gemv_seconds(w, max(1, math.ceil(target / w[0].nbytes))) - overhead)
+    rate = {size: matrices[size][0].nbytes / max(seconds, 1e-12) for size, seconds in best.items()}
+    how = (f"x @ W with a square float32 W of that size (BLAS sgemv), called until {target >> 20} MiB were read, less "
+           f"the same call on a 16 x 16 W; bytes / minimum CPU time of 5 repeats, the fastest of {rounds} rounds")
+    figures = {f"read_{level}": Figure(rate[sets[level]], "B/s", f"one thread, {level} working set of "
+                                       f"{matrices[sets[level]][0].nbytes:,} B: {how}") for level in levels}
+    return figures, {level: tuple((matrices[size][0].nbytes, rate[size]) for size in sizes_)
+                     for level, sizes_ in ladders.items()}
+
+
+def _square(size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    n = max(4, int(math.sqrt(size / 4)))
+    return np.full((n, n), 0.5, np.float32), np.full(n, 0.5, np.float32), np.empty(n, np.float32)
+
+
+def _gemv_seconds(w: tuple[np.ndarray, np.ndarray, np.ndarray], calls: int) -> float:
+    matrix, x, y = w
+
+    def loop():
+        for _ in range(calls):
+            np.matmul(x, matrix, out=y)
+
+    return time_call(loop, repeats=5).cpu_min / calls
 
 
 def _copy_bandwidth(size: int) -> Figure:
@@ -365,6 +463,9 @@ def format_probe(probe: ProbeResult) -> str:
              "times, all-core figures minimum wall times, of at least 5 repeats", ""]
     for name, f in probe.figures.items():
         lines.append(f"  {name:<36}{_shown(f):>16}  {f.method}")
+    for level, points in probe.ladders.items():
+        shown = ", ".join(f"{size / 2 ** 20:.3g} MiB {rate / 1e9:.3g}" for size, rate in points)
+        lines.append(f"  {'ladder_' + level:<36}  GB/s at {shown}")
     lines += [f"  note: {n}" for n in probe.notes]
     return "\n".join(lines)
 

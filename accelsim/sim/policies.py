@@ -9,7 +9,9 @@ the prefetch (placement has one policy so far, and the engine assumes it depends
   weights used more than once in the scratchpads while they fit (static, decided before the run, so it is
   deterministic and cheap: within each region and lane, most uses first, greedily); ``cache`` reads every op's
   weights from the nearest cache level that holds everything read since their last use (an LRU stack over the
-  program's order, per tensor), else from where they live. A plan gives each op its *reads*: (level, bytes) pairs.
+  program's order, per tensor), else from where they live; a level with a measured hit curve serves the part of a
+  tensor its curve gives at that reuse distance, and the levels beyond it the rest. A plan gives each op its
+  *reads*: (level, bytes) pairs.
 - prefetch (``memory.prefetch``): ``one_deep`` lets an op's weight fetch start once all its dependencies have
   started (double buffering); ``on_demand`` only once they have all ended. A ``prefetch`` op (the decode
   loop's, with ``runtime.prefetch_next_iteration``) fetches the first weights of the ops after it, as much as the
@@ -201,13 +203,15 @@ class PinnedResidency(Residency):
 class CacheResidency(Residency):
     """Every op reads all its weights, each tensor from the nearest cache level whose capacity (its cores' share of a
     per-core level) holds every byte read since the tensor's last use, else from where weights live: a least-recently-
-    used stack over the program's ops in order, at tensor granularity. Activations are not counted."""
+    used stack over the program's ops in order, at tensor granularity. A level with a hit curve (``hit_curve``, as
+    ``accelsim probe`` measures it) serves the part of the tensor its curve gives at that reuse distance; the next
+    levels serve the rest. Activations are not counted."""
 
     name = "cache"
 
     def plan(self, runs: Sequence[Sequence[Op]], device: Family) -> tuple[Pinned, list[tuple[Reads, ...]]]:
         bits, caches, home = device.bytes_per_weight, device.memory.caches, device.memory.home.name
-        deepest = max((level.capacity_for(device.cores) for level in caches), default=0.0)  # no cache: all from memory
+        deepest = max((level.reach(device.cores) for level in caches), default=0.0)  # no cache: all from memory
         stack: OrderedDict[tuple[str, str], float] = OrderedDict()  # least recently used first
         held = _Held(device)
         out = []
@@ -219,8 +223,9 @@ class CacheResidency(Residency):
                 for tensor, size in _tensor_bytes(op, bits):
                     if op.resident and held.keeps(op, tensor, size):
                         continue
-                    level = _nearest(caches, _reuse_distance(stack, (op.region, tensor), size, deepest), cores, home)
-                    reads[level] = reads.get(level, 0.0) + size
+                    distance = _reuse_distance(stack, (op.region, tensor), size, deepest)
+                    for level, fraction in _served(caches, distance, cores, home):
+                        reads[level] = reads.get(level, 0.0) + fraction * size
                 plan.append(tuple((name, n) for name, n in reads.items() if n > 0))
             out.append(tuple(plan))
         return frozenset(), out
@@ -268,12 +273,20 @@ def _reuse_distance(stack: "OrderedDict[tuple[str, str], float]", key: tuple[str
     return distance
 
 
-def _nearest(caches, distance: float, cores: int, home: str) -> str:
-    """The nearest cache level that holds ``distance`` bytes for an op on ``cores`` cores, else the home level."""
+def _served(caches, distance: float, cores: int, home: str) -> list[tuple[str, float]]:
+    """Which part of a tensor read again after ``distance`` bytes each level serves, nearest first: a level serves what
+    it or a nearer one holds (:meth:`Level.served`) less what the nearer ones served; the home level the rest. With
+    least-recently-used levels this is all of it from the nearest level that holds ``distance`` bytes."""
+    out, before = [], 0.0
     for level in caches:
-        if distance <= level.capacity_for(cores):
-            return level.name
-    return home
+        held = max(before, level.served(distance, cores))
+        if held > before:
+            out.append((level.name, held - before))
+            before = held
+        if before >= 1.0:
+            return out
+    out.append((home, 1.0 - before))
+    return out
 
 
 def _prefetch_at_ends(segments: Sequence[Segment]) -> bool:

@@ -267,13 +267,21 @@ class BoxSpec(Strict):
                                            "fetches over its own link.")
 
 
+class HitPoint(Strict):
+    """One point of a cache's hit curve (``memory.levels[].hit_curve``)."""
+
+    distance: Bytes = Field(description="A reuse distance: bytes read since the data was last read, e.g. '16 MiB'.")
+    fraction: float = Field(ge=0, le=1, description="The fraction of the data this level or a nearer one still serves "
+                                                    "at that distance; 0 to 1.")
+
+
 class LevelSpec(Strict):
     """One level of the memory hierarchy (``memory.levels``, nearest the compute first)."""
 
     name: Text = Field(description="A short name, unique in the hierarchy (scratchpad, L2, L3, DRAM, HBM, host).")
     kind: Literal["scratchpad", "cache", "memory"] = Field(
         description="'scratchpad': on-chip memory the software manages (the residency policy decides which weights stay); "
-                    "'cache': hardware-managed, least recently used data leaves first; 'memory': where data lives "
+                    "'cache': hardware-managed, least recently used data leaves first (or as its hit_curve says); 'memory': where data lives "
                     "(DRAM, HBM, LPDDR, or host memory behind the link), the last levels.")
     capacity: Bytes | None = Field(
         None, description="Bytes the level holds (per core when scope is 'core'), e.g. '2 MiB'; needed for scratchpads and "
@@ -299,6 +307,13 @@ class LevelSpec(Strict):
     via_link: bool = Field(
         False, description="Host memory reached over the host link: its bandwidth and latency are the link's (a memory "
                            "level, the last one).")
+    hit_curve: list[HitPoint] | None = Field(
+        None, description="A cache's measured hit curve: {distance, fraction} points, the fraction of the bytes "
+                          "read again after that many other bytes (per core for scope 'core') that this level or a nearer "
+                          "one still serves; distances increasing, fractions 0 to 1 and not increasing, the last 0. "
+                          "Between points the fraction is interpolated in log distance; before the first it is the first's, "
+                          "after the last 0. Unset: least recently used at tensor granularity (1 up to the capacity, 0 beyond). "
+                          "`accelsim probe` measures one.")
 
     @model_validator(mode="after")
     def _consistent(self) -> "LevelSpec":
@@ -311,7 +326,25 @@ class LevelSpec(Strict):
                              "leave read_bandwidth out")
         if self.shared_bandwidth is not None and self.scope != "shared":
             raise ValueError(f"level {self.name!r}: shared_bandwidth goes with scope 'shared'")
+        if self.hit_curve is not None:
+            _check_hit_curve(self)
         return self
+
+
+def _check_hit_curve(level: "LevelSpec") -> None:
+    curve = level.hit_curve or []
+    where = f"level {level.name!r}: hit_curve"
+    if level.kind != "cache":
+        raise ValueError(f"{where} goes with kind 'cache', not {level.kind!r}")
+    if len(curve) < 2:
+        raise ValueError(f"{where} needs at least two [distance, fraction] points")
+    for (d0, f0), (d1, f1) in zip(((p.distance, p.fraction) for p in curve), ((p.distance, p.fraction) for p in curve[1:])):
+        if d1 <= d0:
+            raise ValueError(f"{where}: distances must increase ({d1:.0f} B after {d0:.0f} B)")
+        if f1 > f0:
+            raise ValueError(f"{where}: fractions must not increase ({f1} at {d1:.0f} B after {f0} at {d0:.0f} B)")
+    if curve[-1].fraction != 0:
+        raise ValueError(f"{where}: the last point's fraction must be 0 (measure out to where the level holds nothing)")
 
 
 _KIND_ORDER = {"scratchpad": 0, "cache": 1, "memory": 2}
@@ -337,7 +370,8 @@ class MemorySpec(Strict):
                     "'per_op': every op fetches its weights, as a runtime that runs each op as its own kernel does; "
                     "'cache': every op reads its weights from the nearest cache level that holds everything read since "
                     "their last use (least recently used out first), else from where they live (with no cache level: "
-                    "always from there).",
+                    "always from there); a level with a hit_curve serves the part its curve gives, the next levels "
+                    "the rest.",
     )
     prefetch: Literal["one_deep", "on_demand"] = Field(
         "one_deep",

@@ -25,7 +25,7 @@ from accelsim.measure import reference as ref
 from accelsim.measure.harness import MIN_REPEATS, controlled, time_call
 from accelsim.measure.hwyaml import hardware_yaml, hit_curve
 from accelsim.measure.machine import Cache, CpuInfo
-from accelsim.measure.probe import Figure, ProbeResult, fastest, working_sets
+from accelsim.measure.probe import STREAM_MIN, Figure, ProbeResult, fastest, working_sets
 from accelsim.workload.model import build_model
 
 rng = np.random.default_rng(0)
@@ -351,6 +351,12 @@ def test_probe_writes_a_valid_config_and_json_with_its_keys(probed, run_cli):
         assert figure["value"] > 0 and figure["unit"] and figure["method"], name
     assert data["controls"]["single"]["blas_threads"] == 1
     assert {c["name"] for c in data["cpu"]["caches"]} <= set(data["working_sets_bytes"])
+    streamed = [level for level, size in data["working_sets_bytes"].items() if size >= STREAM_MIN and level != "DRAM"]
+    assert sorted(data["ladders"]) == sorted(streamed)
+    for level, ladder in data["ladders"].items():  # read out from the level's working set to the next level's
+        sizes = [size for size, _ in ladder]
+        assert sizes == sorted(set(sizes)) and len(sizes) >= 2 and all(rate > 0 for _, rate in ladder), level
+        assert sizes[0] <= data["working_sets_bytes"][level] < sizes[1]
     proc = run_cli("validate", path)
     assert proc.returncode == 0, proc.stderr
     assert "measured by accelsim probe on " + data["date"] in path.read_text()

@@ -103,6 +103,22 @@ def test_a_streamed_matvec_by_hand(tmp_path, overlap):
     assert batched.seconds == pytest.approx(1e-6 + 64 * compute + (1 - overlap) * stream + 100e-9)
 
 
+def test_a_gemm_of_several_rows_packs_its_weights_first(tmp_path):
+    """With cpu.pack_bandwidth 1 GB/s, 4 x 1024 @ 1024 x 256 fp32 first packs its 1 MiB of weights (1.048576 ms), then
+    computes 4 x 262,144 MACs / 16 per cycle = 65.536 us; streaming them from DRAM (131.072 us) overlaps both. One row
+    is a matrix-vector product: no packing. Without pack_bandwidth nothing changes."""
+    data = yaml.safe_load(yaml.safe_dump(TOY))
+    data["cpu"]["pack_bandwidth"] = "1 GB/s"
+    costs = CostTable(accelsim.load_hardware(_write(tmp_path, data)))
+    reads = (("DRAM", 2.0**20),)
+    four = costs.op(_matvec("W", 1024 * 256, m=4), 1, reads)
+    assert four.seconds == pytest.approx(1e-6 + 2**20 / 1e9 + 4 * 1024 * 256 / 16e9 + 100e-9)
+    one = costs.op(_matvec("W", 1024 * 256), 1, reads)
+    assert one.seconds == pytest.approx(1e-6 + 2**20 / 8e9 + 100e-9)
+    unpacked = CostTable(_toy(tmp_path)).op(_matvec("W", 1024 * 256, m=4), 1, reads)
+    assert unpacked.seconds == pytest.approx(1e-6 + 2**20 / 8e9 + 100e-9)
+
+
 def test_more_cores_draw_more_from_a_level_up_to_its_shared_bandwidth(tmp_path):
     data = yaml.safe_load(yaml.safe_dump(TOY))
     data["cpu"]["cores"] = 8

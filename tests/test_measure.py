@@ -25,7 +25,7 @@ from accelsim.measure import reference as ref
 from accelsim.measure.harness import MIN_REPEATS, controlled, time_call
 from accelsim.measure.hwyaml import hardware_yaml, hit_curve
 from accelsim.measure.machine import Cache, CpuInfo
-from accelsim.measure.probe import STREAM_MIN, Figure, ProbeResult, fastest, working_sets
+from accelsim.measure.probe import PACK_ROWS, STREAM_MIN, Figure, ProbeResult, fastest, working_sets
 from accelsim.workload.model import build_model
 
 rng = np.random.default_rng(0)
@@ -315,6 +315,28 @@ def test_the_yaml_carries_the_measured_hit_curve(tmp_path):
     assert [d for d, _ in level.hit_curve] == [4 * MIB, 16 * MIB, 64 * MIB]
     assert [h for _, h in level.hit_curve] == pytest.approx([1.0, 0.667, 0.0])
     assert level.served(8 * MIB, 1) == pytest.approx(1 - (1 - 0.667) / 2)
+
+
+def test_the_matmul_rate_and_the_packing_come_apart_by_hand(monkeypatch):
+    """Packing at 1 GB/s and MACs at 2 GMAC/s: a 64-row GEMM of a 64 x 64 operand takes 16 KiB / 1 GB/s + 64^3 / R, a
+    4-row one 16 KiB / 1 GB/s + 4 x 64^2 / R, a 4-row one of a 128 x 128 operand 64 KiB / 1 GB/s + 4 x 128^2 / R: the
+    probe recovers both rates from the three times."""
+    from accelsim.measure import probe as probe_module
+    from accelsim.measure.harness import Timing
+
+    n, rate, pack = 64, 2e9, 1e9
+
+    def fake(times):
+        it = iter(times)
+        monkeypatch.setattr(probe_module, "time_call", lambda work, repeats=5: Timing(*(next(it),) * 4, repeats))
+
+    fake([n * n * 4 / pack + n ** 3 / rate, n * n * 4 / pack + PACK_ROWS * n ** 2 / rate,
+          4 * n * n * 4 / pack + PACK_ROWS * 4 * n ** 2 / rate])
+    figures = probe_module._matmul_and_packing(n, clock=1e9)
+    assert figures["matmul_macs_per_s"].value == pytest.approx(rate)
+    assert figures["pack_bandwidth"].value == pytest.approx(pack) and figures["fp32_macs_per_cycle"].value == pytest.approx(2)
+    fake([n ** 3 / rate, PACK_ROWS * n ** 2 / rate, PACK_ROWS * 4 * n ** 2 / rate])  # a library that does not pack
+    assert "pack_bandwidth" not in probe_module._matmul_and_packing(n, clock=1e9)
 
 
 def test_probes_merge_into_the_fastest_figure_each_saw():

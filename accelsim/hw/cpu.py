@@ -1,7 +1,9 @@
 """The CPU family: a CPU's cores run the model's ops themselves, streaming weights through its caches.
 
 A matmul runs on the narrowest format the CPU lists (``cpu.macs_per_cycle``: what a matmul sustains per core and
-cycle, FMA, AVX-512, VNNI or AMX) that holds both operands, split over its cores; a depthwise convolution, which has
+cycle, FMA, AVX-512, VNNI or AMX) that holds both operands, split over its cores, after the matmul library has packed its second operand (a GEMM of
+more than one row, at ``cpu.pack_bandwidth`` where given; a single row runs as a matrix-vector product and packs
+nothing); a depthwise convolution, which has
 no weight reuse for a matmul kernel to exploit, runs on the vector units (a multiply and an add per MAC). Element-wise
 work runs at ``cpu.vector_ops_per_cycle`` per core, its special functions (sigmoid, tanh, exp, gathers) at
 ``cpu.special_ops_per_cycle`` where listed. Every kernel the runtime calls pays ``call_overhead`` (an eager runtime
@@ -41,10 +43,19 @@ class Cpu(StreamingFamily):
             compute = self._vector_seconds(2 * op.macs, (), cores)
         else:
             fmt = self.format_of(op.codebook_bits or op.weight_bits, op.act_bits)
-            compute = op.m * op.k * op.n / (cores * cpu.macs_per_cycle[fmt] * cpu.clock)
+            compute = op.m * op.k * op.n / (cores * cpu.macs_per_cycle[fmt] * cpu.clock) + self._pack_seconds(op)
         extra = op.epilogue + (op.k * op.n if op.codebook_bits else 0) + sum(n for _, n in op.special)
         vector = self._vector_seconds(extra, op.special, cores)
         return self.with_reads(op.kernels * cpu.call_overhead, compute + vector, compute + vector, reads, cores)
+
+    def _pack_seconds(self, op: Op) -> float:
+        """A GEMM of more than one row first copies its k x n second operand into the library's packed layout, once
+        per call and on one core (``cpu.pack_bandwidth``; unset: not charged); one row is a matrix-vector product."""
+        rate = self.cpu.pack_bandwidth
+        if rate is None or op.m <= 1:
+            return 0.0
+        bits = (op.codebook_bits or op.weight_bits) if op.weights else op.act_bits  # codebooks packed decoded
+        return op.k * op.n * bits / 8 / rate
 
     def elementwise(self, op: Op, cores: int, reads=()) -> tuple[float, float]:
         seconds = self._vector_seconds(op.elements * op.passes + op.epilogue, op.special, cores)

@@ -181,9 +181,7 @@ def _dependent_chain(n, y, z, w):
 def _single_thread(clock: float, sets: dict[str, int], quick: bool) -> dict[str, Figure]:
     out: dict[str, Figure] = {}
     n = 512 if quick else 1024
-    rate, how = _matmul_rate(n, wall=False)
-    out["matmul_macs_per_s"] = Figure(rate, "MAC/s", how)
-    out["fp32_macs_per_cycle"] = Figure(rate / clock, "MAC/cycle", f"({how}) / clock")
+    out.update(_matmul_and_packing(n, clock))
     for level, size in sets.items():  # the levels too small for a matrix-vector product to time (see _streaming)
         if size < STREAM_MIN:
             out[f"read_{level}"] = _read_bandwidth(size, 1, quick, f"one thread, {level} working set")
@@ -214,6 +212,44 @@ def _matmul_rate(n: int, wall: bool) -> tuple[float, str]:
     kind = "wall" if wall else "CPU"
     return n ** 3 / seconds, (f"numpy float32 {n}x{n} @ {n}x{n} matmul (BLAS): n^3 MACs / minimum {kind} time of "
                               f"{timing.repeats} repeats")
+
+
+#: Rows of the small GEMM that shows the matmul library's packing (more than one: one row is a matrix-vector product).
+PACK_ROWS = 4
+
+
+def _matmul_and_packing(n: int, clock: float) -> dict[str, Figure]:
+    """The MAC rate of a square float32 matmul, and the rate at which the BLAS packs a GEMM's second operand.
+
+    A GEMM copies its second operand into a packed layout once per call, then computes: an n-row GEMM of an n x n
+    operand takes P + n^3/R, a ``PACK_ROWS``-row one P + 4n^2/R with the same packing P; their difference gives R, the
+    MAC rate with packing taken out. The packing rate is then read off a ``PACK_ROWS``-row GEMM of a 2n x 2n operand
+    (16 MiB at n = 1024: beyond any L2, as the weights of a layer are), its time less its MACs at R. Where that packing
+    comes out under 1% of the time (a library that does not pack small GEMMs), no packing figure is written."""
+    rng = np.random.default_rng(0)
+    a, b = (rng.standard_normal((n, n), dtype=np.float32) for _ in range(2))
+    c = np.empty((n, n), np.float32)
+    few, out_few = a[:PACK_ROWS].copy(), np.empty((PACK_ROWS, n), np.float32)
+    big = time_call(lambda: np.matmul(a, b, out=c), repeats=5).cpu_min
+    small = time_call(lambda: np.matmul(few, b, out=out_few), repeats=9).cpu_min
+    both = (f"numpy float32 {n}x{n} @ {n}x{n} matmul (BLAS) and the same with {PACK_ROWS} rows: minimum CPU time of 5 "
+            f"and 9 repeats")
+    if big > small:
+        rate, how = (n ** 3 - PACK_ROWS * n ** 2) / (big - small), (f"{both}; (n^3 - {PACK_ROWS}n^2) MACs / the "
+                                                                    "difference of the two times (packing taken out)")
+    else:
+        rate, how = n ** 3 / big, f"{both}; n^3 MACs / the n-row time"
+    figures = {"matmul_macs_per_s": Figure(rate, "MAC/s", how),
+               "fp32_macs_per_cycle": Figure(rate / clock, "MAC/cycle", f"({how}) / clock")}
+    wide = rng.standard_normal((2 * n, 2 * n), dtype=np.float32)
+    rows, out_rows = rng.standard_normal((PACK_ROWS, 2 * n), dtype=np.float32), np.empty((PACK_ROWS, 2 * n), np.float32)
+    seconds = time_call(lambda: np.matmul(rows, wide, out=out_rows), repeats=9).cpu_min
+    packing = seconds - PACK_ROWS * (2 * n) ** 2 / rate
+    if packing > 0.01 * seconds:  # less is within the timing's noise
+        figures["pack_bandwidth"] = Figure(
+            wide.nbytes / packing, "B/s", f"numpy float32 {PACK_ROWS}x{2 * n} @ {2 * n}x{2 * n} matmul (BLAS): the "
+            f"{wide.nbytes:,} B operand / (minimum CPU time of 9 repeats less its MACs at matmul_macs_per_s)")
+    return figures
 
 
 def _read_bandwidth(size: int, threads: int, quick: bool, what: str) -> Figure:

@@ -120,6 +120,11 @@ class CpuSpec(Strict):
                     "exp, and gather (a data rearrangement such as an im2col copy); one not listed runs at "
                     "vector_ops_per_cycle; each more than 0, at most 1,000,000,000.")
     call_overhead: Seconds = Field(description="The runtime's fixed cost of one op (a kernel call), e.g. '1 us'; at most 1 hour.")
+    pack_bandwidth: BytesPerSecond | None = Field(
+        None, description="Bytes per second at which the matmul library copies a matmul's second operand (the weights) "
+                          "into its packed layout, as a GEMM of more than one row does at every call before it computes "
+                          "(a single row runs as a matrix-vector product and packs nothing); unset: packing is not charged "
+                          "(a runtime that packs its weights once); 1 kbit/s to 1 Pbit/s.")
     launch_overhead: Seconds = Field("0 s", description="Starting one program (the encoder graph, a decode iteration), "
                                                         "beyond its ops' calls; at most 1 hour.")
 

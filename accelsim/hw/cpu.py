@@ -1,9 +1,9 @@
 """The CPU family: a CPU's cores run the model's ops themselves, streaming weights through its caches.
 
 A matmul runs on the narrowest format the CPU lists (``cpu.macs_per_cycle``: what a matmul sustains per core and
-cycle, FMA, AVX-512, VNNI or AMX) that holds both operands, split over its cores, after the matmul library has packed its second operand (a GEMM of
-more than one row, at ``cpu.pack_bandwidth`` where given; a single row runs as a matrix-vector product and packs
-nothing); a depthwise convolution, which has
+cycle, FMA, AVX-512, VNNI or AMX) that holds both operands, split over its cores, after the matmul library has packed
+its second operand (a GEMM of more than one row, at ``cpu.pack_bandwidth`` where given; a single row runs as a
+matrix-vector product and packs nothing); a depthwise convolution, which has
 no weight reuse for a matmul kernel to exploit, runs on the vector units (a multiply and an add per MAC). Element-wise
 work runs at ``cpu.vector_ops_per_cycle`` per core, its special functions (sigmoid, tanh, exp, gathers) at
 ``cpu.special_ops_per_cycle`` where listed. Every kernel the runtime calls pays ``call_overhead`` (an eager runtime

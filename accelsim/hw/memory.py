@@ -60,8 +60,7 @@ class Level:
     def served(self, distance: float, cores: int) -> float:
         """The fraction of a tensor read again after ``distance`` bytes that this level or a nearer one serves: the
         measured hit curve (interpolated in log distance, flat before its first point, 0 after its last; its distances
-        per core for a per-core level), else least
-        recently used (all of it up to the capacity, nothing beyond)."""
+        per core for a per-core level), else least recently used (all of it up to the capacity, nothing beyond)."""
         if self.hit_curve is None:
             return 1.0 if distance <= self.capacity_for(cores) else 0.0
         d = distance / (cores if self.scope == "core" else 1)

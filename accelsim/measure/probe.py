@@ -10,8 +10,8 @@ every allowed CPU used (CPU time would add the threads up).
 
 Read rates: a level's working set is read by a matrix-vector product (``x @ W``, the kernel that streams weights at
 batch 1) where a call lasts long enough to time beyond its overhead, else by ``np.max``. A cache level so read (in
-practice the last) is also read at sizes from its working set out to the next level's, the *ladder* from which ``accelsim/measure/hwyaml.py`` derives its
-hit curve: how much of a cyclic sweep of each size it still serves.
+practice the last) is also read at sizes from its working set out to the next level's: the *ladder* from which
+``accelsim/measure/hwyaml.py`` derives its hit curve, how much of a cyclic sweep of each size it still serves.
 
 The clock: /proc/cpuinfo's "cpu MHz" is on a VM often the nominal clock, and turbo moves the real one. It is
 measured instead by a compiled loop whose iterations are a dependent chain of four single-cycle integer operations
@@ -282,8 +282,8 @@ LADDER_ROUNDS = 5
 
 
 def _streaming(sets: dict[str, int], quick: bool) -> tuple[dict[str, Figure], dict[str, tuple[tuple[int, float], ...]]]:
-    """The rate at which a matrix-vector product streams a float32 matrix from each level but the nearest, and how
-    it falls between one level's working set and the next's (the *ladder* from which ``accelsim/measure/hwyaml.py``
+    """The rate at which a matrix-vector product streams a float32 matrix from each level whose working set is at
+    least :data:`STREAM_MIN`, and how it falls between one such level's working set and the next's (the *ladder* from which ``accelsim/measure/hwyaml.py``
     derives the level's hit curve).
 
     The kernel is what streams weights at batch 1: ``x @ W`` with a square float32 ``W`` of the size's bytes (BLAS

@@ -343,11 +343,12 @@ def _check_hit_curve(level: "LevelSpec") -> None:
         raise ValueError(f"{where} goes with kind 'cache', not {level.kind!r}")
     if len(curve) < 2:
         raise ValueError(f"{where} needs at least two [distance, fraction] points")
-    for (d0, f0), (d1, f1) in zip(((p.distance, p.fraction) for p in curve), ((p.distance, p.fraction) for p in curve[1:])):
-        if d1 <= d0:
-            raise ValueError(f"{where}: distances must increase ({d1:.0f} B after {d0:.0f} B)")
-        if f1 > f0:
-            raise ValueError(f"{where}: fractions must not increase ({f1} at {d1:.0f} B after {f0} at {d0:.0f} B)")
+    for before, after in zip(curve, curve[1:]):
+        if after.distance <= before.distance:
+            raise ValueError(f"{where}: distances must increase ({after.distance:.0f} B after {before.distance:.0f} B)")
+        if after.fraction > before.fraction:
+            raise ValueError(f"{where}: fractions must not increase ({after.fraction} at {after.distance:.0f} B after "
+                             f"{before.fraction} at {before.distance:.0f} B)")
     if curve[-1].fraction != 0:
         raise ValueError(f"{where}: the last point's fraction must be 0 (measure out to where the level holds nothing)")
 

@@ -160,6 +160,7 @@ def test_a_hit_curve_is_interpolated_in_log_distance(tmp_path):
     l3 = _curved(tmp_path).memory.by_name["L3"]
     mib = 2.0**20
     assert [l3.served(d * mib, 1) for d in (1, 4, 8, 16, 32, 64, 100)] == pytest.approx([1, 1, 0.75, 0.5, 0.25, 0, 0])
+    assert l3.served(64 * mib, 1) == 0.0 and l3.served(16 * mib, 1) == 0.5  # a point's own fraction, exactly
     assert l3.reach(1) == 64 * mib
     per_core = Level("L2", "cache", mib, "core", 1e9, None, 0.0, None, 0.0, False,
                                         ((mib, 1.0), (4 * mib, 0.0)))

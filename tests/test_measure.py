@@ -339,6 +339,19 @@ def test_the_matmul_rate_and_the_packing_come_apart_by_hand(monkeypatch):
     assert "pack_bandwidth" not in probe_module._matmul_and_packing(n, clock=1e9)
 
 
+def test_a_ladder_runs_out_to_the_next_level_only_where_that_is_well_beyond(monkeypatch):
+    """A ladder from L3's working set (2 MiB) out to DRAM's (8 MiB): increasing sizes, one point per matrix, rates from
+    the (faked) timings less the call's overhead; none where DRAM's test is under 1.5 x L3's (a memory cap)."""
+    from accelsim.measure import probe as probe_module
+
+    monkeypatch.setattr(probe_module, "_gemv_seconds", lambda w, calls: w[0].nbytes / 1e10 + 1e-6)
+    figures, ladders = probe_module._streaming({"L1": 16 << 10, "L3": 2 * MIB, "DRAM": 8 * MIB}, quick=True)
+    sizes = [size for size, _ in ladders["L3"]]
+    assert sizes == sorted(set(sizes)) and len(sizes) == 3 and all(r == pytest.approx(1e10, rel=1e-3) for _, r in ladders["L3"])
+    assert set(figures) == {"read_L3", "read_DRAM"}
+    assert probe_module._streaming({"L1": 16 << 10, "L3": 4 * MIB, "DRAM": 5 * MIB}, quick=True)[1] == {}
+
+
 def test_probes_merge_into_the_fastest_figure_each_saw():
     """Clocks 2 and 2.5 GHz, 16 and 12 MACs per cycle (32 and 30 GMAC/s): the merged clock is 2.5 GHz and the merged
     MACs per cycle 32 GMAC/s / 2.5 GHz = 12.8; the least call overhead; the highest rate of each ladder point."""
@@ -353,6 +366,8 @@ def test_probes_merge_into_the_fastest_figure_each_saw():
     assert merged.value("call_overhead") == 4e-7 and merged.value("read_L2") == 1e11
     assert merged.ladders == {"L3": ((4, 10.0), (8, 6.0))} and "the fastest of 2 probes" in merged.figures["clock"].method
     assert fastest([a]) is a
+    b.figures["pack_bandwidth"] = Figure(1e10, "B/s", "p")  # taken by one probe only: kept, whatever the order
+    assert fastest([a, b]).value("pack_bandwidth") == 1e10 and fastest([b, a]).value("pack_bandwidth") == 1e10
 
 
 @pytest.fixture(scope="module")

@@ -50,7 +50,8 @@ class Cpu(StreamingFamily):
 
     def _pack_seconds(self, op: Op) -> float:
         """A GEMM of more than one row first copies its k x n second operand into the library's packed layout, once
-        per call and on one core (``cpu.pack_bandwidth``; unset: not charged); one row is a matrix-vector product."""
+        per call and on one core (``cpu.pack_bandwidth``; unset: not charged); one row is a matrix-vector product.
+        Shortcut: the attention's per-head products (rows = heads x queries) are charged one head's operand."""
         rate = self.cpu.pack_bandwidth
         if rate is None or op.m <= 1:
             return 0.0

@@ -68,8 +68,10 @@ class Level:
         if d <= curve[0][0]:
             return curve[0][1]
         for (d0, f0), (d1, f1) in zip(curve, curve[1:]):
-            if d <= d1:
-                return f0 + (f1 - f0) * math.log(d / d0) / math.log(d1 / d0)
+            if d < d1:
+                return min(f0, max(f1, f0 + (f1 - f0) * math.log(d / d0) / math.log(d1 / d0)))
+            if d == d1:
+                return f1
         return 0.0
 
 

@@ -87,7 +87,7 @@ def _levels(probe: ProbeResult, seen: "_Cite") -> list[dict[str, Entry]]:
         }
         curve = hit_curve(probe.ladders.get(cache.name, ()))
         if curve:
-            level["hit_curve"] = ([{"distance": f"{size / 2 ** 20:.4g} MiB", "fraction": fraction} for size, fraction in curve],
+            level["hit_curve"] = ([{"distance": f"{size} B", "fraction": fraction} for size, fraction in curve],
                                   f"measured by accelsim probe on {probe.date}: from the streaming rates B(d) of the "
                                   f"ladder from this level's working set to the next's, (1/B(d) - 1/B_next) / (1/B_here "
                                   "- 1/B_next), at most 1 and never rising")

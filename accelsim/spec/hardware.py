@@ -121,10 +121,11 @@ class CpuSpec(Strict):
                     "vector_ops_per_cycle; each more than 0, at most 1,000,000,000.")
     call_overhead: Seconds = Field(description="The runtime's fixed cost of one op (a kernel call), e.g. '1 us'; at most 1 hour.")
     pack_bandwidth: BytesPerSecond | None = Field(
-        None, description="Bytes per second at which the matmul library copies a matmul's second operand (the weights) "
-                          "into its packed layout, as a GEMM of more than one row does at every call before it computes "
-                          "(a single row runs as a matrix-vector product and packs nothing); unset: packing is not charged "
-                          "(a runtime that packs its weights once); 1 kbit/s to 1 Pbit/s.")
+        None, description="Bytes per second at which the matmul library copies a matmul's second operand (its weights, "
+                          "or an activation) into its packed layout, as a GEMM of more than one row does at every call "
+                          "before it computes (a single row runs as a matrix-vector product and packs nothing; a batch of "
+                          "per-head products is charged one operand, a shortcut); unset: packing is not charged (a "
+                          "runtime that packs its weights once); 1 kbit/s to 1 Pbit/s.")
     launch_overhead: Seconds = Field("0 s", description="Starting one program (the encoder graph, a decode iteration), "
                                                         "beyond its ops' calls; at most 1 hour.")
 
@@ -342,7 +343,7 @@ def _check_hit_curve(level: "LevelSpec") -> None:
     if level.kind != "cache":
         raise ValueError(f"{where} goes with kind 'cache', not {level.kind!r}")
     if len(curve) < 2:
-        raise ValueError(f"{where} needs at least two [distance, fraction] points")
+        raise ValueError(f"{where} needs at least two {{distance, fraction}} points")
     for before, after in zip(curve, curve[1:]):
         if after.distance <= before.distance:
             raise ValueError(f"{where}: distances must increase ({after.distance:.0f} B after {before.distance:.0f} B)")

@@ -89,7 +89,7 @@ def measure(point: Point, source: str, repeats: int = 5, threads: int = 1, onnxr
     model = build_model(spec)
     fusion = (spec.decoding.fusion.mu, spec.decoding.fusion.lam, spec.decoding.fusion.rho) if spec.decoding.lm_fusion else None
     encoder, decoder = Encoder(model), Decoder(model, spec.decoding.beam, fusion)
-    index, work = IterationWork.typical(decode_trace(spec).steps)
+    index, work = typical_iteration(spec)
     features = np.random.default_rng(3).standard_normal(encoder.input_shape(spec.utterance.frames), dtype=np.float32)
     inputs = decoder.inputs(work)
     encoder_s, iteration_s = predict(point, index)
@@ -126,8 +126,16 @@ def _layers(model) -> str:
     return ", ".join(f"{n} {k}" for k, n in kinds.items())
 
 
-def predict(point: Point, iteration: int) -> tuple[float, float]:
-    """accelsim's encoder time and the time of decode iteration ``iteration`` (see the module docstring)."""
+def typical_iteration(spec: WorkloadSpec) -> tuple[int, IterationWork]:
+    """The decode iteration ``measure`` times: the most frequent work of the workload's search trace."""
+    return IterationWork.typical(decode_trace(spec).steps)
+
+
+def predict(point: Point, iteration: int | None = None) -> tuple[float, float]:
+    """accelsim's encoder time and the time of decode iteration ``iteration`` (see the module docstring; default the
+    typical one)."""
+    if iteration is None:
+        iteration = typical_iteration(point.workload)[0]
     result = simulate(point.workload, point.hardware, keep_records=True)
     encoder = result.breakdown_by_component["encoder"] * result.audio_s
     prefix = f"it{iteration}."

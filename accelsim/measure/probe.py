@@ -86,7 +86,7 @@ def run_probe(quick: bool = False, rounds: int = 1) -> ProbeResult:
         figures["clock"] = _clock(quick)
         clock = figures["clock"].value
         figures.update(_single_thread(clock, sets, quick))
-        streams, ladders = _streaming(sets, quick)
+        streams, ladders = _read_rates(sets, quick)
         figures.update(streams)
     with controlled(len(cpu.allowed_cpus)) as every:
         figures.update(_all_cores(clock, sets, cpu.caches, every, quick))
@@ -117,9 +117,12 @@ def fastest(probes: list[ProbeResult]) -> ProbeResult:
         else:
             value = max(p.value(name) for p in seen)
         figures[name] = Figure(value, figure.unit, f"{figure.method}; the fastest of {len(seen)} probes")
-    ladders = {level: tuple((size, max(dict(p.ladders.get(level, ())).get(size, 0.0) for p in probes))
-                            for size, _ in points)
-               for level, points in {lv: pts for p in reversed(probes) for lv, pts in p.ladders.items()}.items()}
+    rates: dict[str, dict[int, float]] = {}  # level -> size -> the highest rate any probe read there
+    for p in probes:
+        for level, points in p.ladders.items():
+            for size, rate in points:
+                rates.setdefault(level, {})[size] = max(rate, rates.get(level, {}).get(size, 0.0))
+    ladders = {level: tuple(sorted(points.items())) for level, points in rates.items()}
     notes = tuple(dict.fromkeys(n for p in probes for n in p.notes))
     return replace(first, figures=figures, ladders=ladders, notes=notes)
 
@@ -184,9 +187,6 @@ def _single_thread(clock: float, sets: dict[str, int], quick: bool) -> dict[str,
     out: dict[str, Figure] = {}
     n = 512 if quick else 1024
     out.update(_matmul_and_packing(n, clock))
-    for level, size in sets.items():  # the levels too small for a matrix-vector product to time (see _streaming)
-        if size < STREAM_MIN:
-            out[f"read_{level}"] = _read_bandwidth(size, 1, quick, f"one thread, {level} working set")
     out["copy_L2"] = _copy_bandwidth(sets.get("L2", 1 << 20))
     out["call_overhead"] = _call_overhead(quick)
     out["elementwise_ops_per_s"] = _elementwise_rate(16_384, "192 KiB in all: in L2")
@@ -284,16 +284,26 @@ LADDER_POINTS = 7
 LADDER_ROUNDS = 5
 
 
+def _read_rates(sets: dict[str, int], quick: bool) -> tuple[dict[str, Figure], dict[str, tuple[tuple[int, float], ...]]]:
+    """Every level's single-thread read rate and the ladders (:func:`_streaming`): levels whose working set is under
+    :data:`STREAM_MIN` are read by ``np.max`` (a matrix that fits in them is read in little more time than a call
+    costs) and get no ladder; the others by a matrix-vector product."""
+    figures = {f"read_{level}": _read_bandwidth(size, 1, quick, f"one thread, {level} working set")
+               for level, size in sets.items() if size < STREAM_MIN}
+    streamed, ladders = _streaming(sets, quick)
+    return figures | streamed, ladders
+
+
 def _streaming(sets: dict[str, int], quick: bool) -> tuple[dict[str, Figure], dict[str, tuple[tuple[int, float], ...]]]:
     """The rate at which a matrix-vector product streams a float32 matrix from each level whose working set is at
-    least :data:`STREAM_MIN`, and how it falls between one such level's working set and the next's (the *ladder* from which ``accelsim/measure/hwyaml.py``
-    derives the level's hit curve).
+    least :data:`STREAM_MIN`, and how it falls between one such level's working set and the next's (the *ladder* from
+    which ``accelsim/measure/hwyaml.py`` derives the level's hit curve).
 
     The kernel is what streams weights at batch 1: ``x @ W`` with a square float32 ``W`` of the size's bytes (BLAS
     sgemv), called until 64 MiB have been read, less the time of the same call on a 16 x 16 matrix (the per-call
     overhead, charged apart); minimum CPU time of 5 repeats in each of several rounds over all sizes, the fastest round
-    kept. Levels whose working set is under :data:`STREAM_MIN` are left to ``np.max`` (a matrix that fits in them is
-    read in little more time than a call costs) and get no ladder."""
+    kept."""
+    figures: dict[str, Figure] = {}
     levels = [level for level, size in sets.items() if size >= STREAM_MIN]
     ladders: dict[str, list[int]] = {}
     for level, after in zip(levels, levels[1:]):
@@ -315,8 +325,8 @@ def _streaming(sets: dict[str, int], quick: bool) -> tuple[dict[str, Figure], di
     rate = {size: matrices[size][0].nbytes / max(seconds, 1e-12) for size, seconds in best.items()}
     how = (f"x @ W with a square float32 W of that size (BLAS sgemv), called until {target >> 20} MiB were read, less "
            f"the same call on a 16 x 16 W; bytes / minimum CPU time of 5 repeats, the fastest of {rounds} rounds")
-    figures = {f"read_{level}": Figure(rate[sets[level]], "B/s", f"one thread, {level} working set of "
-                                       f"{matrices[sets[level]][0].nbytes:,} B: {how}") for level in levels}
+    figures.update({f"read_{level}": Figure(rate[sets[level]], "B/s", f"one thread, {level} working set of "
+                                            f"{matrices[sets[level]][0].nbytes:,} B: {how}") for level in levels})
     return figures, {level: tuple(dict((matrices[size][0].nbytes, rate[size]) for size in sizes_).items())
                      for level, sizes_ in ladders.items()}  # one point per matrix size
 

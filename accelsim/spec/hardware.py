@@ -338,7 +338,8 @@ class LevelSpec(Strict):
 
 
 def _check_hit_curve(level: "LevelSpec") -> None:
-    curve = level.hit_curve or []
+    assert level.hit_curve is not None
+    curve = level.hit_curve
     where = f"level {level.name!r}: hit_curve"
     if level.kind != "cache":
         raise ValueError(f"{where} goes with kind 'cache', not {level.kind!r}")

@@ -34,12 +34,11 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from accelsim.api import decode_trace, resolve  # noqa: E402
+from accelsim.api import resolve  # noqa: E402
 from accelsim.measure.compare import measure, predict  # noqa: E402
 from accelsim.measure.harness import controlled, time_call  # noqa: E402
 from accelsim.measure.hwyaml import hardware_yaml  # noqa: E402
 from accelsim.measure.probe import fastest, format_probe, run_probe  # noqa: E402
-from accelsim.measure.reference import IterationWork  # noqa: E402
 
 TARGETS = [(f"lstm{h}.yaml", projection) for h in (320, 640, 1024) for projection in ("per_step", "batched")]
 TARGETS.append(("conformer_s4.yaml", None))
@@ -92,7 +91,7 @@ def main() -> int:
         rows = []
         for name, projection in TARGETS:  # predicted on the merged probe
             point = resolve(REPO / "workloads" / "measure" / name, hw, _sets(projection))
-            predicted = predict(point, IterationWork.typical(decode_trace(point.workload).steps)[0])
+            predicted = predict(point)
             rows.append((name.removesuffix(".yaml"), projection or "-",
                          [replace(part, predicted_s=s) for part, s in zip(best[name, projection], predicted)]))
     print(f"  {'workload':<14}{'projection':<11}{'min CPU ms':>11}{'median ms':>11}{'predicted ms':>14}{'error':>9}"

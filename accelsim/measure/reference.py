@@ -148,11 +148,16 @@ def lstm_sequence(x: np.ndarray, weights: np.ndarray, recurrent: np.ndarray, bia
 
 
 class _Runner:
-    """A layer of the encoder with its parameters and its transposed, contiguous copies made once (not timed)."""
+    """A layer of the encoder with its parameters and copies of its weights laid out for its kernels, made once (not
+    timed): matmul weights transposed and contiguous; the second subsampling convolution's in the order of its
+    channels-last patches; the depthwise convolution's one contiguous row per tap."""
 
     def __init__(self, layer: ModelLayer, params: dict[str, np.ndarray]):
         self.layer, self.p = layer, params
         self.t = {name: np.ascontiguousarray(w.T) for name, w in params.items() if w.ndim == 2}
+        if layer.kind == "conv_subsampling":  # (out, in x 3 x 3) -> rows in (3, 3, in) order, as _run_conv_subsampling
+            c = layer.spec.channels
+            self.t["conv2"] = np.ascontiguousarray(params["conv2"].reshape(c, c, 3, 3).transpose(2, 3, 1, 0).reshape(9 * c, c))
         for d in layer.spec.direction_names() if layer.spec.recurrent else ():
             self.t[f"{d}fused"] = np.ascontiguousarray(np.concatenate([params[f"{d}W_ih"], params[f"{d}W_hh"]], axis=1).T)
             self.p[f"{d}bias"] = params[f"{d}b_ih"] + params[f"{d}b_hh"]
@@ -179,9 +184,9 @@ def _run_conv_subsampling(r: _Runner, x: np.ndarray, projection: str) -> np.ndar
     patches = windows(x, (3, 3))[::2, ::2]  # (T1, F1, 3, 3)
     t1, f1 = patches.shape[:2]
     y = np.maximum(patches.reshape(t1 * f1, 9) @ r.t["conv1"] + r.p["conv1_b"], 0).reshape(t1, f1, c)
-    patches = windows(y, (3, 3), axis=(0, 1))[::2, ::2]  # (T2, F2, C, 3, 3)
-    t2, f2 = patches.shape[:2]
-    y = np.maximum(patches.reshape(t2 * f2, c * 9) @ r.t["conv2"] + r.p["conv2_b"], 0).reshape(t2, f2, c)
+    patches = windows(y, (3, 3), axis=(0, 1))[::2, ::2].transpose(0, 1, 3, 4, 2)  # (T2, F2, 3, 3, C): channels last,
+    t2, f2 = patches.shape[:2]  # so that the im2col copy moves runs of C contiguous values
+    y = np.maximum(patches.reshape(t2 * f2, 9 * c) @ r.t["conv2"] + r.p["conv2_b"], 0).reshape(t2, f2, c)
     return y.transpose(0, 2, 1).reshape(t2, c * f2) @ r.t["out"] + r.p["out_b"]
 
 
@@ -241,7 +246,7 @@ def _run_conv_module(r: _Runner, x: np.ndarray, projection: str) -> np.ndarray:
     padded[left:left + frames] = y
     z = np.broadcast_to(r.p["dw_b"], (frames, d)).copy()
     for tap in range(kernel):
-        z += padded[tap:tap + frames] * r.p["dw"][:, tap]
+        z += padded[tap:tap + frames] * r.t["dw"][tap]
     z = swish(z * r.p["bn_g"] + r.p["bn_b"])
     return x + z @ r.t["pw2"] + r.p["pw2_b"]
 

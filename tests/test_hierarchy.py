@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -276,13 +277,17 @@ def test_overlap_needs_weights_on_the_device():
 # ---------------------------------------------------------------- the runtime's kernels and special functions
 
 
-def _lstm_encoder(projection: str, kernels: str):
+def _encoder_ops(workload: str, *overrides: str) -> dict[str, Op]:
+    """The encoder ops of workloads/measure/``workload``.yaml on the CPU config, by name."""
     from accelsim.pipeline import prepare
 
-    point = accelsim.api.resolve(REPO / "workloads" / "measure" / "lstm320.yaml", CPU, [
-        f"workload.runtime.lstm_input_projection={projection}", f"workload.runtime.kernels={kernels}",
-        "workload.utterance.frames=4"])
+    point = accelsim.api.resolve(REPO / "workloads" / "measure" / f"{workload}.yaml", CPU, list(overrides))
     return {op.name: op for op in prepare(point.workload).program.encoder.lower().ops}
+
+
+def _lstm_encoder(projection: str, kernels: str) -> dict[str, Op]:
+    return _encoder_ops("lstm320", f"workload.runtime.lstm_input_projection={projection}",
+                        f"workload.runtime.kernels={kernels}", "workload.utterance.frames=4")
 
 
 @pytest.mark.parametrize("projection", ["per_step", "batched"])
@@ -296,6 +301,10 @@ def test_an_eager_runtime_calls_a_kernel_per_elementwise_operation(projection):
     matmul = "encoder.lstm1.t2.gates" if projection == "per_step" else "encoder.lstm1.t2.rec"
     assert (eager[cell].kernels, eager[matmul].kernels) == ((9, 3) if projection == "per_step" else (8, 2))
     assert all(op.kernels == 1 for op in fused.values())
+    # Views between the calls: the cell's four gates and its sigmoid slice (read, written), h_t's slot (and, per step,
+    # the slot read again to copy h_t out); the per-step matmul's x_t row, the batched step's h_{t-1} and projection rows.
+    assert (eager[cell].views, eager[matmul].views) == ((8, 1) if projection == "per_step" else (7, 2))
+    assert all(op.views == 0 for op in fused.values())
     assert eager[cell].special == fused[cell].special == (("sigmoid", 3 * 320), ("tanh", 2 * 320))
     assert eager[cell].elements == fused[cell].elements == 13 * 320
 
@@ -313,6 +322,32 @@ def test_special_functions_and_kernels_on_a_cpu_by_hand(tmp_path):
     # A depthwise convolution has no reuse for a matmul kernel: a multiply and an add per MAC on the vector units.
     dw = Op(0, "dw", "dwconv", "core", "encoder", "r", m=200, k=32, n=144, weight_bits=32, act_bits=32)
     assert costs.op(dw).seconds == pytest.approx(1e-6 + 2 * 200 * 32 * 144 / 8 / 1e9)
+
+
+def test_a_matmul_call_and_views_have_their_own_fixed_costs_on_a_cpu_by_hand(tmp_path):
+    """An eager batched LSTM step on the toy CPU (1 us per call) with matmul_call_overhead 3 us and view_overhead
+    0.25 us: the recurrent matmul (2 calls, one of them the matmul; 2 views) pays 1 + 3 + 2 x 0.25 us before its
+    compute; the cell (8 calls, 7 views) 8 + 7 x 0.25 us. Without them, calls only."""
+    data = yaml.safe_load(yaml.safe_dump(TOY))
+    data["cpu"].update(matmul_call_overhead="3 us", view_overhead="0.25 us")
+    costs, plain = CostTable(accelsim.load_hardware(_write(tmp_path, data))), CostTable(_toy(tmp_path))
+    rec = replace(_matvec("W", 1024 * 256), kernels=2, views=2)
+    compute = 1024 * 256 / 16 / 1e9
+    assert costs.op(rec).seconds == pytest.approx(1e-6 + 3e-6 + 0.5e-6 + compute)
+    assert plain.op(rec).seconds == pytest.approx(2e-6 + compute)
+    cell = Op(0, "cell", "sfu", "core", "encoder", "r", elements=800, kernels=8, views=7)
+    assert costs.op(cell).seconds == pytest.approx(8e-6 + 1.75e-6 + 800 / 8 / 1e9)
+    assert plain.op(cell).seconds == pytest.approx(8e-6 + 800 / 8 / 1e9)
+
+
+def test_an_eager_matmul_adds_its_bias_in_a_pass_of_its_own():
+    """Eager, each matmul with weights adds its bias over its rows x outputs (an element-wise pass); fused, the bias
+    is in the matmul's own epilogue, and products of two activations have none."""
+    eager, fused = (_encoder_ops("conformer_s4", f"workload.runtime.kernels={k}", "workload.utterance.frames=8")
+                    for k in ("eager", "fused"))
+    w1, scores = "encoder.conformer1.ffn1.W1", "encoder.conformer1.mhsa.scores"
+    assert (eager[w1].m, eager[w1].n, eager[w1].epilogue) == (8, 576, 8 * 576)
+    assert fused[w1].epilogue == 0 and eager[scores].epilogue == 0
 
 
 def test_the_systolic_chip_prices_special_functions_like_any_sfu_op(hw_spec):

@@ -260,7 +260,8 @@ def _fake_probe(flags=(), caches=(Cache(2, "Unified", 1 << 20, 1, True),)) -> Pr
         ("clock", 2.5e9), ("fp32_macs_per_cycle", 15.6), ("elementwise_ops_per_cycle", 3.3),
         ("elementwise_ops_per_s", 8e9), ("call_overhead", 4e-7), ("topk_per_element", 4e-10),
         ("merge_per_element", 8e-8), ("copy_L2", 3e10), ("read_DRAM", 2e10), ("read_L2", 1e11),
-        ("read_all_DRAM", 3e10), ("sigmoid_ops_per_cycle", 0.08), ("gather_ops_per_cycle", 0.25))}
+        ("read_all_DRAM", 3e10), ("sigmoid_ops_per_cycle", 0.08), ("gather_ops_per_cycle", 0.25),
+        ("matmul_call_overhead", 9e-7), ("view_overhead", 1e-7))}
     cpu = CpuInfo("Test CPU", "x", "x86_64", 4, (0, 1), 1, 2000.0, True, tuple(flags), tuple(caches))
     return ProbeResult("2026-01-02", cpu, figures, {"L2": 1 << 19, "DRAM": 1 << 26}, {}, True)
 
@@ -278,6 +279,7 @@ def test_the_yaml_maps_every_figure_and_cites_each_value(tmp_path, flags, caches
     assert hw.family == "cpu" and set(hw.cpu.macs_per_cycle) == formats
     assert hw.cpu.macs_per_cycle["fp32"] == 15.6 and hw.cpu.clock == 2.5e9
     assert hw.cpu.call_overhead == pytest.approx(4e-7) and hw.cpu.special_ops_per_cycle == {"sigmoid": 0.08, "gather": 0.25}
+    assert hw.cpu.matmul_call_overhead == pytest.approx(9e-7) and hw.cpu.view_overhead == pytest.approx(1e-7)
     levels = {level.name: level for level in hw.memory.levels}
     assert levels["DRAM"].read_bandwidth == 2e10 and levels["DRAM"].shared_bandwidth == 3e10
     assert [level.name for level in hw.memory.levels] == [c.name for c in caches] + ["DRAM"]
@@ -383,7 +385,7 @@ def test_probe_writes_a_valid_config_and_json_with_its_keys(probed, run_cli):
     data, path = probed
     assert {"date", "cpu", "figures", "working_sets_bytes", "controls", "notes", "ladders"} <= set(data)
     for name in ("clock", "matmul_macs_per_s", "fp32_macs_per_cycle", "read_DRAM", "call_overhead",
-                 "matmul_all_macs_per_s", "read_all_DRAM"):
+                 "matmul_call_overhead", "view_overhead", "matmul_all_macs_per_s", "read_all_DRAM"):
         figure = data["figures"][name]
         assert figure["value"] > 0 and figure["unit"] and figure["method"], name
     assert data["controls"]["single"]["blas_threads"] == 1

@@ -45,7 +45,7 @@ class Op:
     quantizer: str = ""
     passes: int = 1  # element-wise passes per element (quantizers that need statistics make more)
     step: int = -1  # recurrent step of a sequence op (the encoder's t), -1 for every other op
-    epilogue: int = 0  # element-wise SFU ops fused into this op's epilogue (activation quantizers, passes included)
+    epilogue: int = 0  # element-wise SFU ops after its product (fused activation quantizers, passes included; an eager bias add)
     network: str = ""  # the network whose layer this op lowers (encoder, lm_ext...); "search" for the decode loop's own ops
     layer: str = ""  # that layer's name (blstm3, out...), or the role of an op outside any layer (launch, scores, topk...)
     codebook_bits: int = 0  # weights are weight_bits-bit indices into a codebook of centroids of this many bits (0: uniform)
@@ -53,6 +53,7 @@ class Op:
     #: data rearrangement such as an im2col copy): a device with special-function rates costs them apart.
     special: tuple[tuple[str, int], ...] = ()
     kernels: int = 1  # kernel calls the runtime makes for this op (an eager runtime: one per element-wise operation)
+    views: int = 0  # array views an eager runtime takes between those calls (a step's row, a gate's slice)
     resident: bool = False  # a step of a persistent kernel: its weights stay in the cores (read once), no launch of its own
 
     @property

@@ -38,6 +38,9 @@ CELL_SPECIAL = {"lstm": (("sigmoid", 3), ("tanh", 2)), "gru": (("sigmoid", 2), (
 #: of g, c *= f, i * g, c += i * g, tanh(c), o * tanh(c). GRU: sigmoid of r and z, r * (W_hn h + b_hn), the add, tanh
 #: of n, 1 - z, (1 - z) * n, z * h, the sum.
 CELL_KERNELS = {"lstm": 8, "gru": 8}
+#: Array views an eager runtime takes per cell: one per gate, and the sigmoid gates' joint slice as input and output.
+#: GRU: the same pattern assumed (the reference runtime, accelsim/measure/reference.py, runs no GRU).
+CELL_VIEWS = {"lstm": 4 + 2, "gru": 3 + 2}
 #: log-softmax per class: exponentiate, accumulate, subtract the log of the sum.
 LOG_SOFTMAX_OPS = 3
 #: ... in an eager runtime: max, subtract, exp, sum, log, subtract.
@@ -74,6 +77,10 @@ class Ctx:
     def kernels(self, count: int) -> int:
         """Kernel calls of an op that an eager runtime makes in ``count`` calls (a fused one in one)."""
         return count if self.eager else 1
+
+    def views(self, count: int) -> int:
+        """Array views an eager runtime takes for an op between its calls (a fused kernel indexes: none)."""
+        return count if self.eager else 0
 
     @property
     def sequence(self) -> bool:
@@ -172,7 +179,7 @@ def lower_recurrent(b: GraphBuilder, layer: ModelLayer, ctx: Ctx, inputs: list[i
                        n=gates, weights=(w_ih, w_hh), biases=_biases(ctx, layer, f"{d}b_ih", f"{d}b_hh"), **common)
             cell = b.add(f"{name}cell", "sfu", "core", ctx.component, region, [mm], lane=lane, lanes=lanes,
                          elements=rows * hid * cell_ops, special=_times(cell_special, rows * hid),
-                         kernels=ctx.kernels(cell_kernels))
+                         kernels=ctx.kernels(cell_kernels), views=ctx.views(CELL_VIEWS[family]))
             out = [cell] if inner else _quant(b, f"{name}quant_out", ctx, region, p.hidden_quantizer, p.act_bits,
                                               rows * hid, 1, [cell], lane, lanes)
             outputs += out
@@ -196,18 +203,21 @@ def lower_recurrent(b: GraphBuilder, layer: ModelLayer, ctx: Ctx, inputs: list[i
                               biases=_biases(ctx, layer, *names), step=t, resident=True, special=_times(cell_special, hid),
                               epilogue=hid * (cell_ops - sum(n for _, n in cell_special)), **common)]  # specials apart
             elif per_step:  # the same kernel at every step (h_{-1} = 0 is multiplied like any other state); eager: x_t
-                # copied beside h_{t-1} ([x_t, h_{t-1}]), the matmul, the bias added
+                # (a view of the sequence's row) copied beside h_{t-1} ([x_t, h_{t-1}]), the matmul, the bias added
                 prev = [b.add(f"{step}gates", "matmul", "core", ctx.component, region, prev, m=1, k=width + hid,
                               n=gates, weights=(w_ih, w_hh), biases=_biases(ctx, layer, f"{d}b_ih", f"{d}b_hh"),
-                              step=t, kernels=ctx.kernels(3), **common)]
-            elif t > 0:  # h_{-1} = 0: the first step has no recurrent matmul; eager: the matmul, the projection added
+                              step=t, kernels=ctx.kernels(3), views=ctx.views(1), **common)]
+            elif t > 0:  # h_{-1} = 0: the first step has no recurrent matmul; eager: the matmul (of h_{t-1}, a view of
+                # the output sequence's row), the projection's row (a view) added
                 prev = [b.add(f"{step}rec", "matmul", "core", ctx.component, region, prev, m=1, k=hid, n=gates,
                               weights=(w_hh,), biases=_biases(ctx, layer, f"{d}b_hh"), step=t, kernels=ctx.kernels(2),
-                              **common)]
-            if not ctx.persistent:  # eager, per step: h_t is also copied out of [x_t, h_t] into the output sequence
+                              views=ctx.views(2), **common)]
+            if not ctx.persistent:  # eager, per step: the cell writes h_t into a view (of [x_t, h_t] or of the output
+                # sequence's row); per step, h_t is also copied out of [x_t, h_t] (a view) into the output sequence
                 prev = [b.add(f"{step}cell", "sfu", "core", ctx.component, region, prev, lane=lane, lanes=lanes,
                               elements=hid * cell_ops, special=_times(cell_special, hid), step=t,
-                              kernels=ctx.kernels(cell_kernels + per_step))]
+                              kernels=ctx.kernels(cell_kernels + per_step),
+                              views=ctx.views(CELL_VIEWS[family] + 1 + per_step))]
             if not inner:
                 prev = _quant(b, f"{step}quant_out", ctx, region, p.hidden_quantizer, p.act_bits, hid, 1, prev,
                               lane, lanes, t)
@@ -328,10 +338,11 @@ def _dense(b: GraphBuilder, layer: ModelLayer, ctx: Ctx, region: str, name: str,
     if not quantized:
         deps = _quant(b, f"{base}.quant_in", ctx, region, p.act_quantizer, p.act_bits, m * k, 1, deps)
     special = (("gather", gather),) if gather and ctx.eager else ()
+    bias_add = m * n if weights and ctx.eager else 0  # eager: the bias is added in a pass of its own (fused: epilogue)
     return [b.add(base, "matmul", "core", ctx.component, region, deps, m=m, k=k, n=n,
                   weights=tuple(_weight(layer, w) for w in weights), biases=_biases(ctx, layer, "b") if fp32 else (),
                   weight_bits=p.weight_bits if weights else p.act_bits, act_bits=p.act_bits, kernels=ctx.kernels(kernels),
-                  special=special)]
+                  special=special, epilogue=bias_add)]
 
 
 def _sfu(b: GraphBuilder, layer: ModelLayer, ctx: Ctx, region: str, name: str, deps: list[int], count: int,

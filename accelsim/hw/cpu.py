@@ -7,7 +7,8 @@ matrix-vector product and packs nothing); a depthwise convolution, which has
 no weight reuse for a matmul kernel to exploit, runs on the vector units (a multiply and an add per MAC). Element-wise
 work runs at ``cpu.vector_ops_per_cycle`` per core, its special functions (sigmoid, tanh, exp, gathers) at
 ``cpu.special_ops_per_cycle`` where listed. Every kernel the runtime calls pays ``call_overhead`` (an eager runtime
-calls several per op, ``runtime.kernels``), and an op's weight reads are streamed from the level they come from while
+calls several per op, ``runtime.kernels``; a matmul's own call ``matmul_call_overhead`` where given), every view of an
+array it takes between them ``view_overhead`` (an eager LSTM step's rows and gate slices), and an op's weight reads are streamed from the level they come from while
 it computes (:mod:`accelsim.hw.memory`, ``memory.overlap``). Codebook (LUT/GQ) weights are decoded to their
 centroids' format, one vector op per weight. There is no scratchpad: the ``cache`` residency says which level each
 op's weights come from.
@@ -46,7 +47,14 @@ class Cpu(StreamingFamily):
             compute = op.m * op.k * op.n / (cores * cpu.macs_per_cycle[fmt] * cpu.clock) + self._pack_seconds(op)
         extra = op.epilogue + (op.k * op.n if op.codebook_bits else 0) + sum(n for _, n in op.special)
         vector = self._vector_seconds(extra, op.special, cores)
-        return self.with_reads(op.kernels * cpu.call_overhead, compute + vector, compute + vector, reads, cores)
+        fixed = self._calls_seconds(op)
+        if op.kind != "dwconv" and cpu.matmul_call_overhead is not None:  # one of its calls is the matmul itself
+            fixed += cpu.matmul_call_overhead - cpu.call_overhead
+        return self.with_reads(fixed, compute + vector, compute + vector, reads, cores)
+
+    def _calls_seconds(self, op: Op) -> float:
+        """The runtime's fixed cost of ``op``: its kernel calls and the array views it takes between them."""
+        return op.kernels * self.cpu.call_overhead + op.views * self.cpu.view_overhead
 
     def _pack_seconds(self, op: Op) -> float:
         """A GEMM of more than one row first copies its k x n second operand into the library's packed layout, once
@@ -60,7 +68,7 @@ class Cpu(StreamingFamily):
 
     def elementwise(self, op: Op, cores: int, reads=()) -> tuple[float, float]:
         seconds = self._vector_seconds(op.elements * op.passes + op.epilogue, op.special, cores)
-        return self.with_reads(op.kernels * self.cpu.call_overhead, seconds, seconds, reads, cores)
+        return self.with_reads(self._calls_seconds(op), seconds, seconds, reads, cores)
 
     def launch_seconds(self) -> float:
         return self.cpu.launch_overhead

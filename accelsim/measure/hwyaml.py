@@ -39,6 +39,8 @@ def hardware_values(probe: ProbeResult) -> dict[str, object]:
             "vector_ops_per_cycle": (_sig(probe.value("elementwise_ops_per_cycle"), 3), seen("elementwise_ops_per_cycle")),
             **({"special_ops_per_cycle": special} if special else {}),
             "call_overhead": (_time(overhead), seen("call_overhead")),
+            **{name: (_time(probe.value(name)), seen(name)) for name in ("matmul_call_overhead", "view_overhead")
+               if name in probe.figures},
             **({"pack_bandwidth": (_bandwidth(probe.value("pack_bandwidth")), seen("pack_bandwidth"))}
                if "pack_bandwidth" in probe.figures else {}),
             "launch_overhead": ("0 s", "Assumption: a numpy program starts with its first call (each charged above)"),

@@ -25,6 +25,7 @@ from __future__ import annotations
 import datetime
 import math
 import threading
+import timeit
 from dataclasses import dataclass, field, replace
 from typing import Callable
 
@@ -188,7 +189,7 @@ def _single_thread(clock: float, sets: dict[str, int], quick: bool) -> dict[str,
     n = 512 if quick else 1024
     out.update(_matmul_and_packing(n, clock))
     out["copy_L2"] = _copy_bandwidth(sets.get("L2", 1 << 20))
-    out["call_overhead"] = _call_overhead(quick)
+    out.update((name, _fixed_cost(name, quick)) for name in FIXED_COSTS)
     out["elementwise_ops_per_s"] = _elementwise_rate(16_384, "192 KiB in all: in L2")
     out["elementwise_L1_ops_per_s"] = _elementwise_rate(2_048, "24 KiB in all: in L1")
     out["tanh_L1_ops_per_s"] = _elementwise_rate(2_048, "16 KiB in all: in L1", np.tanh)
@@ -355,19 +356,26 @@ def _copy_bandwidth(size: int) -> Figure:
                   f"time of {timing.repeats} repeats")
 
 
-def _call_overhead(quick: bool) -> Figure:
-    a, b = np.ones(16, np.float32), np.ones(16, np.float32)
-    c = np.empty(16, np.float32)
+#: The runtime's fixed costs, each a statement timed in a loop: one numpy call, one matmul call (256 MACs; the rest is
+#: its library's dispatch) and one view of an array.
+FIXED_COSTS = {
+    "call_overhead": ("np.add(a, b, out=c)", "np.add of two 16-element float32 arrays into a third",
+                      "the runtime's cost per numpy call"),
+    "matmul_call_overhead": ("np.matmul(a, w, out=c)", "np.matmul of a 16-element float32 vector by a 16 x 16 matrix "
+                             "into a third array", "the runtime's cost per matmul call"),
+    "view_overhead": ("a[:8]", "a slice of a 16-element float32 array", "the runtime's cost per view"),
+}
+
+
+def _fixed_cost(name: str, quick: bool) -> Figure:
+    statement, what, meaning = FIXED_COSTS[name]
+    names = {"np": np, "a": np.ones(16, np.float32), "b": np.ones(16, np.float32), "c": np.empty(16, np.float32),
+             "w": np.ones((16, 16), np.float32)}
     calls = 5_000 if quick else 50_000
-
-    def loop():
-        for _ in range(calls):
-            np.add(a, b, out=c)
-
-    timing = time_call(loop, repeats=5)
-    return Figure(timing.cpu_min / calls, "s",
-                  f"np.add of two 16-element float32 arrays into a third, {calls:,} calls in a Python loop: minimum "
-                  f"CPU time of {timing.repeats} repeats / calls (the runtime's cost per numpy call)")
+    loop = timeit.Timer(statement, globals=names).timeit  # the statement inline in a Python loop
+    timing = time_call(lambda: loop(calls), repeats=5)
+    return Figure(timing.cpu_min / calls, "s", f"{what} ({statement}), {calls:,} times in a Python loop: minimum CPU "
+                                               f"time of {timing.repeats} repeats / times ({meaning})")
 
 
 def _elementwise_rate(n: int, where: str, ufunc: np.ufunc = np.multiply) -> Figure:

@@ -120,6 +120,12 @@ class CpuSpec(Strict):
                     "exp, and gather (a data rearrangement such as an im2col copy); one not listed runs at "
                     "vector_ops_per_cycle; each more than 0, at most 1,000,000,000.")
     call_overhead: Seconds = Field(description="The runtime's fixed cost of one op (a kernel call), e.g. '1 us'; at most 1 hour.")
+    matmul_call_overhead: Seconds | None = Field(
+        None, description="The runtime's fixed cost of one matmul call (its matmul library's dispatch), where it differs "
+                          "from call_overhead; unset: call_overhead; at most 1 hour.")
+    view_overhead: Seconds = Field(
+        "0 s", description="The runtime's cost of taking one view of an array (a row, a slice) between its calls, as an "
+                           "eager runtime does (an op's ``views``); at most 1 hour.")
     pack_bandwidth: BytesPerSecond | None = Field(
         None, description="Bytes per second at which the matmul library copies a matmul's second operand (its weights, "
                           "or an activation) into its packed layout, as a GEMM of more than one row does at every call "

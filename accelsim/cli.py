@@ -779,6 +779,9 @@ def _add_measure_commands(sub) -> None:
                      help="CPUs and BLAS (onnxruntime intra-op) threads the reference runs on (default 1)")
     mea.add_argument("--onnxruntime", action="store_true",
                      help="also run the encoder through onnxruntime (pip install 'accelsim[measure]')")
+    mea.add_argument("--by", choices=["layer"],
+                     help="also time each encoder layer alone on its own input, beside the prediction of that layer's "
+                          "ops (where the encoder's error comes from)")
     _add_json(mea)
     mea.set_defaults(func=cmd_measure)
 
@@ -834,7 +837,8 @@ def cmd_measure(args: argparse.Namespace) -> int:
             with open(hardware, "w") as handle:
                 handle.write(hardware_yaml(run_probe()))
         point = api.resolve(args.workload, hardware, _flag_overrides(args))
-    result = measure(point, args.workload, repeats=args.repeats, threads=args.threads, onnxruntime=args.onnxruntime)
+    result = measure(point, args.workload, repeats=args.repeats, threads=args.threads, onnxruntime=args.onnxruntime,
+                     by_layer=args.by == "layer")
     if args.hardware is None:
         result = replace(result, notes=(*result.notes, "predicted on a fresh probe of this machine (accelsim probe "
                                                        "--out FILE.yaml keeps one to predict on)"))

@@ -324,6 +324,24 @@ def test_special_functions_and_kernels_on_a_cpu_by_hand(tmp_path):
     assert costs.op(dw).seconds == pytest.approx(1e-6 + 2 * 200 * 32 * 144 / 8 / 1e9)
 
 
+def test_broadcast_and_reduce_loops_on_a_cpu_by_hand(tmp_path):
+    """The toy CPU (1 GHz, 8 vector ops per cycle, 1 us per call) with broadcast at 2 and reduce at 1 per cycle: an
+    eager layer norm of 1,000 elements (9 calls, 7 passes: 4 broadcast, 2 reduce, 1 flat) takes 9 us + (4,000 / 2 +
+    2,000 / 1 + 1,000 / 8) cycles; eager depthwise taps broadcast their products (half of 2 x MACs); a matmul's bias
+    added in a pass of its own broadcasts. Without the rates, every pass runs at 8 per cycle."""
+    data = yaml.safe_load(yaml.safe_dump(TOY))
+    data["cpu"]["special_ops_per_cycle"] = {"broadcast": 2.0, "reduce": 1.0}
+    costs, plain = CostTable(accelsim.load_hardware(_write(tmp_path, data))), CostTable(_toy(tmp_path))
+    norm = Op(0, "norm", "sfu", "core", "encoder", "r", elements=7000, kernels=9, broadcast=4000, reduce=2000)
+    assert costs.op(norm).seconds == pytest.approx(9e-6 + (4000 / 2 + 2000 / 1 + 1000 / 8) / 1e9)
+    assert plain.op(norm).seconds == pytest.approx(9e-6 + 7000 / 8 / 1e9)
+    macs = 200 * 32 * 144
+    dw = Op(0, "dw", "dwconv", "core", "encoder", "r", m=200, k=32, n=144, weight_bits=32, act_bits=32, broadcast=macs)
+    assert costs.op(dw).seconds == pytest.approx(1e-6 + (macs / 2 + macs / 8) / 1e9)
+    biased = replace(_matvec("W", 1024 * 256, m=4), epilogue=4 * 256, broadcast=4 * 256)
+    assert costs.op(biased).seconds == pytest.approx(1e-6 + 4 * 1024 * 256 / 16e9 + 4 * 256 / 2 / 1e9)
+
+
 def test_a_matmul_call_and_views_have_their_own_fixed_costs_on_a_cpu_by_hand(tmp_path):
     """An eager batched LSTM step on the toy CPU (1 us per call) with matmul_call_overhead 3 us and view_overhead
     0.25 us: the recurrent matmul (2 calls, one of them the matmul; 2 views) pays 1 + 3 + 2 x 0.25 us before its
@@ -340,14 +358,25 @@ def test_a_matmul_call_and_views_have_their_own_fixed_costs_on_a_cpu_by_hand(tmp
     assert plain.op(cell).seconds == pytest.approx(8e-6 + 800 / 8 / 1e9)
 
 
-def test_an_eager_matmul_adds_its_bias_in_a_pass_of_its_own():
-    """Eager, each matmul with weights adds its bias over its rows x outputs (an element-wise pass); fused, the bias
-    is in the matmul's own epilogue, and products of two activations have none."""
-    eager, fused = (_encoder_ops("conformer_s4", f"workload.runtime.kernels={k}", "workload.utterance.frames=8")
+def test_an_eager_runtime_adds_biases_and_norms_in_passes_of_their_own():
+    """Eager, each matmul with weights adds its bias over its rows x outputs, and the attention its u and v biases to
+    the queries, in element-wise passes broadcasting a row; a layer norm makes seven passes over the data, of which
+    four broadcast and two reduce; a softmax seven, two and two; the depthwise taps broadcast their weights, one
+    product per MAC. Fused, a bias is in the matmul's own epilogue, a norm 5 operations per element, nothing broadcast."""
+    rows, d = 8, 144
+    eager, fused = (_encoder_ops("conformer_s4", f"workload.runtime.kernels={k}", f"workload.utterance.frames={rows}")
                     for k in ("eager", "fused"))
-    w1, scores = "encoder.conformer1.ffn1.W1", "encoder.conformer1.mhsa.scores"
-    assert (eager[w1].m, eager[w1].n, eager[w1].epilogue) == (8, 576, 8 * 576)
-    assert fused[w1].epilogue == 0 and eager[scores].epilogue == 0
+    block = "encoder.conformer1."
+    w1, scores = eager[block + "ffn1.W1"], eager[block + "mhsa.scores"]
+    assert (w1.m, w1.n, w1.epilogue, w1.broadcast) == (rows, 576, rows * 576, rows * 576)
+    assert (scores.epilogue, scores.broadcast) == (rows * d, rows * d)
+    norm, soft, dw = eager[block + "ffn1.norm"], eager[block + "mhsa.softmax"], eager[block + "conv.dw"]
+    assert (norm.elements, norm.broadcast, norm.reduce) == (7 * rows * d, 4 * rows * d, 2 * rows * d)
+    assert (soft.elements, soft.broadcast, soft.reduce) == (7 * 4 * rows * rows, 2 * 4 * rows * rows, 2 * 4 * rows * rows)
+    assert dw.broadcast == dw.macs == rows * 32 * d
+    assert fused[block + "ffn1.norm"].elements == 5 * rows * d
+    assert all(op.epilogue == op.broadcast == op.reduce == 0 for op in fused.values() if op.kind in ("matmul", "dwconv"))
+    assert all(op.broadcast == op.reduce == 0 for op in fused.values())
 
 
 def test_the_systolic_chip_prices_special_functions_like_any_sfu_op(hw_spec):

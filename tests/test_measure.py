@@ -261,7 +261,8 @@ def _fake_probe(flags=(), caches=(Cache(2, "Unified", 1 << 20, 1, True),)) -> Pr
         ("elementwise_ops_per_s", 8e9), ("call_overhead", 4e-7), ("topk_per_element", 4e-10),
         ("merge_per_element", 8e-8), ("copy_L2", 3e10), ("read_DRAM", 2e10), ("read_L2", 1e11),
         ("read_all_DRAM", 3e10), ("sigmoid_ops_per_cycle", 0.08), ("gather_ops_per_cycle", 0.25),
-        ("matmul_call_overhead", 9e-7), ("view_overhead", 1e-7))}
+        ("matmul_call_overhead", 9e-7), ("view_overhead", 1e-7), ("broadcast_ops_per_cycle", 1.2),
+        ("reduce_ops_per_cycle", 0.8))}
     cpu = CpuInfo("Test CPU", "x", "x86_64", 4, (0, 1), 1, 2000.0, True, tuple(flags), tuple(caches))
     return ProbeResult("2026-01-02", cpu, figures, {"L2": 1 << 19, "DRAM": 1 << 26}, {}, True)
 
@@ -278,7 +279,8 @@ def test_the_yaml_maps_every_figure_and_cites_each_value(tmp_path, flags, caches
     hw = accelsim.load_hardware(path)
     assert hw.family == "cpu" and set(hw.cpu.macs_per_cycle) == formats
     assert hw.cpu.macs_per_cycle["fp32"] == 15.6 and hw.cpu.clock == 2.5e9
-    assert hw.cpu.call_overhead == pytest.approx(4e-7) and hw.cpu.special_ops_per_cycle == {"sigmoid": 0.08, "gather": 0.25}
+    assert hw.cpu.call_overhead == pytest.approx(4e-7) and hw.cpu.special_ops_per_cycle == {
+        "sigmoid": 0.08, "gather": 0.25, "broadcast": 1.2, "reduce": 0.8}
     assert hw.cpu.matmul_call_overhead == pytest.approx(9e-7) and hw.cpu.view_overhead == pytest.approx(1e-7)
     levels = {level.name: level for level in hw.memory.levels}
     assert levels["DRAM"].read_bandwidth == 2e10 and levels["DRAM"].shared_bandwidth == 3e10
@@ -423,6 +425,21 @@ def test_measure_prints_each_part_beside_its_prediction(probed, run_cli, tmp_pat
     text = run_cli("measure", _tiny(tmp_path, CONFORMER), hw, "--set", "workload.decoding.beam=2")
     assert text.returncode == 0, text.stderr
     assert "encoder" in text.stdout and "decode_iteration" in text.stdout and "error" in text.stdout
+
+
+def test_measure_by_layer_times_each_encoder_layer_beside_its_prediction(probed, run_cli, tmp_path):
+    _, hw = probed
+    proc = run_cli("measure", _tiny(tmp_path, CONFORMER), hw, "--by", "layer", "--json")
+    assert proc.returncode == 0, proc.stderr
+    parts = {p["name"]: p for p in json.loads(proc.stdout)["parts"]}
+    layers = [name for name in parts if name.startswith("encoder.")]
+    assert layers == ["encoder.sub", "encoder.conformer.ffn1", "encoder.conformer.mhsa", "encoder.conformer.conv",
+                      "encoder.conformer.ffn2"]  # a conformer of count 1 is named as written
+    assert all(parts[name]["predicted_s"] > 0 and parts[name]["cpu_min_s"] > 0 for name in layers)
+    # the layers' ops are the encoder's but for the program's launch and the features' copy in
+    assert sum(parts[name]["predicted_s"] for name in layers) < parts["encoder"]["predicted_s"]
+    text = run_cli("measure", _tiny(tmp_path, CONFORMER), hw, "--by", "layer")
+    assert text.returncode == 0 and "encoder.conformer.mhsa" in text.stdout and "timed alone" in text.stdout
 
 
 def test_measure_through_onnxruntime(probed, run_cli, tmp_path):

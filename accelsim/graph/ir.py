@@ -46,6 +46,10 @@ class Op:
     passes: int = 1  # element-wise passes per element (quantizers that need statistics make more)
     step: int = -1  # recurrent step of a sequence op (the encoder's t), -1 for every other op
     epilogue: int = 0  # element-wise SFU ops after its product (fused activation quantizers, passes included; an eager bias add)
+    #: Of the op's element-wise work (its elements, epilogue, or a depthwise convolution's products), the operations
+    #: whose loops an eager runtime runs with an operand broadcast along the rows, and those reducing along the rows.
+    broadcast: int = 0
+    reduce: int = 0
     network: str = ""  # the network whose layer this op lowers (encoder, lm_ext...); "search" for the decode loop's own ops
     layer: str = ""  # that layer's name (blstm3, out...), or the role of an op outside any layer (launch, scores, topk...)
     codebook_bits: int = 0  # weights are weight_bits-bit indices into a codebook of centroids of this many bits (0: uniform)

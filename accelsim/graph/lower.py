@@ -299,20 +299,29 @@ def lower_log_softmax(b: GraphBuilder, layer: ModelLayer, ctx: Ctx, inputs: list
 
 @dataclass(frozen=True)
 class Pointwise:
-    """An element-wise function: operations per element, special functions per element, and the kernels an eager
-    runtime calls for it."""
+    """An element-wise function: operations per element, special functions per element, the kernels an eager
+    runtime calls for it, and, where an eager runtime's passes over the data differ, how many it makes per element
+    (``passes``; 0: ``ops``), of which how many broadcast an operand along the rows and how many reduce along them."""
 
     ops: int
     special: tuple[tuple[str, int], ...] = ()
     kernels: int = 1
+    passes: int = 0
+    broadcast: int = 0
+    reduce: int = 0
 
 
-#: mean, subtract, square, mean, add epsilon, square root, divide, gain, shift (eager: nine calls)
-LAYER_NORM = Pointwise(5, (), 9)
+#: Fused: mean, variance, normalise, scale, shift. Eager: nine calls, seven over every element: mean and mean square
+#: (reductions), subtract the mean, divide by the deviation, gain and shift (a column or a row broadcast), the square
+#: (the epsilon and the square root are per row).
+LAYER_NORM = Pointwise(5, (), 9, passes=7, broadcast=4, reduce=2)
 SWISH = Pointwise(2, (("sigmoid", 1),), 2)
 GLU = Pointwise(2, (("sigmoid", 1),), 2)
-#: add the position scores, scale, then max, subtract, exponentiate, sum, divide (eager: seven calls)
-SOFTMAX = Pointwise(5, (("exp", 1),), 7)
+#: add the position scores, scale, then max, subtract, exponentiate, sum, divide (eager: seven calls, of which the
+#: max and the sum reduce along the rows, the subtraction and the division broadcast their results back)
+SOFTMAX = Pointwise(5, (("exp", 1),), 7, passes=7, broadcast=2, reduce=2)
+#: Eager, the batch norm the inference folds away is a scale and a shift by a row of channels before the swish.
+BN_SWISH = Pointwise(2, (("sigmoid", 1),), 4, passes=4, broadcast=2)
 RELU = Pointwise(1, (), 1)
 LAYER_NORM_OPS, SOFTMAX_OPS = LAYER_NORM.ops, SOFTMAX.ops  # the per-element counts tests check by hand
 
@@ -329,20 +338,23 @@ def _weight(layer: ModelLayer, name: str) -> tuple[str, int]:
 
 def _dense(b: GraphBuilder, layer: ModelLayer, ctx: Ctx, region: str, name: str, deps: list[int], m: int, k: int,
            n: int, weights: tuple[str, ...], quantized: bool = False, fp32: bool = False, kernels: int = 1,
-           gather: int = 0) -> list[int]:
+           gather: int = 0, added: int | None = None) -> list[int]:
     """A matmul, its input quantized first unless it already is; no ``weights``: two activations multiplied.
     ``fp32``: it also fetches the layer's FP32 parameters (biases, norms), as the first matmul of a module does.
-    ``kernels``: the calls an eager runtime makes for it; ``gather``: elements it rearranges first (eager only)."""
+    ``kernels``: the calls an eager runtime makes for it; ``gather``: elements it rearranges first; ``added``:
+    elements of a vector it adds in a pass of its own, broadcast along the rows (default: with weights, its bias
+    over its output) (both eager only: a fused kernel indexes in place and adds in its epilogue)."""
     p = layer.precision
     base = f"{ctx.tag}{layer.network}.{layer.name}.{name}"
     if not quantized:
         deps = _quant(b, f"{base}.quant_in", ctx, region, p.act_quantizer, p.act_bits, m * k, 1, deps)
     special = (("gather", gather),) if gather and ctx.eager else ()
-    bias_add = m * n if weights and ctx.eager else 0  # eager: the bias is added in a pass of its own (fused: epilogue)
+    added = (m * n if weights else 0) if added is None else added
+    added = added if ctx.eager else 0
     return [b.add(base, "matmul", "core", ctx.component, region, deps, m=m, k=k, n=n,
                   weights=tuple(_weight(layer, w) for w in weights), biases=_biases(ctx, layer, "b") if fp32 else (),
                   weight_bits=p.weight_bits if weights else p.act_bits, act_bits=p.act_bits, kernels=ctx.kernels(kernels),
-                  special=special, epilogue=bias_add)]
+                  special=special, epilogue=added, broadcast=added)]
 
 
 def _sfu(b: GraphBuilder, layer: ModelLayer, ctx: Ctx, region: str, name: str, deps: list[int], count: int,
@@ -350,7 +362,15 @@ def _sfu(b: GraphBuilder, layer: ModelLayer, ctx: Ctx, region: str, name: str, d
     """``count`` elements of ``fn`` (``kernels`` eager calls instead of ``fn``'s; ``gather``: elements rearranged)."""
     special = _times(fn.special, count) + ((("gather", gather),) if gather and ctx.eager else ())
     return [b.add(f"{ctx.tag}{layer.network}.{layer.name}.{name}", "sfu", "core", ctx.component, region, deps,
-                  elements=count * fn.ops, special=special, kernels=ctx.kernels(fn.kernels if kernels is None else kernels))]
+                  special=special, kernels=ctx.kernels(fn.kernels if kernels is None else kernels),
+                  **_work_of(fn, count, ctx))]
+
+
+def _work_of(fn: Pointwise, count: int, ctx: Ctx) -> dict[str, int]:
+    """The element-wise work of ``count`` elements of ``fn``, as the runtime runs it (eager: its passes)."""
+    if not (ctx.eager and fn.passes):
+        return {"elements": count * fn.ops}
+    return {"elements": count * fn.passes, "broadcast": count * fn.broadcast, "reduce": count * fn.reduce}
 
 
 @register_lowering("conv_subsampling")
@@ -383,7 +403,8 @@ def lower_conformer_ffn(b: GraphBuilder, layer: ModelLayer, ctx: Ctx, inputs: li
     out = _sfu(b, layer, ctx, region, "swish", out, rows * h, SWISH)
     out = _dense(b, layer, ctx, region, "W2", out, rows, h, d, ("W2",), kernels=2)
     final = spec.final_norm  # type: ignore[attr-defined]
-    tail = Pointwise(2 + (LAYER_NORM.ops if final else 0), (), 2 + (LAYER_NORM.kernels if final else 0))
+    ln = LAYER_NORM
+    tail = Pointwise(2 + ln.ops, (), 2 + ln.kernels, 2 + ln.passes, ln.broadcast, ln.reduce) if final else Pointwise(2, (), 2)
     return _sfu(b, layer, ctx, region, "residual", out, rows * d, tail), replace(ctx, input_quantized=False)
 
 
@@ -401,9 +422,10 @@ def lower_conformer_mhsa(b: GraphBuilder, layer: ModelLayer, ctx: Ctx, inputs: l
     norm = _sfu(b, layer, ctx, region, "norm", inputs, rows * d, LAYER_NORM)
     qkv = _dense(b, layer, ctx, region, "qkv", norm, rows, d, 3 * d, ("Wq", "Wk", "Wv"), fp32=True, kernels=6)
     pos = _dense(b, layer, ctx, region, "pos", inputs, rows + keys - 1, d, d, ("Wpos",), quantized=True)
-    content = _dense(b, layer, ctx, region, "scores", qkv, heads * rows, dh, keys, (), quantized=True, kernels=2)
+    content = _dense(b, layer, ctx, region, "scores", qkv, heads * rows, dh, keys, (), quantized=True, kernels=2,
+                     added=rows * d)
     position = _dense(b, layer, ctx, region, "pos_scores", qkv + pos, heads * rows, dh, keys, (), quantized=True,
-                      kernels=2, gather=heads * rows * keys)
+                      kernels=2, gather=heads * rows * keys, added=rows * d)
     soft = _sfu(b, layer, ctx, region, "softmax", content + position, heads * rows * keys, SOFTMAX)
     context = _dense(b, layer, ctx, region, "context", soft, heads * rows, keys, dh, (), kernels=2, gather=rows * d)
     out = _dense(b, layer, ctx, region, "Wo", context, rows, d, d, ("Wo",), kernels=2)
@@ -427,8 +449,9 @@ def lower_conformer_conv(b: GraphBuilder, layer: ModelLayer, ctx: Ctx, inputs: l
                  rows * d, 1, out)
     out = [b.add(f"{ctx.tag}{layer.network}.{layer.name}.dw", "dwconv", "core", ctx.component, region, out, m=rows,
                  k=spec.kernel, n=d, weights=(_weight(layer, "dw"),), weight_bits=p.weight_bits,  # type: ignore[attr-defined]
-                 act_bits=p.act_bits, kernels=ctx.kernels(3 + 2 * spec.kernel))]  # type: ignore[attr-defined]
-    out = _sfu(b, layer, ctx, region, "swish", out, rows * d, SWISH, kernels=SWISH.kernels + 2)
+                 act_bits=p.act_bits, kernels=ctx.kernels(3 + 2 * spec.kernel),  # type: ignore[attr-defined]
+                 broadcast=ctx.eager * rows * spec.kernel * d)]  # eager, each tap's weight row is broadcast over the rows
+    out = _sfu(b, layer, ctx, region, "swish", out, rows * d, BN_SWISH)
     out = _dense(b, layer, ctx, region, "pw2", out, rows, d, d, ("pw2",), kernels=2)
     return _sfu(b, layer, ctx, region, "residual", out, rows * d), replace(ctx, input_quantized=False)
 
@@ -473,10 +496,10 @@ def lower_elementwise(b: GraphBuilder, layer: ModelLayer, ctx: Ctx, inputs: list
     """Element-wise work on the SFU, fetching the layer's FP32 parameters (a norm's scale and shift)."""
     spec = layer.spec
     norm = layer.kind == "layer_norm"
-    ops = LAYER_NORM.ops if norm else spec.ops  # type: ignore[attr-defined]
+    fn = LAYER_NORM if norm else Pointwise(spec.ops, (), spec.ops)  # type: ignore[attr-defined]
     out = b.add(f"{ctx.tag}{layer.network}.{layer.name}.sfu", "sfu", "core", ctx.component, _region(ctx, layer), inputs,
-                elements=_rows(ctx) * spec.input * ops, biases=_biases(ctx, layer, "b"),  # type: ignore[attr-defined]
-                kernels=ctx.kernels(LAYER_NORM.kernels if norm else ops))
+                biases=_biases(ctx, layer, "b"), kernels=ctx.kernels(fn.kernels),
+                **_work_of(fn, _rows(ctx) * spec.input, ctx))  # type: ignore[attr-defined]
     return [out], replace(ctx, input_quantized=False)
 
 
@@ -772,7 +795,8 @@ def batched(segment: Segment, size: int) -> Segment:
     if size == 1:
         return segment
     ops = tuple(replace(op, m=op.m * size, elements=op.elements * size, bytes=op.bytes * size, calls=op.calls * size,
-                        epilogue=op.epilogue * size, special=tuple((name, n * size) for name, n in op.special))
+                        epilogue=op.epilogue * size, special=tuple((name, n * size) for name, n in op.special),
+                        broadcast=op.broadcast * size, reduce=op.reduce * size)
                 for op in segment.ops)
     return Segment(ops, segment.exits, ("batched", segment.key, size))
 

@@ -3,15 +3,19 @@
 A matmul runs on the narrowest format the CPU lists (``cpu.macs_per_cycle``: what a matmul sustains per core and
 cycle, FMA, AVX-512, VNNI or AMX) that holds both operands, split over its cores, after the matmul library has packed
 its second operand (a GEMM of more than one row, at ``cpu.pack_bandwidth`` where given; a single row runs as a
-matrix-vector product and packs nothing); a depthwise convolution, which has
-no weight reuse for a matmul kernel to exploit, runs on the vector units (a multiply and an add per MAC). Element-wise
-work runs at ``cpu.vector_ops_per_cycle`` per core, its special functions (sigmoid, tanh, exp, gathers) at
-``cpu.special_ops_per_cycle`` where listed. Every kernel the runtime calls pays ``call_overhead`` (an eager runtime
-calls several per op, ``runtime.kernels``; a matmul's own call ``matmul_call_overhead`` where given), every view of an
-array it takes between them ``view_overhead`` (an eager LSTM step's rows and gate slices), and an op's weight reads are streamed from the level they come from while
-it computes (:mod:`accelsim.hw.memory`, ``memory.overlap``). Codebook (LUT/GQ) weights are decoded to their
-centroids' format, one vector op per weight. There is no scratchpad: the ``cache`` residency says which level each
-op's weights come from.
+matrix-vector product and packs nothing); a depthwise convolution, which has no weight reuse for a matmul kernel to
+exploit, runs on the vector units (a multiply and an add per MAC).
+
+Element-wise work runs at ``cpu.vector_ops_per_cycle`` per core; at ``cpu.special_ops_per_cycle``, where listed, its
+special functions (sigmoid, tanh, exp, gathers) and an eager runtime's slower loops: an operand broadcast along the
+rows (a bias, a norm's statistics, a depthwise tap's weights) or a reduction along them (a mean, a softmax's max).
+
+Every kernel the runtime calls pays ``call_overhead`` (an eager runtime calls several per op, ``runtime.kernels``; a
+matmul's own call ``matmul_call_overhead`` where given), and every view of an array it takes between them
+``view_overhead`` (an eager LSTM step's rows and gate slices). An op's weight reads are streamed from the level they
+come from while it computes (:mod:`accelsim.hw.memory`, ``memory.overlap``). Codebook (LUT/GQ) weights are decoded to
+their centroids' format, one vector op per weight. There is no scratchpad: the ``cache`` residency says which level
+each op's weights come from.
 """
 
 from __future__ import annotations
@@ -40,13 +44,14 @@ class Cpu(StreamingFamily):
 
     def matmul(self, op: Op, cores: int, reads=()) -> tuple[float, float]:
         cpu = self.cpu
+        loops = _loops(op)
         if op.kind == "dwconv":  # no reuse for a matmul kernel: a multiply and an add per MAC on the vector units
-            compute = self._vector_seconds(2 * op.macs, (), cores)
+            compute, loops = self._vector_seconds(2 * op.macs, loops, cores), ()
         else:
             fmt = self.format_of(op.codebook_bits or op.weight_bits, op.act_bits)
             compute = op.m * op.k * op.n / (cores * cpu.macs_per_cycle[fmt] * cpu.clock) + self._pack_seconds(op)
         extra = op.epilogue + (op.k * op.n if op.codebook_bits else 0) + sum(n for _, n in op.special)
-        vector = self._vector_seconds(extra, op.special, cores)
+        vector = self._vector_seconds(extra, op.special + loops, cores)  # an eager bias add among the epilogue
         fixed = self._calls_seconds(op)
         if op.kind != "dwconv" and cpu.matmul_call_overhead is not None:  # one of its calls is the matmul itself
             fixed += cpu.matmul_call_overhead - cpu.call_overhead
@@ -67,8 +72,14 @@ class Cpu(StreamingFamily):
         return op.k * op.n * bits / 8 / rate
 
     def elementwise(self, op: Op, cores: int, reads=()) -> tuple[float, float]:
-        seconds = self._vector_seconds(op.elements * op.passes + op.epilogue, op.special, cores)
+        seconds = self._vector_seconds(op.elements * op.passes + op.epilogue, op.special + _loops(op), cores)
         return self.with_reads(self._calls_seconds(op), seconds, seconds, reads, cores)
 
     def launch_seconds(self) -> float:
         return self.cpu.launch_overhead
+
+
+def _loops(op: Op) -> tuple[tuple[str, int], ...]:
+    """The op's element-wise operations an eager runtime loops over with an operand broadcast along the rows, or
+    reducing along them, as evaluations at ``special_ops_per_cycle``'s ``broadcast`` and ``reduce`` (where listed)."""
+    return tuple((name, n) for name, n in (("broadcast", op.broadcast), ("reduce", op.reduce)) if n)

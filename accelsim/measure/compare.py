@@ -9,6 +9,9 @@ The predicted side is one ``accelsim.simulate`` of the workload on the hardware 
 - **encoder**: the encoder's share of the critical path (``breakdown_by_component['encoder']``) times the audio
   duration. The encoder segment ends before the first decode iteration starts, so this is the simulated encoder's
   time: the features' copy in, the launch, every layer.
+- **encoder layers** (``by_layer``): each layer of the encoder timed alone on its own input (warm: its weights may
+  sit in the caches its previous repeat left them in, as in the whole encoder's steps), beside the time of the
+  simulated records of that layer.
 - **decode iteration**: the span (first start to last end) of the records of one iteration -- the *typical* one,
   whose work (active hypotheses, new prefixes, LM evaluations, survivors) is the most frequent in the workload's
   decode trace -- and the reference runtime runs exactly that work.
@@ -25,6 +28,7 @@ from accelsim.measure.harness import Controls, Timing, controlled, time_call
 from accelsim.measure.reference import Decoder, Encoder, IterationWork, Unsupported, check_model
 from accelsim.spec.workload import WorkloadSpec
 from accelsim.api import Point, decode_trace, simulate
+from accelsim.report.result import SimResult
 from accelsim.workload.model import build_model
 
 
@@ -81,9 +85,10 @@ def check_measurable(spec: WorkloadSpec, source: str) -> None:
         raise AccelsimError(f"{source}: {exc}") from None
 
 
-def measure(point: Point, source: str, repeats: int = 5, threads: int = 1, onnxruntime: bool = False) -> Measurement:
-    """Time the encoder and the typical decode iteration of ``point.workload`` and predict both on
-    ``point.hardware``; ``source`` names the workload in errors."""
+def measure(point: Point, source: str, repeats: int = 5, threads: int = 1, onnxruntime: bool = False,
+            by_layer: bool = False) -> Measurement:
+    """Time the encoder (``by_layer``: and each of its layers) and the typical decode iteration of ``point.workload``
+    and predict them on ``point.hardware``; ``source`` names the workload in errors."""
     spec = point.workload
     check_measurable(spec, source)
     model = build_model(spec)
@@ -92,15 +97,21 @@ def measure(point: Point, source: str, repeats: int = 5, threads: int = 1, onnxr
     index, work = typical_iteration(spec)
     features = np.random.default_rng(3).standard_normal(encoder.input_shape(spec.utterance.frames), dtype=np.float32)
     inputs = decoder.inputs(work)
-    encoder_s, iteration_s = predict(point, index)
+    result = simulate(spec, point.hardware, keep_records=True)
+    encoder_s, iteration_s = predict(point, index, result)
     frames = spec.utterance.frames
     clock = "cpu" if threads == 1 else "wall"  # CPU time adds several threads up
     with controlled(threads) as controls:
         parts = [Part("encoder", f"{_layers(model)}, {frames} frames, {model.lstm_input_projection} LSTM projection",
-                      time_call(lambda: encoder(features), repeats), encoder_s, clock),
-                 Part("decode_iteration", f"iteration {index}: {work.active} hypotheses, {work.miss_prediction} new "
-                      f"prefixes, {work.miss_lm} LM rows, top {spec.decoding.beam} of {work.active * model.vocab}",
-                      time_call(lambda: decoder.iteration(work, inputs), repeats), iteration_s, clock)]
+                      time_call(lambda: encoder(features), repeats), encoder_s, clock)]
+        if by_layer:
+            layers = layer_predictions(result)
+            parts += [Part(f"encoder.{layer.name}", f"{layer.kind} layer, timed alone on its input",
+                           time_call(call, repeats), layers.get(layer.name, 0.0), clock)
+                      for layer, call in encoder.layers(features)]
+        parts.append(Part("decode_iteration", f"iteration {index}: {work.active} hypotheses, {work.miss_prediction} "
+                          f"new prefixes, {work.miss_lm} LM rows, top {spec.decoding.beam} of {work.active * model.vocab}",
+                          time_call(lambda: decoder.iteration(work, inputs), repeats), iteration_s, clock))
         if onnxruntime:
             from accelsim.measure.onnx_graph import onnx_encoder
 
@@ -131,16 +142,26 @@ def typical_iteration(spec: WorkloadSpec) -> tuple[int, IterationWork]:
     return IterationWork.typical(decode_trace(spec).steps)
 
 
-def predict(point: Point, iteration: int | None = None) -> tuple[float, float]:
+def predict(point: Point, iteration: int | None = None, result: SimResult | None = None) -> tuple[float, float]:
     """accelsim's encoder time and the time of decode iteration ``iteration`` (see the module docstring; default the
-    typical one)."""
+    typical one), from ``result`` (a simulation of ``point`` with its records; default: one made here)."""
     if iteration is None:
         iteration = typical_iteration(point.workload)[0]
-    result = simulate(point.workload, point.hardware, keep_records=True)
+    if result is None:
+        result = simulate(point.workload, point.hardware, keep_records=True)
     encoder = result.breakdown_by_component["encoder"] * result.audio_s
     prefix = f"it{iteration}."
     rows = [r for r in result.records if r.op.startswith(prefix)]
     return encoder, max(r.end for r in rows) - min(r.start for r in rows)
+
+
+def layer_predictions(result: SimResult) -> dict[str, float]:
+    """Seconds of the simulated encoder's records of each layer (ops run one after another on a CPU's one core)."""
+    seconds: dict[str, float] = {}
+    for r in result.records:
+        if r.network == "encoder":
+            seconds[r.layer] = seconds.get(r.layer, 0.0) + r.end - r.start
+    return seconds
 
 
 def format_measurement(m: Measurement) -> str:
@@ -149,12 +170,12 @@ def format_measurement(m: Measurement) -> str:
     lines = [f"{m.workload} measured on CPU(s) {','.join(map(str, c.cpus)) or '?'} (BLAS: {c.blas or 'unknown'}, "
              f"{c.blas_threads or '?'} thread(s)), predicted on {m.hardware}",
              f"  times: minimum and median {kind} time of the repeats; error = (predicted - minimum) / minimum", "",
-             f"  {'part':<22}{'min ms':>10}{'median ms':>11}{'predicted ms':>14}{'error':>9}  work"]
+             f"  {'part':<26}{'min ms':>10}{'median ms':>11}{'predicted ms':>14}{'error':>9}  work"]
     for p in m.parts:
         median = p.timing.cpu_median if p.clock == "cpu" else p.timing.wall_median
         predicted = f"{p.predicted_s * 1e3:>14.4g}" if p.predicted_s is not None else f"{'-':>14}"
         error = f"{p.error_pct:>+8.1f}%" if p.error_pct is not None else f"{'-':>9}"
-        lines.append(f"  {p.name:<22}{p.measured_s * 1e3:>10.4g}{median * 1e3:>11.4g}{predicted}"
+        lines.append(f"  {p.name:<26}{p.measured_s * 1e3:>10.4g}{median * 1e3:>11.4g}{predicted}"
                      f"{error}  {p.work} ({p.timing.repeats} repeats)")
     lines += [f"  note: {n}" for n in (*c.notes, *m.notes)]
     return "\n".join(lines)

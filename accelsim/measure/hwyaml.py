@@ -28,7 +28,7 @@ def hardware_values(probe: ProbeResult) -> dict[str, object]:
     fp32 = _sig(probe.value("fp32_macs_per_cycle"), 3)
     overhead = probe.value("call_overhead")
     special = {name: (_sig(probe.value(f"{name}_ops_per_cycle"), 3), seen(f"{name}_ops_per_cycle"))
-               for name in ("sigmoid", "tanh", "exp", "gather") if f"{name}_ops_per_cycle" in probe.figures}
+               for name in ("sigmoid", "tanh", "exp", "gather", "broadcast", "reduce") if f"{name}_ops_per_cycle" in probe.figures}
     return {
         "family": ("cpu", "the CPU runs every op of the model itself (accelsim/hw/cpu.py)"),
         "cpu": {

@@ -199,8 +199,9 @@ def _single_thread(clock: float, sets: dict[str, int], quick: bool) -> dict[str,
     for name, ufunc in SPECIAL.items():  # the special functions as the reference runtime computes them, in L2
         rate = _elementwise_rate(16_384, "in L2", ufunc)
         out[f"{name}_ops_per_cycle"] = Figure(rate.value / clock, "op/cycle", f"({rate.method}) / clock")
-    rate = _gather_rate()
-    out["gather_ops_per_cycle"] = Figure(rate.value / clock, "op/cycle", f"({rate.method}) / clock")
+    for kind in LOOPS:
+        rate = _loop_rate(kind)
+        out[f"{kind}_ops_per_cycle"] = Figure(rate.value / clock, "op/cycle", f"({rate.method}) / clock")
     out["topk_per_element"] = _topk_cost()
     out["merge_per_element"] = _merge_cost()
     return out
@@ -378,50 +379,65 @@ def _fixed_cost(name: str, quick: bool) -> Figure:
                                                f"time of {timing.repeats} repeats / times ({meaning})")
 
 
-def _elementwise_rate(n: int, where: str, ufunc: np.ufunc = np.multiply) -> Figure:
-    """Elements per second of ``ufunc`` on ``n``-element float32 operands, the per-call overhead taken out:
-    (time of n-element calls - time of 16-element calls) / (n - 16), since a call's overhead is charged on its own
-    (the dispatch overhead)."""
+def _beyond_overhead(call_of: Callable[[int], Callable[[], object]], big: int, small: int, elements: Callable[[int], int],
+                     calls: int) -> float:
+    """Elements per second of the call ``call_of(size)`` makes beyond its fixed cost: (time at ``big`` - time at
+    ``small``) / (elements(big) - elements(small)), each time the minimum CPU time of 7 repeats of ``calls`` calls (a
+    call's overhead is charged on its own: the dispatch overhead)."""
     def timed(size: int) -> float:
-        args = [np.full(size, 0.5, np.float32) for _ in range(ufunc.nin)]
-        out = np.empty(size, np.float32)
+        call = call_of(size)
 
         def loop():
-            for _ in range(200):
-                ufunc(*args, out=out)
+            for _ in range(calls):
+                call()
 
-        return time_call(loop, repeats=7).cpu_min / 200
+        return time_call(loop, repeats=7).cpu_min / calls
 
-    extra = max(timed(n) - timed(16), 1e-12)
-    return Figure((n - 16) / extra, "op/s",
-                  f"{'scipy.special' if ufunc is expit else 'np'}.{ufunc.__name__} of {n:,}-element float32 arrays ({where}), "
-                  "200 calls, minimum CPU time of 7 "
-                  f"repeats, less the same for 16 elements: elements per second beyond the call overhead")
+    return (elements(big) - elements(small)) / max(timed(big) - timed(small), 1e-12)
+
+
+def _elementwise_rate(n: int, where: str, ufunc: np.ufunc = np.multiply) -> Figure:
+    """Elements per second of ``ufunc`` on ``n``-element float32 operands, less the same for 16 elements."""
+    def call_of(size: int) -> Callable[[], object]:
+        args = [np.full(size, 0.5, np.float32) for _ in range(ufunc.nin)]
+        out = np.empty(size, np.float32)
+        return lambda: ufunc(*args, out=out)
+
+    rate = _beyond_overhead(call_of, n, 16, lambda size: size, 200)
+    return Figure(rate, "op/s", f"{'scipy.special' if ufunc is expit else 'np'}.{ufunc.__name__} of {n:,}-element "
+                                f"float32 arrays ({where}), 200 calls, minimum CPU time of 7 repeats, less the same for 16 "
+                                "elements: elements per second beyond the call overhead")
 
 
 #: The special functions ``runtime.kernels: eager`` workloads evaluate, as the reference runtime computes them
 #: (``accelsim/measure/reference.py``: sigmoid is scipy.special.expit).
 SPECIAL = {"sigmoid": expit, "tanh": np.tanh, "exp": np.exp}
 
+#: Element-wise loops an eager runtime runs slower than a flat one, each on a square float32 array: (what, the call on
+#: an array ``a``, a row ``r`` of its width and an output ``o`` of its shape).
+LOOPS: dict[str, tuple[str, Callable[[np.ndarray, np.ndarray, np.ndarray], object]]] = {
+    "broadcast": ("np.add of a row to every row of a float32 array (a bias)", lambda a, r, o: np.add(a, r, out=o)),
+    "reduce": ("np.sum along the rows of a float32 array, keeping its dimensions (a mean's, a softmax's)",
+               lambda a, r, o: np.sum(a, -1, keepdims=True)),
+    "gather": ("np.copyto of a float32 array's transpose into a contiguous one (an im2col copy, a transpose)",
+               lambda a, r, o: np.copyto(o, a.T)),
+}
+#: ... the side of the array: 128 (64 KiB) for the element-wise loops, 256 (256 KiB each way) for the gather; in L2.
+LOOP_SIDE = {"broadcast": 128, "reduce": 128, "gather": 256}
 
-def _gather_rate() -> Figure:
-    """Elements per second of a data rearrangement (an im2col copy, a transpose): a 256 x 256 float32 array copied
-    into a contiguous transposed one (256 KiB each way, in L2), less the same for 4 x 4."""
-    def timed(n: int) -> float:
-        src = np.full((n, n), 0.5, np.float32)
-        dst = np.empty((n, n), np.float32)
 
-        def loop():
-            for _ in range(100):
-                np.copyto(dst, src.T)
+def _loop_rate(kind: str) -> Figure:
+    """Elements per second of one of :data:`LOOPS` on its square array, less the same for 4 x 4."""
+    what, call = LOOPS[kind]
 
-        return time_call(loop, repeats=7).cpu_min / 100
+    def call_of(side: int) -> Callable[[], object]:
+        a, r, o = np.full((side, side), 0.5, np.float32), np.full(side, 0.25, np.float32), np.empty((side, side), np.float32)
+        return lambda: call(a, r, o)
 
-    extra = max(timed(256) - timed(4), 1e-12)
-    return Figure((256 * 256 - 16) / extra, "op/s",
-                  "np.copyto of a 256 x 256 float32 array's transpose into a contiguous one (256 KiB each way, in L2), "
-                  "100 calls, minimum CPU time of 7 repeats, less the same for 4 x 4: elements rearranged per second "
-                  "beyond the call overhead")
+    side = LOOP_SIDE[kind]
+    rate = _beyond_overhead(call_of, side, 4, lambda n: n * n, 100)
+    return Figure(rate, "op/s", f"{what}: {side} x {side} ({side * side * 4 // 1024} KiB, in L2), 100 calls, minimum CPU "
+                                "time of 7 repeats, less the same for 4 x 4: elements per second beyond the call overhead")
 
 
 def _topk_cost() -> Figure:

@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Callable
 
 import numpy as np
@@ -302,6 +302,15 @@ class Encoder:
         for runner in self.runners:
             x = SEQUENCE[runner.layer.kind](runner, x, self.projection)
         return x
+
+    def layers(self, x: np.ndarray) -> list[tuple[ModelLayer, Callable[[], np.ndarray]]]:
+        """Each layer as a call on its own input, the previous layer's output (computed here, once)."""
+        calls = []
+        for runner in self.runners:
+            call = partial(SEQUENCE[runner.layer.kind], runner, x, self.projection)
+            calls.append((runner.layer, call))
+            x = call()
+        return calls
 
 
 # ---------------------------------------------------------------- one decode iteration

@@ -31,6 +31,10 @@ def _mac_rates(value: dict) -> dict:
 
 #: Special-function evaluations per cycle per core, by function (sigmoid, tanh, exp, gather).
 SpecialRates = dict[Literal["sigmoid", "tanh", "exp", "gather"], Annotated[float, Field(gt=0, le=10**9)]]
+#: ... on a CPU, also the element-wise loops an eager runtime runs slower than a flat one: an operand broadcast along
+#: the rows (a bias, a norm's statistics) and a reduction along them (a mean, a softmax's max and sum).
+CpuSpecialRates = dict[Literal["sigmoid", "tanh", "exp", "gather", "broadcast", "reduce"],
+                       Annotated[float, Field(gt=0, le=10**9)]]
 
 
 class CoprocessorSpec(Strict):
@@ -114,11 +118,12 @@ class CpuSpec(Strict):
     vector_ops_per_cycle: float = Field(
         gt=0, le=10**9, description="Element-wise operations per cycle per core (additions, products, quantizers) from "
                                     "the SIMD width; more than 0, at most 1,000,000,000.")
-    special_ops_per_cycle: SpecialRates = Field(
+    special_ops_per_cycle: CpuSpecialRates = Field(
         default_factory=dict,
         description="Evaluations per cycle per core of special functions, as the runtime computes them: sigmoid, tanh, "
-                    "exp, and gather (a data rearrangement such as an im2col copy); one not listed runs at "
-                    "vector_ops_per_cycle; each more than 0, at most 1,000,000,000.")
+                    "exp, gather (a data rearrangement such as an im2col copy), and an eager runtime's element-wise "
+                    "operations with an operand broadcast along the rows (broadcast) or reducing along them (reduce); "
+                    "one not listed runs at vector_ops_per_cycle; each more than 0, at most 1,000,000,000.")
     call_overhead: Seconds = Field(description="The runtime's fixed cost of one op (a kernel call), e.g. '1 us'; at most 1 hour.")
     matmul_call_overhead: Seconds | None = Field(
         None, description="The runtime's fixed cost of one matmul call (its matmul library's dispatch), where it differs "

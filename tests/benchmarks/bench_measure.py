@@ -1,6 +1,6 @@
 """How far accelsim's predictions are from a real run on this CPU (issue 21). Prints figures; asserts nothing.
 
-    python tests/benchmarks/bench_measure.py            # 3 rounds of a probe then every target (about 6 minutes)
+    python tests/benchmarks/bench_measure.py            # 5 rounds of a probe then every target (about 11 minutes)
     python tests/benchmarks/bench_measure.py --rounds 1 # one round (about 2 minutes; noisier)
     python tests/benchmarks/bench_measure.py --quick    # quick probes (the figures are noisier)
     python tests/benchmarks/bench_measure.py --keep probe.yaml   # and keep the merged probe's hardware YAML
@@ -67,14 +67,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a quick probe")
     parser.add_argument("--keep", metavar="FILE.yaml", help="also keep the probe's hardware YAML in FILE")
-    parser.add_argument("--rounds", type=int, default=3, metavar="N",
+    parser.add_argument("--rounds", type=int, default=5, metavar="N",
                         help="N rounds of a probe then every target; each figure and each part keeps its fastest round, "
-                             "and the predictions use the merged probe (default 3: neighbours on a shared machine "
+                             "and the predictions use the merged probe (default 5: neighbours on a shared machine "
                              "come and go over seconds to minutes)")
     args = parser.parse_args()
     rounds = max(1, args.rounds)
     print(references())
-    probes, best = [], {}
+    probes, best, each = [], {}, {}
     with tempfile.TemporaryDirectory() as folder:
         for _ in range(rounds):  # a probe, then every target, in each round: both see the machine at its quietest
             probes.append(run_probe(quick=args.quick))
@@ -84,6 +84,7 @@ def main() -> int:
                 parts = measure(resolve(REPO / "workloads" / "measure" / name, hw, _sets(projection)), name).parts
                 best[name, projection] = [min(old, new, key=lambda p: p.measured_s)
                                           for old, new in zip(best.get((name, projection), parts), parts)]
+                each.setdefault((name, projection), []).append(parts[0].measured_s)
         probe = fastest(probes)
         print(format_probe(probe) + "\n")
         hw = Path(args.keep or Path(folder) / "probe.yaml")
@@ -100,8 +101,12 @@ def main() -> int:
         print(f"  {name:<14}{projection:<11}{enc.timing.cpu_min * 1e3:>11.2f}{enc.timing.cpu_median * 1e3:>11.2f}"
               f"{enc.predicted_s * 1e3:>14.2f}{enc.error_pct:>+8.1f}%{dec.timing.cpu_min * 1e3:>16.3f}"
               f"{dec.predicted_s * 1e3:>11.3f}{dec.error_pct:>+8.1f}%")
-    print(f"  (encoder: min and median CPU time of 5 repeats, of the fastest of {max(1, args.rounds)} rounds; decode iter: "
+    print(f"  (encoder: min and median CPU time of 5 repeats, of the fastest of {rounds} rounds; decode iter: "
           "the typical iteration's, likewise; error = (predicted - min) / min)")
+    print("  the encoder's minimum in each round, ms (how much the machine moved):")
+    for name, projection in TARGETS:
+        print(f"    {name.removesuffix('.yaml'):<14}{projection or '-':<11}"
+              + " ".join(f"{s * 1e3:8.2f}" for s in each[name, projection]))
     print(references())
     return 0
 

@@ -279,8 +279,11 @@ def _read_bandwidth(size: int, threads: int, quick: bool, what: str) -> Figure:
 #: The least working set whose streaming rate is taken by a matrix-vector product: one call then reads for tens of
 #: microseconds, against a call overhead of about one (smaller working sets are read by ``np.max`` instead).
 STREAM_MIN = 2 << 20
-#: Points of each cache level's ladder, from its working set to the next level's (both ends included).
-LADDER_POINTS = 7
+#: Points of each cache level's ladder, from its working set to the next level's (both ends included): 13 from an L3's
+#: 5.65 MiB to DRAM's 64 MiB are 1.22x apart. The hit curve is a straight line in log distance between two points, so
+#: a knee between points is smoothed: 7 points, 1.5x apart, put one L3's fall (1.0 at 12.7 MiB, 0.6 at 19 MiB) on a
+#: line that read 56 GB/s at 16 MiB where a 16 MiB sgemv ran at 44.
+LADDER_POINTS = 13
 #: Rounds of the whole ladder: each size's figure is its fastest round (this machine's neighbours come and go over
 #: seconds, and a level shared with them -- the last-level cache, DRAM -- is the most disturbed).
 LADDER_ROUNDS = 5

@@ -759,8 +759,9 @@ def _add_measure_commands(sub) -> None:
     pro.add_argument("--quick", action="store_true", help="smaller problems and fewer passes (a few seconds; still "
                                                           "at least 5 repeats of each figure)")
     pro.add_argument("--rounds", type=_positive_int, default=1, metavar="N",
-                     help="probe N times one after another and keep each figure's fastest (default 1; on a shared "
-                          "machine whose neighbours come and go, a few rounds spread the repeats over more time)")
+                     help="probe N times one after another and keep each figure's fastest, but the median of the "
+                          "shared levels' streaming rates (default 1; on a shared machine whose neighbours come and go, "
+                          "a few rounds spread the repeats over more time)")
     _add_json(pro)
     pro.set_defaults(func=cmd_probe)
 

@@ -358,17 +358,26 @@ def test_a_ladder_runs_out_to_the_next_level_only_where_that_is_well_beyond(monk
 
 def test_probes_merge_into_the_fastest_figure_each_saw():
     """Clocks 2 and 2.5 GHz, 16 and 12 MACs per cycle (32 and 30 GMAC/s): the merged clock is 2.5 GHz and the merged
-    MACs per cycle 32 GMAC/s / 2.5 GHz = 12.8; the least call overhead; the highest rate of each ladder point."""
-    a, b = _fake_probe(), _fake_probe()
+    MACs per cycle 32 GMAC/s / 2.5 GHz = 12.8; the least call overhead; a shared level's streaming rate and each
+    ladder point the median of the probes (of two: their mean; of three: the middle one)."""
+    a, b, c = _fake_probe(), _fake_probe(), _fake_probe()
     a.figures.update(clock=Figure(2e9, "Hz", "c"), fp32_macs_per_cycle=Figure(16, "MAC/cycle", "m"),
-                     call_overhead=Figure(5e-7, "s", "o"), read_L2=Figure(1e11, "B/s", "r"))
+                     call_overhead=Figure(5e-7, "s", "o"), read_L2=Figure(1e11, "B/s", "r"),
+                     read_L3=Figure(8e10, "B/s", "x", typical=True))
     b.figures.update(clock=Figure(2.5e9, "Hz", "c"), fp32_macs_per_cycle=Figure(12, "MAC/cycle", "m"),
-                     call_overhead=Figure(4e-7, "s", "o"), read_L2=Figure(9e10, "B/s", "r"))
+                     call_overhead=Figure(4e-7, "s", "o"), read_L2=Figure(9e10, "B/s", "r"),
+                     read_L3=Figure(6e10, "B/s", "x", typical=True))
+    c.figures.update(read_L3=Figure(5e10, "B/s", "x", typical=True))
     a, b = replace(a, ladders={"L3": ((4, 10.0), (8, 5.0))}), replace(b, ladders={"L3": ((4, 9.0), (8, 6.0))})
+    c = replace(c, ladders={"L3": ((4, 4.0), (8, 1.0))})
     merged = fastest([a, b])
     assert merged.value("clock") == 2.5e9 and merged.value("fp32_macs_per_cycle") == pytest.approx(12.8)
     assert merged.value("call_overhead") == 4e-7 and merged.value("read_L2") == 1e11
-    assert merged.ladders == {"L3": ((4, 10.0), (8, 6.0))} and "the fastest of 2 probes" in merged.figures["clock"].method
+    assert merged.value("read_L3") == 7e10 and "the median of 2 probes" in merged.figures["read_L3"].method
+    assert merged.figures["read_L3"].typical
+    assert merged.ladders == {"L3": ((4, 9.5), (8, 5.5))} and "the fastest of 2 probes" in merged.figures["clock"].method
+    three = fastest([a, b, c])
+    assert three.value("read_L3") == 6e10 and three.ladders == {"L3": ((4, 9.0), (8, 5.0))}
     assert fastest([a]) is a
     b.figures["pack_bandwidth"] = Figure(1e10, "B/s", "p")  # taken by one probe only: kept, whatever the order
     assert fastest([a, b]).value("pack_bandwidth") == 1e10 and fastest([b, a]).value("pack_bandwidth") == 1e10

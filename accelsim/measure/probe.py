@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import datetime
 import math
+import statistics
 import threading
 import timeit
 from dataclasses import dataclass, field, replace
@@ -41,11 +42,14 @@ CHAIN_OPS = 4
 
 @dataclass(frozen=True)
 class Figure:
-    """One measured figure: its value, its unit and how it was obtained."""
+    """One measured figure: its value, its unit and how it was obtained; ``typical``: a rate of a level shared with
+    other tenants (the last-level cache, DRAM), taken as the median of rounds rather than the fastest, which is the
+    moment the neighbours left it alone, not the state a workload runs in."""
 
     value: float
     unit: str
     method: str
+    typical: bool = False
 
     def to_dict(self) -> dict:
         return {"value": self.value, "unit": self.unit, "method": self.method}
@@ -102,8 +106,9 @@ def run_probe(quick: bool = False, rounds: int = 1) -> ProbeResult:
 def fastest(probes: list[ProbeResult]) -> ProbeResult:
     """The probes of one machine taken at different times, merged figure by figure into the fastest each saw: the
     least time (unit s), the highest rate; a per-cycle figure is taken back to a rate with its own probe's clock, the
-    highest rate kept, then divided by the fastest clock; a ladder's rates size by size. On a shared machine whose
-    neighbours come and go over seconds to minutes, this is the minimum of repeats spread over that time."""
+    highest rate kept, then divided by the fastest clock. On a shared machine whose neighbours come and go over seconds
+    to minutes, this is the minimum of repeats spread over that time. A ``typical`` figure (a shared level's rate) and
+    the ladders, size by size, take the median of the probes instead."""
     if len(probes) == 1:
         return probes[0]
     first, clock = probes[0], max(p.value("clock") for p in probes)
@@ -111,19 +116,22 @@ def fastest(probes: list[ProbeResult]) -> ProbeResult:
     for name in dict.fromkeys(name for p in probes for name in p.figures):  # a figure some probe could not take too
         seen = [p for p in probes if name in p.figures]
         figure = seen[0].figures[name]
-        if figure.unit == "s":
-            value = min(p.value(name) for p in seen)
+        if figure.typical:
+            value, how = statistics.median(p.value(name) for p in seen), "the median"
+        elif figure.unit == "s":
+            value, how = min(p.value(name) for p in seen), "the fastest"
         elif figure.unit.endswith("/cycle"):
-            value = max(p.value(name) * p.value("clock") for p in seen) / clock
+            value, how = max(p.value(name) * p.value("clock") for p in seen) / clock, "the fastest"
         else:
-            value = max(p.value(name) for p in seen)
-        figures[name] = Figure(value, figure.unit, f"{figure.method}; the fastest of {len(seen)} probes")
-    rates: dict[str, dict[int, float]] = {}  # level -> size -> the highest rate any probe read there
+            value, how = max(p.value(name) for p in seen), "the fastest"
+        figures[name] = replace(figure, value=value, method=f"{figure.method}; {how} of {len(seen)} probes")
+    rates: dict[str, dict[int, list[float]]] = {}  # level -> size -> the rates the probes read there
     for p in probes:
         for level, points in p.ladders.items():
             for size, rate in points:
-                rates.setdefault(level, {})[size] = max(rate, rates.get(level, {}).get(size, 0.0))
-    ladders = {level: tuple(sorted(points.items())) for level, points in rates.items()}
+                rates.setdefault(level, {}).setdefault(size, []).append(rate)
+    ladders = {level: tuple((size, statistics.median(seen)) for size, seen in sorted(points.items()))
+               for level, points in rates.items()}
     notes = tuple(dict.fromkeys(n for p in probes for n in p.notes))
     return replace(first, figures=figures, ladders=ladders, notes=notes)
 
@@ -284,8 +292,9 @@ STREAM_MIN = 2 << 20
 #: a knee between points is smoothed: 7 points, 1.5x apart, put one L3's fall (1.0 at 12.7 MiB, 0.6 at 19 MiB) on a
 #: line that read 56 GB/s at 16 MiB where a 16 MiB sgemv ran at 44.
 LADDER_POINTS = 13
-#: Rounds of the whole ladder: each size's figure is its fastest round (this machine's neighbours come and go over
-#: seconds, and a level shared with them -- the last-level cache, DRAM -- is the most disturbed).
+#: Rounds of the whole ladder: each size's figure is the median of its rounds (the levels streamed are in practice the
+#: ones shared with other tenants -- the last-level cache, DRAM -- whose fastest round is the moment the neighbours
+#: left them alone, not the state a workload runs in; see :class:`Figure`).
 LADDER_ROUNDS = 5
 
 
@@ -306,8 +315,8 @@ def _streaming(sets: dict[str, int], quick: bool) -> tuple[dict[str, Figure], di
 
     The kernel is what streams weights at batch 1: ``x @ W`` with a square float32 ``W`` of the size's bytes (BLAS
     sgemv), called until 64 MiB have been read, less the time of the same call on a 16 x 16 matrix (the per-call
-    overhead, charged apart); minimum CPU time of 5 repeats in each of several rounds over all sizes, the fastest round
-    kept."""
+    overhead, charged apart); minimum CPU time of 5 repeats in each of several rounds over all sizes, the median of the
+    rounds kept (these levels are shared: :data:`LADDER_ROUNDS`)."""
     figures: dict[str, Figure] = {}
     levels = [level for level, size in sets.items() if size >= STREAM_MIN]
     ladders: dict[str, list[int]] = {}
@@ -318,7 +327,7 @@ def _streaming(sets: dict[str, int], quick: bool) -> tuple[dict[str, Figure], di
         steps = (3 if quick else LADDER_POINTS) - 1
         ladders[level] = sorted({_rounded(int(low * (high / low) ** (i / steps))) for i in range(steps + 1)})
     sizes = sorted({sets[level] for level in levels} | {size for sizes in ladders.values() for size in sizes})
-    best = {size: math.inf for size in sizes}
+    seen: dict[int, list[float]] = {size: [] for size in sizes}
     rounds = 2 if quick else LADDER_ROUNDS
     target = (16 << 20) if quick else (64 << 20)
     matrices = {size: _square(size) for size in sizes}
@@ -326,12 +335,13 @@ def _streaming(sets: dict[str, int], quick: bool) -> tuple[dict[str, Figure], di
         overhead = _gemv_seconds(_square(16 * 16 * 4), 1000)
         for size in sizes:
             w = matrices[size]
-            best[size] = min(best[size], _gemv_seconds(w, max(1, math.ceil(target / w[0].nbytes))) - overhead)
-    rate = {size: matrices[size][0].nbytes / max(seconds, 1e-12) for size, seconds in best.items()}
+            seen[size].append(_gemv_seconds(w, max(1, math.ceil(target / w[0].nbytes))) - overhead)
+    rate = {size: matrices[size][0].nbytes / max(statistics.median(times), 1e-12) for size, times in seen.items()}
     how = (f"x @ W with a square float32 W of that size (BLAS sgemv), called until {target >> 20} MiB were read, less "
-           f"the same call on a 16 x 16 W; bytes / minimum CPU time of 5 repeats, the fastest of {rounds} rounds")
+           f"the same call on a 16 x 16 W; bytes / minimum CPU time of 5 repeats, the median of {rounds} rounds")
     figures.update({f"read_{level}": Figure(rate[sets[level]], "B/s", f"one thread, {level} working set of "
-                                            f"{matrices[sets[level]][0].nbytes:,} B: {how}") for level in levels})
+                                            f"{matrices[sets[level]][0].nbytes:,} B: {how}", typical=True)
+                    for level in levels})
     return figures, {level: tuple(dict((matrices[size][0].nbytes, rate[size]) for size in sizes_).items())
                      for level, sizes_ in ladders.items()}  # one point per matrix size
 

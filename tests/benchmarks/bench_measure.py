@@ -9,8 +9,8 @@
    workloads/measure/ -- 2-layer LSTM encoders of hidden 320, 640 and 1024 (input 340, 200 frames), each with one
    fused cell per step and with the input projection batched, and a 4-block Conformer(S)-size stack -- run by the
    numpy float32 reference runtime (pinned, BLAS on one thread, minimum and median CPU time of 5 repeats).
-2. The probes merged into the fastest figure each saw (`accelsim.measure.probe.fastest`, as `accelsim probe
-   --rounds`), each target's fastest round, and accelsim's prediction of each on the merged probe, with the error.
+2. The probes merged into the fastest figure each saw, the median for the shared levels' streaming rates
+   (`accelsim.measure.probe.fastest`, as `accelsim probe --rounds`), each target's fastest round, and accelsim's prediction of each on the merged probe, with the error.
    This machine's neighbours come and go over seconds to minutes (the last-level cache and DRAM are shared with
    them), so both sides take the quietest of repeats spread over the whole run. The probe's micro-benchmarks last
    milliseconds and catch a quiet moment more easily than a target of hundreds, so this comparison leans towards

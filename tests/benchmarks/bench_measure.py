@@ -9,14 +9,13 @@
    workloads/measure/ -- 2-layer LSTM encoders of hidden 320, 640 and 1024 (input 340, 200 frames), each with one
    fused cell per step and with the input projection batched, and a 4-block Conformer(S)-size stack -- run by the
    numpy float32 reference runtime (pinned, BLAS on one thread, minimum and median CPU time of 5 repeats).
-2. The probes merged into the fastest figure each saw, the median for the shared levels' streaming rates
-   (`accelsim.measure.probe.fastest`, as `accelsim probe --rounds`), each target's fastest round, and accelsim's prediction of each on the merged probe, with the error.
-   This machine's neighbours come and go over seconds to minutes (the last-level cache and DRAM are shared with
-   them), so both sides take the quietest of repeats spread over the whole run. The probe's micro-benchmarks last
-   milliseconds and catch a quiet moment more easily than a target of hundreds, so this comparison leans towards
-   predicting too little; hence also:
-3. Paired, round by round: each target's minimum in each round beside its prediction on that round's own probe
-   (taken a minute or two before, under the same neighbours), and the median of those errors.
+2. The probes merged (`accelsim.measure.probe.fastest`, as `accelsim probe --rounds`: the fastest figure each saw,
+   the median for what is read from the levels shared with the machine's neighbours), each target's fastest round,
+   and accelsim's prediction of each on the merged probe, with the error. The two sides are not alike: the probe's
+   micro-benchmarks last milliseconds and catch quiet moments a target of hundreds does not, while a target's fastest
+   round may have met the L3 at its emptiest, which the median ladder does not describe. Hence also:
+3. Paired, round by round, like for like: each target's minimum in each round beside its prediction on that round's
+   own probe (taken a minute or two before, under the same neighbours), and the median of those errors.
 4. Reference timings of the same run, before and after the targets: a numpy float32 1024 x 1024 GEMM and a bare
    Python loop of 10^6 iterations (minimum CPU time of 5 repeats each), and the load average.
 

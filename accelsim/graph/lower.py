@@ -78,9 +78,14 @@ class Ctx:
         """Kernel calls of an op that an eager runtime makes in ``count`` calls (a fused one in one)."""
         return count if self.eager else 1
 
-    def views(self, count: int) -> int:
-        """Array views an eager runtime takes for an op between its calls (a fused kernel indexes: none)."""
+    def eager_only(self, count: int) -> int:
+        """Work only an eager runtime does (the array views it takes between calls, a bias added in a pass of its own,
+        a loop broadcasting an operand): ``count``; a fused kernel indexes in place and adds in its epilogue: 0."""
         return count if self.eager else 0
+
+    def gather(self, count: int) -> tuple[tuple[str, int], ...]:
+        """The special evaluations of ``count`` elements an eager runtime rearranges (materialises) first."""
+        return (("gather", count),) if count and self.eager else ()
 
     @property
     def sequence(self) -> bool:
@@ -179,7 +184,7 @@ def lower_recurrent(b: GraphBuilder, layer: ModelLayer, ctx: Ctx, inputs: list[i
                        n=gates, weights=(w_ih, w_hh), biases=_biases(ctx, layer, f"{d}b_ih", f"{d}b_hh"), **common)
             cell = b.add(f"{name}cell", "sfu", "core", ctx.component, region, [mm], lane=lane, lanes=lanes,
                          elements=rows * hid * cell_ops, special=_times(cell_special, rows * hid),
-                         kernels=ctx.kernels(cell_kernels), views=ctx.views(CELL_VIEWS[family]))
+                         kernels=ctx.kernels(cell_kernels), views=ctx.eager_only(CELL_VIEWS[family]))
             out = [cell] if inner else _quant(b, f"{name}quant_out", ctx, region, p.hidden_quantizer, p.act_bits,
                                               rows * hid, 1, [cell], lane, lanes)
             outputs += out
@@ -206,18 +211,18 @@ def lower_recurrent(b: GraphBuilder, layer: ModelLayer, ctx: Ctx, inputs: list[i
                 # (a view of the sequence's row) copied beside h_{t-1} ([x_t, h_{t-1}]), the matmul, the bias added
                 prev = [b.add(f"{step}gates", "matmul", "core", ctx.component, region, prev, m=1, k=width + hid,
                               n=gates, weights=(w_ih, w_hh), biases=_biases(ctx, layer, f"{d}b_ih", f"{d}b_hh"),
-                              step=t, kernels=ctx.kernels(3), views=ctx.views(1), **common)]
+                              step=t, kernels=ctx.kernels(3), views=ctx.eager_only(1), **common)]
             elif t > 0:  # h_{-1} = 0: the first step has no recurrent matmul; eager: the matmul (of h_{t-1}, a view of
                 # the output sequence's row), the projection's row (a view) added
                 prev = [b.add(f"{step}rec", "matmul", "core", ctx.component, region, prev, m=1, k=hid, n=gates,
                               weights=(w_hh,), biases=_biases(ctx, layer, f"{d}b_hh"), step=t, kernels=ctx.kernels(2),
-                              views=ctx.views(2), **common)]
+                              views=ctx.eager_only(2), **common)]
             if not ctx.persistent:  # eager, per step: the cell writes h_t into a view (of [x_t, h_t] or of the output
                 # sequence's row); per step, h_t is also copied out of [x_t, h_t] (a view) into the output sequence
                 prev = [b.add(f"{step}cell", "sfu", "core", ctx.component, region, prev, lane=lane, lanes=lanes,
                               elements=hid * cell_ops, special=_times(cell_special, hid), step=t,
                               kernels=ctx.kernels(cell_kernels + per_step),
-                              views=ctx.views(CELL_VIEWS[family] + 1 + per_step))]
+                              views=ctx.eager_only(CELL_VIEWS[family] + 1 + per_step))]
             if not inner:
                 prev = _quant(b, f"{step}quant_out", ctx, region, p.hidden_quantizer, p.act_bits, hid, 1, prev,
                               lane, lanes, t)
@@ -310,6 +315,12 @@ class Pointwise:
     broadcast: int = 0
     reduce: int = 0
 
+    def __add__(self, then: "Pointwise") -> "Pointwise":
+        """This function, then ``then``, on the same elements."""
+        passes = (self.passes or self.ops) + (then.passes or then.ops) if self.passes or then.passes else 0
+        return Pointwise(self.ops + then.ops, self.special + then.special, self.kernels + then.kernels, passes,
+                         self.broadcast + then.broadcast, self.reduce + then.reduce)
+
 
 #: Fused: mean, variance, normalise, scale, shift. Eager: nine calls, seven over every element: mean and mean square
 #: (reductions), subtract the mean, divide by the deviation, gain and shift (a column or a row broadcast), the square
@@ -320,9 +331,12 @@ GLU = Pointwise(2, (("sigmoid", 1),), 2)
 #: add the position scores, scale, then max, subtract, exponentiate, sum, divide (eager: seven calls, of which the
 #: max and the sum reduce along the rows, the subtraction and the division broadcast their results back)
 SOFTMAX = Pointwise(5, (("exp", 1),), 7, passes=7, broadcast=2, reduce=2)
-#: Eager, the batch norm the inference folds away is a scale and a shift by a row of channels before the swish.
-BN_SWISH = Pointwise(2, (("sigmoid", 1),), 4, passes=4, broadcast=2)
+#: The batch norm the inference folds into the depthwise convolution (no work); eager, a scale and a shift by a row
+#: of channels.
+BATCH_NORM = Pointwise(0, (), 2, passes=2, broadcast=2)
 RELU = Pointwise(1, (), 1)
+#: A residual add (2 with the FFN's half step).
+RESIDUAL, HALF_STEP_RESIDUAL = Pointwise(1, (), 1), Pointwise(2, (), 2)
 LAYER_NORM_OPS, SOFTMAX_OPS = LAYER_NORM.ops, SOFTMAX.ops  # the per-element counts tests check by hand
 
 
@@ -348,22 +362,18 @@ def _dense(b: GraphBuilder, layer: ModelLayer, ctx: Ctx, region: str, name: str,
     base = f"{ctx.tag}{layer.network}.{layer.name}.{name}"
     if not quantized:
         deps = _quant(b, f"{base}.quant_in", ctx, region, p.act_quantizer, p.act_bits, m * k, 1, deps)
-    special = (("gather", gather),) if gather and ctx.eager else ()
-    added = (m * n if weights else 0) if added is None else added
-    added = added if ctx.eager else 0
+    added = ctx.eager_only((m * n if weights else 0) if added is None else added)
     return [b.add(base, "matmul", "core", ctx.component, region, deps, m=m, k=k, n=n,
                   weights=tuple(_weight(layer, w) for w in weights), biases=_biases(ctx, layer, "b") if fp32 else (),
                   weight_bits=p.weight_bits if weights else p.act_bits, act_bits=p.act_bits, kernels=ctx.kernels(kernels),
-                  special=special, epilogue=added, broadcast=added)]
+                  special=ctx.gather(gather), epilogue=added, broadcast=added)]
 
 
 def _sfu(b: GraphBuilder, layer: ModelLayer, ctx: Ctx, region: str, name: str, deps: list[int], count: int,
-         fn: Pointwise = RELU, kernels: int | None = None, gather: int = 0) -> list[int]:
-    """``count`` elements of ``fn`` (``kernels`` eager calls instead of ``fn``'s; ``gather``: elements rearranged)."""
-    special = _times(fn.special, count) + ((("gather", gather),) if gather and ctx.eager else ())
+         fn: Pointwise = RELU) -> list[int]:
+    """``count`` elements of ``fn``."""
     return [b.add(f"{ctx.tag}{layer.network}.{layer.name}.{name}", "sfu", "core", ctx.component, region, deps,
-                  special=special, kernels=ctx.kernels(fn.kernels if kernels is None else kernels),
-                  **_work_of(fn, count, ctx))]
+                  special=_times(fn.special, count), kernels=ctx.kernels(fn.kernels), **_work_of(fn, count, ctx))]
 
 
 def _work_of(fn: Pointwise, count: int, ctx: Ctx) -> dict[str, int]:
@@ -403,8 +413,7 @@ def lower_conformer_ffn(b: GraphBuilder, layer: ModelLayer, ctx: Ctx, inputs: li
     out = _sfu(b, layer, ctx, region, "swish", out, rows * h, SWISH)
     out = _dense(b, layer, ctx, region, "W2", out, rows, h, d, ("W2",), kernels=2)
     final = spec.final_norm  # type: ignore[attr-defined]
-    ln = LAYER_NORM
-    tail = Pointwise(2 + ln.ops, (), 2 + ln.kernels, 2 + ln.passes, ln.broadcast, ln.reduce) if final else Pointwise(2, (), 2)
+    tail = HALF_STEP_RESIDUAL + LAYER_NORM if final else HALF_STEP_RESIDUAL
     return _sfu(b, layer, ctx, region, "residual", out, rows * d, tail), replace(ctx, input_quantized=False)
 
 
@@ -429,7 +438,7 @@ def lower_conformer_mhsa(b: GraphBuilder, layer: ModelLayer, ctx: Ctx, inputs: l
     soft = _sfu(b, layer, ctx, region, "softmax", content + position, heads * rows * keys, SOFTMAX)
     context = _dense(b, layer, ctx, region, "context", soft, heads * rows, keys, dh, (), kernels=2, gather=rows * d)
     out = _dense(b, layer, ctx, region, "Wo", context, rows, d, d, ("Wo",), kernels=2)
-    return _sfu(b, layer, ctx, region, "residual", out, rows * d), replace(ctx, input_quantized=False)
+    return _sfu(b, layer, ctx, region, "residual", out, rows * d, RESIDUAL), replace(ctx, input_quantized=False)
 
 
 @register_lowering("conformer_conv")
@@ -450,10 +459,10 @@ def lower_conformer_conv(b: GraphBuilder, layer: ModelLayer, ctx: Ctx, inputs: l
     out = [b.add(f"{ctx.tag}{layer.network}.{layer.name}.dw", "dwconv", "core", ctx.component, region, out, m=rows,
                  k=spec.kernel, n=d, weights=(_weight(layer, "dw"),), weight_bits=p.weight_bits,  # type: ignore[attr-defined]
                  act_bits=p.act_bits, kernels=ctx.kernels(3 + 2 * spec.kernel),  # type: ignore[attr-defined]
-                 broadcast=ctx.eager * rows * spec.kernel * d)]  # eager, each tap's weight row is broadcast over the rows
-    out = _sfu(b, layer, ctx, region, "swish", out, rows * d, BN_SWISH)
+                 broadcast=ctx.eager_only(rows * spec.kernel * d))]  # eager: each tap's weight row broadcast
+    out = _sfu(b, layer, ctx, region, "swish", out, rows * d, BATCH_NORM + SWISH)
     out = _dense(b, layer, ctx, region, "pw2", out, rows, d, d, ("pw2",), kernels=2)
-    return _sfu(b, layer, ctx, region, "residual", out, rows * d), replace(ctx, input_quantized=False)
+    return _sfu(b, layer, ctx, region, "residual", out, rows * d, RESIDUAL), replace(ctx, input_quantized=False)
 
 
 # ---------------------------------------------------------------- generic layers (imported models)

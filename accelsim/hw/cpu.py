@@ -44,22 +44,24 @@ class Cpu(StreamingFamily):
 
     def matmul(self, op: Op, cores: int, reads=()) -> tuple[float, float]:
         cpu = self.cpu
-        loops = _loops(op)
         if op.kind == "dwconv":  # no reuse for a matmul kernel: a multiply and an add per MAC on the vector units
-            compute, loops = self._vector_seconds(2 * op.macs, loops, cores), ()
+            compute, epilogue_loops = self._vector_seconds(2 * op.macs, _loops(op), cores), ()  # broadcast products
         else:
             fmt = self.format_of(op.codebook_bits or op.weight_bits, op.act_bits)
             compute = op.m * op.k * op.n / (cores * cpu.macs_per_cycle[fmt] * cpu.clock) + self._pack_seconds(op)
+            epilogue_loops = _loops(op)  # an eager bias added in a pass of its own: among the epilogue
         extra = op.epilogue + (op.k * op.n if op.codebook_bits else 0) + sum(n for _, n in op.special)
-        vector = self._vector_seconds(extra, op.special + loops, cores)  # an eager bias add among the epilogue
-        fixed = self._calls_seconds(op)
-        if op.kind != "dwconv" and cpu.matmul_call_overhead is not None:  # one of its calls is the matmul itself
-            fixed += cpu.matmul_call_overhead - cpu.call_overhead
-        return self.with_reads(fixed, compute + vector, compute + vector, reads, cores)
+        vector = self._vector_seconds(extra, op.special + epilogue_loops, cores)
+        return self.with_reads(self._calls_seconds(op), compute + vector, compute + vector, reads, cores)
 
     def _calls_seconds(self, op: Op) -> float:
-        """The runtime's fixed cost of ``op``: its kernel calls and the array views it takes between them."""
-        return op.kernels * self.cpu.call_overhead + op.views * self.cpu.view_overhead
+        """The runtime's fixed cost of ``op``: its kernel calls (a matmul's own at ``matmul_call_overhead`` where
+        given) and the array views it takes between them."""
+        cpu = self.cpu
+        seconds = op.kernels * cpu.call_overhead + op.views * cpu.view_overhead
+        if op.kind == "matmul" and cpu.matmul_call_overhead is not None:
+            seconds += cpu.matmul_call_overhead - cpu.call_overhead
+        return seconds
 
     def _pack_seconds(self, op: Op) -> float:
         """A GEMM of more than one row first copies its k x n second operand into the library's packed layout, once

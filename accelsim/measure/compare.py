@@ -10,8 +10,8 @@ The predicted side is one ``accelsim.simulate`` of the workload on the hardware 
   duration. The encoder segment ends before the first decode iteration starts, so this is the simulated encoder's
   time: the features' copy in, the launch, every layer.
 - **encoder layers** (``by_layer``): each layer of the encoder timed alone on its own input (warm: its weights may
-  sit in the caches its previous repeat left them in, as in the whole encoder's steps), beside the time of the
-  simulated records of that layer.
+  sit in the caches its previous repeat left them in, as in the whole encoder's steps), beside that layer's
+  critical-path seconds in the simulation (``SimResult.layers()``, as ``run --by layer`` prints them).
 - **decode iteration**: the span (first start to last end) of the records of one iteration -- the *typical* one,
   whose work (active hypotheses, new prefixes, LM evaluations, survivors) is the most frequent in the workload's
   decode trace -- and the reference runtime runs exactly that work.
@@ -105,9 +105,10 @@ def measure(point: Point, source: str, repeats: int = 5, threads: int = 1, onnxr
         parts = [Part("encoder", f"{_layers(model)}, {frames} frames, {model.lstm_input_projection} LSTM projection",
                       time_call(lambda: encoder(features), repeats), encoder_s, clock)]
         if by_layer:
-            layers = layer_predictions(result)
+            rows = result.layers().query("network == 'encoder'")  # critical-path seconds of each layer's ops
+            predicted = dict(zip(rows.layer, rows.critical_s))
             parts += [Part(f"encoder.{layer.name}", f"{layer.kind} layer, timed alone on its input",
-                           time_call(call, repeats), layers.get(layer.name, 0.0), clock)
+                           time_call(call, repeats), predicted.get(layer.name, 0.0), clock)
                       for layer, call in encoder.layers(features)]
         parts.append(Part("decode_iteration", f"iteration {index}: {work.active} hypotheses, {work.miss_prediction} "
                           f"new prefixes, {work.miss_lm} LM rows, top {spec.decoding.beam} of {work.active * model.vocab}",
@@ -153,15 +154,6 @@ def predict(point: Point, iteration: int | None = None, result: SimResult | None
     prefix = f"it{iteration}."
     rows = [r for r in result.records if r.op.startswith(prefix)]
     return encoder, max(r.end for r in rows) - min(r.start for r in rows)
-
-
-def layer_predictions(result: SimResult) -> dict[str, float]:
-    """Seconds of the simulated encoder's records of each layer (ops run one after another on a CPU's one core)."""
-    seconds: dict[str, float] = {}
-    for r in result.records:
-        if r.network == "encoder":
-            seconds[r.layer] = seconds.get(r.layer, 0.0) + r.end - r.start
-    return seconds
 
 
 def format_measurement(m: Measurement) -> str:

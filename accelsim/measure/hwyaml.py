@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 
-from accelsim.measure.probe import ProbeResult
+from accelsim.measure.probe import LOOPS, SPECIAL, ProbeResult
 from accelsim.spec import units
 
 #: int8 MACs per FP32 MAC of the same vector width (VPDPBUSD / VPDPBUSDS: 4 int8 products per 32-bit lane).
@@ -28,7 +28,7 @@ def hardware_values(probe: ProbeResult) -> dict[str, object]:
     fp32 = _sig(probe.value("fp32_macs_per_cycle"), 3)
     overhead = probe.value("call_overhead")
     special = {name: (_sig(probe.value(f"{name}_ops_per_cycle"), 3), seen(f"{name}_ops_per_cycle"))
-               for name in ("sigmoid", "tanh", "exp", "gather", "broadcast", "reduce") if f"{name}_ops_per_cycle" in probe.figures}
+               for name in (*SPECIAL, *LOOPS) if f"{name}_ops_per_cycle" in probe.figures}
     return {
         "family": ("cpu", "the CPU runs every op of the model itself (accelsim/hw/cpu.py)"),
         "cpu": {

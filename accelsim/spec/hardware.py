@@ -29,12 +29,14 @@ def _mac_rates(value: dict) -> dict:
     return value
 
 
-#: Special-function evaluations per cycle per core, by function (sigmoid, tanh, exp, gather).
-SpecialRates = dict[Literal["sigmoid", "tanh", "exp", "gather"], Annotated[float, Field(gt=0, le=10**9)]]
+Rate = Annotated[float, Field(gt=0, le=10**9)]
+#: Special functions a device may evaluate at a rate of their own: sigmoid, tanh, exp, gather.
+SpecialFunction = Literal["sigmoid", "tanh", "exp", "gather"]
+#: Special-function evaluations per cycle per core, by function.
+SpecialRates = dict[SpecialFunction, Rate]
 #: ... on a CPU, also the element-wise loops an eager runtime runs slower than a flat one: an operand broadcast along
 #: the rows (a bias, a norm's statistics) and a reduction along them (a mean, a softmax's max and sum).
-CpuSpecialRates = dict[Literal["sigmoid", "tanh", "exp", "gather", "broadcast", "reduce"],
-                       Annotated[float, Field(gt=0, le=10**9)]]
+CpuSpecialRates = dict[Literal[SpecialFunction, "broadcast", "reduce"], Rate]
 
 
 class CoprocessorSpec(Strict):

@@ -77,7 +77,7 @@ def main() -> int:
     args = parser.parse_args()
     rounds = max(1, args.rounds)
     print(references())
-    probes, best, each = [], {}, {}
+    probes, rounds_of = [], {}  # (target) -> its parts in each round, predicted on that round's probe
     with tempfile.TemporaryDirectory() as folder:
         for _ in range(rounds):  # a probe, then every target, in each round: both see the machine at its quietest
             probes.append(run_probe(quick=args.quick))
@@ -85,9 +85,7 @@ def main() -> int:
             hw.write_text(hardware_yaml(probes[-1]))
             for name, projection in TARGETS:
                 parts = measure(resolve(REPO / "workloads" / "measure" / name, hw, _sets(projection)), name).parts
-                best[name, projection] = [min(old, new, key=lambda p: p.measured_s)
-                                          for old, new in zip(best.get((name, projection), parts), parts)]
-                each.setdefault((name, projection), []).append(parts[0])  # predicted on this round's probe
+                rounds_of.setdefault((name, projection), []).append(parts)
         probe = fastest(probes)
         print(format_probe(probe) + "\n")
         hw = Path(args.keep or Path(folder) / "probe.yaml")
@@ -95,9 +93,9 @@ def main() -> int:
         rows = []
         for name, projection in TARGETS:  # predicted on the merged probe
             point = resolve(REPO / "workloads" / "measure" / name, hw, _sets(projection))
-            predicted = predict(point)
+            best = [min(seen, key=lambda p: p.measured_s) for seen in zip(*rounds_of[name, projection])]
             rows.append((name.removesuffix(".yaml"), projection or "-",
-                         [replace(part, predicted_s=s) for part, s in zip(best[name, projection], predicted)]))
+                         [replace(part, predicted_s=s) for part, s in zip(best, predict(point))]))
     print(f"  {'workload':<14}{'projection':<11}{'min CPU ms':>11}{'median ms':>11}{'predicted ms':>14}{'error':>9}"
           f"{'decode iter ms':>16}{'predicted':>11}{'error':>9}")
     for name, projection, (enc, dec) in rows:
@@ -111,7 +109,7 @@ def main() -> int:
           "round's own probe,\n  taken a minute or two before under the same neighbours; the median of those errors:")
     paired = []
     for name, projection in TARGETS:
-        runs = each[name, projection]
+        runs = [parts[0] for parts in rounds_of[name, projection]]  # the encoder
         paired.append(float(np.median([p.error_pct for p in runs])))
         print(f"    {name.removesuffix('.yaml'):<14}{projection or '-':<11}"
               + "".join(f"{p.measured_s * 1e3:9.2f} ({p.error_pct:+5.1f}%)" for p in runs) + f"   median {paired[-1]:+6.1f}%")
